@@ -1,0 +1,95 @@
+"""The ``zhurong-tk`` command group: global options, logging, and error mapping.
+
+Exit codes (see :mod:`zhurong_tk.errors`): 0 ok, 1 some input failed,
+2 usage, 3 internal error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+# numba reads its threading layer when first imported. workqueue, because cv2's
+# OpenMP/pthreads pool and numba's OpenMP layer otherwise oversubscribe the
+# cores and starve each other. Users may still override it in the environment.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
+import click
+
+from zhurong_tk import __version__
+from zhurong_tk.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ZhurongError
+
+log = logging.getLogger("zhurong_tk")
+
+EPILOG = """\b
+Exit status: 0 ok; 1 some input could not be processed; 2 usage error;
+3 internal error (re-run with --debug and report it); 130 interrupted.
+Public samples are looked up in $ZHURONG_TK_SAMPLES or ../shared/fixtures."""
+
+
+class ZhurongGroup(click.Group):
+    """A click group that turns our exceptions into one-line messages and exit codes."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except ZhurongError as exc:
+            if ctx.meta.get("zhurong_tk.debug"):
+                raise
+            click.echo(f"zhurong-tk: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("zhurong-tk: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except Exception as exc:
+            if ctx.meta.get("zhurong_tk.debug"):
+                raise
+            click.echo(
+                f"zhurong-tk: internal error: {type(exc).__name__}: {exc} "
+                "(a bug; re-run with --debug for the traceback and report it)",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERNAL)
+
+
+def _configure_logging(verbose: int, quiet: int) -> None:
+    level = logging.WARNING - 10 * verbose + 10 * quiet
+    level = min(max(level, logging.DEBUG), logging.CRITICAL)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("zhurong-tk: %(levelname)s: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+@click.group(
+    cls=ZhurongGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.version_option(__version__, prog_name="zhurong-tk")
+@click.option("-v", "--verbose", count=True, help="More messages on stderr (-vv for debug).")
+@click.option("-q", "--quiet", count=True, help="Fewer messages on stderr.")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: int, debug: bool) -> None:
+    """Turn the raw media a Mars rover sends home into measurements."""
+    ctx.meta["zhurong_tk.debug"] = debug
+    ctx.meta["zhurong_tk.quiet"] = quiet > 0
+    _configure_logging(verbose + (2 if debug else 0), quiet)
+
+
+def _register() -> None:
+    from zhurong_tk.cli import demo, info
+
+    cli.add_command(info.info)
+    cli.add_command(demo.demo)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="zhurong-tk")

@@ -1,0 +1,383 @@
+"""Read audio in blocks, whatever the container.
+
+libsndfile (through soundfile) reads WAV, FLAC, OGG/Vorbis/Opus, MP3, AIFF and
+more, with exact frame counts. What it cannot open — AAC in M4A, and the audio
+track of MP4/MOV/WebM/MKV videos, which is how space agencies usually publish
+rover sounds — is decoded with PyAV (FFmpeg). Both paths yield float32 blocks
+of shape ``(frames, channels)`` so that analyses never care which was used,
+and neither ever loads a long file whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
+from zhurong_tk.io._ffmpeg import av
+from zhurong_tk.io.sniff import Kind, sniff
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioInfo:
+    """What an audio file (or an audio stream inside a container) is.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    format : str
+        Container format (``"WAV"``, ``"FLAC"``, ``"mov,mp4,m4a,3gp,3g2,mj2"`` ...).
+    codec : str
+        Sample encoding: libsndfile subtype (``"PCM_16"``, ``"VORBIS"``) or FFmpeg codec name.
+    samplerate : int
+        Sample rate in Hz.
+    channels : int
+        Number of channels.
+    frames : int
+        Number of sample frames (per channel).
+    duration_s : float
+        ``frames / samplerate`` in seconds.
+    frames_exact : bool
+        False when ``frames`` is derived from the container's stated duration
+        (compressed streams); :func:`count_frames` gives the decoded count.
+    backend : str
+        ``"soundfile"`` or ``"pyav"``.
+    stream_index : int or None
+        Index of the audio stream in its container (PyAV), else None.
+    """
+
+    path: str
+    format: str
+    codec: str
+    samplerate: int
+    channels: int
+    frames: int
+    duration_s: float
+    frames_exact: bool
+    backend: str
+    stream_index: int | None = None
+
+
+def probe_audio(path: str | os.PathLike[str], *, stream: int = 0) -> AudioInfo:
+    """Describe an audio file, or the ``stream``-th audio stream of a container.
+
+    Parameters
+    ----------
+    path : path-like
+        Audio file (WAV, FLAC, OGG, MP3, ...) or container with an audio
+        track (M4A, MP4, MOV, WebM, MKV, AVI).
+    stream : int
+        Which audio stream of a container (0 = first); ignored for plain audio.
+
+    Raises
+    ------
+    MediaReadError
+        Missing, empty, truncated or corrupt file.
+    UnsupportedFormatError
+        Not audio, or a container without an audio track.
+    """
+    kind, fmt = sniff(path)
+    if kind is Kind.AUDIO:
+        try:
+            return _probe_soundfile(path)
+        except MediaReadError:
+            if fmt not in ("MP3", "OGG"):  # FFmpeg knows some MP3/Opus variants libsndfile refuses
+                raise
+    if kind in (Kind.AUDIO, Kind.CONTAINER):
+        infos = probe_audio_streams(path)
+        if not infos:
+            raise UnsupportedFormatError(path, f"{fmt} file has no audio track")
+        if not 0 <= stream < len(infos):
+            raise ParameterError(f"{path}: audio stream {stream} requested, file has {len(infos)}")
+        return infos[stream]
+    raise UnsupportedFormatError(
+        path, f"not an audio file (content looks like {_describe(kind, fmt)})"
+    )
+
+
+def _describe(kind: Kind, fmt: str) -> str:
+    return "nothing known" if kind is Kind.UNKNOWN else f"{fmt} {kind.value}"
+
+
+def _probe_soundfile(path: str | os.PathLike[str]) -> AudioInfo:
+    try:
+        info = sf.info(os.fspath(path))
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise MediaReadError(path, f"cannot read audio header ({_sf_reason(exc)})") from None
+    if info.samplerate <= 0 or info.channels <= 0:
+        raise MediaReadError(
+            path, f"invalid header: {info.samplerate} Hz, {info.channels} channels"
+        )
+    if info.frames == 0:
+        raise MediaReadError(path, "no audio samples (header only)")
+    problem = _riff_truncation(Path(path)) if info.format == "WAV" else None
+    problem = problem or _tail_problem(path, info.frames)
+    if problem:
+        raise MediaReadError(path, problem)
+    return AudioInfo(
+        path=os.fspath(path),
+        format=info.format,
+        codec=info.subtype,
+        samplerate=int(info.samplerate),
+        channels=int(info.channels),
+        frames=int(info.frames),
+        duration_s=float(info.frames) / info.samplerate,
+        frames_exact=info.format not in ("MPEG",),
+        backend="soundfile",
+    )
+
+
+def _riff_truncation(path: Path) -> str | None:
+    """Compare a WAV's declared RIFF size with the file's size.
+
+    libsndfile silently shortens the frame count of a cut-off WAV, so the
+    header's own claim is the only witness of the truncation.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    declared = int.from_bytes(head[4:8], "little") + 8
+    actual = path.stat().st_size
+    if head[:4] != b"RIFF" or declared in (8, 0xFFFFFFFF + 8):  # 0 / -1: written by a streamer
+        return None
+    if actual < declared:
+        return f"truncated: header declares {declared:,} bytes, file has {actual:,}"
+    return None
+
+
+def _tail_problem(path: str | os.PathLike[str], frames: int) -> str | None:
+    """Read the last samples: a cut-off FLAC/OGG fails here, cheaply, without decoding it all."""
+    try:
+        with sf.SoundFile(os.fspath(path)) as fh:
+            if not fh.seekable():
+                return None
+            fh.seek(max(frames - 1024, 0))
+            got = len(fh.read(1024, dtype="float32"))
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        return f"truncated or corrupt: the last samples do not decode ({_sf_reason(exc)})"
+    if got < min(frames, 1024):
+        return f"truncated: header declares {frames:,} frames, data ends early"
+    return None
+
+
+def _sf_reason(exc: Exception) -> str:
+    text = str(exc)
+    # "Error opening 'x.wav': Format not recognised." -> "Format not recognised"
+    if "': " in text:
+        text = text.split("': ", 1)[1]
+    return text.rstrip(".")
+
+
+def probe_audio_streams(path: str | os.PathLike[str]) -> list[AudioInfo]:
+    """Describe every audio stream of a container with PyAV (empty list if none).
+
+    Raises
+    ------
+    MediaReadError
+        FFmpeg cannot open the file.
+    """
+    with _open_container(path) as container:
+        infos = []
+        for i, st in enumerate(container.streams.audio):
+            ctx = st.codec_context
+            rate = int(ctx.sample_rate or st.rate or 0)
+            if rate <= 0:
+                log.warning("%s: audio stream %d has no sample rate; skipped", path, i)
+                continue
+            duration = _stream_duration(container, st)
+            infos.append(
+                AudioInfo(
+                    path=os.fspath(path),
+                    format=container.format.name,
+                    codec=ctx.name,
+                    samplerate=rate,
+                    channels=int(ctx.channels or len(ctx.layout.channels) or 1),
+                    frames=round(duration * rate),
+                    duration_s=duration,
+                    frames_exact=False,
+                    backend="pyav",
+                    stream_index=i,
+                )
+            )
+        return infos
+
+
+def _stream_duration(container, st) -> float:
+    if st.duration is not None and st.time_base is not None:
+        return float(st.duration * st.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return 0.0
+
+
+class _open_container:
+    """Context manager around :func:`av.open` with our error messages."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = path
+
+    def __enter__(self):
+        try:
+            self.container = av.open(os.fspath(self.path), mode="r")
+        except FileNotFoundError:
+            raise MediaReadError(self.path, "no such file") from None
+        except av.error.FFmpegError as exc:
+            raise MediaReadError(self.path, f"FFmpeg cannot open it ({_av_reason(exc)})") from None
+        return self.container
+
+    def __exit__(self, *exc_info) -> None:
+        self.container.close()
+
+
+def _av_reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+class AudioReader:
+    """Stream an audio file, or the audio track of a container, in float32 blocks.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    stream : int
+        Audio stream of a container (0 = first).
+
+    Attributes
+    ----------
+    info : AudioInfo
+        What the file says about itself.
+    decode_errors : int
+        Packets FFmpeg could not decode (PyAV backend); they are skipped.
+
+    Examples
+    --------
+    >>> with AudioReader("egress.m4a") as reader:          # doctest: +SKIP
+    ...     for block in reader.blocks(65536):
+    ...         accumulate(block)                            # block.shape == (<=65536, channels)
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, stream: int = 0) -> None:
+        self.path = Path(path)
+        self.info = probe_audio(path, stream=stream)
+        self.decode_errors = 0
+        self.frames_read = 0
+
+    def __enter__(self) -> AudioReader:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+    def blocks(self, block_frames: int, *, overlap: int = 0) -> Iterator[np.ndarray]:
+        """Yield blocks of ``block_frames`` frames, consecutive blocks sharing ``overlap``.
+
+        Parameters
+        ----------
+        block_frames : int
+            Frames per block (the last block may be shorter).
+        overlap : int
+            Frames each block repeats from the end of the previous one.
+
+        Yields
+        ------
+        numpy.ndarray
+            float32, shape ``(n, channels)``, values nominally in [-1, 1].
+        """
+        if block_frames <= 0:
+            raise ParameterError(f"block_frames must be positive, got {block_frames}")
+        if not 0 <= overlap < block_frames:
+            raise ParameterError(f"overlap must be in [0, block_frames), got {overlap}")
+        self.frames_read = 0
+        chunks = (
+            self._soundfile_chunks() if self.info.backend == "soundfile" else self._pyav_chunks()
+        )
+        yield from _reblock(chunks, block_frames, overlap, self.info.channels)
+
+    def _soundfile_chunks(self) -> Iterator[np.ndarray]:
+        try:
+            with sf.SoundFile(os.fspath(self.path)) as fh:
+                while True:
+                    chunk = fh.read(65536, dtype="float32", always_2d=True)
+                    if not len(chunk):
+                        break
+                    self.frames_read += len(chunk)
+                    yield chunk
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise MediaReadError(
+                self.path, f"read failed after {self.frames_read} frames ({_sf_reason(exc)})"
+            ) from None
+
+    def _pyav_chunks(self) -> Iterator[np.ndarray]:
+        channels = self.info.channels
+        with _open_container(self.path) as container:
+            st = container.streams.audio[self.info.stream_index or 0]
+            # Packed float32 in the stream's own layout and rate: no resampling.
+            resampler = av.AudioResampler(
+                format="flt", layout=st.codec_context.layout, rate=st.codec_context.sample_rate
+            )
+            try:
+                for packet in container.demux(st):
+                    try:
+                        frames = packet.decode()
+                    except av.error.InvalidDataError:
+                        self.decode_errors += 1
+                        continue
+                    for frame in frames:
+                        for out in resampler.resample(frame):
+                            chunk = out.to_ndarray().reshape(-1, channels)
+                            self.frames_read += len(chunk)
+                            yield chunk
+                for out in resampler.resample(None):
+                    chunk = out.to_ndarray().reshape(-1, channels)
+                    self.frames_read += len(chunk)
+                    yield chunk
+            except av.error.FFmpegError as exc:
+                raise MediaReadError(
+                    self.path, f"decode failed after {self.frames_read} frames ({_av_reason(exc)})"
+                ) from None
+        if self.decode_errors:
+            log.warning(
+                "%s: %d audio packets could not be decoded and were skipped",
+                self.path,
+                self.decode_errors,
+            )
+
+
+def _reblock(
+    chunks: Iterator[np.ndarray], block_frames: int, overlap: int, channels: int
+) -> Iterator[np.ndarray]:
+    """Cut a stream of arbitrary-length chunks into overlapping fixed-size blocks."""
+    step = block_frames - overlap
+    buffer = np.empty((0, channels), dtype=np.float32)
+    emitted_any = False
+    for chunk in chunks:
+        buffer = (
+            np.concatenate([buffer, np.asarray(chunk, dtype=np.float32)])
+            if len(buffer)
+            else np.asarray(chunk, dtype=np.float32)
+        )
+        while len(buffer) >= block_frames:
+            yield buffer[:block_frames]
+            emitted_any = True
+            buffer = buffer[step:]
+    # The tail: frames not yet covered by an emitted block's non-overlap part.
+    if len(buffer) > (overlap if emitted_any else 0):
+        yield buffer
+
+
+def count_frames(path: str | os.PathLike[str], *, stream: int = 0) -> tuple[int, int]:
+    """Decode a whole file and return ``(frames, decode_errors)``; memory stays bounded."""
+    reader = AudioReader(path, stream=stream)
+    total = 0
+    for block in reader.blocks(1 << 16):
+        total += len(block)
+    return total, reader.decode_errors

@@ -1,0 +1,189 @@
+"""Read still images: header facts without decoding, then pixels with cv2.
+
+The header is read with Pillow (lazy: no pixel data is touched), so absurd
+dimensions are refused before any memory is allocated. Pixels are decoded by
+cv2, which keeps 16-bit depth and handles TIFF/PNG/JPEG/JPEG 2000.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
+from zhurong_tk.io._ffmpeg import cv2
+from zhurong_tk.io.sniff import Kind, sniff
+
+#: Largest image (width × height) read by default: above the 50 MP a rover's
+#: mosaics reach, below Pillow's own decompression-bomb refusal (~179 MP).
+#: Override per call or with the environment variable ``ZHURONG_TK_MAX_PIXELS``.
+DEFAULT_MAX_PIXELS = 150_000_000
+
+_MODE_DTYPE = {
+    "I;16": "uint16",
+    "I;16B": "uint16",
+    "I;16L": "uint16",
+    "I": "int32",
+    "F": "float32",
+    "1": "bool",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageInfo:
+    """What an image file is.
+
+    Attributes
+    ----------
+    path : str
+    format : str
+        ``"PNG"``, ``"JPEG"``, ``"TIFF"`` ...
+    width, height : int
+        Size in pixels.
+    channels : int
+        1 (grey), 2 (grey + alpha), 3 (colour) or 4 (colour + alpha).
+    dtype : str
+        numpy dtype of the decoded pixels (``"uint8"``, ``"uint16"`` ...).
+    mode : str
+        Pillow's mode string (``"L"``, ``"RGB"``, ``"RGBA"``, ``"I;16"`` ...).
+    """
+
+    path: str
+    format: str
+    width: int
+    height: int
+    channels: int
+    dtype: str
+    mode: str
+
+
+def max_pixels_default() -> int:
+    """The pixel limit: ``ZHURONG_TK_MAX_PIXELS`` if set, else :data:`DEFAULT_MAX_PIXELS`."""
+    value = os.environ.get("ZHURONG_TK_MAX_PIXELS")
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    try:
+        limit = int(value)
+    except ValueError:
+        raise ParameterError(
+            f"ZHURONG_TK_MAX_PIXELS must be a whole number, got {value!r}"
+        ) from None
+    if limit <= 0:
+        raise ParameterError(f"ZHURONG_TK_MAX_PIXELS must be positive, got {limit}")
+    return limit
+
+
+def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> ImageInfo:
+    """Describe an image from its header, refusing absurd sizes and truncated files.
+
+    Parameters
+    ----------
+    path : path-like
+        PNG, JPEG, TIFF, BMP, PNM, WebP or JPEG 2000 file.
+    max_pixels : int, optional
+        Refuse images with more pixels; default :func:`max_pixels_default`.
+
+    Raises
+    ------
+    MediaReadError
+        Missing, empty, truncated, corrupt, zero-size or too large.
+    UnsupportedFormatError
+        Not an image.
+    """
+    kind, fmt = sniff(path)
+    if kind is not Kind.IMAGE:
+        raise UnsupportedFormatError(path, f"not an image (content looks like {fmt})")
+    limit = max_pixels_default() if max_pixels is None else max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+                mode = im.mode
+                bands = len(im.getbands())
+                pil_format = im.format or fmt
+                if mode == "P":  # palette images decode to colour, with alpha if transparent
+                    bands = 4 if "transparency" in im.info else 3
+    except Image.DecompressionBombError as exc:
+        claimed = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"claims {int(claimed.group(1)):,} pixels" if claimed else "is too large"
+        raise MediaReadError(path, f"image {size}, above the limit of {limit:,}") from None
+    except UnidentifiedImageError:
+        raise MediaReadError(path, f"corrupt {fmt} header") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise MediaReadError(path, f"cannot read {fmt} header ({exc})") from None
+    if width <= 0 or height <= 0:
+        raise MediaReadError(path, f"zero-size image ({width}×{height})")
+    if width * height > limit:
+        raise MediaReadError(
+            path,
+            f"image is {width}×{height} = {width * height:,} pixels, above the limit of {limit:,} "
+            "(raise it with max_pixels or ZHURONG_TK_MAX_PIXELS)",
+        )
+    problem = _tail_problem(Path(path), pil_format)
+    if problem:
+        raise MediaReadError(path, problem)
+    return ImageInfo(
+        path=os.fspath(path),
+        format=pil_format,
+        width=int(width),
+        height=int(height),
+        channels=int(bands),
+        dtype=_MODE_DTYPE.get(mode, "uint8"),
+        mode=mode,
+    )
+
+
+def _tail_problem(path: Path, fmt: str) -> str | None:
+    """Cheap truncation check from a file's last bytes (JPEG EOI, PNG IEND)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - 64))
+        tail = fh.read()
+    if fmt == "JPEG" and b"\xff\xd9" not in tail:
+        return "truncated JPEG (no end-of-image marker)"
+    if fmt == "PNG" and b"IEND" not in tail:
+        return "truncated PNG (no IEND chunk)"
+    return None
+
+
+def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> np.ndarray:
+    """Decode an image to a numpy array in its own depth.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(height, width)`` for grey, ``(height, width, channels)`` otherwise,
+        channels in cv2's BGR(A) order; dtype uint8 or uint16 (or float32 for
+        float TIFF).
+
+    Raises
+    ------
+    MediaReadError, UnsupportedFormatError
+        As :func:`probe_image`, or when decoding fails.
+    """
+    info = probe_image(path, max_pixels=max_pixels)
+    data = np.fromfile(os.fspath(path), dtype=np.uint8)  # imdecode: paths with any characters
+    pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise MediaReadError(path, f"cv2 could not decode this {info.format} image")
+    return pixels
+
+
+def verify_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> ImageInfo:
+    """Probe and fully decode an image (with Pillow, which fails on truncated data)."""
+    info = probe_image(path, max_pixels=max_pixels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise MediaReadError(path, f"{info.format} data do not decode ({exc})") from None
+    return info

@@ -1,0 +1,233 @@
+"""Atomic, no-clobber writing of results.
+
+Every result file is written to a temporary file in the destination folder
+and renamed into place, so a reader (or a re-run after a crash) never sees a
+half-written file. Existing files are never replaced unless ``overwrite`` is
+set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zhurong_tk import __version__
+from zhurong_tk.errors import OutputExistsError, OutputWriteError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path that is renamed to ``path`` when the block succeeds.
+
+    Parameters
+    ----------
+    path : path-like
+        Final destination.
+    overwrite : bool
+        Replace ``path`` if it exists; otherwise :class:`OutputExistsError`
+        is raised before anything is written.
+
+    Notes
+    -----
+    The temporary file lives in the destination folder so that the final
+    :func:`os.replace` is a rename on one file system (atomic on POSIX). On
+    any exception the temporary file is removed and ``path`` is untouched.
+    """
+    final = Path(path)
+    if final.exists() and not overwrite:
+        raise OutputExistsError(final)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # keep the real suffix last: writers such as soundfile and cv2 pick the format from it
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent
+        )
+        os.close(fd)
+    except OSError as exc:
+        raise OutputWriteError(final, exc.strerror or str(exc)) from exc
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        _fsync(tmp)
+        if not overwrite and final.exists():  # appeared while we were writing
+            raise OutputExistsError(final)
+        os.replace(tmp, final)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OutputExistsError | OutputWriteError):
+            raise
+        raise OutputWriteError(final, exc.strerror or str(exc)) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = False) -> Path:
+    """Write ``data`` to ``path`` atomically; see :func:`atomic_path`."""
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    return write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert results to plain JSON types.
+
+    numpy scalars and arrays become Python numbers and lists, dataclasses
+    become dicts, paths become strings, and non-finite floats become ``None``
+    (JSON has no NaN; a report must stay loadable by any parser).
+    """
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return to_jsonable(obj.item())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return obj
+
+
+def dumps_json(obj: Any) -> str:
+    """Serialise ``obj`` (after :func:`to_jsonable`) as indented, strict JSON."""
+    return json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def report(schema: str, version: int, **payload: Any) -> dict[str, Any]:
+    """Start a report dict with its schema tag and the producing version.
+
+    Parameters
+    ----------
+    schema : str
+        Short name of the report kind, e.g. ``"info"`` or ``"audio.analyze"``.
+    version : int
+        Schema version; bump it when a field changes meaning or is removed.
+    """
+    return {
+        "schema": f"zhurong-tk/{schema}/{version}",
+        "zhurong_tk_version": __version__,
+        **payload,
+    }
+
+
+def write_json(path: str | os.PathLike[str], obj: Any, *, overwrite: bool = False) -> Path:
+    """Write ``obj`` as JSON atomically."""
+    return write_text(path, dumps_json(obj), overwrite=overwrite)
+
+
+def write_csv(
+    path: str | os.PathLike[str],
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write rows under ``header`` as CSV atomically (non-finite floats become empty cells)."""
+    with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(["" if _is_nonfinite(v) else v for v in row])
+    return Path(path)
+
+
+def _is_nonfinite(value: Any) -> bool:
+    return isinstance(value, float | np.floating) and not math.isfinite(value)
+
+
+def save_figure(
+    path: str | os.PathLike[str], fig: Any, *, overwrite: bool = False, dpi: int = 120
+) -> Path:
+    """Save a :class:`matplotlib.figure.Figure` atomically, format from the suffix."""
+    fmt = Path(path).suffix.lstrip(".") or "png"
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=dpi)
+    return write_bytes(path, buffer.getvalue(), overwrite=overwrite)
+
+
+class OutputDir:
+    """A results folder whose files are written atomically and never clobbered.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder; created when missing.
+    overwrite : bool
+        Allow replacing files that already exist in it.
+
+    Examples
+    --------
+    >>> out = OutputDir(tmp_path / "run")          # doctest: +SKIP
+    >>> out.json("report.json", {"schema": ...})   # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+        self.path = Path(path)
+        self.overwrite = overwrite
+        if self.path.exists() and not self.path.is_dir():
+            raise OutputWriteError(self.path, "exists and is not a folder")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputWriteError(self.path, exc.strerror or str(exc)) from exc
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def check_free(self, *names: str) -> None:
+        """Raise :class:`OutputExistsError` now if any of ``names`` exists (and no overwrite).
+
+        Call before long work so that a run does not fail at its very end.
+        """
+        if self.overwrite:
+            return
+        for name in names:
+            if (self.path / name).exists():
+                raise OutputExistsError(self.path / name)
+
+    def json(self, name: str, obj: Any) -> Path:
+        return write_json(self.path / name, obj, overwrite=self.overwrite)
+
+    def text(self, name: str, text: str) -> Path:
+        return write_text(self.path / name, text, overwrite=self.overwrite)
+
+    def bytes(self, name: str, data: bytes) -> Path:
+        return write_bytes(self.path / name, data, overwrite=self.overwrite)
+
+    def csv(self, name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+        return write_csv(self.path / name, header, rows, overwrite=self.overwrite)
+
+    def figure(self, name: str, fig: Any, *, dpi: int = 120) -> Path:
+        return save_figure(self.path / name, fig, overwrite=self.overwrite, dpi=dpi)
+
+    @contextlib.contextmanager
+    def atomic(self, name: str) -> Iterator[Path]:
+        """Yield a temp path for a writer that needs a file name (e.g. soundfile)."""
+        with atomic_path(self.path / name, overwrite=self.overwrite) as tmp:
+            yield tmp

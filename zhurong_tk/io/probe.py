@@ -1,0 +1,185 @@
+"""Say what a media file is: the library side of ``zhurong-tk info``.
+
+:func:`probe` recognises a file by content (:mod:`~zhurong_tk.io.sniff`) and
+asks the matching reader for its facts. :func:`probe_many` walks folders and
+never lets one bad file stop the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from zhurong_tk.errors import MediaReadError, UnsupportedFormatError, ZhurongError
+from zhurong_tk.io import audio as audio_io
+from zhurong_tk.io import image as image_io
+from zhurong_tk.io import video as video_io
+from zhurong_tk.io.sniff import MEDIA_SUFFIXES, Kind, sniff, suffix_kind
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class ProbeResult:
+    """The outcome of probing one file: facts or an error, never both.
+
+    Attributes
+    ----------
+    path : str
+    kind : str
+        ``"audio"``, ``"video"``, ``"image"`` or ``"error"``.
+    info : AudioInfo, VideoInfo, ImageInfo or None
+    error : str or None
+        Why the file could not be read.
+    notes : list of str
+        Remarks (extension not matching content, verification counts).
+    """
+
+    path: str
+    kind: str
+    info: audio_io.AudioInfo | video_io.VideoInfo | image_io.ImageInfo | None = None
+    error: str | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        out: dict = {"path": self.path, "kind": self.kind}
+        if self.info is not None:
+            out.update({k: v for k, v in dataclasses.asdict(self.info).items() if k != "path"})
+        if self.error is not None:
+            out["error"] = self.error
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+def probe(
+    path: str | os.PathLike[str], *, verify: bool = False, max_pixels: int | None = None
+) -> ProbeResult:
+    """Describe one media file, or say why it cannot be read.
+
+    Parameters
+    ----------
+    path : path-like
+        Audio, video or image file. The kind is taken from the content.
+    verify : bool
+        Also decode the whole file (streaming) and report the true number of
+        frames and any decode failures; slower, catches truncation that the
+        header does not show.
+    max_pixels : int, optional
+        Pixel limit for images (see :func:`zhurong_tk.io.image.probe_image`).
+
+    Returns
+    -------
+    ProbeResult
+        Never raises for bad input: the error is in ``result.error``.
+    """
+    p = os.fspath(path)
+    try:
+        return _probe(p, verify=verify, max_pixels=max_pixels)
+    except ZhurongError as exc:
+        reason = exc.reason if isinstance(exc, MediaReadError) else str(exc)
+        return ProbeResult(path=p, kind="error", error=reason)
+
+
+def _probe(path: str, *, verify: bool, max_pixels: int | None) -> ProbeResult:
+    kind, fmt = sniff(path)
+    notes: list[str] = []
+    named = suffix_kind(path)
+    if kind is Kind.AUDIO:
+        info = audio_io.probe_audio(path)
+        result = ProbeResult(path, "audio", info, notes=notes)
+        if verify:
+            _verify_audio(result)
+    elif kind is Kind.CONTAINER:
+        try:
+            info = video_io.probe_video(path)
+            result = ProbeResult(path, "video", info, notes=notes + list(info.notes))
+            if verify:
+                frames, failed = video_io.count_video_frames(path)
+                result.notes.append(f"verified: {frames} frames decoded, {failed} packets failed")
+                if frames == 0:
+                    raise MediaReadError(path, "no video frame decodes")
+        except UnsupportedFormatError:
+            # a container with audio only (M4A, or a video file stripped of its picture)
+            info = audio_io.probe_audio(path)
+            result = ProbeResult(path, "audio", info, notes=notes)
+            if verify:
+                _verify_audio(result)
+    elif kind is Kind.IMAGE:
+        if verify:
+            info = image_io.verify_image(path, max_pixels=max_pixels)
+        else:
+            info = image_io.probe_image(path, max_pixels=max_pixels)
+        result = ProbeResult(path, "image", info, notes=notes)
+    else:
+        what = {
+            "XML": "an XML document",
+            "HTML": "an HTML page (a failed download?)",
+            "text": "plain text",
+        }.get(fmt, "no known media format")
+        raise UnsupportedFormatError(path, f"not a media file (content is {what})")
+    actual = "video" if result.kind == "video" else result.kind
+    if named is not None and named != actual and not (named == "video" and actual == "audio"):
+        result.notes.append(f"file name says {named} but the content is {fmt} {actual}")
+    return result
+
+
+def _verify_audio(result: ProbeResult) -> None:
+    info = result.info
+    assert isinstance(info, audio_io.AudioInfo)
+    frames, errors = audio_io.count_frames(result.path, stream=0)
+    result.notes.append(f"verified: {frames} frames decoded, {errors} packets failed")
+    if frames == 0:
+        raise MediaReadError(result.path, "contains no audio samples")
+    if info.frames_exact and frames < info.frames:
+        raise MediaReadError(
+            result.path, f"truncated: header says {info.frames} frames, {frames} decode"
+        )
+    result.info = dataclasses.replace(
+        info, frames=frames, duration_s=frames / info.samplerate, frames_exact=True
+    )
+
+
+def iter_media_paths(
+    paths: Iterable[str | os.PathLike[str]], *, suffixes: frozenset[str] = MEDIA_SUFFIXES
+) -> Iterator[tuple[Path, bool]]:
+    """Expand files and folders into the files to probe.
+
+    Files named explicitly are always yielded (whatever their name: content
+    decides). Folders are walked recursively in sorted order, yielding only
+    files whose suffix is in ``suffixes`` and skipping hidden entries.
+
+    Yields
+    ------
+    (path, explicit) : tuple of (Path, bool)
+    """
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.startswith("."):
+                        continue
+                    child = Path(root) / name
+                    if child.suffix.lower() in suffixes:
+                        yield child, False
+                    else:
+                        log.debug("skipped %s: not a media file name", child)
+        else:
+            yield p, True
+
+
+def probe_many(
+    paths: Iterable[str | os.PathLike[str]], *, verify: bool = False, max_pixels: int | None = None
+) -> Iterator[ProbeResult]:
+    """Probe every file under ``paths`` (see :func:`iter_media_paths`), one result each."""
+    for path, _explicit in iter_media_paths(paths):
+        yield probe(path, verify=verify, max_pixels=max_pixels)

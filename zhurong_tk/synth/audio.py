@@ -1,0 +1,335 @@
+"""Egress-like rover audio: wind, motor tones, wheel friction and clanks.
+
+The default scene follows Zhurong's drive-off of 2021-05-22 as the Mars
+Climate Station heard it: wind throughout; the drive motors powering up (a
+tonal segment with harmonics); the pinion on the ramp's rack (a train of
+metallic clanks); wheels on the ramp (broadband friction); wheels on the
+ground (motor tone again, lower, with friction).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+from scipy import signal
+
+from zhurong_tk.errors import ParameterError
+from zhurong_tk.io.outputs import write_json
+
+SCENE_SCHEMA = "zhurong-tk/synth.audio/1"
+FADE_S = 0.05  # raised-cosine ramps at segment edges, so onsets are not clicks
+
+
+def egress_scene(*, duration_s: float = 40.0, seed: int = 0) -> dict[str, Any]:
+    """Ground truth of an egress-like recording.
+
+    Parameters
+    ----------
+    duration_s : float
+        Length in seconds (at least 10). The event schedule is laid out for
+        40 s and scaled to the duration.
+    seed : int
+        Seed of the noise sources and the small random variations.
+
+    Returns
+    -------
+    dict
+        ``{"schema", "duration_s", "seed", "wind": {...}, "segments": [...],
+        "impulses": [...]}``. Each segment has ``start_s``, ``end_s``,
+        ``kind`` (``"tonal"``, ``"broadband"``, ``"impulsive"``) and its
+        parameters (``f0_hz``/``f1_hz`` and ``harmonics`` for tones, band
+        edges for friction, ``period_s`` for clank trains).
+    """
+    if not duration_s >= 10.0:
+        raise ParameterError(f"duration_s must be at least 10 s, got {duration_s}")
+    rng = np.random.default_rng(seed)
+    k = duration_s / 40.0
+    jitter = lambda scale: float(rng.uniform(-scale, scale))  # noqa: E731
+
+    motor_f0 = round(118.0 + jitter(6.0), 2)
+    ground_f0 = round(93.0 + jitter(5.0), 2)
+    clank_start, clank_end, clank_period = 12.0 * k, 16.0 * k, round(0.45 + jitter(0.05), 3)
+    impulses = [
+        {"time_s": round(t, 4), "level_dbfs": -14.0}
+        for t in np.arange(clank_start + 0.1, clank_end - 0.05, clank_period)
+    ]
+    segments = [
+        {
+            "kind": "tonal",
+            "label": "drive motors power up",
+            "start_s": round(5.0 * k, 3),
+            "end_s": round(11.0 * k, 3),
+            "f0_hz": motor_f0,
+            "f1_hz": round(motor_f0 + 2.0, 2),
+            "harmonics": [1, 2, 3, 4],
+            "harmonic_levels_db": [0.0, -4.0, -8.0, -12.0],
+            "level_dbfs": -26.0,
+        },
+        {
+            "kind": "impulsive",
+            "label": "pinion on the ramp rack",
+            "start_s": round(impulses[0]["time_s"], 3),
+            "end_s": round(impulses[-1]["time_s"] + 0.15, 3),
+            "period_s": clank_period,
+            "n_impulses": len(impulses),
+            "level_dbfs": -14.0,
+        },
+        {
+            "kind": "broadband",
+            "label": "wheels on the ramp",
+            "start_s": round(18.0 * k, 3),
+            "end_s": round(26.0 * k, 3),
+            "band_hz": [400.0, 4000.0],
+            "level_dbfs": -30.0,
+        },
+        {
+            "kind": "tonal",
+            "label": "wheels on the ground (motors)",
+            "start_s": round(28.0 * k, 3),
+            "end_s": round(36.0 * k, 3),
+            "f0_hz": ground_f0,
+            "f1_hz": ground_f0,
+            "harmonics": [1, 2, 3],
+            "harmonic_levels_db": [0.0, -3.0, -9.0],
+            "level_dbfs": -28.0,
+        },
+    ]
+    return {
+        "schema": SCENE_SCHEMA,
+        "duration_s": float(duration_s),
+        "seed": int(seed),
+        "wind": {
+            "level_dbfs": -40.0,
+            "cutoff_hz": 250.0,
+            "gust_depth_db": 8.0,
+            "gust_period_s": 4.0,
+        },
+        "segments": segments,
+        "impulses": impulses,
+    }
+
+
+def tone_in_wind_scene(
+    *,
+    f0_hz: float = 84.0,
+    harmonics: tuple[int, ...] = (1, 2),
+    snr_db: float = -10.0,
+    duration_s: float = 20.0,
+    start_s: float = 4.0,
+    end_s: float = 16.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """A steady tone with harmonics buried ``-snr_db`` dB under wind (Ingenuity's 84 Hz case).
+
+    ``snr_db`` is the tone's total power relative to the wind's, over the full band.
+    """
+    wind_db = -30.0
+    return {
+        "schema": SCENE_SCHEMA,
+        "duration_s": float(duration_s),
+        "seed": int(seed),
+        "wind": {
+            "level_dbfs": wind_db,
+            "cutoff_hz": 250.0,
+            "gust_depth_db": 4.0,
+            "gust_period_s": 5.0,
+        },
+        "segments": [
+            {
+                "kind": "tonal",
+                "label": "rotor blade-passing tone",
+                "start_s": float(start_s),
+                "end_s": float(end_s),
+                "f0_hz": float(f0_hz),
+                "f1_hz": float(f0_hz),
+                "harmonics": list(harmonics),
+                "harmonic_levels_db": [0.0] * len(harmonics),
+                "level_dbfs": wind_db + snr_db,
+            }
+        ],
+        "impulses": [],
+    }
+
+
+def _db_to_amp(db: float) -> float:
+    return float(10.0 ** (db / 20.0))
+
+
+def render(
+    scene: dict[str, Any], *, sr: int = 48_000, block_frames: int = 1 << 18
+) -> Iterator[np.ndarray]:
+    """Render a scene as float32 mono blocks, streaming (memory independent of duration).
+
+    Parameters
+    ----------
+    scene : dict
+        From :func:`egress_scene` or :func:`tone_in_wind_scene`.
+    sr : int
+        Sample rate in Hz (8 kHz to 192 kHz).
+    block_frames : int
+        Frames per yielded block.
+
+    Yields
+    ------
+    numpy.ndarray
+        float32, shape ``(n,)``. Concatenated, the blocks are the recording;
+        the result does not depend on ``block_frames``.
+    """
+    if not 8_000 <= sr <= 192_000:
+        raise ParameterError(f"sr must be 8000..192000 Hz, got {sr}")
+    total = round(scene["duration_s"] * sr)
+    seed = scene["seed"]
+    wind = scene["wind"]
+    nyq = sr / 2
+
+    # Noise sources: one generator and one filter state each, carried across blocks.
+    wind_rng = np.random.default_rng([seed, 1])
+    wind_sos = signal.butter(2, min(wind["cutoff_hz"], 0.45 * sr) / nyq, output="sos")
+    wind_zi = np.zeros((wind_sos.shape[0], 2))
+    # Normalise the wind's RMS to its level: a low-pass keeps cutoff/nyq of white power.
+    wind_gain = _db_to_amp(wind["level_dbfs"]) / np.sqrt(min(wind["cutoff_hz"], 0.45 * sr) / nyq)
+    # Gust envelope: smooth random walk in dB with control points every gust_period/4.
+    ctrl_dt = wind["gust_period_s"] / 4
+    n_ctrl = int(np.ceil(scene["duration_s"] / ctrl_dt)) + 2
+    ctrl = np.random.default_rng([seed, 2]).normal(0.0, 1.0, n_ctrl)
+    ctrl = signal.lfilter([0.3], [1, -0.7], ctrl)
+    ctrl *= wind["gust_depth_db"] / (np.std(ctrl) + 1e-12) / 2
+    ctrl -= np.mean(ctrl)
+
+    friction = [s for s in scene["segments"] if s["kind"] == "broadband"]
+    fr_state = []
+    for i, seg in enumerate(friction):
+        lo, hi = seg["band_hz"]
+        hi = min(hi, 0.45 * sr)
+        sos = signal.butter(4, [lo / nyq, hi / nyq], btype="band", output="sos")
+        gain = _db_to_amp(seg["level_dbfs"]) / np.sqrt((hi - lo) / nyq)
+        fr_state.append(
+            [np.random.default_rng([seed, 10 + i]), sos, np.zeros((sos.shape[0], 2)), gain]
+        )
+
+    tones = [s for s in scene["segments"] if s["kind"] == "tonal"]
+    impulses = scene["impulses"]
+    clank_modes = [(1850.0, 0.030), (3120.0, 0.022), (4700.0, 0.015)]
+
+    start = 0
+    while start < total:
+        n = min(block_frames, total - start)
+        t = (start + np.arange(n)) / sr
+        # float64 inside the block for phase accuracy, float32 out
+        w, wind_zi = signal.sosfilt(wind_sos, wind_rng.standard_normal(n), zi=wind_zi)
+        gust_db = np.interp(t / ctrl_dt, np.arange(n_ctrl), ctrl)
+        out = w * wind_gain * 10.0 ** (gust_db / 20.0)
+        for state, seg in zip(fr_state, friction, strict=True):
+            rng, sos, zi, gain = state
+            x, state[2] = signal.sosfilt(sos, rng.standard_normal(n), zi=zi)
+            env = _segment_envelope(t, seg["start_s"], seg["end_s"])
+            if env is not None:
+                out += gain * x * env
+        for seg in tones:
+            env = _segment_envelope(t, seg["start_s"], seg["end_s"])
+            if env is None:
+                continue
+            out += env * _tone(t, seg, nyq)
+        for imp in impulses:
+            t0 = imp["time_s"]
+            if t0 > t[-1] or t0 + 0.2 < t[0]:
+                continue
+            tau = t - t0
+            mask = (tau >= 0) & (tau < 0.2)
+            amp = _db_to_amp(imp["level_dbfs"])
+            for f, decay in clank_modes:
+                if f < 0.45 * sr:
+                    out[mask] += (
+                        amp * np.exp(-tau[mask] / decay) * np.sin(2 * np.pi * f * tau[mask])
+                    )
+        yield out.astype(np.float32)
+        start += n
+
+
+def _segment_envelope(t: np.ndarray, t0: float, t1: float) -> np.ndarray | None:
+    if t[-1] < t0 or t[0] > t1:
+        return None
+    env = np.clip(np.minimum(t - t0, t1 - t) / FADE_S, 0.0, 1.0)
+    return 0.5 - 0.5 * np.cos(np.pi * env)
+
+
+def _tone(t: np.ndarray, seg: dict[str, Any], nyq: float) -> np.ndarray:
+    """Harmonic tone with linear frequency drift, phase-continuous by construction."""
+    dur = seg["end_s"] - seg["start_s"]
+    tau = t - seg["start_s"]
+    f0, f1 = seg["f0_hz"], seg["f1_hz"]
+    phase = 2 * np.pi * (f0 * tau + 0.5 * (f1 - f0) / dur * tau**2)
+    levels = np.array([_db_to_amp(db) for db in seg["harmonic_levels_db"]])
+    levels *= (
+        _db_to_amp(seg["level_dbfs"]) * np.sqrt(2) / np.sqrt(np.sum(levels**2))
+    )  # total RMS = level
+    out = np.zeros_like(t)
+    for h, a in zip(seg["harmonics"], levels, strict=True):
+        if h * max(f0, f1) < nyq:
+            out += a * np.sin(h * phase)
+    return out
+
+
+def write(
+    path: str | os.PathLike[str],
+    scene: dict[str, Any],
+    *,
+    sr: int = 48_000,
+    subtype: str | None = None,
+    channels: int = 1,
+    truth: bool = True,
+) -> Path:
+    """Render ``scene`` to an audio file, streaming; write ``<path>.truth.json`` beside it.
+
+    The format follows the suffix: ``.wav``/``.flac``/``.ogg`` through
+    soundfile; ``.m4a``/``.mp4``/``.mkv`` as AAC through PyAV (the path
+    space-agency releases take). ``channels > 1`` duplicates the signal
+    (nearly identical channels, like the published M4A clips).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    blocks = render(scene, sr=sr)
+    if suffix in (".m4a", ".mp4", ".mkv", ".mov"):
+        _write_aac(path, blocks, sr=sr, channels=channels)
+    else:
+        with sf.SoundFile(path, "w", samplerate=sr, channels=channels, subtype=subtype) as fh:
+            for block in blocks:
+                fh.write(np.repeat(block[:, None], channels, axis=1) if channels > 1 else block)
+    if truth:
+        write_json(
+            truth_path(path), {**scene, "samplerate": sr, "channels": channels}, overwrite=True
+        )
+    return path
+
+
+def truth_path(path: str | os.PathLike[str]) -> Path:
+    """Where the ground truth of a generated file is written: ``<file>.truth.json``."""
+    p = Path(path)
+    return p.with_name(p.name + ".truth.json")
+
+
+def _write_aac(path: Path, blocks: Iterator[np.ndarray], *, sr: int, channels: int) -> None:
+    from zhurong_tk.io._ffmpeg import av
+
+    layout = "mono" if channels == 1 else "stereo"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=sr, layout=layout)
+        stream.bit_rate = 128_000
+        pts = 0
+        for block in blocks:
+            data = np.repeat(block[None, :], channels, axis=0) if channels > 1 else block[None, :]
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(data, dtype=np.float32), format="fltp", layout=layout
+            )
+            frame.sample_rate = sr
+            frame.pts = pts
+            pts += data.shape[1]
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
