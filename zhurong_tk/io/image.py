@@ -31,7 +31,7 @@ _MODE_DTYPE = {
     "I;16L": "uint16",
     "I": "int32",
     "F": "float32",
-    "1": "bool",
+    "1": "uint8",  # cv2 expands bilevel images to 0/255
 }
 
 
@@ -108,6 +108,7 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) 
                 mode = im.mode
                 bands = len(im.getbands())
                 pil_format = im.format or fmt
+                dtype = _pixel_dtype(im, Path(path))
                 if mode == "P":  # palette images decode to colour, with alpha if transparent
                     bands = 4 if "transparency" in im.info else 3
     except Image.DecompressionBombError as exc:
@@ -135,9 +136,27 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) 
         width=int(width),
         height=int(height),
         channels=int(bands),
-        dtype=_MODE_DTYPE.get(mode, "uint8"),
+        dtype=dtype,
         mode=mode,
     )
+
+
+def _pixel_dtype(im: Image.Image, path: Path) -> str:
+    """numpy dtype cv2 will decode to. Pillow's mode hides 16-bit colour ("RGB"),
+    so the depth is taken from the format's own header field."""
+    if im.format == "PNG":
+        with open(path, "rb") as fh:
+            depth = fh.read(25)[24]  # IHDR bit depth; IHDR is always the first chunk
+        return "uint16" if depth == 16 else "uint8"
+    if im.format == "TIFF":
+        bits = im.tag_v2.get(258, (8,))
+        bits = max(bits) if isinstance(bits, tuple) else int(bits)
+        sample_format = im.tag_v2.get(339, (1,))
+        sample_format = sample_format[0] if isinstance(sample_format, tuple) else int(sample_format)
+        if sample_format == 3:
+            return "float32" if bits == 32 else "float64"
+        return {16: "uint16", 32: "uint32"}.get(bits, "uint8")
+    return _MODE_DTYPE.get(im.mode, "uint8")
 
 
 def _tail_problem(path: Path, fmt: str) -> str | None:

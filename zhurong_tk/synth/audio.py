@@ -189,17 +189,24 @@ def render(
 
     # Noise sources: one generator and one filter state each, carried across blocks.
     wind_rng = np.random.default_rng([seed, 1])
-    wind_sos = signal.butter(2, min(wind["cutoff_hz"], 0.45 * sr) / nyq, output="sos")
+    wind_cutoff = min(wind["cutoff_hz"], 0.45 * sr)
+    wind_sos = signal.butter(2, wind_cutoff / nyq, output="sos")
     wind_zi = np.zeros((wind_sos.shape[0], 2))
-    # Normalise the wind's RMS to its level: a low-pass keeps cutoff/nyq of white power.
-    wind_gain = _db_to_amp(wind["level_dbfs"]) / np.sqrt(min(wind["cutoff_hz"], 0.45 * sr) / nyq)
+    # Unit-variance white noise through the low-pass keeps ENBW/nyq of its power; an
+    # order-n Butterworth's noise bandwidth is fc·(π/2n)/sin(π/2n) (1.11·fc for n = 2).
+    enbw = wind_cutoff * (np.pi / 4) / np.sin(np.pi / 4)
     # Gust envelope: smooth random walk in dB with control points every gust_period/4.
     ctrl_dt = wind["gust_period_s"] / 4
     n_ctrl = int(np.ceil(scene["duration_s"] / ctrl_dt)) + 2
     ctrl = np.random.default_rng([seed, 2]).normal(0.0, 1.0, n_ctrl)
     ctrl = signal.lfilter([0.3], [1, -0.7], ctrl)
-    ctrl *= wind["gust_depth_db"] / (np.std(ctrl) + 1e-12) / 2
+    gust_sigma_db = wind["gust_depth_db"] / 2
+    ctrl *= gust_sigma_db / (np.std(ctrl) + 1e-12)
     ctrl -= np.mean(ctrl)
+    # Lognormal gusts raise the mean power by exp((σ·ln10/10)²/2): divide it out so
+    # that the wind's long-term level is the scene's level_dbfs.
+    gust_power_gain = np.exp((gust_sigma_db * np.log(10) / 10) ** 2 / 2)
+    wind_gain = _db_to_amp(wind["level_dbfs"]) / np.sqrt(enbw / nyq * gust_power_gain)
 
     friction = [s for s in scene["segments"] if s["kind"] == "broadband"]
     fr_state = []
@@ -207,7 +214,8 @@ def render(
         lo, hi = seg["band_hz"]
         hi = min(hi, 0.45 * sr)
         sos = signal.butter(4, [lo / nyq, hi / nyq], btype="band", output="sos")
-        gain = _db_to_amp(seg["level_dbfs"]) / np.sqrt((hi - lo) / nyq)
+        # order-4 band-pass: noise bandwidth ≈ (hi - lo)·(π/8)/sin(π/8)
+        gain = _db_to_amp(seg["level_dbfs"]) / np.sqrt((hi - lo) * (np.pi / 8) / np.sin(np.pi / 8) / nyq)
         fr_state.append(
             [np.random.default_rng([seed, 10 + i]), sos, np.zeros((sos.shape[0], 2)), gain]
         )

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import BAD, manifest_entries, sample_path
+from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
+from zhurong_tk.io.image import max_pixels_default, probe_image, read_image, verify_image
+
+
+@pytest.mark.parametrize(
+    ("suffix", "shape", "dtype", "channels"),
+    [
+        (".png", (40, 60), np.uint8, 1),
+        (".png", (40, 60), np.uint16, 1),
+        (".png", (40, 60, 3), np.uint8, 3),
+        (".png", (40, 60, 4), np.uint8, 4),
+        (".png", (40, 60, 3), np.uint16, 3),
+        (".tif", (40, 60, 3), np.uint16, 3),
+        (".jpg", (40, 60, 3), np.uint8, 3),
+    ],
+)
+def test_depth_and_channels_are_kept(tmp_path, rng, suffix, shape, dtype, channels):
+    top = np.iinfo(dtype).max
+    pixels = rng.integers(0, top, size=shape, dtype=dtype)
+    path = tmp_path / f"img{suffix}"
+    assert cv2.imwrite(str(path), pixels)
+    info = probe_image(path)
+    assert (info.width, info.height, info.channels, info.dtype) == (
+        60,
+        40,
+        channels,
+        np.dtype(dtype).name,
+    )
+    out = read_image(path)
+    assert out.shape == shape and out.dtype == dtype
+    if suffix != ".jpg":
+        np.testing.assert_array_equal(out, pixels)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("truncated.jpg", r"truncated JPEG \(no end-of-image marker\)"),
+        ("truncated.png", r"truncated PNG \(no IEND chunk\)"),
+        ("zero_size.png", "corrupt PNG header"),
+        (
+            "huge_dimensions.png",
+            "image claims 40,000,000,000 pixels, above the limit of 150,000,000",
+        ),
+        ("empty.jpg", r"empty file \(0 bytes\)"),
+    ],
+)
+def test_bad_images_name_the_problem(name, reason):
+    with pytest.raises(MediaReadError, match=reason):
+        read_image(BAD / name)
+
+
+def test_not_an_image():
+    with pytest.raises(UnsupportedFormatError, match="not an image .content looks like WAV"):
+        probe_image(BAD / "audio_named.jpg")
+
+
+def test_pixel_limit_is_configurable(tmp_path, monkeypatch):
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), np.zeros((100, 100), np.uint8))
+    with pytest.raises(MediaReadError, match="100×100 = 10,000 pixels, above the limit of 9,999"):
+        probe_image(path, max_pixels=9_999)
+    monkeypatch.setenv("ZHURONG_TK_MAX_PIXELS", "5000")
+    assert max_pixels_default() == 5000
+    with pytest.raises(MediaReadError, match="above the limit of 5,000"):
+        read_image(path)
+    monkeypatch.setenv("ZHURONG_TK_MAX_PIXELS", "lots")
+    with pytest.raises(
+        ParameterError, match="ZHURONG_TK_MAX_PIXELS must be a whole number, got 'lots'"
+    ):
+        max_pixels_default()
+
+
+def test_verify_catches_corrupt_data_behind_a_valid_header(tmp_path):
+    ok, data = cv2.imencode(
+        ".png", np.arange(64 * 64, dtype=np.uint16).reshape(64, 64).astype(np.uint8)
+    )
+    raw = bytearray(data.tobytes())
+    idat = raw.index(b"IDAT")
+    raw[idat + 8 : idat + 40] = b"\xff" * 32  # scramble the compressed stream, keep IEND
+    path = tmp_path / "scrambled.png"
+    path.write_bytes(bytes(raw))
+    assert probe_image(path).width == 64  # the header is fine
+    with pytest.raises(MediaReadError, match="PNG data do not decode"):
+        verify_image(path)
+
+
+@pytest.mark.samples
+@pytest.mark.parametrize("entry", manifest_entries("image"), ids=lambda e: e["path"])
+def test_real_images_match_the_manifest(samples_root, entry):
+    path = sample_path(samples_root, entry["path"])
+    info = probe_image(path)
+    expect = entry["expect"]
+    assert (info.width, info.height, info.channels, info.dtype) == (
+        expect["width"],
+        expect["height"],
+        expect["channels"],
+        expect["dtype"],
+    )

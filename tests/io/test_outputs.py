@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from zhurong_tk.errors import OutputExistsError, OutputWriteError
+from zhurong_tk.io.outputs import OutputDir, atomic_path, dumps_json, report, write_csv, write_text
+
+
+def test_existing_file_is_never_replaced_without_overwrite(tmp_path):
+    target = tmp_path / "report.json"
+    write_text(target, "first")
+    with pytest.raises(OutputExistsError, match=r"report.json: already exists \(use --overwrite"):
+        write_text(target, "second")
+    assert target.read_text() == "first"
+    write_text(target, "second", overwrite=True)
+    assert target.read_text() == "second"
+
+
+def test_failure_midway_leaves_neither_a_partial_file_nor_a_temp_file(tmp_path):
+    target = tmp_path / "frames.csv"
+
+    def rows():
+        yield [1, 2.5]
+        raise RuntimeError("analysis crashed")
+
+    with pytest.raises(RuntimeError, match="analysis crashed"):
+        write_csv(target, ["a", "b"], rows())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_temp_file_keeps_the_suffix_for_format_sniffing_writers(tmp_path):
+    with atomic_path(tmp_path / "clip.flac") as tmp:
+        assert tmp.suffix == ".flac" and tmp.parent == tmp_path
+        tmp.write_bytes(b"x")
+    assert (tmp_path / "clip.flac").read_bytes() == b"x"
+
+
+def test_unwritable_destination_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(
+        OutputWriteError, match="not_a_folder: cannot write: exists and is not a folder"
+    ):
+        OutputDir(blocker)
+    with pytest.raises(OutputWriteError, match="cannot write"):
+        write_text(blocker / "report.json", "{}")
+
+
+def test_disk_full_is_reported_and_cleaned_up(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def full(*_args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("zhurong_tk.io.outputs._fsync", full)
+    with pytest.raises(OutputWriteError, match="No space left on device"):
+        write_text(tmp_path / "big.json", "{}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_json_is_strict_non_finite_become_null():
+    doc = {"a": np.float32(1.5), "b": float("nan"), "c": np.array([1.0, np.inf]), "d": np.int64(3)}
+    text = dumps_json(doc)
+    assert json.loads(text) == {"a": 1.5, "b": None, "c": [1.0, None], "d": 3}
+    assert "NaN" not in text and "Infinity" not in text
+
+
+def test_report_carries_its_schema():
+    r = report("audio.analyze", 2, x=1)
+    assert r["schema"] == "zhurong-tk/audio.analyze/2" and r["x"] == 1
+
+
+def test_output_dir_writes_every_artifact_kind(tmp_path):
+    out = OutputDir(tmp_path / "run")
+    out.check_free("report.json")
+    out.json("report.json", {"schema": "t", "v": math.pi})
+    out.csv("frames.csv", ["t", "rms"], [[0.0, 1.0], [0.5, float("nan")]])
+    fig = Figure(figsize=(2, 1))
+    fig.add_subplot().plot([0, 1], [1, 0])
+    out.figure("plot.png", fig)
+    assert (tmp_path / "run" / "frames.csv").read_text().splitlines() == [
+        "t,rms",
+        "0.0,1.0",
+        "0.5,",
+    ]
+    assert (tmp_path / "run" / "plot.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(OutputExistsError):
+        out.check_free("plot.png")
+    OutputDir(tmp_path / "run", overwrite=True).check_free("plot.png")

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import BAD, REPO
+from zhurong_tk.io.probe import iter_media_paths, probe, probe_many
+
+#: Every committed bad file and what probing it must say (fixtures/bad/README.md).
+BAD_FILES = {
+    "empty.wav": ("error", "empty file (0 bytes)"),
+    "empty.jpg": ("error", "empty file (0 bytes)"),
+    "header_only.wav": ("error", "no audio samples (header only)"),
+    "truncated.wav": ("error", "truncated: header declares 2,044 bytes, file has 244"),
+    "truncated.flac": ("error", "truncated or corrupt: the last samples do not decode"),
+    "not_audio.wav": ("error", "not a media file (content is plain text)"),
+    "not_media.mp4": ("error", "not a media file (content is an HTML page (a failed download?))"),
+    "truncated.jpg": ("error", "truncated JPEG (no end-of-image marker)"),
+    "truncated.png": ("error", "truncated PNG (no IEND chunk)"),
+    "zero_size.png": ("error", "corrupt PNG header"),
+    "huge_dimensions.png": (
+        "error",
+        "image claims 40,000,000,000 pixels, above the limit of 150,000,000",
+    ),
+    "truncated.mp4": ("error", "FFmpeg cannot open it"),
+    "corrupt.mp4": ("error", "FFmpeg cannot open it"),
+    "image_named.wav": ("image", "file name says audio but the content is PNG image"),
+    "audio_named.jpg": ("audio", "file name says image but the content is WAV audio"),
+    "nan_samples.wav": ("audio", None),
+}
+
+
+def test_every_bad_file_is_covered():
+    on_disk = {p.name for p in BAD.iterdir()}
+    assert on_disk == set(BAD_FILES) | {"README.md"}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_files_never_raise_and_say_why(name):
+    kind, message = BAD_FILES[name]
+    result = probe(BAD / name)
+    assert result.kind == kind
+    if kind == "error":
+        assert result.error.startswith(message)
+        assert not result.ok and result.info is None
+    else:
+        assert result.ok
+        if message:
+            assert message in result.notes
+
+
+def test_probe_many_walks_folders_and_keeps_going(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.wav").write_bytes((BAD / "audio_named.jpg").read_bytes())
+    (tmp_path / "b.wav").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not media; skipped by the walk")
+    (tmp_path / ".hidden.wav").write_bytes(b"")
+    results = list(probe_many([tmp_path]))
+    assert [(r.path.removeprefix(str(tmp_path)), r.kind) for r in results] == [
+        ("/b.wav", "error"),
+        ("/sub/a.wav", "audio"),
+    ]
+
+
+def test_explicit_files_are_probed_whatever_their_name():
+    paths = [p for p, explicit in iter_media_paths([REPO / "README.md"]) if explicit]
+    assert paths == [REPO / "README.md"]
+
+
+def test_verify_counts_decoded_frames(tmp_path):
+    from zhurong_tk.synth import audio as synth_audio
+
+    m4a = synth_audio.write(
+        tmp_path / "e.m4a", synth_audio.egress_scene(duration_s=10.0), sr=16_000
+    )
+    quick = probe(m4a)
+    assert not quick.info.frames_exact
+    checked = probe(m4a, verify=True)
+    assert checked.info.frames_exact
+    # AAC decodes in whole 1024-sample frames: 160 000 written, up to two frames of padding
+    assert checked.info.frames % 1024 == 0
+    assert 160_000 <= checked.info.frames <= 160_000 + 2048
+    assert checked.notes == [f"verified: {checked.info.frames} frames decoded, 0 packets failed"]

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zhurong_tk.errors import ParameterError
+from zhurong_tk.synth import tracks as synth_tracks
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_projection_and_ground_intersection_agree(seed, rng):
+    scene = synth_tracks.track_scene(seed=seed)
+    cam = scene["camera"]
+    points = np.column_stack([rng.uniform(-3, 3, 50), rng.uniform(1, 20, 50), np.zeros(50)])
+    uv, front = synth_tracks.project(scene, points)
+    assert front.all()
+    rays = np.column_stack([uv, np.ones(50)]) @ np.linalg.inv(synth_tracks._intrinsics(cam)).T
+    rays = rays @ synth_tracks._rotation(cam)
+    t = -cam["height_m"] / rays[:, 2]
+    np.testing.assert_allclose(
+        np.column_stack([t * rays[:, 0], t * rays[:, 1]]), points[:, :2], atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_straight_ruts_converge_on_the_vanishing_point(seed):
+    scene = synth_tracks.track_scene(seed=seed, n_ruts=4)
+    vp = scene["vanishing_point"]
+    assert vp is not None
+    visible = [rut for rut in scene["ruts"] if rut["visible"]]
+    assert len(visible) >= 2
+    for rut in visible:
+        pts = np.array(rut["points"])  # rounded to 0.01 px
+        centre = pts.mean(axis=0)
+        normal = np.linalg.svd(pts - centre)[2][1]  # least-squares line through the points
+        # every truth point, and the vanishing point, lie on that line
+        assert np.abs((pts - centre) @ normal).max() < 0.02
+        assert abs((np.array([vp["x"], vp["y"]]) - centre) @ normal) < 0.1
+
+
+def test_rut_pairs_have_the_rover_track_width():
+    scene = synth_tracks.track_scene(seed=3, n_ruts=4)
+    assert len(scene["pairs"]) == 2
+    assert all(
+        p["spacing_m"] == pytest.approx(synth_tracks.ZHURONG_TRACK_WIDTH_M) for p in scene["pairs"]
+    )
+
+
+def test_rendered_ruts_are_dark_along_their_truth_centrelines(monkeypatch):
+    # Without texture, rocks and tread, the image at every truth centreline point is
+    # darker than the ground one rut-width to either side of it.
+    flat = lambda rng, size, slope=1.6: np.zeros((size, size), np.float32)  # noqa: E731
+    monkeypatch.setattr(synth_tracks, "_periodic_noise", flat)
+    scene = synth_tracks.track_scene(seed=0, n_ruts=2)
+    scene.update(n_rocks=0, noise_sigma=0.0)
+    for rut in scene["ruts"]:
+        rut["tread_period_m"] = 1e9
+    grey = synth_tracks.render(scene).mean(axis=2)
+    for rut in scene["ruts"]:
+        ys = np.linspace(rut["y_start_m"] + 0.5, 8.0, 25)
+        xs = synth_tracks.rut_centreline_m(scene, rut, ys)
+        values = []
+        for shift in (-rut["width_m"], 0.0, rut["width_m"]):
+            uv, _ = synth_tracks.project(
+                scene, np.column_stack([xs + shift, ys, np.zeros_like(ys)])
+            )
+            inside = (
+                (uv[:, 0] >= 0)
+                & (uv[:, 0] < scene["width"] - 1)
+                & (uv[:, 1] >= 0)
+                & (uv[:, 1] < scene["height"] - 1)
+            )
+            values.append(
+                np.where(
+                    inside,
+                    grey[
+                        np.clip(np.round(uv[:, 1]).astype(int), 0, scene["height"] - 1),
+                        np.clip(np.round(uv[:, 0]).astype(int), 0, scene["width"] - 1),
+                    ],
+                    np.nan,
+                )
+            )
+        left, centre, right = values
+        both = np.isfinite(left) & np.isfinite(centre) & np.isfinite(right)
+        assert both.sum() >= 5
+        assert np.all(centre[both] < left[both] - 15) and np.all(centre[both] < right[both] - 15)
+
+
+def test_no_ruts_means_no_truth():
+    scene = synth_tracks.track_scene(seed=1, n_ruts=0)
+    assert scene["ruts"] == [] and scene["pairs"] == [] and scene["vanishing_point"] is None
+
+
+def test_curved_ruts_have_no_single_vanishing_point():
+    scene = synth_tracks.track_scene(seed=1, n_ruts=2, curvature_per_m=0.03)
+    assert scene["vanishing_point"] is None
+    pts = np.array(scene["ruts"][0]["points"])
+    chord = pts[-1] - pts[0]
+    normal = np.array([-chord[1], chord[0]]) / np.linalg.norm(chord)
+    assert np.abs((pts - pts[0]) @ normal).max() > 5  # visibly bent
+
+
+def test_horizon_in_view_when_asked():
+    scene = synth_tracks.track_scene(seed=4, horizon=True)
+    assert 0 < scene["horizon_y"] < scene["height"]
+    image = synth_tracks.render(scene)
+    sky = image[: int(scene["horizon_y"]) - 5].mean()
+    ground = image[int(scene["horizon_y"]) + 20 :].mean()
+    assert sky > ground
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_ruts": 5}, "n_ruts must be 0..4, got 5"),
+        ({"width": 16}, "image must be at least 32×32, got 16×480"),
+    ],
+)
+def test_parameters_are_checked(kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        synth_tracks.track_scene(**kwargs)

@@ -1,0 +1,44 @@
+"""The installed layout: cli/ maps to zhurong_tk.cli and every package is listed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+
+from tests.conftest import REPO
+
+import zhurong_tk
+
+
+def test_every_package_folder_is_listed_in_pyproject():
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    on_disk = {
+        ".".join(("zhurong_tk", *p.parent.relative_to(REPO / "zhurong_tk").parts)).rstrip(".")
+        for p in (REPO / "zhurong_tk").rglob("__init__.py")
+    }
+    on_disk.add("zhurong_tk.cli")
+    assert listed == on_disk
+    assert config["package-dir"]["zhurong_tk.cli"] == "cli"
+
+
+def test_cli_subpackage_is_the_top_level_cli_folder():
+    import zhurong_tk.cli.main as main
+
+    assert main.__file__.startswith(str(REPO / "cli"))
+
+
+def test_python_dash_m_runs_the_cli():
+    proc = subprocess.run(
+        [sys.executable, "-m", "zhurong_tk", "--version"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"zhurong-tk, version {zhurong_tk.__version__}"
+
+
+def test_library_does_not_import_click():
+    # the library stays usable without the CLI layer's dependencies being loaded
+    code = "import sys, zhurong_tk.io.probe, zhurong_tk.demo; print('click' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
