@@ -6,8 +6,8 @@ import json
 import sys
 
 import click
-from zhurong_tk.cli.options import format_option, out_option, overwrite_option
 
+from zhurong_tk.cli.options import format_option, out_option, overwrite_option
 from zhurong_tk.errors import EXIT_INPUT_FAILED
 from zhurong_tk.io.outputs import to_jsonable
 
@@ -42,12 +42,12 @@ def demo(
     if output_format == "json":
         click.echo(json.dumps(to_jsonable(result), indent=2, ensure_ascii=False))
     else:
-        _print_summary(result, out_dir)
+        _print_summary(result, out_dir, samples_wanted=not no_samples)
     if not result["ok"]:
         sys.exit(EXIT_INPUT_FAILED)
 
 
-def _print_summary(result: dict, out_dir: str) -> None:
+def _print_summary(result: dict, out_dir: str, *, samples_wanted: bool) -> None:
     checks = result["checks"]
     passed = sum(c.ok for c in checks)
     click.echo(f"Synthetic media: {passed} of {len(checks)} checks against the truth passed")
@@ -57,11 +57,11 @@ def _print_summary(result: dict, out_dir: str) -> None:
         label = f"{c.subject} {c.quantity}".ljust(width)
         click.echo(f"  {mark} {label}  expected {_short(c.expected)}, found {_short(c.found)}")
     samples = result["samples"]
-    if samples is None:
+    if samples is None and samples_wanted:
         click.echo(
             "Public samples: not present (set ZHURONG_TK_SAMPLES or place ../shared/fixtures)"
         )
-    else:
+    elif samples is not None:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(samples["by_kind"].items()))
         click.echo(
             f"Public samples in {samples['root']}: {samples['files']} files ({kinds}), "

@@ -6,8 +6,8 @@ import json
 import sys
 
 import click
-from zhurong_tk.cli.options import format_option
 
+from zhurong_tk.cli.options import format_option
 from zhurong_tk.errors import EXIT_INPUT_FAILED
 from zhurong_tk.io.outputs import report, to_jsonable
 from zhurong_tk.io.probe import ProbeResult, probe_many

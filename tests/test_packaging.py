@@ -6,9 +6,8 @@ import subprocess
 import sys
 import tomllib
 
-from tests.conftest import REPO
-
 import zhurong_tk
+from tests.conftest import REPO
 
 
 def test_every_package_folder_is_listed_in_pyproject():

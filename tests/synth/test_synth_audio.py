@@ -118,5 +118,5 @@ def test_scene_parameters_are_checked(kwargs, message):
 
 
 def test_sample_rate_is_checked():
-    with pytest.raises(ParameterError, match="sr must be 8000..192000 Hz, got 4000"):
+    with pytest.raises(ParameterError, match=r"sr must be 8000\.\.192000 Hz, got 4000"):
         next(synth_audio.render(synth_audio.egress_scene(), sr=4000))

@@ -215,7 +215,9 @@ def render(
         hi = min(hi, 0.45 * sr)
         sos = signal.butter(4, [lo / nyq, hi / nyq], btype="band", output="sos")
         # order-4 band-pass: noise bandwidth ≈ (hi - lo)·(π/8)/sin(π/8)
-        gain = _db_to_amp(seg["level_dbfs"]) / np.sqrt((hi - lo) * (np.pi / 8) / np.sin(np.pi / 8) / nyq)
+        gain = _db_to_amp(seg["level_dbfs"]) / np.sqrt(
+            (hi - lo) * (np.pi / 8) / np.sin(np.pi / 8) / nyq
+        )
         fr_state.append(
             [np.random.default_rng([seed, 10 + i]), sos, np.zeros((sos.shape[0], 2)), gain]
         )

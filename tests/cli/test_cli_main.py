@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import zhurong_tk
+from tests.conftest import BAD
+from zhurong_tk.cli import main as cli_main
+from zhurong_tk.errors import ParameterError
+
+
+@pytest.fixture
+def probe_group():
+    """The real group with extra commands that raise, to check the error mapping."""
+
+    @cli_main.cli.command("raise-param", hidden=True)
+    def raise_param():
+        raise ParameterError("n_fft must be a power of two, got 1000")
+
+    @cli_main.cli.command("raise-bug", hidden=True)
+    def raise_bug():
+        raise ZeroDivisionError("division by zero")
+
+    @cli_main.cli.command("raise-interrupt", hidden=True)
+    def raise_interrupt():
+        raise KeyboardInterrupt
+
+    @cli_main.cli.command("log-levels", hidden=True)
+    def log_levels():
+        log = logging.getLogger("zhurong_tk.test")
+        log.debug("debug line")
+        log.info("info line")
+        log.warning("warning line")
+
+    yield cli_main.cli
+    for name in ("raise-param", "raise-bug", "raise-interrupt", "log-levels"):
+        cli_main.cli.commands.pop(name)
+
+
+def test_parameter_error_is_one_line_with_usage_exit_code(probe_group):
+    result = CliRunner().invoke(probe_group, ["raise-param"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.stderr == "zhurong-tk: error: n_fft must be a power of two, got 1000\n"
+
+
+def test_a_bug_is_reported_as_internal_with_exit_3(probe_group):
+    result = CliRunner().invoke(probe_group, ["raise-bug"], catch_exceptions=False)
+    assert result.exit_code == 3
+    assert "internal error: ZeroDivisionError: division by zero" in result.stderr
+    assert "--debug" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_traceback(probe_group):
+    result = CliRunner().invoke(probe_group, ["--debug", "raise-param"])
+    assert isinstance(result.exception, ParameterError)
+
+
+def test_interrupt_exits_130(probe_group):
+    result = CliRunner().invoke(probe_group, ["raise-interrupt"], catch_exceptions=False)
+    assert result.exit_code == 130
+    assert result.stderr == "zhurong-tk: interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("flags", "shown"),
+    [
+        ([], ["warning"]),
+        (["-v"], ["info", "warning"]),
+        (["-vv"], ["debug", "info", "warning"]),
+        (["-q"], []),
+    ],
+)
+def test_verbosity_controls_stderr_only(probe_group, flags, shown):
+    result = CliRunner().invoke(probe_group, [*flags, "log-levels"], catch_exceptions=False)
+    assert result.stdout == ""
+    assert [line.split(": ")[1] for line in result.stderr.splitlines()] == [
+        s.upper() for s in shown
+    ]
+
+
+def test_numba_threading_layer_is_chosen_before_any_kernel():
+    code = "import zhurong_tk.cli.main, numba; print(numba.config.THREADING_LAYER)"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "NUMBA_THREADING_LAYER"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert proc.stdout.strip() == "workqueue"
+
+
+def test_help_documents_exit_codes():
+    result = CliRunner().invoke(cli_main.cli, ["--help"])
+    assert "Exit status: 0 ok; 1 some input could not be processed; 2 usage error" in result.stdout
+    assert isinstance(cli_main.cli, click.Group)
+
+
+# Real runs of the installed command, as a user's shell would start it.
+
+
+def _installed(*args: str) -> subprocess.CompletedProcess:
+    exe = subprocess.run(
+        [sys.executable, "-c", "import shutil; print(shutil.which('zhurong-tk') or '')"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    command = [exe] if exe else [sys.executable, "-m", "zhurong_tk"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_installed_command_reports_version():
+    proc = _installed("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"zhurong-tk, version {zhurong_tk.__version__}"
+
+
+def test_installed_command_on_bad_input_prints_no_traceback():
+    proc = _installed("info", str(BAD / "truncated.wav"), str(BAD / "audio_named.jpg"))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    reason = "truncated: header declares 2,044 bytes, file has 244"
+    assert proc.stderr.splitlines()[0] == f"zhurong-tk: error: {BAD / 'truncated.wav'}: {reason}"
+    assert "8000 Hz" in proc.stdout  # the good file was still probed
+    assert "FFmpeg" not in proc.stderr and "libav" not in proc.stderr  # decoder chatter is silenced
