@@ -1,0 +1,91 @@
+"""Levels: RMS and peak in dBFS (or Pa and dB SPL), statistical levels, and a
+streaming per-frequency level distribution (noise floor, median PSD)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zhurong_tk.audio import _kernels
+from zhurong_tk.errors import ParameterError
+
+P_REF = 20e-6  # Pa, reference of dB SPL
+
+
+def to_db(power: np.ndarray | float, floor: float = 1e-30) -> np.ndarray:
+    """``10·log10(power)``; zero power gives ``-inf`` (never NaN), which reports write as null."""
+    p = np.asarray(power, np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(p > 0, 10.0 * np.log10(np.maximum(p, floor)), -np.inf)
+
+
+def statistical_levels(levels_db: np.ndarray) -> dict[str, float]:
+    """L10, L50, L90: the levels exceeded 10, 50 and 90 % of the time (ISO 1996 usage)."""
+    finite = levels_db[np.isfinite(levels_db)]
+    if len(finite) == 0:
+        return {"L10": -np.inf, "L50": -np.inf, "L90": -np.inf}
+    p90, p50, p10 = np.percentile(finite, [90, 50, 10])
+    return {"L10": float(p90), "L50": float(p50), "L90": float(p10)}
+
+
+def calibrate(dbfs: float, sensitivity_pa: float | None) -> dict[str, float]:
+    """A level in dBFS, and in dB SPL when the full-scale sensitivity (Pa) is known."""
+    out = {"dbfs": dbfs}
+    if sensitivity_pa is not None:
+        out["db_spl"] = dbfs + 20.0 * np.log10(sensitivity_pa / P_REF)
+    return out
+
+
+class LevelHistogram:
+    """Per-frequency histograms of periodogram levels, updated frame by frame.
+
+    Gives any percentile of each bin's level over time with bounded memory:
+    the 10th percentile is the noise floor (the level a bin sits at when
+    nothing happens), the median gives Welch's median-averaged PSD.
+
+    Parameters
+    ----------
+    scale : numpy.ndarray
+        Per-bin factor applied to |X|² before taking dB (PSD density scaling).
+    db_min, db_max : float
+        Range of the histograms; levels outside land in the end cells.
+    db_step : float
+        Resolution: percentiles are exact to within one step (0.05 dB ≈ 1.2 %).
+    """
+
+    def __init__(self, scale: np.ndarray, *, db_min: float = -240.0, db_max: float = 40.0,
+                 db_step: float = 0.05) -> None:
+        if not db_step > 0 or not db_max > db_min:
+            raise ParameterError(f"bad histogram range {db_min}..{db_max} step {db_step}")
+        self.scale = np.asarray(scale, np.float64)
+        self.db_min = db_min
+        self.db_step = db_step
+        n_levels = int(np.ceil((db_max - db_min) / db_step))
+        self.hist = np.zeros((len(scale), n_levels), np.int64)
+        self.count = 0
+
+    def update(self, power: np.ndarray) -> None:
+        if len(power):
+            _kernels.level_histogram_update(power, self.scale, self.db_min, self.db_step, self.hist)
+            self.count += len(power)
+
+    def percentile(self, q: float) -> np.ndarray:
+        """The ``q``-th percentile (0..100) of each bin's level, as power (not dB)."""
+        if self.count == 0:
+            return np.full(self.hist.shape[0], np.nan)
+        cumulative = np.cumsum(self.hist, axis=1)
+        target = q / 100.0 * self.count
+        idx = np.argmax(cumulative >= max(target, 1e-9), axis=1)
+        db = self.db_min + (idx + 0.5) * self.db_step
+        power = 10.0 ** (db / 10.0)
+        power[(idx == 0) & (self.hist[:, 0] > 0)] = 0.0  # digital silence stays zero
+        return power
+
+    def median_psd(self) -> np.ndarray:
+        """Welch's median average: the median periodogram divided by its bias (as scipy)."""
+        return self.percentile(50.0) / _median_bias(self.count)
+
+
+def _median_bias(n: int) -> float:
+    # scipy.signal._spectral_py._median_bias: the median of n chi²(2)/2 variates is biased low
+    ii_2 = 2 * np.arange(1.0, (n - 1) // 2 + 1)
+    return 1 + np.sum(1.0 / (ii_2 + 1) - 1.0 / ii_2)
