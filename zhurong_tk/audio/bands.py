@@ -9,7 +9,12 @@ import numpy as np
 from zhurong_tk.errors import ParameterError
 
 #: Default user bands (Hz): infrasonic wind / low rumble, motors, gears, hiss.
-DEFAULT_USER_BANDS: tuple[tuple[float, float], ...] = ((20, 100), (100, 500), (500, 2000), (2000, 10000))
+DEFAULT_USER_BANDS: tuple[tuple[float, float], ...] = (
+    (20, 100),
+    (100, 500),
+    (500, 2000),
+    (2000, 10000),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +66,9 @@ def _make_band(label: str, lo: float, hi: float, centre: float, freqs: np.ndarra
     return Band(label, float(lo), float(hi), float(centre), bin_lo, bin_hi)
 
 
-def user_bands(edges: tuple[tuple[float, float], ...], *, freqs: np.ndarray, nyquist: float) -> list[Band]:
+def user_bands(
+    edges: tuple[tuple[float, float], ...], *, freqs: np.ndarray, nyquist: float
+) -> list[Band]:
     """Bands from ``(lo, hi)`` pairs in Hz, clipped to Nyquist; empty ones are left out."""
     bands = []
     for lo, hi in edges:
@@ -70,8 +77,13 @@ def user_bands(edges: tuple[tuple[float, float], ...], *, freqs: np.ndarray, nyq
         if lo >= nyquist:
             continue
         top = min(hi, nyquist)
-        band = _make_band(f"{lo:g}-{hi:g} Hz" if top == hi else f"{lo:g}-{top:g} Hz (clipped)",
-                          lo, top, float(np.sqrt(max(lo, 1.0) * top)), freqs)
+        band = _make_band(
+            f"{lo:g}-{hi:g} Hz" if top == hi else f"{lo:g}-{top:g} Hz (clipped)",
+            lo,
+            top,
+            float(np.sqrt(max(lo, 1.0) * top)),
+            freqs,
+        )
         if band is not None:
             bands.append(band)
     return bands

@@ -49,8 +49,14 @@ def frame_features(
     out = np.empty((len(power), len(FEATURE_NAMES)), np.float32)
     if len(power) == 0:
         return out
-    prev = np.zeros(power.shape[1], np.float32) if prev_power is None else np.asarray(prev_power, np.float32)
-    _kernels.frame_features(power, np.asarray(freqs, np.float64), prev, float(roll_percent), float(amin), out)
+    prev = (
+        np.zeros(power.shape[1], np.float32)
+        if prev_power is None
+        else np.asarray(prev_power, np.float32)
+    )
+    _kernels.frame_features(
+        power, np.asarray(freqs, np.float64), prev, float(roll_percent), float(amin), out
+    )
     return out
 
 
@@ -58,6 +64,10 @@ def band_energies(power: np.ndarray, bin_lo: np.ndarray, bin_hi: np.ndarray) -> 
     """Sum of |X|² over each band's bins, float64 ``(n_frames, n_bands)``."""
     out = np.empty((len(power), len(bin_lo)), np.float64)
     if len(power) and len(bin_lo):
-        _kernels.band_sums(np.ascontiguousarray(power, np.float32), np.asarray(bin_lo, np.int64),
-                           np.asarray(bin_hi, np.int64), out)
+        _kernels.band_sums(
+            np.ascontiguousarray(power, np.float32),
+            np.asarray(bin_lo, np.int64),
+            np.asarray(bin_hi, np.int64),
+            out,
+        )
     return out

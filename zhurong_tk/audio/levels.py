@@ -52,8 +52,14 @@ class LevelHistogram:
         Resolution: percentiles are exact to within one step (0.05 dB ≈ 1.2 %).
     """
 
-    def __init__(self, scale: np.ndarray, *, db_min: float = -240.0, db_max: float = 40.0,
-                 db_step: float = 0.05) -> None:
+    def __init__(
+        self,
+        scale: np.ndarray,
+        *,
+        db_min: float = -240.0,
+        db_max: float = 40.0,
+        db_step: float = 0.05,
+    ) -> None:
         if not db_step > 0 or not db_max > db_min:
             raise ParameterError(f"bad histogram range {db_min}..{db_max} step {db_step}")
         self.scale = np.asarray(scale, np.float64)

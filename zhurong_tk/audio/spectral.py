@@ -150,8 +150,15 @@ class WelchAccumulator:
         return self._sum / self.n_segments * self._scale
 
 
-def welch_psd(x: np.ndarray, *, sr: float, n_fft: int = 4096, hop: int | None = None,
-              window: str = "hann", block_frames: int = 256) -> Psd:
+def welch_psd(
+    x: np.ndarray,
+    *,
+    sr: float,
+    n_fft: int = 4096,
+    hop: int | None = None,
+    window: str = "hann",
+    block_frames: int = 256,
+) -> Psd:
     """Welch PSD of a 1-D array, computed block by block (equals :func:`scipy.signal.welch`).
 
     Parameters
@@ -190,7 +197,9 @@ class SpectrogramPool:
     duration.
     """
 
-    def __init__(self, config: StftConfig, *, expected_frames: int, max_columns: int = 2000) -> None:
+    def __init__(
+        self, config: StftConfig, *, expected_frames: int, max_columns: int = 2000
+    ) -> None:
         self.config = config
         self.pool = max(1, -(-max(expected_frames, 1) // max_columns))
         self.max_columns = max_columns

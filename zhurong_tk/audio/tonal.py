@@ -99,6 +99,7 @@ class TonalLine:
     salience: float
     times_s: np.ndarray
     freqs_hz: np.ndarray
+    edges_from: str = "long_windows"  # or "segment": refined by the activity segment it explains
 
     def to_dict(self) -> dict:
         return {
@@ -111,6 +112,7 @@ class TonalLine:
             "harmonics": [dataclasses.asdict(h) for h in self.harmonics],
             "snr_db": round(self.snr_db, 2),
             "salience": round(self.salience, 2),
+            "edges_from": self.edges_from,
         }
 
 
@@ -130,14 +132,20 @@ class TonalTracker:
     def __init__(self, sr: float, config: TonalConfig | None = None) -> None:
         self.config = config = config or TonalConfig()
         if not 0 < config.f0_min_hz < config.f0_max_hz:
-            raise ParameterError(f"need 0 < f0_min_hz < f0_max_hz, got {config.f0_min_hz}, {config.f0_max_hz}")
+            raise ParameterError(
+                f"need 0 < f0_min_hz < f0_max_hz, got {config.f0_min_hz}, {config.f0_max_hz}"
+            )
         self.sr = float(sr)
         top = min(config.search_max_hz, 0.45 * sr)
         self.q = max(1, int(self.sr // (2.5 * top)))
         self.fs = self.sr / self.q
         self.top = min(top, 0.4 * self.fs)
         # float32 filtering: a quarter of float64's cost, ample for an 80 dB stop band
-        self._sos = signal.cheby2(8, 80, 0.8 / self.q, output="sos").astype(np.float32) if self.q > 1 else None
+        self._sos = (
+            signal.cheby2(8, 80, 0.8 / self.q, output="sos").astype(np.float32)
+            if self.q > 1
+            else None
+        )
         self._zi = None if self._sos is None else np.zeros((self._sos.shape[0], 2), np.float32)
         self._phase = 0  # index of the next kept sample within the decimation period
         self.n = 1 << max(8, math.ceil(math.log2(config.window_s * self.fs)))
@@ -282,22 +290,27 @@ class TonalTracker:
             n_h = min(len(lv) for lv in tr["lv"])
             med = np.median(np.array([lv[:n_h] for lv in tr["lv"]]), axis=0)
             f_med = float(np.median(f))
-            harmonics = [Harmonic(h + 1, round(f_med * (h + 1), 3), round(float(med[h]), 2))
-                         for h in range(n_h) if med[h] >= cfg.min_level_db]
-            out.append(TonalLine(
-                freq_hz=f_med,
-                # the tone is present from about the first window's far edge inward
-                start_s=float(max(t[0] - span / 2 + dt, 0.0)),
-                end_s=float(t[-1] + span / 2 - dt),
-                freq_start_hz=float(slope * t[0] + intercept),
-                freq_end_hz=float(slope * t[-1] + intercept),
-                drift_hz_per_s=float(slope),
-                harmonics=harmonics,
-                snr_db=float(np.max(med)) if len(med) else 0.0,
-                salience=float(np.median(tr["s"])),
-                times_s=t,
-                freqs_hz=f,
-            ))
+            harmonics = [
+                Harmonic(h + 1, round(f_med * (h + 1), 3), round(float(med[h]), 2))
+                for h in range(n_h)
+                if med[h] >= cfg.min_level_db
+            ]
+            out.append(
+                TonalLine(
+                    freq_hz=f_med,
+                    # the tone is present from about the first window's far edge inward
+                    start_s=float(max(t[0] - span / 2 + dt, 0.0)),
+                    end_s=float(t[-1] + span / 2 - dt),
+                    freq_start_hz=float(slope * t[0] + intercept),
+                    freq_end_hz=float(slope * t[-1] + intercept),
+                    drift_hz_per_s=float(slope),
+                    harmonics=harmonics,
+                    snr_db=float(np.max(med)) if len(med) else 0.0,
+                    salience=float(np.median(tr["s"])),
+                    times_s=t,
+                    freqs_hz=f,
+                )
+            )
         out = _drop_explained(out, cfg.strong_level_db)
         out.sort(key=lambda line: (line.start_s, line.freq_hz))
         return out
@@ -336,7 +349,8 @@ def _drop_explained(lines: list[TonalLine], strong_db: float) -> list[TonalLine]
     for line in ranked:
         strong = [h.freq_hz for h in line.harmonics if h.level_db >= strong_db] or [line.freq_hz]
         shadowed = any(
-            min(line.end_s, other.end_s) - max(line.start_s, other.start_s) > 0.5 * (line.end_s - line.start_s)
+            min(line.end_s, other.end_s) - max(line.start_s, other.start_s)
+            > 0.5 * (line.end_s - line.start_s)
             and (_explained(strong, other.freq_hz) or _related(line.freq_hz, other.freq_hz))
             for other in keep
         )
@@ -347,8 +361,10 @@ def _drop_explained(lines: list[TonalLine], strong_db: float) -> list[TonalLine]
 
 def _explained(freqs: list[float], f0: float, tol: float = 0.01) -> bool:
     """True when every frequency is (near) a multiple of ``f0``: already accounted for."""
-    return all(abs(f / f0 - round(f / f0)) <= tol * max(1, round(f / f0)) and round(f / f0) >= 1
-               for f in freqs)
+    return all(
+        abs(f / f0 - round(f / f0)) <= tol * max(1, round(f / f0)) and round(f / f0) >= 1
+        for f in freqs
+    )
 
 
 def _related(f: float, g: float, tol: float = 0.02) -> bool:

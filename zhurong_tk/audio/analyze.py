@@ -1,0 +1,651 @@
+"""One streaming pass over a recording: levels, PSD, bands, noise floor, features,
+tonal lines, impulses and activity segments.
+
+:class:`AudioAnalyzer` is the accumulator (``update(block)`` then
+``result()``); :func:`analyze` runs it over a file read in blocks. Memory is
+bounded whatever the duration: spectra are reduced as they are computed,
+per-frame values go to a disk-backed table, and the spectrogram is pooled
+into a fixed number of columns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from zhurong_tk.audio import bands as bands_mod
+from zhurong_tk.audio import features as features_mod
+from zhurong_tk.audio.framestore import FrameStore
+from zhurong_tk.audio.impulses import (
+    Impulse,
+    ImpulseTrain,
+    detect_impulses,
+    impulse_trains,
+    onset_strength,
+)
+from zhurong_tk.audio.levels import LevelHistogram, calibrate, statistical_levels, to_db
+from zhurong_tk.audio.segments import Segment, SegmentConfig, band_background, segment
+from zhurong_tk.audio.spectral import (
+    Psd,
+    SpectrogramPool,
+    StftConfig,
+    WelchAccumulator,
+    power_block,
+)
+from zhurong_tk.audio.tonal import TonalConfig, TonalLine, TonalTracker
+from zhurong_tk.errors import ParameterError
+from zhurong_tk.io.audio import AudioInfo, AudioReader
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisParams:
+    """Everything that shapes an analysis (recorded in the report).
+
+    Attributes
+    ----------
+    n_fft, hop : int or None
+        STFT frame length and step in samples (Hann window, no centring). By
+        default the power of two nearest 85 ms at the file's rate (4096 at 48 kHz,
+        512 at 8 kHz, 8192 at 100 kHz) and a quarter of it.
+    mix : bool
+        Average the channels into one before analysing; otherwise each channel alone.
+    sensitivity_pa : float or None
+        Pascal per digital full scale; adds Pa and dB SPL (re 20 µPa) to the levels.
+    user_bands : tuple of (lo, hi)
+        Extra bands in Hz, clipped to Nyquist.
+    noise_percentile : float
+        Percentile of each bin's level over time taken as the noise floor.
+    max_columns : int
+        Time columns of the pooled spectrogram.
+    clip_level : float
+        Absolute sample value (full scale 1.0) from which a sample counts as clipped.
+    frames_per_block : int
+        STFT frames computed per block.
+    """
+
+    n_fft: int | None = None
+    hop: int | None = None
+    window: str = "hann"
+    mix: bool = False
+    sensitivity_pa: float | None = None
+    user_bands: tuple[tuple[float, float], ...] = bands_mod.DEFAULT_USER_BANDS
+    noise_percentile: float = 10.0
+    max_columns: int = 2000
+    clip_level: float = 0.999
+    frames_per_block: int = 256
+    tonal: TonalConfig = dataclasses.field(default_factory=TonalConfig)
+    segments: SegmentConfig = dataclasses.field(default_factory=SegmentConfig)
+
+    def resolved(self, sr: float) -> AnalysisParams:
+        """These parameters with ``n_fft``/``hop`` filled in for sample rate ``sr``."""
+        n_fft = self.n_fft or 1 << max(4, round(math.log2(0.085 * sr)))
+        return dataclasses.replace(self, n_fft=n_fft, hop=self.hop or max(1, n_fft // 4))
+
+    def __post_init__(self) -> None:
+        if self.sensitivity_pa is not None and not self.sensitivity_pa > 0:
+            raise ParameterError(
+                f"sensitivity must be positive (Pa per full scale), got {self.sensitivity_pa}"
+            )
+        if not 0 < self.noise_percentile < 100:
+            raise ParameterError(
+                f"noise_percentile must be in (0, 100), got {self.noise_percentile}"
+            )
+        if self.max_columns < 10:
+            raise ParameterError(f"max_columns must be at least 10, got {self.max_columns}")
+        if not 0 < self.clip_level <= 1:
+            raise ParameterError(f"clip_level must be in (0, 1], got {self.clip_level}")
+
+
+@dataclasses.dataclass
+class BandLevel:
+    label: str
+    lo_hz: float
+    hi_hz: float
+    level_db: float  # power in the band from the mean PSD, dB re full scale² (or re 20 µPa)
+    noise_floor_db: float
+    snr_db: float
+    L10_db: float
+    L50_db: float
+    L90_db: float
+
+
+@dataclasses.dataclass
+class ChannelAnalysis:
+    """Everything found in one channel (or the mix)."""
+
+    channel: int | str
+    samples: int
+    levels: dict[str, Any]
+    psd: Psd
+    noise_floor: np.ndarray
+    spectral_slope: dict[str, float] | None
+    bands: dict[str, list[BandLevel]]
+    tonal_lines: list[TonalLine]
+    impulses: list[Impulse]
+    trains: list[ImpulseTrain]
+    segments: list[Segment]
+    frame_columns: list[str]
+    frames: np.ndarray
+    spectrogram: tuple[np.ndarray, np.ndarray, np.ndarray]
+    warnings: list[str]
+
+
+@dataclasses.dataclass
+class AudioAnalysis:
+    """The result of :func:`analyze`: per-channel analyses plus the input's facts."""
+
+    info: AudioInfo | None
+    sr: float
+    params: AnalysisParams
+    stft: StftConfig
+    channels: list[ChannelAnalysis]
+    warnings: list[str]
+
+    def to_report(self) -> dict[str, Any]:
+        """The JSON-able report (``report.json``)."""
+        from zhurong_tk.io.outputs import report
+
+        unit = "Pa" if self.params.sensitivity_pa else "FS"
+        return report(
+            "audio.analyze",
+            SCHEMA_VERSION,
+            input=None if self.info is None else dataclasses.asdict(self.info),
+            parameters={
+                "n_fft": self.stft.n_fft,
+                "hop": self.stft.hop,
+                "window": self.stft.window,
+                "frame_s": self.stft.n_fft / self.sr,
+                "hop_s": self.stft.hop / self.sr,
+                "mix": self.params.mix,
+                "sensitivity_pa_per_fs": self.params.sensitivity_pa,
+                "noise_percentile": self.params.noise_percentile,
+                "psd_units": f"{unit}^2/Hz",
+                "level_reference": "dB re 20 uPa" if unit == "Pa" else "dBFS",
+                "tonal": dataclasses.asdict(self.params.tonal),
+                "segments": dataclasses.asdict(self.params.segments),
+            },
+            warnings=self.warnings,
+            channels=[_channel_report(ch, self.params) for ch in self.channels],
+        )
+
+
+def _channel_report(ch: ChannelAnalysis, params: AnalysisParams) -> dict[str, Any]:
+    psd = ch.psd
+    return {
+        "channel": ch.channel,
+        "samples": ch.samples,
+        "levels": ch.levels,
+        "warnings": ch.warnings,
+        "psd": {
+            "n_segments": psd.n_segments,
+            "freqs_hz": psd.freqs,
+            "mean": psd.mean,
+            "median": psd.median,
+            "noise_floor": ch.noise_floor,
+        },
+        "spectral_slope": ch.spectral_slope,
+        "bands": {name: [dataclasses.asdict(b) for b in items] for name, items in ch.bands.items()},
+        "segments": [s.to_dict() for s in ch.segments],
+        "tonal_lines": [line.to_dict() for line in ch.tonal_lines],
+        "impulses": {
+            "count": len(ch.impulses),
+            "events": [dataclasses.asdict(i) for i in ch.impulses],
+            "trains": [dataclasses.asdict(t) for t in ch.trains],
+        },
+    }
+
+
+class _Channel:
+    """Streaming state of one channel."""
+
+    def __init__(
+        self,
+        stft: StftConfig,
+        params: AnalysisParams,
+        band_sets: dict[str, list[bands_mod.Band]],
+        expected_frames: int,
+        label: int | str,
+    ) -> None:
+        self.stft = stft
+        self.params = params
+        self.label = label
+        self.band_sets = band_sets
+        self.freqs = stft.freqs
+        self.tail = np.empty(0, np.float32)
+        self.prev_power: np.ndarray | None = None
+        self.frames_done = 0
+        self.samples = 0
+        self.sum_sq = 0.0
+        self.peak = 0.0
+        self.clipped = 0
+        self.non_finite = 0
+        self.welch = WelchAccumulator(stft)
+        self.scale = stft.density_scale()
+        self.hist = LevelHistogram(self.scale)
+        self.pool = SpectrogramPool(
+            stft, expected_frames=expected_frames, max_columns=params.max_columns
+        )
+        self.tonal = TonalTracker(stft.sr, params.tonal)
+        self.band_lo = np.concatenate([[b.bin_lo for b in bs] for bs in band_sets.values()]).astype(
+            np.int64
+        )
+        self.band_hi = np.concatenate([[b.bin_hi for b in bs] for bs in band_sets.values()]).astype(
+            np.int64
+        )
+        # |X|² summed over a band → mean-square power in that band (one-sided density × df)
+        self.band_factor = self.scale[len(self.scale) // 2] * (stft.sr / stft.n_fft)
+        self.store = FrameStore(2 + len(features_mod.FEATURE_NAMES) + len(self.band_lo))
+
+    def update(self, x: np.ndarray) -> None:
+        x = np.asarray(x, np.float32)
+        bad = ~np.isfinite(x)
+        if bad.any():
+            self.non_finite += int(bad.sum())
+            x = np.where(bad, np.float32(0.0), x)
+        if len(x):
+            ax = np.abs(x)
+            self.peak = max(self.peak, float(ax.max()))
+            self.clipped += int(np.count_nonzero(ax >= self.params.clip_level))
+            self.sum_sq += float(np.dot(x.astype(np.float64), x.astype(np.float64)))
+            self.samples += len(x)
+            self.tonal.update(x)
+        buffer = np.concatenate([self.tail, x]) if len(self.tail) else x
+        n_fft, hop = self.stft.n_fft, self.stft.hop
+        if len(buffer) < n_fft:
+            self.tail = buffer
+            return
+        n_frames = (len(buffer) - n_fft) // hop + 1
+        for first in range(0, n_frames, self.params.frames_per_block):
+            count = min(self.params.frames_per_block, n_frames - first)
+            seg = buffer[first * hop : first * hop + n_fft + (count - 1) * hop]
+            self._frames(seg, count)
+        self.tail = buffer[n_frames * hop :].copy()
+
+    def _frames(self, seg: np.ndarray, count: int) -> None:
+        stft = self.stft
+        power = power_block(seg, stft)
+        sq = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
+        starts = np.arange(count) * stft.hop
+        rms = np.sqrt(np.maximum(sq[starts + stft.n_fft] - sq[starts], 0.0) / stft.n_fft)
+        feats = features_mod.frame_features(power, self.freqs, prev_power=self.prev_power)
+        band_power = (
+            features_mod.band_energies(power, self.band_lo, self.band_hi) * self.band_factor
+        )
+        times = stft.frame_times(self.frames_done, count)
+        self.store.append(np.column_stack([times, rms, feats, band_power]))
+        self.welch.update(power)
+        self.hist.update(power)
+        self.pool.update(power)
+        self.prev_power = power[-1]
+        self.frames_done += count
+
+    def result(self) -> ChannelAnalysis:
+        params, stft = self.params, self.stft
+        frames = self.store.array()
+        warnings: list[str] = []
+        if self.non_finite:
+            warnings.append(f"{self.non_finite} non-finite samples (NaN/Inf) were replaced by 0")
+        if self.clipped:
+            warnings.append(
+                f"{self.clipped} samples at or beyond ±{params.clip_level} full scale (clipping)"
+            )
+        if self.samples and self.peak == 0.0:
+            warnings.append("digital silence: every sample is zero")
+        if self.frames_done == 0:
+            warnings.append(f"shorter than one analysis frame ({stft.n_fft} samples): levels only")
+
+        mean_sq = self.sum_sq / self.samples if self.samples else 0.0
+        rms_dbfs = float(to_db(mean_sq))
+        peak_dbfs = float(to_db(self.peak**2))
+        frame_db = to_db(frames[:, 1].astype(np.float64) ** 2) if len(frames) else np.empty(0)
+        stats = statistical_levels(frame_db)
+        sens = params.sensitivity_pa
+        levels: dict[str, Any] = {
+            "rms": calibrate(rms_dbfs, sens),
+            "peak": calibrate(peak_dbfs, sens),
+            "crest_factor_db": peak_dbfs - rms_dbfs if math.isfinite(rms_dbfs) else None,
+            "statistical": {k: calibrate(v, sens) for k, v in stats.items()},
+            "short_term_window_s": stft.n_fft / stft.sr,
+            "clipped_samples": self.clipped,
+            "clipped_fraction": self.clipped / self.samples if self.samples else 0.0,
+            "non_finite_samples": self.non_finite,
+        }
+        if sens:
+            levels["rms"]["pa"] = math.sqrt(mean_sq) * sens
+            levels["peak"]["pa"] = self.peak * sens
+
+        gain = sens**2 if sens else 1.0
+        mean_psd = self.welch.mean() * gain
+        median_psd = self.hist.median_psd() * gain if self.hist.count else mean_psd.copy()
+        floor = self.hist.percentile(params.noise_percentile) * gain
+        psd = Psd(
+            freqs=stft.freqs, mean=mean_psd, median=median_psd, n_segments=self.welch.n_segments
+        )
+        ref_db = 20 * math.log10(sens / 20e-6) if sens else 0.0
+
+        band_levels: dict[str, list[BandLevel]] = {}
+        col = 2 + len(features_mod.FEATURE_NAMES)
+        df = stft.sr / stft.n_fft
+        for name, items in self.band_sets.items():
+            out = []
+            for band in items:
+                level = float(to_db(np.sum(mean_psd[band.bin_lo : band.bin_hi]) * df)) + ref_db
+                noise = float(to_db(np.sum(floor[band.bin_lo : band.bin_hi]) * df)) + ref_db
+                series = (
+                    to_db(frames[:, col].astype(np.float64) * gain) + ref_db
+                    if len(frames)
+                    else np.empty(0)
+                )
+                st = statistical_levels(series)
+                snr = level - noise if math.isfinite(level) and math.isfinite(noise) else None
+                out.append(
+                    BandLevel(
+                        band.label,
+                        band.lo_hz,
+                        band.hi_hz,
+                        level,
+                        noise,
+                        snr,
+                        st["L10"],
+                        st["L50"],
+                        st["L90"],
+                    )
+                )
+                col += 1
+            band_levels[name] = out
+
+        lines = self.tonal.lines() if self.samples else []
+        hop_s = stft.hop / stft.sr
+        times = frames[:, 0].astype(np.float64) if len(frames) else np.empty(0)
+        n_oct = len(self.band_sets["octave"])
+        n_third = len(self.band_sets["third_octave"])
+        base = 2 + len(features_mod.FEATURE_NAMES)
+        octave_db = (
+            to_db(np.asarray(frames[:, base : base + n_oct], np.float64))
+            if len(frames)
+            else np.empty((0, n_oct))
+        )
+        third_db = (
+            to_db(np.asarray(frames[:, base + n_oct : base + n_oct + n_third], np.float64))
+            if len(frames)
+            else np.empty((0, n_third))
+        )
+        strength = onset_strength(third_db)
+        impulses = detect_impulses(
+            strength,
+            times,
+            to_db(frames[:, 1].astype(np.float64) ** 2) if len(frames) else times,
+            hop_s=hop_s,
+            onset_offset_s=-stft.n_fft / 4 / stft.sr,
+        )
+        trains = impulse_trains(impulses)
+        centres = np.array([b.centre_hz for b in self.band_sets["octave"]])
+        wide = np.array([b.bin_hi - b.bin_lo >= 4 for b in self.band_sets["octave"]], bool)
+        flatness = frames[:, 5].astype(np.float64) if len(frames) else np.empty(0)
+        segs = segment(
+            times_s=times,
+            band_db=octave_db[:, wide],
+            band_centres_hz=centres[wide],
+            flatness=flatness,
+            tonal_lines=lines,
+            impulses=impulses,
+            trains=trains,
+            frame_s=stft.n_fft / stft.sr,
+            config=params.segments,
+        )
+        _refine_line_edges(lines, segs)
+        if len(octave_db):
+            floor_db, _ = band_background(octave_db, params.segments.background_percentile)
+            for sg in segs:
+                mask = (times >= sg.start_s) & (times <= sg.end_s)
+                if mask.any():
+                    mean_power = np.mean(10 ** (octave_db[mask] / 10), axis=0)
+                    snr = to_db(mean_power) - floor_db
+                    sg.evidence["snr_db"] = round(float(np.max(snr)), 2)
+
+        columns = ["time_s", "rms", *features_mod.FEATURE_NAMES] + [
+            f"{name}:{b.label}" for name, items in self.band_sets.items() for b in items
+        ]
+        return ChannelAnalysis(
+            channel=self.label,
+            samples=self.samples,
+            levels=levels,
+            psd=psd,
+            noise_floor=floor,
+            spectral_slope=spectral_slope(stft.freqs, mean_psd) if self.welch.n_segments else None,
+            bands=band_levels,
+            tonal_lines=lines,
+            impulses=impulses,
+            trains=trains,
+            segments=segs,
+            frame_columns=columns,
+            frames=frames,
+            spectrogram=self.pool.result(),
+            warnings=warnings,
+        )
+
+
+def _refine_line_edges(lines: list[TonalLine], segments: list[Segment]) -> None:
+    """Give a tonal line the edges of the segment it explains.
+
+    A line's own extent comes from ~1.5 s windows and is blurred by about a
+    window; the segment it explains has frame-accurate edges.
+    """
+    for line in lines:
+        held = [
+            sg
+            for sg in segments
+            if sg.kind == "tonal" and sg.evidence.get("tonal_line_hz") == round(line.freq_hz, 3)
+        ]
+        if held:
+            line.start_s = min(sg.start_s for sg in held)
+            line.end_s = max(sg.end_s for sg in held)
+            line.edges_from = "segment"
+
+
+def spectral_slope(
+    freqs: np.ndarray, psd: np.ndarray, *, fmin: float = 20.0, fmax: float = 10_000.0
+) -> dict[str, float] | None:
+    """Power-law fit ``PSD ∝ f^α`` over ``[fmin, min(fmax, 0.9·Nyquist)]``.
+
+    The PSD is averaged on 50 log-spaced frequency bins first, so each decade
+    weighs the same in the fit (otherwise the many high-frequency bins decide it).
+
+    Returns
+    -------
+    dict or None
+        ``{"exponent", "db_per_decade", "db_per_octave", "fmin_hz", "fmax_hz"}``,
+        None when the range holds too few positive values.
+    """
+    top = min(fmax, 0.9 * freqs[-1])
+    lo = max(fmin, freqs[1] if len(freqs) > 1 else fmin)
+    if top <= lo * 1.5:
+        return None
+    edges = np.geomspace(lo, top, 51)
+    idx = np.digitize(freqs, edges) - 1
+    xs, ys = [], []
+    for i in range(50):
+        sel = (idx == i) & (psd > 0)
+        if sel.any():
+            xs.append(np.log10(np.sqrt(edges[i] * edges[i + 1])))
+            ys.append(np.log10(np.mean(psd[sel])))
+    if len(xs) < 5:
+        return None
+    alpha, _ = np.polyfit(xs, ys, 1)
+    return {
+        "exponent": float(alpha),
+        "db_per_decade": float(10 * alpha),
+        "db_per_octave": float(10 * alpha * np.log10(2)),
+        "fmin_hz": float(lo),
+        "fmax_hz": float(top),
+    }
+
+
+class AudioAnalyzer:
+    """Streaming analysis: feed consecutive blocks of samples, then call :meth:`result`.
+
+    Parameters
+    ----------
+    sr : float
+        Sample rate in Hz.
+    channels : int
+        Channels of the blocks (``(n, channels)`` arrays).
+    params : AnalysisParams
+    expected_frames : int, optional
+        Approximate length in samples, used to size the pooled spectrogram's columns.
+
+    Examples
+    --------
+    >>> analyzer = AudioAnalyzer(sr=48_000, channels=1)          # doctest: +SKIP
+    >>> for block in blocks:                                       # doctest: +SKIP
+    ...     analyzer.update(block)
+    >>> result = analyzer.result()                                 # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        sr: float,
+        channels: int,
+        params: AnalysisParams | None = None,
+        expected_frames: int | None = None,
+    ) -> None:
+        self.params = params = (params or AnalysisParams()).resolved(sr)
+        if channels < 1:
+            raise ParameterError(f"channels must be at least 1, got {channels}")
+        self.sr = float(sr)
+        self.n_channels = channels
+        self.stft = StftConfig(sr=sr, n_fft=params.n_fft, hop=params.hop, window=params.window)
+        nyquist = sr / 2
+        freqs = self.stft.freqs
+        band_sets = {
+            "octave": bands_mod.fractional_octave_bands(
+                fraction=1, fmin=11.0, fmax=nyquist, freqs=freqs
+            ),
+            "third_octave": bands_mod.fractional_octave_bands(
+                fraction=3, fmin=11.0, fmax=nyquist, freqs=freqs
+            ),
+            "user": bands_mod.user_bands(params.user_bands, freqs=freqs, nyquist=nyquist),
+        }
+        expected = max(1, ((expected_frames or 0) - params.n_fft) // params.hop + 1)
+        labels: list[int | str] = ["mix"] if params.mix else list(range(channels))
+        self._channels = [
+            _Channel(self.stft, params, band_sets, expected, label) for label in labels
+        ]
+
+    def update(self, block: np.ndarray) -> None:
+        """Feed the next samples, ``(n, channels)`` (or ``(n,)`` for mono)."""
+        block = np.asarray(block, np.float32)
+        if block.ndim == 1:
+            block = block[:, None]
+        if block.shape[1] != self.n_channels:
+            raise ParameterError(f"expected {self.n_channels} channels, got {block.shape[1]}")
+        if self.params.mix:
+            self._channels[0].update(block.mean(axis=1))
+        else:
+            for c, state in enumerate(self._channels):
+                state.update(block[:, c])
+
+    def result(self, info: AudioInfo | None = None) -> AudioAnalysis:
+        channels = [state.result() for state in self._channels]
+        warnings = (
+            [f"channel {ch.channel}: {w}" for ch in channels for w in ch.warnings]
+            if len(channels) > 1
+            else [w for ch in channels for w in ch.warnings]
+        )
+        return AudioAnalysis(
+            info=info,
+            sr=self.sr,
+            params=self.params,
+            stft=self.stft,
+            channels=channels,
+            warnings=warnings,
+        )
+
+    def close(self) -> None:
+        for state in self._channels:
+            state.store.close()
+
+
+def analyze(
+    path: str | os.PathLike[str],
+    params: AnalysisParams | None = None,
+    *,
+    stream: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> AudioAnalysis:
+    """Analyse an audio file (or a video's audio track) in one streaming pass.
+
+    Parameters
+    ----------
+    path : path-like
+        WAV, FLAC, OGG, MP3, or M4A/MP4/MOV/WebM/MKV with an audio track.
+    params : AnalysisParams, optional
+    stream : int
+        Audio stream of a container.
+    progress : callable, optional
+        Called with the number of frames read after each block.
+
+    Returns
+    -------
+    AudioAnalysis
+        Per-channel results; its per-frame tables are memory-mapped temporary
+        files, valid until :func:`close_analysis` (or garbage collection of the
+        process's temp folder).
+
+    Raises
+    ------
+    MediaReadError, UnsupportedFormatError, ParameterError
+    """
+    reader = AudioReader(path, stream=stream)
+    info = reader.info
+    params = (params or AnalysisParams()).resolved(info.samplerate)
+    if info.frames < params.n_fft and info.frames_exact:
+        # a short clip: the largest power-of-two frame that fits, still four hops per frame
+        n_fft = max(16, 1 << max(4, int(math.log2(max(info.frames, 1)))))
+        if n_fft < params.n_fft:
+            log.warning(
+                "%s: %d samples, shorter than n_fft=%d; using n_fft=%d",
+                path,
+                info.frames,
+                params.n_fft,
+                n_fft,
+            )
+            params = dataclasses.replace(params, n_fft=n_fft, hop=max(1, n_fft // 4))
+    analyzer = AudioAnalyzer(
+        sr=info.samplerate, channels=info.channels, params=params, expected_frames=info.frames
+    )
+    try:
+        for block in reader.blocks(1 << 18):
+            analyzer.update(block)
+            if progress:
+                progress(reader.frames_read)
+        result = analyzer.result(info)
+    except BaseException:
+        analyzer.close()
+        raise
+    if reader.decode_errors:
+        result.warnings.append(
+            f"{reader.decode_errors} packets could not be decoded and were skipped"
+        )
+    result._analyzer = analyzer  # keeps the frame tables alive; see close_analysis
+    return result
+
+
+def close_analysis(result: AudioAnalysis) -> None:
+    """Delete the temporary per-frame tables of a result from :func:`analyze`."""
+    analyzer = getattr(result, "_analyzer", None)
+    if analyzer is not None:
+        for ch in result.channels:
+            ch.frames = np.empty((0, len(ch.frame_columns)), np.float32)
+        analyzer.close()

@@ -1,0 +1,49 @@
+"""A growing table of per-frame values kept on disk, so memory stays flat for any duration."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+class FrameStore:
+    """Append rows of ``n_columns`` float32 values; read them back as a memory map.
+
+    The rows go to a temporary file (deleted by :meth:`close`), so a 10-hour
+    recording's frame table costs disk, not memory.
+    """
+
+    def __init__(self, n_columns: int, *, folder: str | os.PathLike[str] | None = None) -> None:
+        self.n_columns = n_columns
+        fd, name = tempfile.mkstemp(prefix="zhurong-frames-", suffix=".f32", dir=folder)
+        self._fh = os.fdopen(fd, "wb")
+        self.path = Path(name)
+        self.rows = 0
+
+    def append(self, rows: np.ndarray) -> None:
+        rows = np.ascontiguousarray(rows, np.float32)
+        if rows.ndim != 2 or rows.shape[1] != self.n_columns:
+            raise ValueError(f"expected (n, {self.n_columns}) rows, got {rows.shape}")
+        self._fh.write(rows.tobytes())
+        self.rows += len(rows)
+
+    def array(self) -> np.ndarray:
+        """All rows as a read-only ``(rows, n_columns)`` array (memory-mapped)."""
+        self._fh.flush()
+        if self.rows == 0:
+            return np.empty((0, self.n_columns), np.float32)
+        return np.memmap(self.path, dtype=np.float32, mode="r", shape=(self.rows, self.n_columns))
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> FrameStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

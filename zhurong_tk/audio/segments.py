@@ -1,0 +1,296 @@
+"""Activity above the background, segmented with hysteresis and labelled by its evidence.
+
+Each octave band's level is compared with that band's own background (a low
+percentile of its level over the recording) in units of the band's own
+variability, so gusty low bands need a larger rise than quiet high bands.
+A frame is active when any band rises far enough; runs of active frames
+become segments (hysteresis: a high threshold to start, a low one to end;
+short gaps bridged, short blips dropped). Each segment is then labelled by
+what the evidence says: tonal (a tonal line holds it), impulsive (onsets
+that stand out, grouped into trains), broadband (flat spectrum above a few
+hundred hertz: friction), or wind-like (rise confined to the low bands).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy import ndimage
+
+from zhurong_tk.audio.impulses import Impulse, ImpulseTrain
+from zhurong_tk.audio.tonal import TonalLine
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentConfig:
+    """Hysteresis and duration limits of activity segmentation.
+
+    Attributes
+    ----------
+    on_z, off_z : float
+        Band rise, in units of the band's background spread, that starts and ends activity.
+    on_db, off_db : float
+        Minimum rise in dB that starts and ends activity.
+    background_percentile : float
+        Percentile of each band's level taken as its background.
+    min_duration_s, merge_gap_s : float
+        Shorter segments are dropped (impulsive ones excepted); closer ones are merged.
+    wind_max_hz : float
+        A rise confined to bands below this is wind-like.
+    """
+
+    on_z: float = 4.0
+    off_z: float = 2.0
+    on_db: float = 6.0
+    off_db: float = 3.0
+    background_percentile: float = 20.0
+    min_duration_s: float = 0.25
+    merge_gap_s: float = 0.3
+    wind_max_hz: float = 300.0
+
+
+@dataclasses.dataclass
+class Segment:
+    start_s: float
+    end_s: float
+    kind: str  # "tonal", "impulsive", "broadband", "wind-like"
+    evidence: dict
+
+    def to_dict(self) -> dict:
+        return {
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+            "kind": self.kind,
+            "duration_s": round(self.end_s - self.start_s, 3),
+            **self.evidence,
+        }
+
+
+def band_background(band_db: np.ndarray, percentile: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band background level and spread (median minus background, at least 1 dB)."""
+    safe = np.where(np.isfinite(band_db), band_db, -300.0)
+    floor = np.percentile(safe, percentile, axis=0)
+    spread = np.maximum(np.percentile(safe, 50.0, axis=0) - floor, 1.0)
+    return floor, spread
+
+
+def shape_and_common_rise(band_db: np.ndarray, percentile: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split each band's rise above its background into a common part and the rest.
+
+    A gust scales the whole wind spectrum: every band rises by about the same
+    number of dB. Motors, friction and clanks change the spectrum's *shape*,
+    and they only ever raise bands. So the common rise is a low quantile of
+    the bands' rises (the 25th percentile: unaffected by an event that lifts
+    up to three quarters of the bands, as broadband friction does); the shape
+    rise is what each band rises beyond it.
+    """
+    floor, _ = band_background(band_db, percentile)
+    rise = np.where(np.isfinite(band_db), band_db - floor, -60.0)
+    common = np.percentile(rise, 25.0, axis=1)
+    return rise - np.maximum(common, 0.0)[:, None], common
+
+
+def hysteresis_runs(start: np.ndarray, keep: np.ndarray) -> list[tuple[int, int]]:
+    """Runs ``[a, b)`` of frames: begun by a ``start`` frame, extended while ``keep``."""
+    runs = []
+    i, n = 0, len(start)
+    while i < n:
+        if not start[i]:
+            i += 1
+            continue
+        a = i
+        while a > 0 and keep[a - 1]:
+            a -= 1
+        b = i
+        while b < n and keep[b]:
+            b += 1
+        runs.append((a, b))
+        i = b
+    return runs
+
+
+def _runs_to_spans(runs, times_s, frame_s, merge_gap_s) -> list[list]:
+    edge = frame_s / 4  # a frame turns active as soon as the event enters its window
+    spans: list[list] = []
+    for a, b in runs:
+        s, e = times_s[a] + edge, max(times_s[b - 1] - edge, times_s[a] + edge + frame_s / 2)
+        if spans and s - spans[-1][1] <= merge_gap_s:
+            spans[-1][1], spans[-1][3] = max(spans[-1][1], e), b
+        else:
+            spans.append([s, e, a, b])
+    return spans
+
+
+def segment(
+    *,
+    times_s: np.ndarray,
+    band_db: np.ndarray,
+    band_centres_hz: np.ndarray,
+    flatness: np.ndarray,
+    tonal_lines: list[TonalLine],
+    impulses: list[Impulse],
+    trains: list[ImpulseTrain],
+    frame_s: float,
+    config: SegmentConfig | None = None,
+) -> list[Segment]:
+    """Find and label the activity segments of one channel.
+
+    Parameters
+    ----------
+    times_s : numpy.ndarray
+        Frame centre times.
+    band_db : numpy.ndarray
+        Octave band levels per frame, ``(n_frames, n_bands)``.
+    band_centres_hz : numpy.ndarray
+        Centre frequency of each band.
+    flatness : numpy.ndarray
+        Spectral flatness per frame.
+    tonal_lines, impulses, trains
+        Evidence from :mod:`~zhurong_tk.audio.tonal` and :mod:`~zhurong_tk.audio.impulses`.
+    frame_s : float
+        Frame length in seconds.
+
+    Notes
+    -----
+    Events are detected on the spectral-shape rise (see
+    :func:`shape_and_common_rise`), so wind gusts do not register as events;
+    stretches where the whole spectrum rises are reported as ``wind-like``.
+    """
+    config = config or SegmentConfig()
+    if len(times_s) == 0 or band_db.shape[1] == 0:
+        return []
+    # smooth each band's power over three frames: a band of few FFT bins scatters by several dB
+    power = ndimage.uniform_filter1d(
+        10.0 ** (np.where(np.isfinite(band_db), band_db, -300.0) / 10.0), 3, axis=0
+    )
+    band_db = 10.0 * np.log10(np.maximum(power, 1e-30))
+    shape, common = shape_and_common_rise(band_db, config.background_percentile)
+    floor, spread = band_background(shape, config.background_percentile)
+    excess = shape - floor
+    z = excess / spread
+    start = np.any((z >= config.on_z) & (excess >= config.on_db), axis=1)
+    keep = np.any((z >= config.off_z) & (excess >= config.off_db), axis=1)
+    segments = []
+    for s, e, a, b in _runs_to_spans(
+        hysteresis_runs(start, keep), times_s, frame_s, config.merge_gap_s
+    ):
+        seg = _label(
+            s, e, excess[a:b], band_centres_hz, flatness[a:b], tonal_lines, impulses, config
+        )
+        if seg.kind == "impulsive" or e - s >= config.min_duration_s:
+            segments.append(seg)
+    segments = _join_trains(segments, trains)
+
+    # wind-like: the whole spectrum rises together (gusts, a passing dust devil's roar)
+    c_floor = np.percentile(common, config.background_percentile)
+    c_spread = max(np.percentile(common, 50.0) - c_floor, 1.0)
+    c_rise = common - c_floor
+    w_start = (c_rise >= config.on_db) & (c_rise / c_spread >= config.on_z / 2)
+    w_keep = c_rise >= config.off_db
+    for s, e, a, b in _runs_to_spans(
+        hysteresis_runs(w_start, w_keep), times_s, frame_s, config.merge_gap_s
+    ):
+        if e - s < 1.0 or any(min(e, sg.end_s) - max(s, sg.start_s) > 0 for sg in segments):
+            continue
+        segments.append(
+            Segment(
+                float(s),
+                float(e),
+                "wind-like",
+                {
+                    "peak_rise_db": round(float(np.max(c_rise[a:b])), 2),
+                    "dominant_band_hz": None,
+                    "median_flatness": round(float(np.median(flatness[a:b])), 4),
+                    "impulses": 0,
+                    "excited_bands_hz": [],
+                    "whole_spectrum": True,
+                },
+            )
+        )
+    segments.sort(key=lambda sg: sg.start_s)
+    return segments
+
+
+def _label(s, e, excess, centres, flatness, lines, impulses, config) -> Segment:
+    peak = np.max(excess, axis=0)
+    dominant = int(np.argmax(peak))
+    excited = centres[peak >= config.on_db]
+    duration = e - s
+    overlap = [
+        (line, min(e, line.end_s) - max(s, line.start_s))
+        for line in lines
+        if min(e, line.end_s) - max(s, line.start_s) > 0
+    ]
+    inside = [imp for imp in impulses if s - 0.05 <= imp.time_s <= e]
+    evidence = {
+        "peak_rise_db": round(float(peak[dominant]), 2),
+        "dominant_band_hz": round(float(centres[dominant]), 1),
+        "median_flatness": round(float(np.median(flatness)), 4),
+        "impulses": len(inside),
+        "excited_bands_hz": [round(float(c), 1) for c in excited],
+    }
+
+    def sounds_in(line: TonalLine, centre: float, reach: float = np.sqrt(2)) -> bool:
+        return any(
+            centre / reach <= f <= centre * reach
+            for f in [line.freq_hz, *(h.freq_hz for h in line.harmonics)]
+        )
+
+    # a line present in the segment is evidence; it explains the segment only when one of its
+    # harmonics sits in the dominant band (a clank's splatter may reach a motor's harmonic)
+    present = [(line, ov) for line, ov in overlap if any(sounds_in(line, c) for c in excited)]
+    if present:
+        evidence["tonal_lines_hz"] = [round(line.freq_hz, 3) for line, _ in present]
+    # dominant band or its neighbours: a tone's window leakage can make the band below dominant
+    explains = [
+        (line, ov) for line, ov in present if sounds_in(line, centres[dominant], 2 * np.sqrt(2))
+    ]
+    best_line, best_overlap = max(explains, key=lambda item: item[1], default=(None, 0.0))
+    if best_line is not None and best_overlap >= 0.5 * min(
+        duration, best_line.end_s - best_line.start_s
+    ):
+        evidence["tonal_line_hz"] = round(best_line.freq_hz, 3)
+        kind = "tonal"
+    elif inside and len(inside) / max(duration, 0.3) >= 1.0:  # at least one onset a second
+        kind = "impulsive"
+    elif len(excited) and excited.max() < config.wind_max_hz:
+        kind = "wind-like"
+    else:
+        kind = "broadband"
+    return Segment(float(s), float(e), kind, evidence)
+
+
+def _join_trains(segments: list[Segment], trains: list[ImpulseTrain]) -> list[Segment]:
+    """Replace the impulsive segments of one impulse train by a single train segment."""
+    out: list[Segment] = []
+    for train in trains:
+        members = [
+            sg
+            for sg in segments
+            if sg.kind == "impulsive"
+            and sg.start_s <= train.end_s + 0.1
+            and sg.end_s >= train.start_s - 0.1
+        ]
+        if not members:
+            continue
+        start = min(sg.start_s for sg in members)
+        end = max(sg.end_s for sg in members)
+        evidence = {
+            "peak_rise_db": max(sg.evidence["peak_rise_db"] for sg in members),
+            "dominant_band_hz": members[0].evidence["dominant_band_hz"],
+            "median_flatness": float(np.median([sg.evidence["median_flatness"] for sg in members])),
+            "impulses": train.count,
+            "excited_bands_hz": sorted(
+                {c for sg in members for c in sg.evidence["excited_bands_hz"]}
+            ),
+            "rate_hz": round(train.rate_hz, 3),
+            "median_interval_s": round(train.median_interval_s, 4),
+            "regularity_cv": round(train.regularity_cv, 4),
+        }
+        for sg in members:
+            segments.remove(sg)
+        out.append(Segment(start, end, "impulsive", evidence))
+    out.extend(segments)
+    out.sort(key=lambda sg: sg.start_s)
+    return out
