@@ -93,10 +93,7 @@ def level_histogram_update(power, scale, db_min, db_step, hist):  # pragma: no c
     for t in range(n_frames):
         for k in range(n_bins):
             v = power[t, k] * scale[k]
-            if v > 0.0:
-                idx = int((10.0 * np.log10(v) - db_min) / db_step)
-            else:
-                idx = 0
+            idx = int((10.0 * np.log10(v) - db_min) / db_step) if v > 0.0 else 0
             if idx < 0:
                 idx = 0
             elif idx >= n_levels:

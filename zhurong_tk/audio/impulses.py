@@ -66,11 +66,11 @@ def detect_impulses(
     n = len(strength)
     if n < 3:
         return []
-    span = max(3, int(round(1.0 / hop_s)) | 1)
+    span = max(3, round(1.0 / hop_s) | 1)
     background = ndimage.median_filter(strength, size=2 * span + 1, mode="nearest")
     mad = np.median(np.abs(strength - np.median(strength))) + 1e-9
     threshold = np.maximum(background + k * 1.4826 * mad, min_strength)
-    sep = max(1, int(round(min_separation_s / hop_s)))
+    sep = max(1, round(min_separation_s / hop_s))
     local_max = strength == ndimage.maximum_filter1d(strength, size=2 * sep + 1, mode="nearest")
     peaks = np.flatnonzero(local_max & (strength > threshold))
     out = []

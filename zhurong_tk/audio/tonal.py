@@ -194,7 +194,7 @@ class TonalTracker:
     def whiten(self, power: np.ndarray) -> np.ndarray:
         """Level above the local background in dB (background: clipped running mean of dB)."""
         db = 10.0 * np.log10(np.maximum(power, 1e-30))
-        width = max(9, int(round(12.0 / self.bin_hz)) | 1)  # ~12 Hz either side
+        width = max(9, round(12.0 / self.bin_hz) | 1)  # ~12 Hz either side
         background = ndimage.uniform_filter1d(db, width, mode="nearest")
         clipped = np.minimum(db, background + 3.0)  # keep peaks from lifting their own background
         background = ndimage.uniform_filter1d(clipped, width, mode="nearest")
@@ -230,7 +230,7 @@ class TonalTracker:
     def _harmonic_levels(self, white: np.ndarray, power: np.ndarray, f0_bin: float):
         levels, positions = [], []
         for h in range(1, self.config.max_harmonics + 1):
-            k = int(round(f0_bin * h))
+            k = round(f0_bin * h)
             if k + 2 >= len(white):
                 break
             k = k - 1 + int(np.argmax(white[k - 1 : k + 2]))
@@ -343,7 +343,7 @@ def _merge_tracks(tracks: list[dict], *, max_gap_s: float) -> list[dict]:
 
 
 def _drop_explained(lines: list[TonalLine], strong_db: float) -> list[TonalLine]:
-    """Drop lines whose strong harmonics are all multiples of a more salient line at the same time."""
+    """Drop lines whose strong harmonics are all multiples of a more salient concurrent line."""
     keep = []
     ranked = sorted(lines, key=lambda line: line.salience, reverse=True)
     for line in ranked:
