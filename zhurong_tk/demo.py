@@ -180,7 +180,7 @@ def run_demo(
     out.check_free("report.json", "media")
     started = time.perf_counter()
     say("generating synthetic media with known truth")
-    made = generate_media(out.path / "media", seed=seed)
+    made = generate_media(out.path / "media", seed=seed)  # creates the folder
     checks: list[Check] = []
     for kind, path in made:
         say(f"probing {path.name}")

@@ -92,6 +92,10 @@ class AnalysisParams:
         return dataclasses.replace(self, n_fft=n_fft, hop=self.hop or max(1, n_fft // 4))
 
     def __post_init__(self) -> None:
+        if self.n_fft is not None and (self.n_fft < 16 or self.n_fft & (self.n_fft - 1)):
+            raise ParameterError(f"n_fft must be a power of two >= 16, got {self.n_fft}")
+        if self.hop is not None and not 0 < self.hop <= (self.n_fft or self.hop):
+            raise ParameterError(f"hop must be in 1..n_fft, got {self.hop}")
         if self.sensitivity_pa is not None and not self.sensitivity_pa > 0:
             raise ParameterError(
                 f"sensitivity must be positive (Pa per full scale), got {self.sensitivity_pa}"
@@ -331,7 +335,8 @@ class _Channel:
         psd = Psd(
             freqs=stft.freqs, mean=mean_psd, median=median_psd, n_segments=self.welch.n_segments
         )
-        ref_db = 20 * math.log10(sens / 20e-6) if sens else 0.0
+        # the PSD is already in Pa²/Hz when calibrated: only the 20 µPa reference remains
+        ref_db = -20 * math.log10(20e-6) if sens else 0.0
 
         band_levels: dict[str, list[BandLevel]] = {}
         col = 2 + len(features_mod.FEATURE_NAMES)
@@ -414,7 +419,9 @@ class _Channel:
                     sg.evidence["snr_db"] = round(float(np.max(snr)), 2)
 
         columns = ["time_s", "rms", *features_mod.FEATURE_NAMES] + [
-            f"{name}:{b.label}" for name, items in self.band_sets.items() for b in items
+            f"{name}_{b.label.replace(' (clipped)', '').replace(' ', '')}"
+            for name, items in self.band_sets.items()
+            for b in items
         ]
         return ChannelAnalysis(
             channel=self.label,
@@ -649,3 +656,146 @@ def close_analysis(result: AudioAnalysis) -> None:
         for ch in result.channels:
             ch.frames = np.empty((0, len(ch.frame_columns)), np.float32)
         analyzer.close()
+
+
+def write_outputs(
+    result: AudioAnalysis, out: Any, *, log_freq: bool = True, title: str = ""
+) -> list[str]:
+    """Write ``report.json``, ``frames.csv``, ``spectrogram.png`` and ``psd.png`` into ``out``.
+
+    ``out`` is an :class:`~zhurong_tk.io.outputs.OutputDir`. With several
+    channels the figures get a ``_ch<N>`` suffix and ``frames.csv`` a
+    ``channel`` column. Returns the names written.
+    """
+    from zhurong_tk import plot
+
+    names = ["report.json", "frames.csv"]
+    out.json("report.json", result.to_report())
+    multi = len(result.channels) > 1
+    header = (["channel"] if multi else []) + result.channels[0].frame_columns
+    db_cols = set(range(2 + len(features_mod.FEATURE_NAMES), len(result.channels[0].frame_columns)))
+
+    def rows():
+        for ch in result.channels:
+            for start in range(0, len(ch.frames), 65536):  # stream from the memory map
+                block = np.asarray(ch.frames[start : start + 65536], np.float64)
+                for row in block:
+                    values = [
+                        round(float(v), 6) if j not in db_cols else _db_cell(v)
+                        for j, v in enumerate(row)
+                    ]
+                    yield ([ch.channel] if multi else []) + values
+
+    n_plain = 2 + len(features_mod.FEATURE_NAMES) + (1 if multi else 0)
+    header = [h if i < n_plain else f"{h}_db" for i, h in enumerate(header)]
+    out.csv("frames.csv", header, rows())
+    unit = "Pa" if result.params.sensitivity_pa else "FS"
+    gain = result.params.sensitivity_pa**2 if result.params.sensitivity_pa else 1.0
+    for ch in result.channels:
+        suffix = f"_ch{ch.channel}" if multi else ""
+        label = f"{title} — channel {ch.channel}" if multi else title
+        times, freqs, pooled = ch.spectrogram
+        if len(times):
+            fig = plot.spectrogram_figure(
+                times,
+                freqs,
+                pooled * result.stft.density_scale() * gain,
+                segments=[s.to_dict() for s in ch.segments],
+                tonal_lines=ch.tonal_lines,
+                log_freq=log_freq,
+                title=label,
+                units=f"dB re {unit}²/Hz",
+            )
+            out.figure(f"spectrogram{suffix}.png", fig)
+            names.append(f"spectrogram{suffix}.png")
+            fig = plot.psd_figure(
+                ch.psd.freqs,
+                ch.psd.mean,
+                median=ch.psd.median,
+                noise_floor=ch.noise_floor,
+                slope=ch.spectral_slope,
+                title=label,
+                units=f"{unit}²/Hz",
+            )
+            out.figure(f"psd{suffix}.png", fig)
+            names.append(f"psd{suffix}.png")
+    return names
+
+
+def _db_cell(power: float) -> float | str:
+    return round(10 * math.log10(power), 3) if power > 0 else ""
+
+
+def analyze_to_folder(
+    path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    params: AnalysisParams | None = None,
+    *,
+    overwrite: bool = False,
+    stream: int = 0,
+    log_freq: bool = True,
+    export_denoised: str | None = None,
+    bandpass: tuple[float, float] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[AudioAnalysis, list[str]]:
+    """Analyse one file and write every output into ``out_dir`` (what ``audio analyze`` does).
+
+    Parameters
+    ----------
+    export_denoised : str, optional
+        File name (inside ``out_dir``) for a spectrally gated copy.
+    bandpass : (lo, hi), optional
+        Also write ``bandpass_<lo>-<hi>Hz.wav`` with only that band.
+
+    Returns
+    -------
+    (AudioAnalysis, list of str)
+        The analysis (frame tables already released) and the names written.
+    """
+    from zhurong_tk.audio import export as export_mod
+    from zhurong_tk.io.outputs import OutputDir
+
+    out = OutputDir(out_dir, overwrite=overwrite)
+    planned = ["report.json", "frames.csv"]
+    if export_denoised:
+        planned.append(export_denoised)
+    bandpass_name = f"bandpass_{bandpass[0]:g}-{bandpass[1]:g}Hz.wav" if bandpass else None
+    if bandpass_name:
+        planned.append(bandpass_name)
+        export_mod.band_gains(np.array([0.0, 1.0]), *bandpass)  # validate before the long work
+    out.check_free(*planned)
+    result = analyze(path, params, stream=stream, progress=progress)
+    try:
+        names = write_outputs(
+            result, out, log_freq=log_freq, title=os.path.basename(os.fspath(path))
+        )
+    finally:
+        close_analysis(result)
+    mix = result.params.mix
+    if export_denoised:
+        export_mod.export(
+            path,
+            out / export_denoised,
+            n_fft=result.stft.n_fft,
+            mix=mix,
+            stream=stream,
+            noise_floors=[
+                ch.noise_floor / (result.params.sensitivity_pa or 1.0) ** 2
+                for ch in result.channels
+            ],
+            noise_percentile=result.params.noise_percentile,
+            overwrite=overwrite,
+        )
+        names.append(export_denoised)
+    if bandpass_name:
+        export_mod.export(
+            path,
+            out / bandpass_name,
+            n_fft=result.stft.n_fft,
+            mix=mix,
+            stream=stream,
+            band_hz=bandpass,
+            overwrite=overwrite,
+        )
+        names.append(bandpass_name)
+    return result, names

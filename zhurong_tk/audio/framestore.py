@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,8 @@ class FrameStore:
         self._fh = os.fdopen(fd, "wb")
         self.path = Path(name)
         self.rows = 0
+        # the file goes when the store does, even if nobody calls close()
+        self._cleanup = weakref.finalize(self, _remove, self._fh, self.path)
 
     def append(self, rows: np.ndarray) -> None:
         rows = np.ascontiguousarray(rows, np.float32)
@@ -31,19 +34,24 @@ class FrameStore:
         self.rows += len(rows)
 
     def array(self) -> np.ndarray:
-        """All rows as a read-only ``(rows, n_columns)`` array (memory-mapped)."""
-        self._fh.flush()
+        """All rows as a read-only ``(rows, n_columns)`` array (memory-mapped); ends appending."""
+        if not self._fh.closed:
+            self._fh.close()
         if self.rows == 0:
             return np.empty((0, self.n_columns), np.float32)
         return np.memmap(self.path, dtype=np.float32, mode="r", shape=(self.rows, self.n_columns))
 
     def close(self) -> None:
-        if not self._fh.closed:
-            self._fh.close()
-        self.path.unlink(missing_ok=True)
+        self._cleanup()
 
     def __enter__(self) -> FrameStore:
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _remove(fh, path: Path) -> None:
+    if not fh.closed:
+        fh.close()
+    path.unlink(missing_ok=True)

@@ -26,6 +26,16 @@ from zhurong_tk import __version__
 from zhurong_tk.errors import OutputExistsError, OutputWriteError
 
 
+def _process_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates 0600 files; results get the permissions a plain open() would give
+_FILE_MODE = 0o666 & ~_process_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path that is renamed to ``path`` when the block succeeds.
@@ -60,6 +70,7 @@ def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
     try:
         yield tmp
         _fsync(tmp)
+        os.chmod(tmp, _FILE_MODE)
         if not overwrite and final.exists():  # appeared while we were writing
             raise OutputExistsError(final)
         os.replace(tmp, final)
@@ -177,7 +188,8 @@ class OutputDir:
     Parameters
     ----------
     path : path-like
-        The folder; created when missing.
+        The folder; created with the first file written into it (a run that
+        fails before writing leaves nothing behind).
     overwrite : bool
         Allow replacing files that already exist in it.
 
@@ -192,10 +204,6 @@ class OutputDir:
         self.overwrite = overwrite
         if self.path.exists() and not self.path.is_dir():
             raise OutputWriteError(self.path, "exists and is not a folder")
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputWriteError(self.path, exc.strerror or str(exc)) from exc
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name

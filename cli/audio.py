@@ -1,0 +1,228 @@
+"""``zhurong-tk audio``: spectral analysis of rover audio."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from zhurong_tk.cli.options import format_option, out_option, overwrite_option
+from zhurong_tk.errors import EXIT_INPUT_FAILED, ParameterError, ZhurongError
+
+log = logging.getLogger("zhurong_tk.cli")
+
+
+@click.group()
+def audio() -> None:
+    """Analyse climate-station and rover microphone audio."""
+
+
+def _parse_band(_ctx, _param, values: tuple[str, ...]) -> tuple[tuple[float, float], ...] | None:
+    bands = []
+    for value in values:
+        match = re.fullmatch(r"\s*([0-9.]+)\s*[-:]\s*([0-9.]+)\s*", value)
+        if not match:
+            raise click.BadParameter(f"{value!r} is not LO-HI in Hz (e.g. 20-100)")
+        bands.append((float(match[1]), float(match[2])))
+    return tuple(bands) or None
+
+
+@audio.command("analyze")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@out_option
+@overwrite_option
+@click.option(
+    "--n-fft",
+    type=click.IntRange(min=16),
+    default=None,
+    help="STFT frame length (power of two) [default: ~85 ms at the file's rate].",
+)
+@click.option(
+    "--hop", type=click.IntRange(min=1), default=None, help="STFT hop [default: n-fft/4]."
+)
+@click.option("--mix", is_flag=True, help="Average the channels instead of analysing each one.")
+@click.option(
+    "--sensitivity",
+    type=float,
+    default=None,
+    metavar="PA",
+    help="Pascal per digital full scale: levels also in Pa and dB SPL (re 20 µPa).",
+)
+@click.option(
+    "--band",
+    "bands",
+    multiple=True,
+    callback=_parse_band,
+    metavar="LO-HI",
+    help="User band in Hz (repeatable) [default: 20-100 100-500 500-2000 2000-10000].",
+)
+@click.option(
+    "--linear-freq", is_flag=True, help="Linear frequency axis in spectrogram.png (default log)."
+)
+@click.option(
+    "--stream",
+    "stream_index",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Audio stream of a container (0 = first).",
+)
+@click.option(
+    "--export-denoised",
+    metavar="NAME.wav",
+    default=None,
+    help="Also write a spectrally gated copy (against the noise floor) into the result folder.",
+)
+@click.option(
+    "--bandpass",
+    nargs=2,
+    type=float,
+    default=None,
+    metavar="LO HI",
+    help="Also write a copy keeping only LO..HI Hz.",
+)
+@format_option("table", "json")
+@click.pass_context
+def analyze_command(
+    ctx,
+    files,
+    out_dir,
+    overwrite,
+    n_fft,
+    hop,
+    mix,
+    sensitivity,
+    bands,
+    linear_freq,
+    stream_index,
+    export_denoised,
+    bandpass,
+    output_format,
+) -> None:
+    """Spectrum, levels, bands, tonal lines, impulses and activity segments of FILES.
+
+    Writes, per file, report.json, frames.csv, spectrogram.png and psd.png into
+    --out (into --out/<name>/ when several files are given). A file that fails
+    is reported on stderr; the others are still analysed (exit status 1).
+    """
+    from zhurong_tk.audio.analyze import AnalysisParams, analyze_to_folder
+    from zhurong_tk.audio.bands import DEFAULT_USER_BANDS
+
+    try:
+        params = AnalysisParams(
+            n_fft=n_fft,
+            hop=hop,
+            mix=mix,
+            sensitivity_pa=sensitivity,
+            user_bands=bands or DEFAULT_USER_BANDS,
+        )
+    except ParameterError as exc:
+        raise click.UsageError(str(exc)) from None
+    if export_denoised and Path(export_denoised).name != export_denoised:
+        raise click.UsageError(
+            "--export-denoised takes a file name, written inside the result folder"
+        )
+    folders = _result_folders(files, Path(out_dir))
+    summaries, failed = [], 0
+    for path, folder in zip(files, folders, strict=True):
+        try:
+            result, names = analyze_to_folder(
+                path,
+                folder,
+                params,
+                overwrite=overwrite,
+                stream=stream_index,
+                log_freq=not linear_freq,
+                export_denoised=export_denoised,
+                bandpass=tuple(bandpass) if bandpass else None,
+            )
+        except ZhurongError as exc:
+            if ctx.meta.get("zhurong_tk.debug"):
+                raise
+            failed += 1
+            click.echo(f"zhurong-tk: error: {exc}", err=True)
+            summaries.append({"path": path, "error": str(exc)})
+            continue
+        summaries.append(_summary(path, folder, result, names))
+    if output_format == "json":
+        click.echo(json.dumps(summaries, indent=2, ensure_ascii=False, default=str))
+    else:
+        for s in summaries:
+            _print_summary(s)
+    if failed:
+        click.echo(f"zhurong-tk: {failed} of {len(files)} files failed", err=True)
+        sys.exit(EXIT_INPUT_FAILED)
+
+
+def _result_folders(files: tuple[str, ...], out: Path) -> list[Path]:
+    """One folder per input: --out itself for one file, else --out/<name> (made unique)."""
+    if len(files) == 1:
+        return [out]
+    used: dict[str, int] = {}
+    folders = []
+    for f in files:
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(f).name) or "input"
+        count = used.get(name, 0)
+        used[name] = count + 1
+        folders.append(out / (name if count == 0 else f"{name}-{count + 1}"))
+    return folders
+
+
+def _summary(path, folder, result, names) -> dict:
+    channels = []
+    for ch in result.channels:
+        kinds: dict[str, int] = {}
+        for s in ch.segments:
+            kinds[s.kind] = kinds.get(s.kind, 0) + 1
+        channels.append(
+            {
+                "channel": ch.channel,
+                "rms_dbfs": ch.levels["rms"]["dbfs"],
+                "peak_dbfs": ch.levels["peak"]["dbfs"],
+                "segments": kinds,
+                "tonal_lines_hz": [round(line.freq_hz, 2) for line in ch.tonal_lines],
+                "impulses": len(ch.impulses),
+                "slope_db_per_octave": ch.spectral_slope["db_per_octave"]
+                if ch.spectral_slope
+                else None,
+            }
+        )
+    info = result.info
+    return {
+        "path": path,
+        "out": str(folder),
+        "files": names,
+        "samplerate": info.samplerate,
+        "duration_s": ch.samples / info.samplerate if info else None,
+        "channels": channels,
+        "warnings": result.warnings,
+    }
+
+
+def _db(value) -> str:
+    return "-inf" if value is None or value == float("-inf") else f"{value:.1f}"
+
+
+def _print_summary(s: dict) -> None:
+    if "error" in s:
+        click.echo(f"{s['path']}: FAILED")
+        return
+    click.echo(f"{s['path']}: {s['duration_s']:.2f} s at {s['samplerate']} Hz → {s['out']}")
+    for ch in s["channels"]:
+        segs = ", ".join(f"{n} {k}" for k, n in sorted(ch["segments"].items())) or "none"
+        lines = ", ".join(f"{f:g} Hz" for f in ch["tonal_lines_hz"]) or "none"
+        slope = (
+            ""
+            if ch["slope_db_per_octave"] is None
+            else f", slope {ch['slope_db_per_octave']:.1f} dB/oct"
+        )
+        prefix = f"  [{ch['channel']}] " if len(s["channels"]) > 1 else "  "
+        click.echo(
+            f"{prefix}RMS {_db(ch['rms_dbfs'])} dBFS, peak {_db(ch['peak_dbfs'])} dBFS{slope}"
+        )
+        click.echo(f"{prefix}segments: {segs}; tonal lines: {lines}; impulses: {ch['impulses']}")
+    for w in s["warnings"]:
+        click.echo(f"  warning: {w}")

@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import BAD, sample_path
+from zhurong_tk.audio import AnalysisParams, AudioAnalyzer, analyze, close_analysis
+from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
+from zhurong_tk.io.outputs import dumps_json
+
+
+@pytest.fixture
+def run():
+    results = []
+
+    def _run(path, params=None):
+        result = analyze(path, params)
+        results.append(result)
+        return result
+
+    yield _run
+    for r in results:
+        close_analysis(r)
+
+
+def test_result_does_not_depend_on_block_size(rng):
+    x = rng.standard_normal((50_000, 2)).astype(np.float32) * 0.1
+    outs = []
+    for block in (1000, 4096, 50_000):
+        analyzer = AudioAnalyzer(sr=16_000, channels=2)
+        for start in range(0, len(x), block):
+            analyzer.update(x[start : start + block])
+        result = analyzer.result()
+        outs.append(
+            (
+                np.array(result.channels[1].frames),
+                result.channels[1].psd.mean,
+                result.channels[0].levels["rms"]["dbfs"],
+            )
+        )
+        analyzer.close()
+    for frames, psd, rms in outs[1:]:
+        np.testing.assert_array_equal(frames, outs[0][0])
+        np.testing.assert_allclose(psd, outs[0][1], rtol=1e-6)
+        assert rms == pytest.approx(outs[0][2], abs=1e-9)
+
+
+def test_levels_of_a_known_sine_in_dbfs_and_spl(tmp_path, run):
+    sr = 48_000
+    t = np.arange(2 * sr) / sr
+    path = tmp_path / "sine.wav"
+    sf.write(path, (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32), sr, subtype="FLOAT")
+    result = run(path, AnalysisParams(sensitivity_pa=2.0))
+    levels = result.channels[0].levels
+    assert levels["rms"]["dbfs"] == pytest.approx(20 * np.log10(0.5 / np.sqrt(2)), abs=0.01)
+    assert levels["peak"]["dbfs"] == pytest.approx(20 * np.log10(0.5), abs=0.01)
+    assert levels["rms"]["pa"] == pytest.approx(0.5 / np.sqrt(2) * 2.0, rel=1e-4)
+    assert levels["rms"]["db_spl"] == pytest.approx(
+        20 * np.log10(0.5 / np.sqrt(2) * 2.0 / 20e-6), abs=0.01
+    )
+    band = next(b for b in result.channels[0].bands["octave"] if b.label == "1000 Hz")
+    assert band.level_db == pytest.approx(
+        levels["rms"]["db_spl"], abs=0.1
+    )  # all power in one octave
+
+
+def test_channels_are_analysed_apart_or_mixed(tmp_path, run):
+    sr = 16_000
+    t = np.arange(3 * sr) / sr
+    left, right = 0.3 * np.sin(2 * np.pi * 200 * t), 0.1 * np.sin(2 * np.pi * 2000 * t)
+    path = tmp_path / "stereo.flac"
+    sf.write(path, np.column_stack([left, right]).astype(np.float32), sr)
+    apart = run(path)
+    assert [ch.channel for ch in apart.channels] == [0, 1]
+    centroids = [np.median(np.asarray(ch.frames)[:, 2]) for ch in apart.channels]
+    assert centroids[0] == pytest.approx(200, abs=30) and centroids[1] == pytest.approx(
+        2000, abs=60
+    )
+    mixed = run(path, AnalysisParams(mix=True))
+    assert [ch.channel for ch in mixed.channels] == ["mix"]
+
+
+def test_all_zeros_gives_a_report_without_nan(tmp_path, run):
+    path = tmp_path / "zeros.wav"
+    sf.write(path, np.zeros(20_000, np.float32), 16_000)
+    result = run(path)
+    report = json.loads(dumps_json(result.to_report()))  # strict JSON: would fail on NaN
+    ch = report["channels"][0]
+    assert ch["levels"]["rms"]["dbfs"] is None and ch["segments"] == [] and ch["tonal_lines"] == []
+    assert "digital silence: every sample is zero" in ch["warnings"]
+
+
+def test_one_sample(tmp_path, run):
+    path = tmp_path / "one.wav"
+    sf.write(path, np.array([0.25], np.float32), 8000, subtype="FLOAT")
+    result = run(path)
+    ch = result.channels[0]
+    assert ch.levels["peak"]["dbfs"] == pytest.approx(20 * np.log10(0.25))
+    assert any("shorter than one analysis frame" in w for w in ch.warnings)
+    json.loads(dumps_json(result.to_report()))
+
+
+def test_non_finite_samples_are_reported_not_propagated(run):
+    result = run(BAD / "nan_samples.wav")
+    ch = result.channels[0]
+    assert ch.levels["non_finite_samples"] == 11
+    assert "11 non-finite samples (NaN/Inf) were replaced by 0" in result.warnings
+    assert np.isfinite(ch.psd.mean).all() and np.isfinite(np.asarray(ch.frames)).all()
+
+
+def test_clipping_is_reported(tmp_path, run):
+    sr = 8000
+    x = np.clip(1.5 * np.sin(2 * np.pi * 100 * np.arange(sr) / sr), -1, 1).astype(np.float32)
+    path = tmp_path / "clipped.wav"
+    sf.write(path, x, sr, subtype="FLOAT")
+    ch = run(path).channels[0]
+    expected = int(np.count_nonzero(np.abs(x) >= 0.999))
+    assert ch.levels["clipped_samples"] == expected > 1000
+    assert ch.levels["clipped_fraction"] == pytest.approx(expected / sr)
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "message"),
+    [
+        ("empty.wav", MediaReadError, "empty file"),
+        ("header_only.wav", MediaReadError, "no audio samples"),
+        ("truncated.wav", MediaReadError, "truncated"),
+        ("not_audio.wav", UnsupportedFormatError, "not an audio file"),
+        ("image_named.wav", UnsupportedFormatError, "not an audio file"),
+    ],
+)
+def test_bad_files_raise_clear_errors(name, error, message):
+    with pytest.raises(error, match=message) as info:
+        analyze(BAD / name)
+    assert str(BAD / name) in str(info.value)
+
+
+def test_parameters_are_checked():
+    with pytest.raises(ParameterError, match="sensitivity must be positive"):
+        AnalysisParams(sensitivity_pa=-1.0)
+    with pytest.raises(ParameterError, match="n_fft must be a power of two"):
+        AudioAnalyzer(sr=8000, channels=1, params=AnalysisParams(n_fft=1000))
+
+
+@pytest.mark.samples
+def test_video_without_audio_track(samples_root):
+    with pytest.raises(UnsupportedFormatError, match="has no audio track"):
+        analyze(sample_path(samples_root, "video/m2020_edl_downlook_reprojected.webm"))
+
+
+def _low_fraction(channel, below_hz):
+    f, p = channel.psd.freqs, channel.psd.mean
+    return np.sum(p[f < below_hz]) / np.sum(p)
+
+
+@pytest.mark.samples
+@pytest.mark.parametrize(
+    "name",
+    [
+        "audio/mars_wind.flac",
+        "audio/mars_wind.m4a",
+        "audio/m2020_dust_devil.flac",
+        "audio/m2020_dust_devil.m4a",
+    ],
+)
+def test_martian_wind_carries_its_energy_low(samples_root, run, name):
+    result = run(sample_path(samples_root, name))
+    assert [ch.channel for ch in result.channels] == [0, 1]
+    for ch in result.channels:
+        assert _low_fraction(ch, 300.0) > 0.8  # SOURCES.md: energy concentrated below ~150-200 Hz
+        assert ch.spectral_slope["db_per_octave"] < -3  # a red spectrum
+        assert ch.levels["clipped_samples"] == 0 and ch.levels["non_finite_samples"] == 0
+    # the two channels are nearly identical copies
+    assert result.channels[0].levels["rms"]["dbfs"] == pytest.approx(
+        result.channels[1].levels["rms"]["dbfs"], abs=0.5
+    )
+
+
+@pytest.mark.samples
+def test_flac_and_m4a_of_the_same_recording_agree(samples_root, run):
+    a = run(sample_path(samples_root, "audio/mars_wind.flac")).channels[0]
+    b = run(sample_path(samples_root, "audio/mars_wind.m4a")).channels[0]
+    assert a.levels["rms"]["dbfs"] == pytest.approx(b.levels["rms"]["dbfs"], abs=0.1)
+    oct_a = {x.label: x.level_db for x in a.bands["octave"]}
+    oct_b = {x.label: x.level_db for x in b.bands["octave"]}
+    for label in ("62.5 Hz", "125 Hz", "250 Hz", "500 Hz"):
+        assert oct_a[label] == pytest.approx(oct_b[label], abs=0.5)
+
+
+@pytest.mark.samples
+def test_supercam_sol1_at_100_khz(samples_root, run):
+    result = run(sample_path(samples_root, "audio/m2020_supercam_mic_sol001_run001.ogg"))
+    ch = result.channels[0]
+    assert result.sr == 100_000 and result.stft.n_fft == 8192
+    assert ch.psd.freqs[-1] == pytest.approx(50_000)
+    assert _low_fraction(ch, 1000.0) > 0.5  # faint wind: low frequencies dominate
+    assert all(s.kind == "wind-like" for s in ch.segments)
+    assert ch.tonal_lines == []
+
+
+@pytest.mark.samples
+def test_audio_track_of_a_video(samples_root, run):
+    result = run(sample_path(samples_root, "video/generic/opencv_box.mp4"))
+    assert result.info.codec == "mp3float"
+    ch = result.channels[0]
+    assert ch.samples == pytest.approx(667_008, abs=2)
+    assert ch.levels["peak"]["dbfs"] > 0  # the decoded MP3 overshoots full scale ...
+    assert ch.levels["clipped_samples"] > 0  # ... and that is reported

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from zhurong_tk.audio.bands import fractional_octave_bands, user_bands
+from zhurong_tk.audio.levels import LevelHistogram, calibrate, statistical_levels
+from zhurong_tk.audio.spectral import StftConfig, power_block
+from zhurong_tk.errors import ParameterError
+
+
+def test_octave_bands_follow_iec_base_two_and_stop_at_nyquist():
+    freqs = np.fft.rfftfreq(4096, 1 / 48_000)
+    bands = fractional_octave_bands(fraction=1, fmin=11.0, fmax=24_000, freqs=freqs)
+    centres = [b.centre_hz for b in bands]
+    assert centres[centres.index(1000.0) + 1] == 2000.0
+    assert max(b.hi_hz for b in bands) <= 24_000
+    b1k = bands[centres.index(1000.0)]
+    assert (b1k.lo_hz, b1k.hi_hz) == pytest.approx((1000 / np.sqrt(2), 1000 * np.sqrt(2)))
+    thirds = fractional_octave_bands(fraction=3, fmin=11.0, fmax=24_000, freqs=freqs)
+    assert [round(b.centre_hz, 1) for b in thirds if 900 < b.centre_hz < 1300] == [1000.0, 1259.9]
+
+
+def test_user_bands_are_clipped_to_nyquist():
+    freqs = np.fft.rfftfreq(1024, 1 / 8000)
+    bands = user_bands(((20, 100), (2000, 10_000), (5000, 6000)), freqs=freqs, nyquist=4000)
+    assert [(b.lo_hz, b.hi_hz) for b in bands] == [(20, 100), (2000, 4000)]
+    assert bands[1].label.endswith("(clipped)")
+    with pytest.raises(ParameterError, match=r"0 <= lo < hi, got \(100, 20\)"):
+        user_bands(((100, 20),), freqs=freqs, nyquist=4000)
+
+
+def test_histogram_percentiles_and_median_psd_match_scipy(rng):
+    sr, n = 8000, 256
+    x = rng.standard_normal(400_000).astype(np.float32)
+    config = StftConfig(sr=sr, n_fft=n, hop=n // 2)
+    hist = LevelHistogram(config.density_scale())
+    power = power_block(x, config)
+    hist.update(power)
+    _, median = signal.welch(x, fs=sr, nperseg=n, noverlap=n // 2, detrend=False, average="median")
+    got = hist.median_psd()
+    # the histogram quantises levels to 0.05 dB (1.2 %); chance adds little with 3000 segments
+    assert np.max(np.abs(got[1:-1] / median[1:-1] - 1)) < 0.03
+    p10 = 10 * np.log10(np.percentile(power * config.density_scale(), 10, axis=0))
+    assert np.max(np.abs(10 * np.log10(hist.percentile(10)) - p10)) <= 0.06
+
+
+def test_statistical_levels_and_calibration():
+    levels = np.linspace(-60, -20, 101)
+    st = statistical_levels(levels)
+    assert (st["L10"], st["L50"], st["L90"]) == pytest.approx((-24.0, -40.0, -56.0))
+    assert statistical_levels(np.array([-np.inf])) == {
+        "L10": -np.inf,
+        "L50": -np.inf,
+        "L90": -np.inf,
+    }
+    # 1 Pa per full scale: 0 dBFS is 93.98 dB SPL
+    assert calibrate(0.0, 1.0)["db_spl"] == pytest.approx(93.979, abs=1e-3)
+    assert "db_spl" not in calibrate(-20.0, None)

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zhurong_tk.audio import analyze, close_analysis
+from zhurong_tk.synth import audio as synth_audio
+
+CASES = [
+    (seed, sr, dur)
+    for seed, (sr, dur) in enumerate(
+        [
+            (48_000, 40),
+            (16_000, 60),
+            (44_100, 40),
+            (100_000, 50),
+            (22_050, 40),
+            (8_000, 45),
+            (48_000, 50),
+            (32_000, 40),
+        ]
+    )
+]
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("egress")
+    out = []
+    for seed, sr, dur in CASES:
+        scene = synth_audio.egress_scene(seed=seed, duration_s=float(dur))
+        path = synth_audio.write(folder / f"egress_{seed}.flac", scene, sr=sr)
+        result = analyze(path)
+        out.append((scene, result.channels[0]))
+        close_analysis(result)
+    return out
+
+
+def test_segments_match_the_truth_within_a_quarter_second(analysed):
+    # Events are matched on both edges (±0.25 s). Wind-like segments are the background's own
+    # gusts, not events of the scene, so they are neither matched nor counted as false events.
+    hits = truths = found_events = 0
+    for scene, channel in analysed:
+        found = [s for s in channel.segments if s.kind != "wind-like"]
+        found_events += len(found)
+        used: set[int] = set()
+        for seg in scene["segments"]:
+            truths += 1
+            for i, f in enumerate(found):
+                if (
+                    i not in used
+                    and abs(f.start_s - seg["start_s"]) <= 0.25
+                    and abs(f.end_s - seg["end_s"]) <= 0.25
+                ):
+                    used.add(i)
+                    hits += 1
+                    assert f.kind == seg["kind"]
+                    break
+    recall, precision = hits / truths, hits / found_events
+    assert recall >= 0.9 and precision >= 0.9, (recall, precision)
+
+
+def test_clank_trains_carry_their_cadence(analysed):
+    for scene, channel in analysed:
+        train = next(s for s in channel.segments if s.kind == "impulsive")
+        truth = next(s for s in scene["segments"] if s["kind"] == "impulsive")
+        assert train.evidence["median_interval_s"] == pytest.approx(truth["period_s"], abs=0.03)
+        assert train.evidence["regularity_cv"] < 0.1
+        assert train.evidence["impulses"] == truth["n_impulses"]
+
+
+def test_impulse_times_within_fifteen_milliseconds(analysed):
+    for scene, channel in analysed:
+        found = np.array([i.time_s for i in channel.impulses])
+        for imp in scene["impulses"]:
+            assert np.min(np.abs(found - imp["time_s"])) <= 0.015
+
+
+def test_tonal_segments_name_their_line_and_refine_its_edges(analysed):
+    for _scene, channel in analysed:
+        for seg in (s for s in channel.segments if s.kind == "tonal"):
+            line = next(
+                ln
+                for ln in channel.tonal_lines
+                if round(ln.freq_hz, 3) == seg.evidence["tonal_line_hz"]
+            )
+            assert line.edges_from == "segment"
+            assert (line.start_s, line.end_s) == (seg.start_s, seg.end_s)
+
+
+def test_gusty_wind_alone_gives_no_events(tmp_path):
+    scene = {**synth_audio.egress_scene(duration_s=60.0, seed=12), "segments": [], "impulses": []}
+    scene["wind"] = {**scene["wind"], "gust_depth_db": 12.0}
+    path = synth_audio.write(tmp_path / "wind.wav", scene, sr=24_000)
+    result = analyze(path)
+    kinds = {s.kind for s in result.channels[0].segments}
+    close_analysis(result)
+    assert kinds <= {"wind-like"}

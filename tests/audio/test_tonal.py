@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from zhurong_tk.audio.tonal import TonalTracker, _explained, _related
+from zhurong_tk.synth import audio as synth_audio
+
+
+def track(scene, sr):
+    tracker = TonalTracker(sr)
+    for block in synth_audio.render(scene, sr=sr):
+        tracker.update(block)
+    return tracker.lines()
+
+
+@pytest.mark.parametrize(
+    ("seed", "sr"), [(0, 48_000), (1, 16_000), (2, 100_000), (3, 44_100), (4, 8_000)]
+)
+def test_motor_fundamentals_within_half_a_hertz(seed, sr):
+    scene = synth_audio.egress_scene(seed=seed)
+    lines = sorted(track(scene, sr), key=lambda line: line.start_s)
+    truth = [s for s in scene["segments"] if s["kind"] == "tonal"]
+    assert len(lines) == len(truth)
+    for line, seg in zip(lines, truth, strict=True):
+        assert line.freq_start_hz == pytest.approx(seg["f0_hz"], abs=0.5)
+        assert line.freq_end_hz == pytest.approx(seg["f1_hz"], abs=0.5)
+        assert [h.number for h in line.harmonics] == seg["harmonics"]
+        assert line.drift_hz_per_s == pytest.approx(
+            (seg["f1_hz"] - seg["f0_hz"]) / (seg["end_s"] - seg["start_s"]), abs=0.1
+        )
+
+
+@pytest.mark.parametrize(("seed", "sr"), [(0, 48_000), (1, 100_000), (2, 44_100), (3, 8_000)])
+def test_rotor_tone_buried_10_db_under_wind_is_found(seed, sr):
+    scene = synth_audio.tone_in_wind_scene(f0_hz=84.0, harmonics=(1, 2), snr_db=-10.0, seed=seed)
+    lines = track(scene, sr)
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.freq_hz == pytest.approx(84.0, abs=0.5)
+    assert [h.number for h in line.harmonics] == [1, 2]
+    assert line.harmonics[1].freq_hz == pytest.approx(168.0, abs=1.0)
+    assert line.start_s == pytest.approx(4.0, abs=1.5) and line.end_s == pytest.approx(
+        16.0, abs=1.5
+    )
+
+
+def test_wind_alone_has_no_tonal_lines():
+    scene = {**synth_audio.egress_scene(duration_s=60.0, seed=8), "segments": [], "impulses": []}
+    assert track(scene, 48_000) == []
+
+
+def test_harmonic_relations():
+    assert _related(84.0, 168.2) and _related(300.0, 100.0) and not _related(119.0, 178.5)
+    assert _explained([357.4, 476.6], 119.16) and not _explained([357.4, 500.0], 119.16)

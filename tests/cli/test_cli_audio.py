@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import BAD
+from zhurong_tk.cli.main import cli
+from zhurong_tk.synth import audio as synth_audio
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def egress(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli-audio")
+    scene = synth_audio.egress_scene(duration_s=20.0, seed=3)
+    return synth_audio.write(folder / "egress.wav", scene, sr=16_000), scene
+
+
+def test_analyze_writes_every_artifact(tmp_path, egress):
+    path, scene = egress
+    result = run(
+        "audio",
+        "analyze",
+        str(path),
+        "--out",
+        str(tmp_path / "out"),
+        "--export-denoised",
+        "clean.wav",
+        "--bandpass",
+        "80",
+        "600",
+        "--sensitivity",
+        "0.5",
+        "--band",
+        "50-150",
+    )
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == [
+        "bandpass_80-600Hz.wav",
+        "clean.wav",
+        "frames.csv",
+        "psd.png",
+        "report.json",
+        "spectrogram.png",
+    ]
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["schema"] == "zhurong-tk/audio.analyze/1"
+    assert report["parameters"]["psd_units"] == "Pa^2/Hz" and report["parameters"]["n_fft"] == 1024
+    ch = report["channels"][0]
+    assert "db_spl" in ch["levels"]["rms"]
+    assert [b["label"] for b in ch["bands"]["user"]] == ["50-150 Hz"]
+    kinds = [s["kind"] for s in ch["segments"] if s["kind"] != "wind-like"]
+    assert kinds == [s["kind"] for s in scene["segments"]]
+    with open(tmp_path / "out" / "frames.csv") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][:7] == [
+        "time_s",
+        "rms",
+        "centroid_hz",
+        "bandwidth_hz",
+        "rolloff_hz",
+        "flatness",
+        "flux",
+    ]
+    assert rows[0][-1] == "user_50-150Hz_db"
+    assert len(rows) - 1 == (20 * 16_000 - 1024) // 256 + 1
+    assert "tonal lines:" in result.stdout and "segments:" in result.stdout
+
+
+def test_several_files_get_their_own_folders_and_failures_do_not_stop_the_rest(tmp_path, egress):
+    path, _ = egress
+    copy = tmp_path / "other" / "egress.wav"
+    copy.parent.mkdir()
+    copy.write_bytes(path.read_bytes())
+    result = run(
+        "audio",
+        "analyze",
+        str(path),
+        str(BAD / "truncated.wav"),
+        str(copy),
+        "--out",
+        str(tmp_path / "out"),
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 1
+    assert "zhurong-tk: error: " in result.stderr and "truncated.wav: truncated" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["egress.wav", "egress.wav-2"]
+    summaries = json.loads(result.stdout)
+    assert [("error" in s) for s in summaries] == [False, True, False]
+    assert "Traceback" not in result.output
+
+
+def test_existing_results_are_kept_without_overwrite(tmp_path, egress):
+    path, _ = egress
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("{}")
+    result = run("audio", "analyze", str(path), "--out", str(out))
+    assert result.exit_code == 1
+    assert "report.json: already exists (use --overwrite to replace it)" in result.stderr
+    assert (out / "report.json").read_text() == "{}"
+    assert run("audio", "analyze", str(path), "--out", str(out), "--overwrite").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--band", "100"],
+        ["--n-fft", "1000"],
+        ["--sensitivity", "-2"],
+        ["--export-denoised", "a/b.wav"],
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, egress, args):
+    path, _ = egress
+    result = run("audio", "analyze", str(path), "--out", str(tmp_path / "o"), *args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output

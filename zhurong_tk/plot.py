@@ -1,0 +1,207 @@
+"""Every figure zhurong-tk draws, built with :class:`matplotlib.figure.Figure` (no pyplot).
+
+Functions return a Figure; :func:`zhurong_tk.io.outputs.save_figure` writes it.
+Nothing here touches global matplotlib state, so figures can be made from
+worker threads and processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.transforms import blended_transform_factory
+
+SEGMENT_COLOURS = {
+    "tonal": "#1f77b4",
+    "impulsive": "#d62728",
+    "broadband": "#ff7f0e",
+    "wind-like": "#7f7f7f",
+}
+
+
+def _log_rows(
+    freqs: np.ndarray, power: np.ndarray, n_rows: int = 400
+) -> tuple[np.ndarray, np.ndarray]:
+    """Average power onto ``n_rows`` log-spaced frequency rows (bins above the first)."""
+    lo, hi = max(freqs[1], 1e-3), freqs[-1]
+    edges = np.geomspace(lo, hi, n_rows + 1)
+    idx = np.clip(np.searchsorted(edges, freqs[1:], side="right") - 1, 0, n_rows - 1)
+    sums = np.zeros((power.shape[0], n_rows))
+    counts = np.bincount(idx, minlength=n_rows).astype(float)
+    np.add.at(sums.T, idx, power[:, 1:].T)
+    filled = counts > 0
+    rows = np.full((power.shape[0], n_rows), np.nan)
+    rows[:, filled] = sums[:, filled] / counts[filled]
+    # empty rows (below the first bins' spacing) repeat the row above them
+    for j in range(n_rows - 2, -1, -1):
+        if not filled[j]:
+            rows[:, j] = rows[:, j + 1]
+    return edges, rows
+
+
+def spectrogram_figure(
+    times_s: np.ndarray,
+    freqs: np.ndarray,
+    power: np.ndarray,
+    *,
+    segments: list[dict] = (),
+    tonal_lines: list[Any] = (),
+    log_freq: bool = True,
+    title: str = "",
+    db_range: float = 80.0,
+    units: str = "dB re FS²/Hz",
+) -> Figure:
+    """Spectrogram (time × frequency, dB colour scale) with segments and tonal lines marked.
+
+    Parameters
+    ----------
+    times_s, freqs : numpy.ndarray
+        Column times and bin frequencies.
+    power : numpy.ndarray
+        Power density ``(n_columns, n_bins)``.
+    segments : list of dict
+        ``{"start_s", "end_s", "kind"}`` drawn as coloured bands along the top.
+    tonal_lines : list of TonalLine
+        Fundamentals and their harmonics drawn over the image.
+    log_freq : bool
+        Logarithmic frequency axis (default) or linear.
+    """
+    fig = Figure(figsize=(11, 5.2), layout="constrained")
+    ax = fig.add_subplot()
+    with np.errstate(divide="ignore"):
+        db = 10 * np.log10(np.maximum(power, 1e-30))
+    top = np.nanpercentile(db, 99.9) if db.size else 0.0
+    vmin = max(np.nanpercentile(db, 2) if db.size else -100, top - db_range)
+    t_edges = _edges(times_s)
+    if log_freq and len(freqs) > 2:
+        f_edges, rows = _log_rows(freqs, power)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rows_db = 10 * np.log10(np.maximum(rows, 1e-30))
+        mesh = ax.pcolormesh(
+            t_edges, f_edges, rows_db.T, vmin=vmin, vmax=top, cmap="magma", rasterized=True
+        )
+        ax.set_yscale("log")
+        ax.set_ylim(f_edges[0], f_edges[-1])
+    else:
+        mesh = ax.pcolormesh(
+            t_edges, _edges(freqs), db.T, vmin=vmin, vmax=top, cmap="magma", rasterized=True
+        )
+        ax.set_ylim(0, freqs[-1])
+    fig.colorbar(mesh, ax=ax, label=units, pad=0.01)
+    for line in tonal_lines:
+        sel = (line.times_s >= line.start_s - 1) & (line.times_s <= line.end_s + 1)
+        t = np.clip(line.times_s[sel], line.start_s, line.end_s)
+        numbers = [h.number for h in line.harmonics] or [1]
+        for n in numbers:
+            ax.plot(
+                t,
+                line.freqs_hz[sel] * n,
+                color="#00e5ff",
+                lw=1.2 if n == 1 else 0.7,
+                ls="-" if n == 1 else "--",
+                alpha=0.9,
+            )
+        ax.annotate(
+            f"{line.freq_hz:.1f} Hz",
+            (line.start_s, line.freq_hz),
+            color="#00e5ff",
+            fontsize=8,
+            xytext=(2, 3),
+            textcoords="offset points",
+        )
+    band = blended_transform_factory(ax.transData, ax.transAxes)
+    for seg in segments:
+        colour = SEGMENT_COLOURS.get(seg["kind"], "white")
+        ax.fill_between(
+            [seg["start_s"], seg["end_s"]],
+            0.965,
+            1.0,
+            transform=band,
+            color=colour,
+            alpha=0.95,
+            lw=0,
+        )
+        ax.axvline(seg["start_s"], color=colour, lw=0.6, alpha=0.7)
+        ax.axvline(seg["end_s"], color=colour, lw=0.6, alpha=0.7, ls=":")
+    handles = [
+        ax.fill_between([], [], color=c, label=k)
+        for k, c in SEGMENT_COLOURS.items()
+        if any(s["kind"] == k for s in segments)
+    ]
+    if handles:
+        ax.legend(
+            handles=handles,
+            loc="lower right",
+            fontsize=8,
+            framealpha=0.8,
+            title="segments",
+            title_fontsize=8,
+        )
+    ax.set_xlim(t_edges[0], t_edges[-1])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (Hz)")
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    centres = np.asarray(centres, float)
+    if len(centres) == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5])
+    mid = (centres[1:] + centres[:-1]) / 2
+    return np.concatenate(
+        [[centres[0] - (mid[0] - centres[0])], mid, [centres[-1] + (centres[-1] - mid[-1])]]
+    )
+
+
+def psd_figure(
+    freqs: np.ndarray,
+    mean: np.ndarray,
+    *,
+    median: np.ndarray | None = None,
+    noise_floor: np.ndarray | None = None,
+    slope: dict | None = None,
+    title: str = "",
+    units: str = "FS²/Hz",
+) -> Figure:
+    """Welch PSD (mean and median), the noise floor and the fitted power law, log–log."""
+    fig = Figure(figsize=(8, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    sel = freqs > 0
+    ax.loglog(freqs[sel], np.maximum(mean[sel], 1e-30), lw=1.0, label="Welch mean")
+    if median is not None:
+        ax.loglog(
+            freqs[sel], np.maximum(median[sel], 1e-30), lw=0.8, alpha=0.8, label="Welch median"
+        )
+    if noise_floor is not None:
+        ax.loglog(
+            freqs[sel],
+            np.maximum(noise_floor[sel], 1e-30),
+            lw=0.8,
+            color="0.4",
+            ls="--",
+            label="noise floor",
+        )
+    if slope:
+        f = np.geomspace(slope["fmin_hz"], slope["fmax_hz"], 50)
+        ref = np.exp(np.interp(np.log(f), np.log(freqs[sel]), np.log(np.maximum(mean[sel], 1e-30))))
+        anchor = np.exp(np.mean(np.log(ref) - slope["exponent"] * np.log(f)))
+        ax.loglog(
+            f,
+            anchor * f ** slope["exponent"],
+            color="k",
+            lw=1.0,
+            ls=":",
+            label=f"fit f^{slope['exponent']:.2f} ({slope['db_per_octave']:.1f} dB/oct)",
+        )
+    positive = mean[sel][mean[sel] > 0]
+    if positive.size:
+        ax.set_ylim(max(positive.min(), positive.max() * 1e-12) / 2, positive.max() * 3)
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel(f"PSD ({units})")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return fig
