@@ -40,10 +40,10 @@ def test_histogram_percentiles_and_median_psd_match_scipy(rng):
     hist.update(power)
     _, median = signal.welch(x, fs=sr, nperseg=n, noverlap=n // 2, detrend=False, average="median")
     got = hist.median_psd()
-    # the histogram quantises levels to 0.05 dB (1.2 %); chance adds little with 3000 segments
-    assert np.max(np.abs(got[1:-1] / median[1:-1] - 1)) < 0.03
+    # the histogram quantises levels to 0.1 dB (2.3 %); chance adds little with 3000 segments
+    assert np.max(np.abs(got[1:-1] / median[1:-1] - 1)) < 0.04
     p10 = 10 * np.log10(np.percentile(power * config.density_scale(), 10, axis=0))
-    assert np.max(np.abs(10 * np.log10(hist.percentile(10)) - p10)) <= 0.06
+    assert np.max(np.abs(10 * np.log10(hist.percentile(10)) - p10)) <= 0.11
 
 
 def test_statistical_levels_and_calibration():

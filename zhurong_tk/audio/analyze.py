@@ -11,9 +11,12 @@ into a fixed number of columns.
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import math
 import os
+import queue
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -235,11 +238,21 @@ class _Channel:
         self.non_finite = 0
         self.welch = WelchAccumulator(stft)
         self.scale = stft.density_scale()
-        self.hist = LevelHistogram(self.scale)
+        # every second frame at the default quarter-frame hop: still 50 % overlapping periodograms
+        self.hist = LevelHistogram(self.scale, frame_step=max(1, (stft.n_fft // 2) // stft.hop))
         self.pool = SpectrogramPool(
             stft, expected_frames=expected_frames, max_columns=params.max_columns
         )
         self.tonal = TonalTracker(stft.sr, params.tonal)
+        # The long-window tone search runs beside the short-frame work on a second thread:
+        # scipy's filters and FFTs and our nogil kernels release the GIL, so the two overlap.
+        # The bounded queue keeps memory flat if the tracker falls behind.
+        self._tonal_feed: queue.Queue = queue.Queue(maxsize=4)
+        self._tonal_error: list[BaseException] = []
+        self._tonal_thread = threading.Thread(
+            target=self._run_tonal, name="zhurong-tonal", daemon=True
+        )
+        self._tonal_thread.start()
         self.band_lo = np.concatenate([[b.bin_lo for b in bs] for bs in band_sets.values()]).astype(
             np.int64
         )
@@ -249,6 +262,30 @@ class _Channel:
         # |X|² summed over a band → mean-square power in that band (one-sided density × df)
         self.band_factor = self.scale[len(self.scale) // 2] * (stft.sr / stft.n_fft)
         self.store = FrameStore(2 + len(features_mod.FEATURE_NAMES) + len(self.band_lo))
+
+    def _run_tonal(self) -> None:
+        while True:
+            block = self._tonal_feed.get()
+            if block is None:
+                return
+            if not self._tonal_error:
+                try:
+                    self.tonal.update(block)
+                except BaseException as exc:  # re-raised in the caller's thread by finish()
+                    self._tonal_error.append(exc)
+
+    def finish_tonal_quietly(self) -> None:
+        if self._tonal_thread.is_alive():
+            self._tonal_feed.put(None)
+            self._tonal_thread.join()
+
+    def finish_tonal(self) -> None:
+        """Wait for the tone search to consume every block; re-raise its error, if any."""
+        if self._tonal_thread.is_alive():
+            self._tonal_feed.put(None)
+            self._tonal_thread.join()
+        if self._tonal_error:
+            raise self._tonal_error[0]
 
     def update(self, x: np.ndarray) -> None:
         x = np.asarray(x, np.float32)
@@ -262,7 +299,7 @@ class _Channel:
             self.clipped += int(np.count_nonzero(ax >= self.params.clip_level))
             self.sum_sq += float(np.dot(x.astype(np.float64), x.astype(np.float64)))
             self.samples += len(x)
-            self.tonal.update(x)
+            self._tonal_feed.put(x)
         buffer = np.concatenate([self.tail, x]) if len(self.tail) else x
         n_fft, hop = self.stft.n_fft, self.stft.hop
         if len(buffer) < n_fft:
@@ -278,9 +315,7 @@ class _Channel:
     def _frames(self, seg: np.ndarray, count: int) -> None:
         stft = self.stft
         power = power_block(seg, stft)
-        sq = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
-        starts = np.arange(count) * stft.hop
-        rms = np.sqrt(np.maximum(sq[starts + stft.n_fft] - sq[starts], 0.0) / stft.n_fft)
+        rms = _frame_rms(seg, stft.n_fft, stft.hop, count)
         feats = features_mod.frame_features(power, self.freqs, prev_power=self.prev_power)
         band_power = (
             features_mod.band_energies(power, self.band_lo, self.band_hi) * self.band_factor
@@ -294,6 +329,7 @@ class _Channel:
         self.frames_done += count
 
     def result(self) -> ChannelAnalysis:
+        self.finish_tonal()
         params, stft = self.params, self.stft
         frames = self.store.array()
         warnings: list[str] = []
@@ -442,6 +478,23 @@ class _Channel:
         )
 
 
+def _frame_rms(seg: np.ndarray, n_fft: int, hop: int, count: int) -> np.ndarray:
+    """Unwindowed RMS of each frame. When the hop divides the frame, from per-hop sums of
+    squares (one pass over the samples); otherwise from a cumulative sum."""
+    squared = seg.astype(np.float64) ** 2 if n_fft % hop else None
+    if squared is None:
+        per = n_fft // hop
+        hop_sums = np.add.reduceat(
+            seg * seg, np.arange(0, (count + per - 1) * hop, hop), dtype=np.float64
+        )
+        window_sums = np.lib.stride_tricks.sliding_window_view(hop_sums, per)[:count].sum(axis=1)
+    else:
+        cumulative = np.concatenate([[0.0], np.cumsum(squared)])
+        starts = np.arange(count) * hop
+        window_sums = cumulative[starts + n_fft] - cumulative[starts]
+    return np.sqrt(np.maximum(window_sums, 0.0) / n_fft)
+
+
 def _refine_line_edges(lines: list[TonalLine], segments: list[Segment]) -> None:
     """Give a tonal line the edges of the segment it explains.
 
@@ -581,6 +634,7 @@ class AudioAnalyzer:
 
     def close(self) -> None:
         for state in self._channels:
+            state.finish_tonal_quietly()
             state.store.close()
 
 
@@ -671,24 +725,9 @@ def write_outputs(
 
     names = ["report.json", "frames.csv"]
     out.json("report.json", result.to_report())
+    with out.atomic("frames.csv") as tmp, open(tmp, "w", newline="") as fh:
+        write_frames_csv(result, fh)
     multi = len(result.channels) > 1
-    header = (["channel"] if multi else []) + result.channels[0].frame_columns
-    db_cols = set(range(2 + len(features_mod.FEATURE_NAMES), len(result.channels[0].frame_columns)))
-
-    def rows():
-        for ch in result.channels:
-            for start in range(0, len(ch.frames), 65536):  # stream from the memory map
-                block = np.asarray(ch.frames[start : start + 65536], np.float64)
-                for row in block:
-                    values = [
-                        round(float(v), 6) if j not in db_cols else _db_cell(v)
-                        for j, v in enumerate(row)
-                    ]
-                    yield ([ch.channel] if multi else []) + values
-
-    n_plain = 2 + len(features_mod.FEATURE_NAMES) + (1 if multi else 0)
-    header = [h if i < n_plain else f"{h}_db" for i, h in enumerate(header)]
-    out.csv("frames.csv", header, rows())
     unit = "Pa" if result.params.sensitivity_pa else "FS"
     gain = result.params.sensitivity_pa**2 if result.params.sensitivity_pa else 1.0
     for ch in result.channels:
@@ -722,8 +761,38 @@ def write_outputs(
     return names
 
 
-def _db_cell(power: float) -> float | str:
-    return round(10 * math.log10(power), 3) if power > 0 else ""
+def write_frames_csv(result: AudioAnalysis, fh: Any, *, chunk: int = 32768) -> None:
+    """Per-frame table: time, RMS, features, then octave and user band levels in dB.
+
+    Written with numpy's formatting a chunk at a time (per-cell Python
+    formatting took seconds per hour of audio). Third-octave series are left
+    to the API (:attr:`ChannelAnalysis.frames`) to keep the file readable.
+    Silence (zero power) is an empty dB cell.
+    """
+    multi = len(result.channels) > 1
+    first = result.channels[0]
+    n_plain = 2 + len(features_mod.FEATURE_NAMES)
+    keep = list(range(n_plain)) + [
+        i for i, c in enumerate(first.frame_columns) if c.startswith(("octave_", "user_"))
+    ]
+    header = (["channel"] if multi else []) + [
+        c if i < n_plain else f"{c}_db" for i, c in ((i, first.frame_columns[i]) for i in keep)
+    ]
+    fh.write(",".join(header) + "\n")
+    fmt = (
+        ["%.6f", "%.6g"]
+        + ["%.6g"] * len(features_mod.FEATURE_NAMES)
+        + ["%.3f"] * (len(keep) - n_plain)
+    )
+    for ch in result.channels:
+        for start in range(0, len(ch.frames), chunk):
+            block = np.asarray(ch.frames[start : start + chunk][:, keep], np.float64)
+            with np.errstate(divide="ignore"):
+                block[:, n_plain:] = 10 * np.log10(block[:, n_plain:])
+            buffer = io.StringIO()
+            row_fmt = ",".join(([str(ch.channel)] if multi else []) + fmt)
+            np.savetxt(buffer, block, fmt=row_fmt, delimiter=",")
+            fh.write(buffer.getvalue().replace("-inf", ""))
 
 
 def analyze_to_folder(

@@ -54,8 +54,9 @@ def frame_features(
         if prev_power is None
         else np.asarray(prev_power, np.float32)
     )
+    scratch = np.empty_like(power)  # the magnitudes, allocated once per call, not per frame
     _kernels.frame_features(
-        power, np.asarray(freqs, np.float64), prev, float(roll_percent), float(amin), out
+        power, np.asarray(freqs, np.float64), prev, float(roll_percent), float(amin), scratch, out
     )
     return out
 

@@ -46,39 +46,62 @@ class LevelHistogram:
     ----------
     scale : numpy.ndarray
         Per-bin factor applied to |X|² before taking dB (PSD density scaling).
+    frame_step : int
+        Count every n-th frame only. Frames at a quarter-frame hop overlap by
+        75 %; every second one still overlaps by 50 %, so little information is
+        lost and the histogram costs half.
     db_min, db_max : float
         Range of the histograms; levels outside land in the end cells.
     db_step : float
-        Resolution: percentiles are exact to within one step (0.05 dB ≈ 1.2 %).
+        Resolution: percentiles are exact to within one step (0.1 dB ≈ 2.3 %).
     """
 
     def __init__(
         self,
         scale: np.ndarray,
         *,
-        db_min: float = -240.0,
+        db_min: float = -200.0,
         db_max: float = 40.0,
-        db_step: float = 0.05,
+        db_step: float = 0.1,
+        frame_step: int = 1,
     ) -> None:
         if not db_step > 0 or not db_max > db_min:
             raise ParameterError(f"bad histogram range {db_min}..{db_max} step {db_step}")
         self.scale = np.asarray(scale, np.float64)
+        self.log2_scale = np.log2(self.scale)
+        self.frame_step = max(1, int(frame_step))
+        self._phase = 0  # frames to skip at the start of the next update, to keep the stride
         self.db_min = db_min
         self.db_step = db_step
         n_levels = int(np.ceil((db_max - db_min) / db_step))
-        self.hist = np.zeros((len(scale), n_levels), np.int64)
+        # int32 counts (2^31 frames is 2 years at 48 kHz with a 1024 hop): half the cache traffic
+        self.hist = np.zeros((len(scale), n_levels), np.int32)
         self.count = 0
 
     def update(self, power: np.ndarray) -> None:
-        if len(power):
-            _kernels.level_histogram_update(power, self.scale, self.db_min, self.db_step, self.hist)
-            self.count += len(power)
+        """Count frames of |X|² (float32 ``(n_frames, n_bins)``), every ``frame_step``-th one."""
+        power = np.ascontiguousarray(power, np.float32)
+        if len(power) <= self._phase:
+            self._phase -= len(power)
+            return
+        used = power[self._phase :]
+        _kernels.level_histogram_update(
+            used.view(np.int32),
+            self.log2_scale,
+            self.db_min,
+            self.db_step,
+            self.frame_step,
+            self.hist,
+        )
+        counted = (len(used) - 1) // self.frame_step + 1
+        self.count += counted
+        self._phase = (counted * self.frame_step) - len(used)
 
     def percentile(self, q: float) -> np.ndarray:
         """The ``q``-th percentile (0..100) of each bin's level, as power (not dB)."""
         if self.count == 0:
             return np.full(self.hist.shape[0], np.nan)
-        cumulative = np.cumsum(self.hist, axis=1)
+        cumulative = np.cumsum(self.hist, axis=1, dtype=np.int64)
         target = q / 100.0 * self.count
         idx = np.argmax(cumulative >= max(target, 1e-9), axis=1)
         db = self.db_min + (idx + 0.5) * self.db_step

@@ -200,56 +200,56 @@ class TonalTracker:
         background = ndimage.uniform_filter1d(clipped, width, mode="nearest")
         return (db - background).astype(np.float32)
 
+    MAX_CANDIDATES = 12  # salience peaks examined per window, strongest first
+
     def _candidates(self, power: np.ndarray) -> list[tuple[float, float, list[float]]]:
         cfg = self.config
         white = self.whiten(power)
         salience = np.empty(len(self.f0_bins), np.float32)
         _kernels.harmonic_salience(white, self.f0_bins, cfg.max_harmonics, self.weights, salience)
         peaks = signal.argrelmax(np.r_[0.0, salience, 0.0])[0] - 1
-        order = peaks[np.argsort(salience[peaks])[::-1]]
+        peaks = peaks[salience[peaks] >= cfg.min_level_db]
+        order = peaks[np.argsort(salience[peaks])[::-1]][: self.MAX_CANDIDATES]
+        if len(order) == 0:
+            return []
+        levels = np.empty((len(order), cfg.max_harmonics))
+        positions = np.empty_like(levels)
+        _kernels.harmonic_levels(
+            white,
+            np.log(np.maximum(power, 1e-30)),
+            self.f0_bins[order],
+            cfg.max_harmonics,
+            levels,
+            positions,
+        )
         accepted: list[tuple[float, float, list[float]]] = []
-        for idx in order[:40]:
-            if salience[idx] < cfg.min_level_db:
-                break
-            f0_bin = self.f0_bins[idx]
-            levels, positions = self._harmonic_levels(white, power, f0_bin)
-            if len(levels) < 2 or max(levels) < cfg.strong_level_db:
+        for row, idx in enumerate(order):
+            valid = ~np.isnan(levels[row])
+            lv = levels[row][valid]
+            if len(lv) < 2 or lv.max() < cfg.strong_level_db:
                 continue
             # a fundamental shows itself or its octave; f0/n "ghosts" of one strong peak do not
-            if max(levels[0], levels[1]) < cfg.min_level_db:
+            if max(lv[0], lv[1]) < cfg.min_level_db:
                 continue
-            f0 = self._refine(positions, levels)
-            strong = [h * f0 for h, lv in enumerate(levels, start=1) if lv >= cfg.strong_level_db]
+            f0 = self._refine(positions[row][valid], lv)
+            strong = [h * f0 for h, level in enumerate(lv, start=1) if level >= cfg.strong_level_db]
             if any(_related(f0, other[0]) or _explained(strong, other[0]) for other in accepted):
                 continue
-            accepted.append((f0, float(salience[idx]), levels))
+            accepted.append((f0, float(salience[idx]), lv.tolist()))
             if len(accepted) >= self.MAX_PER_FRAME:
                 break
         return accepted
 
-    def _harmonic_levels(self, white: np.ndarray, power: np.ndarray, f0_bin: float):
-        levels, positions = [], []
-        for h in range(1, self.config.max_harmonics + 1):
-            k = round(f0_bin * h)
-            if k + 2 >= len(white):
-                break
-            k = k - 1 + int(np.argmax(white[k - 1 : k + 2]))
-            levels.append(float(white[k]))
-            positions.append((h, k + _parabolic(power, k)))
-        return levels, positions
-
-    def _refine(self, positions: list[tuple[int, float]], levels: list[float]) -> float:
-        # least-squares fundamental from the harmonics that stand out, weighted by their level
-        num = den = 0.0
-        for (h, k), level in zip(positions, levels, strict=True):
-            if level >= self.config.min_level_db:
-                w = level
-                num += w * h * k
-                den += w * h * h
-        if den == 0.0:
-            h, k = positions[int(np.argmax(levels))]
-            return k / h * self.bin_hz
-        return num / den * self.bin_hz
+    def _refine(self, positions: np.ndarray, levels: np.ndarray) -> float:
+        """Least-squares fundamental from the harmonics that stand out, weighted by their level."""
+        numbers = np.arange(1, len(levels) + 1)
+        use = levels >= self.config.min_level_db
+        if not use.any():
+            h = int(np.argmax(levels))
+            return positions[h] / (h + 1) * self.bin_hz
+        w = levels[use]
+        n = numbers[use]
+        return float(np.sum(w * n * positions[use]) / np.sum(w * n**2) * self.bin_hz)
 
     def lines(self) -> list[TonalLine]:
         """Link the per-window fundamentals into lines; keep those lasting ``min_duration_s``."""
@@ -314,15 +314,6 @@ class TonalTracker:
         out = _drop_explained(out, cfg.strong_level_db)
         out.sort(key=lambda line: (line.start_s, line.freq_hz))
         return out
-
-
-def _parabolic(power: np.ndarray, k: int) -> float:
-    """Sub-bin offset of a spectral peak from a parabola through log power (±0.5)."""
-    if k <= 0 or k + 1 >= len(power):
-        return 0.0
-    a, b, c = (math.log(max(power[k + d], 1e-30)) for d in (-1, 0, 1))
-    den = a - 2 * b + c
-    return 0.0 if den >= 0 else max(-0.5, min(0.5, 0.5 * (a - c) / den))
 
 
 def _merge_tracks(tracks: list[dict], *, max_gap_s: float) -> list[dict]:
