@@ -69,6 +69,24 @@ def _print_summary(result: dict, out_dir: str, *, samples_wanted: bool) -> None:
         )
         for failure in samples["failures"]:
             click.echo(f"  FAIL {failure['path']}: {failure['error']}")
+        for rec in samples.get("audio", []):
+            name = rec["path"].rsplit("/", 1)[-1]
+            if "error" in rec:
+                click.echo(f"  audio FAIL {name}: {rec['error']}")
+                continue
+            lines = ", ".join(f"{f:g} Hz" for f in rec["tonal_lines_hz"]) or "no tonal lines"
+            segs = (
+                ", ".join(f"{n} {k}" for k, n in sorted(rec["segments"].items())) or "no segments"
+            )
+            low = (
+                ""
+                if rec["power_below_300hz"] is None
+                else f", {100 * rec['power_below_300hz']:.0f} % of power < 300 Hz"
+            )
+            click.echo(
+                f"  audio {name}: {rec['duration_s']:.1f} s, RMS {rec['rms_dbfs']:.1f} dBFS{low}; "
+                f"{segs}; {lines}"
+            )
     click.echo(f"Report: {out_dir}/report.json ({result['elapsed_s']:.1f} s)")
 
 

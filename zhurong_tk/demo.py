@@ -130,6 +130,93 @@ def check_probe(kind: str, path: Path) -> list[Check]:
     return checks
 
 
+def match_segments(
+    found: list[dict], truth: list[dict], tol_s: float = 0.25
+) -> tuple[int, int, int]:
+    """``(hits, truths, events found)``: both edges within ``tol_s`` (wind-like not counted)."""
+    events = [f for f in found if f["kind"] != "wind-like"]
+    used: set[int] = set()
+    hits = 0
+    for seg in truth:
+        for i, f in enumerate(events):
+            if (
+                i not in used
+                and abs(f["start_s"] - seg["start_s"]) <= tol_s
+                and abs(f["end_s"] - seg["end_s"]) <= tol_s
+            ):
+                used.add(i)
+                hits += 1
+                break
+    return hits, len(truth), len(events)
+
+
+def check_audio_analysis(path: Path, out_dir: Path, *, overwrite: bool) -> list[Check]:
+    """Run ``audio analyze`` on a generated recording and compare with its truth."""
+    from zhurong_tk.audio.analyze import analyze_to_folder
+
+    truth = _load_truth(path)
+    result, _ = analyze_to_folder(path, out_dir, overwrite=overwrite)
+    name = path.name
+    checks = []
+    for ch in result.channels[:1]:  # the channels of the generated files are copies
+        segments = [s.to_dict() for s in ch.segments]
+        hits, n_truth, n_found = match_segments(segments, truth["segments"])
+        if len(truth["segments"]) > 1:
+            checks.append(_close(name, "segment_recall", 1.0, hits / n_truth, 0.1))
+            checks.append(_close(name, "segment_precision", 1.0, hits / max(n_found, 1), 0.1))
+        for seg in (s for s in truth["segments"] if s["kind"] == "tonal"):
+            line = min(
+                ch.tonal_lines, key=lambda ln: abs(ln.freq_start_hz - seg["f0_hz"]), default=None
+            )
+            checks.append(
+                _close(
+                    name,
+                    f"tone_{seg['f0_hz']:g}Hz_start_hz",
+                    seg["f0_hz"],
+                    line.freq_start_hz if line else None,
+                    0.5,
+                )
+            )
+            checks.append(
+                _equal(
+                    name,
+                    f"tone_{seg['f0_hz']:g}Hz_harmonics",
+                    seg["harmonics"],
+                    [h.number for h in line.harmonics] if line else None,
+                )
+            )
+        if truth["impulses"]:
+            checks.append(_equal(name, "impulses", len(truth["impulses"]), len(ch.impulses)))
+    return checks
+
+
+def summarise_recording(path: Path, out_dir: Path, *, overwrite: bool) -> dict[str, Any]:
+    """Analyse a real recording; a few sanity figures for the demo's summary."""
+    from zhurong_tk.audio.analyze import analyze_to_folder
+    from zhurong_tk.errors import ZhurongError
+
+    try:
+        result, _ = analyze_to_folder(path, out_dir, overwrite=overwrite)
+    except ZhurongError as exc:
+        return {"path": str(path), "error": str(exc)}
+    ch = result.channels[0]
+    f, p = ch.psd.freqs, ch.psd.mean
+    low = float(np.sum(p[f < 300]) / np.sum(p)) if np.sum(p) > 0 else None
+    kinds = Counter(s.kind for s in ch.segments)
+    return {
+        "path": str(path),
+        "duration_s": ch.samples / result.sr,
+        "samplerate": result.sr,
+        "rms_dbfs": ch.levels["rms"]["dbfs"],
+        "power_below_300hz": low,
+        "slope_db_per_octave": ch.spectral_slope["db_per_octave"] if ch.spectral_slope else None,
+        "segments": dict(kinds),
+        "tonal_lines_hz": [round(ln.freq_hz, 2) for ln in ch.tonal_lines],
+        "impulses": len(ch.impulses),
+        "warnings": result.warnings,
+    }
+
+
 def survey_samples(root: Path) -> dict[str, Any]:
     """Probe every public sample; count kinds and failures."""
     kinds: Counter[str] = Counter()
@@ -177,7 +264,7 @@ def run_demo(
     """
     say = progress or (lambda _msg: None)
     out = OutputDir(out_dir, overwrite=overwrite)
-    out.check_free("report.json", "media")
+    out.check_free("report.json", "media", "audio", "samples")
     started = time.perf_counter()
     say("generating synthetic media with known truth")
     made = generate_media(out.path / "media", seed=seed)  # creates the folder
@@ -185,14 +272,36 @@ def run_demo(
     for kind, path in made:
         say(f"probing {path.name}")
         checks += check_probe(kind, path)
+    for kind, path in made:
+        if kind == "audio":
+            say(f"audio analyze {path.name}")
+            checks += check_audio_analysis(
+                path, out.path / "audio" / path.name, overwrite=overwrite
+            )
     root = samples_mod.samples_dir() if use_samples else None
     samples = None
     if root is not None:
         say(f"probing the public samples in {root}")
         samples = survey_samples(root)
+        recordings = [
+            *sorted((root / "audio").glob("*")),
+            root / "video" / "generic" / "opencv_box.mp4",
+        ]
+        samples["audio"] = []
+        for path in recordings:
+            if path.is_file():
+                say(f"audio analyze {path.name} (public sample)")
+                samples["audio"].append(
+                    summarise_recording(
+                        path, out.path / "samples" / "audio" / path.name, overwrite=overwrite
+                    )
+                )
     elif use_samples:
         log.info("public samples not found (set %s to their folder); skipped", samples_mod.ENV_VAR)
-    ok = all(c.ok for c in checks) and (samples is None or not samples["failures"])
+    ok = all(c.ok for c in checks) and (
+        samples is None
+        or (not samples["failures"] and not any("error" in a for a in samples.get("audio", [])))
+    )
     result = report(
         "demo",
         SCHEMA_VERSION,
