@@ -110,6 +110,36 @@ def hysteresis_runs(start: np.ndarray, keep: np.ndarray) -> list[tuple[int, int]
     return runs
 
 
+def banded_hysteresis_runs(start: np.ndarray, keep: np.ndarray) -> list[tuple[int, int]]:
+    """Hysteresis per band: a run continues only while the bands that started it
+    (or that met the start condition during it) stay above the low threshold.
+
+    ``start`` and ``keep`` are ``(n_frames, n_bands)`` flags. Without this, the
+    background's own scatter in some unrelated band keeps an ended event alive.
+    """
+    n = start.shape[0]
+    if n == 0:
+        return []
+
+    runs = []
+    i = 0
+    while i < n:
+        if not start[i].any():
+            i += 1
+            continue
+        bands = start[i].copy()
+        a = i
+        while a > 0 and (keep[a - 1] & bands).any():
+            a -= 1
+        b = i
+        while b < n and (keep[b] & bands).any():
+            bands |= start[b]
+            b += 1
+        runs.append((a, max(b, i + 1)))
+        i = max(b, i + 1)
+    return runs
+
+
 def _runs_to_spans(runs, times_s, frame_s, merge_gap_s) -> list[list]:
     edge = frame_s / 4  # a frame turns active as soon as the event enters its window
     spans: list[list] = []
@@ -169,17 +199,42 @@ def segment(
     floor, spread = band_background(shape, config.background_percentile)
     excess = shape - floor
     z = excess / spread
-    start = np.any((z >= config.on_z) & (excess >= config.on_db), axis=1)
-    keep = np.any((z >= config.off_z) & (excess >= config.off_db), axis=1)
+    start = (z >= config.on_z) & (excess >= config.on_db)
+    keep = (z >= config.off_z) & (excess >= config.off_db)
     segments = []
-    for s, e, a, b in _runs_to_spans(
-        hysteresis_runs(start, keep), times_s, frame_s, config.merge_gap_s
-    ):
+    runs = banded_hysteresis_runs(start, keep)
+    # label every run on its own first, so a background blip next to an event is not
+    # absorbed into it; then bridge short gaps between runs of the same kind
+    labelled = []
+    for s, e, a, b in _runs_to_spans(runs, times_s, frame_s, merge_gap_s=-1.0):
         seg = _label(
             s, e, excess[a:b], band_centres_hz, flatness[a:b], tonal_lines, impulses, config
         )
         if seg.kind == "impulsive" or e - s >= config.min_duration_s:
-            segments.append(seg)
+            labelled.append([seg, a, b])
+    merged: list[list] = []
+    for seg, a, b in labelled:
+        if (
+            merged
+            and merged[-1][0].kind == seg.kind
+            and seg.start_s - merged[-1][0].end_s <= config.merge_gap_s
+        ):
+            prev, a0, _ = merged[-1]
+            joined = _label(
+                prev.start_s,
+                seg.end_s,
+                excess[a0:b],
+                band_centres_hz,
+                flatness[a0:b],
+                tonal_lines,
+                impulses,
+                config,
+            )
+            joined.kind = prev.kind
+            merged[-1] = [joined, a0, b]
+        else:
+            merged.append([seg, a, b])
+    segments = [seg for seg, _, _ in merged]
     segments = _join_trains(segments, trains)
 
     # wind-like: the whole spectrum rises together (gusts, a passing dust devil's roar)
