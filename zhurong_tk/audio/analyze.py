@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from zhurong_tk.audio import _kernels
 from zhurong_tk.audio import bands as bands_mod
 from zhurong_tk.audio import features as features_mod
 from zhurong_tk.audio.framestore import FrameStore
@@ -39,7 +40,7 @@ from zhurong_tk.audio.spectral import (
     SpectrogramPool,
     StftConfig,
     WelchAccumulator,
-    power_block,
+    stft_block,
 )
 from zhurong_tk.audio.tonal import TonalConfig, TonalLine, TonalTracker
 from zhurong_tk.errors import ParameterError
@@ -229,7 +230,7 @@ class _Channel:
         self.band_sets = band_sets
         self.freqs = stft.freqs
         self.tail = np.empty(0, np.float32)
-        self.prev_power: np.ndarray | None = None
+        self._scratch: tuple | None = None
         self.frames_done = 0
         self.samples = 0
         self.sum_sq = 0.0
@@ -238,8 +239,9 @@ class _Channel:
         self.non_finite = 0
         self.welch = WelchAccumulator(stft)
         self.scale = stft.density_scale()
-        # every second frame at the default quarter-frame hop: still 50 % overlapping periodograms
-        self.hist = LevelHistogram(self.scale, frame_step=max(1, (stft.n_fft // 2) // stft.hop))
+        # non-overlapping periodograms only: for a level distribution the overlapped ones are
+        # nearly redundant, and the histogram's scattered increments are the pass's dearest part
+        self.hist = LevelHistogram(self.scale, frame_step=max(1, stft.n_fft // stft.hop))
         self.pool = SpectrogramPool(
             stft, expected_frames=expected_frames, max_columns=params.max_columns
         )
@@ -314,18 +316,51 @@ class _Channel:
 
     def _frames(self, seg: np.ndarray, count: int) -> None:
         stft = self.stft
-        power = power_block(seg, stft)
-        rms = _frame_rms(seg, stft.n_fft, stft.hop, count)
-        feats = features_mod.frame_features(power, self.freqs, prev_power=self.prev_power)
-        band_power = (
-            features_mod.band_energies(power, self.band_lo, self.band_hi) * self.band_factor
+        spec = stft_block(seg, stft)
+        n_bins = stft.n_bins
+        if self._scratch is None:
+            scratch_p = np.empty(n_bins, np.float32)
+            self._scratch = (
+                scratch_p,
+                scratch_p.view(np.int32),
+                np.empty(n_bins, np.float32),
+                np.empty(n_bins + 1, np.float64),
+                np.zeros(n_bins, np.float32),
+            )
+        scratch_p, scratch_bits, scratch_mag, scratch_cum, prev_mag = self._scratch
+        index = self.frames_done + np.arange(count)
+        take = self.hist.take(count)
+        cols = self.pool.columns(count)
+        feats = np.empty((count, len(features_mod.FEATURE_NAMES)), np.float32)
+        band_power = np.empty((count, len(self.band_lo)), np.float64)
+        _kernels.reduce_frames(
+            spec,
+            self.freqs,
+            prev_mag,
+            0.85,
+            1e-10,
+            self.band_lo,
+            self.band_hi,
+            band_power,
+            self.welch._sum,
+            self.hist.hist,
+            self.hist.log2_scale,
+            self.hist.db_min,
+            self.hist.db_step,
+            take,
+            self.pool._sum,
+            cols,
+            scratch_p,
+            scratch_bits,
+            scratch_mag,
+            scratch_cum,
+            feats,
         )
-        times = stft.frame_times(self.frames_done, count)
-        self.store.append(np.column_stack([times, rms, feats, band_power]))
-        self.welch.update(power)
-        self.hist.update(power)
-        self.pool.update(power)
-        self.prev_power = power[-1]
+        self.welch.n_segments += count
+        self.pool.counted(cols)
+        rms = _frame_rms(seg, stft.n_fft, stft.hop, count)
+        times = stft.frame_times(index[0], count)
+        self.store.append(np.column_stack([times, rms, feats, band_power * self.band_factor]))
         self.frames_done += count
 
     def result(self) -> ChannelAnalysis:

@@ -47,9 +47,9 @@ class LevelHistogram:
     scale : numpy.ndarray
         Per-bin factor applied to |X|² before taking dB (PSD density scaling).
     frame_step : int
-        Count every n-th frame only. Frames at a quarter-frame hop overlap by
-        75 %; every second one still overlaps by 50 %, so little information is
-        lost and the histogram costs half.
+        Count every n-th frame only. The analysis counts non-overlapping
+        periodograms (every 4th at a quarter-frame hop): overlapped ones add
+        little to a level distribution and cost the most in this pass.
     db_min, db_max : float
         Range of the histograms; levels outside land in the end cells.
     db_step : float
@@ -70,7 +70,7 @@ class LevelHistogram:
         self.scale = np.asarray(scale, np.float64)
         self.log2_scale = np.log2(self.scale)
         self.frame_step = max(1, int(frame_step))
-        self._phase = 0  # frames to skip at the start of the next update, to keep the stride
+        self._seen = 0  # frames offered so far: the stride runs over the whole stream
         self.db_min = db_min
         self.db_step = db_step
         n_levels = int(np.ceil((db_max - db_min) / db_step))
@@ -81,21 +81,20 @@ class LevelHistogram:
     def update(self, power: np.ndarray) -> None:
         """Count frames of |X|² (float32 ``(n_frames, n_bins)``), every ``frame_step``-th one."""
         power = np.ascontiguousarray(power, np.float32)
-        if len(power) <= self._phase:
-            self._phase -= len(power)
-            return
-        used = power[self._phase :]
-        _kernels.level_histogram_update(
-            used.view(np.int32),
-            self.log2_scale,
-            self.db_min,
-            self.db_step,
-            self.frame_step,
-            self.hist,
-        )
-        counted = (len(used) - 1) // self.frame_step + 1
-        self.count += counted
-        self._phase = (counted * self.frame_step) - len(used)
+        used = power[self.take(len(power))]
+        if len(used):
+            _kernels.level_histogram_update(
+                used.view(np.int32), self.log2_scale, self.db_min, self.db_step, 1, self.hist
+            )
+
+    def take(self, n_frames: int) -> np.ndarray:
+        """Which of the next ``n_frames`` frames are counted (every ``frame_step``-th of the
+        whole stream); advances the stream position and :attr:`count`. Kernels that update
+        :attr:`hist` themselves use it too."""
+        take = (self._seen + np.arange(n_frames)) % self.frame_step == 0
+        self._seen += n_frames
+        self.count += int(take.sum())
+        return take
 
     def percentile(self, q: float) -> np.ndarray:
         """The ``q``-th percentile (0..100) of each bin's level, as power (not dB)."""

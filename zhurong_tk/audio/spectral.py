@@ -218,6 +218,15 @@ class SpectrogramPool:
         np.add.at(self._count, cols[starts], np.diff(np.r_[starts, n]))
         self.frames_seen += n
 
+    def columns(self, n_frames: int) -> np.ndarray:
+        """Column of each of the next ``n_frames`` frames (kernels add into :attr:`_sum`)."""
+        return np.minimum((self.frames_seen + np.arange(n_frames)) // self.pool, self.max_columns)
+
+    def counted(self, cols: np.ndarray) -> None:
+        """Record that frames were added into ``cols`` (see :meth:`columns`)."""
+        np.add.at(self._count, cols, 1)
+        self.frames_seen += len(cols)
+
     def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(times_s, freqs, mean power (n_columns, n_bins))`` of the filled columns."""
         used = self._count > 0
