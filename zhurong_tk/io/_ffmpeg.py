@@ -22,7 +22,7 @@ import av
 if not os.environ.get("ZHURONG_TK_FFMPEG_LOG"):
     av.logging.set_level(None)  # PyAV: do not forward FFmpeg's log to Python logging
 
-__all__ = ["av", "cv2"]
+__all__ = ["av"]  # cv2 too, on first use (see __getattr__)
 
 
 def __getattr__(name: str):
