@@ -45,7 +45,7 @@ def test_result_does_not_depend_on_block_size(rng):
     for frames, psd, rms in outs[1:]:
         np.testing.assert_array_equal(frames, outs[0][0])
         np.testing.assert_allclose(psd, outs[0][1], rtol=1e-6)
-        assert rms == pytest.approx(outs[0][2], abs=1e-9)
+        assert rms == pytest.approx(outs[0][2], abs=1e-4)  # float32 sums within a block
 
 
 def test_levels_of_a_known_sine_in_dbfs_and_spl(tmp_path, run):
@@ -125,6 +125,7 @@ def test_clipping_is_reported(tmp_path, run):
 @pytest.mark.parametrize(
     ("name", "error", "message"),
     [
+        ("no_such_file.wav", MediaReadError, "no such file"),
         ("empty.wav", MediaReadError, "empty file"),
         ("header_only.wav", MediaReadError, "no audio samples"),
         ("truncated.wav", MediaReadError, "truncated"),

@@ -31,9 +31,8 @@ from zhurong_tk.audio.impulses import (
     ImpulseTrain,
     detect_impulses,
     impulse_trains,
-    onset_strength,
 )
-from zhurong_tk.audio.levels import LevelHistogram, calibrate, statistical_levels, to_db
+from zhurong_tk.audio.levels import LevelHistogram, calibrate, to_db
 from zhurong_tk.audio.segments import Segment, SegmentConfig, band_background, segment
 from zhurong_tk.audio.spectral import (
     Psd,
@@ -146,6 +145,15 @@ class ChannelAnalysis:
     frames: np.ndarray
     spectrogram: tuple[np.ndarray, np.ndarray, np.ndarray]
     warnings: list[str]
+    frame_store: FrameStore | None = None  # the file behind ``frames``; read in chunks by writers
+
+    def frame_chunks(self, rows: int = 32768):
+        """Yield blocks of the frame table (``frames`` rows) without mapping it whole."""
+        if self.frame_store is not None and self.frame_store.rows:
+            yield from (block for _, block in self.frame_store.chunks(rows))
+        else:
+            for start in range(0, len(self.frames), rows):
+                yield np.asarray(self.frames[start : start + rows])
 
 
 @dataclasses.dataclass
@@ -231,6 +239,14 @@ class _Channel:
         self.freqs = stft.freqs
         self.tail = np.empty(0, np.float32)
         self._scratch: tuple | None = None
+        n_oct = len(band_sets["octave"])
+        self._third = slice(n_oct, n_oct + len(band_sets["third_octave"]))
+        self._prev_third: np.ndarray | None = None
+        self._onset: list[np.ndarray] = []
+        # level distribution over time of every band and of the frame level (last row), for
+        # L10/L50/L90 without reading the frame table back: 0.1 dB cells from -300 to +200 dB
+        n_bands = sum(len(items) for items in band_sets.values())
+        self._level_hist = np.zeros((n_bands + 1, _LEVEL_CELLS), np.int64)
         self.frames_done = 0
         self.samples = 0
         self.sum_sq = 0.0
@@ -299,7 +315,7 @@ class _Channel:
             ax = np.abs(x)
             self.peak = max(self.peak, float(ax.max()))
             self.clipped += int(np.count_nonzero(ax >= self.params.clip_level))
-            self.sum_sq += float(np.dot(x.astype(np.float64), x.astype(np.float64)))
+            self.sum_sq += float(np.dot(x, x))  # float32 BLAS: ~1e-5 relative, no copies
             self.samples += len(x)
             self._tonal_feed.put(x)
         buffer = np.concatenate([self.tail, x]) if len(self.tail) else x
@@ -360,7 +376,19 @@ class _Channel:
         self.pool.counted(cols)
         rms = _frame_rms(seg, stft.n_fft, stft.hop, count)
         times = stft.frame_times(index[0], count)
-        self.store.append(np.column_stack([times, rms, feats, band_power * self.band_factor]))
+        band_power *= self.band_factor
+        self.store.append(np.column_stack([times, rms, feats, band_power]))
+        levels = np.column_stack([band_power, rms.astype(np.float64) ** 2])
+        cells = _level_cells(levels) + np.arange(levels.shape[1]) * _LEVEL_CELLS
+        self._level_hist += np.bincount(cells.ravel(), minlength=self._level_hist.size).reshape(
+            self._level_hist.shape
+        )
+        # onset strength while the third-octave levels are at hand (no second read of the table)
+        third = 10.0 * np.log10(np.maximum(band_power[:, self._third], 1e-30))
+        previous = third[:1] if self._prev_third is None else self._prev_third[None, :]
+        rise = np.diff(np.vstack([previous, third]), axis=0)
+        self._onset.append(np.maximum(rise, 0.0).sum(axis=1).astype(np.float32))
+        self._prev_third = third[-1]
         self.frames_done += count
 
     def result(self) -> ChannelAnalysis:
@@ -382,8 +410,7 @@ class _Channel:
         mean_sq = self.sum_sq / self.samples if self.samples else 0.0
         rms_dbfs = float(to_db(mean_sq))
         peak_dbfs = float(to_db(self.peak**2))
-        frame_db = to_db(frames[:, 1].astype(np.float64) ** 2) if len(frames) else np.empty(0)
-        stats = statistical_levels(frame_db)
+        stats = _levels_from_hist(self._level_hist[-1])
         sens = params.sensitivity_pa
         levels: dict[str, Any] = {
             "rms": calibrate(rms_dbfs, sens),
@@ -410,19 +437,15 @@ class _Channel:
         ref_db = -20 * math.log10(20e-6) if sens else 0.0
 
         band_levels: dict[str, list[BandLevel]] = {}
-        col = 2 + len(features_mod.FEATURE_NAMES)
+        band_index = 0
         df = stft.sr / stft.n_fft
+        gain_db = 10 * math.log10(gain) + ref_db
         for name, items in self.band_sets.items():
             out = []
             for band in items:
                 level = float(to_db(np.sum(mean_psd[band.bin_lo : band.bin_hi]) * df)) + ref_db
                 noise = float(to_db(np.sum(floor[band.bin_lo : band.bin_hi]) * df)) + ref_db
-                series = (
-                    to_db(frames[:, col].astype(np.float64) * gain) + ref_db
-                    if len(frames)
-                    else np.empty(0)
-                )
-                st = statistical_levels(series)
+                st = _levels_from_hist(self._level_hist[band_index], gain_db)
                 snr = level - noise if math.isfinite(level) and math.isfinite(noise) else None
                 out.append(
                     BandLevel(
@@ -437,37 +460,30 @@ class _Channel:
                         st["L90"],
                     )
                 )
-                col += 1
+                band_index += 1
             band_levels[name] = out
 
         lines = self.tonal.lines() if self.samples else []
         hop_s = stft.hop / stft.sr
-        times = frames[:, 0].astype(np.float64) if len(frames) else np.empty(0)
+        times = stft.frame_times(0, self.frames_done)
         n_oct = len(self.band_sets["octave"])
-        n_third = len(self.band_sets["third_octave"])
         base = 2 + len(features_mod.FEATURE_NAMES)
-        octave_db = (
-            to_db(np.asarray(frames[:, base : base + n_oct], np.float64))
-            if len(frames)
-            else np.empty((0, n_oct))
-        )
-        third_db = (
-            to_db(np.asarray(frames[:, base + n_oct : base + n_oct + n_third], np.float64))
-            if len(frames)
-            else np.empty((0, n_third))
-        )
-        strength = onset_strength(third_db)
+        # only the columns needed, read in chunks and kept in float32: the end stays light
+        needed = self.store.columns([1, 5, *range(base, base + n_oct)])
+        frame_rms, flatness = needed[:, 0].astype(np.float64), needed[:, 1].astype(np.float64)
+        octave_db = 10.0 * np.log10(np.maximum(needed[:, 2:], np.float32(1e-30)))
+        del needed
+        strength = np.concatenate(self._onset).astype(np.float64) if self._onset else np.empty(0)
         impulses = detect_impulses(
             strength,
             times,
-            to_db(frames[:, 1].astype(np.float64) ** 2) if len(frames) else times,
+            to_db(frame_rms**2),
             hop_s=hop_s,
             onset_offset_s=-stft.n_fft / 4 / stft.sr,
         )
         trains = impulse_trains(impulses)
         centres = np.array([b.centre_hz for b in self.band_sets["octave"]])
         wide = np.array([b.bin_hi - b.bin_lo >= 4 for b in self.band_sets["octave"]], bool)
-        flatness = frames[:, 5].astype(np.float64) if len(frames) else np.empty(0)
         segs = segment(
             times_s=times,
             band_db=octave_db[:, wide],
@@ -509,8 +525,34 @@ class _Channel:
             frame_columns=columns,
             frames=frames,
             spectrogram=self.pool.result(),
+            frame_store=self.store,
             warnings=warnings,
         )
+
+
+_LEVEL_MIN_DB, _LEVEL_STEP_DB, _LEVEL_CELLS = -300.0, 0.1, 5000
+
+
+def _level_cells(power: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        db = 10.0 * np.log10(power)
+    cells = np.floor((db - _LEVEL_MIN_DB) / _LEVEL_STEP_DB)
+    return np.clip(np.nan_to_num(cells, nan=0.0, neginf=0.0), 0, _LEVEL_CELLS - 1).astype(np.int64)
+
+
+def _levels_from_hist(counts: np.ndarray, offset_db: float = 0.0) -> dict[str, float]:
+    """L10, L50, L90 (dB) from a level histogram; cell 0 (silence) reads as -inf."""
+    total = counts.sum()
+    if total == 0:
+        return {"L10": -np.inf, "L50": -np.inf, "L90": -np.inf}
+    cumulative = np.cumsum(counts)
+    out = {}
+    for name, q in (("L10", 90.0), ("L50", 50.0), ("L90", 10.0)):
+        cell = int(np.searchsorted(cumulative, q / 100.0 * total))
+        out[name] = (
+            -np.inf if cell == 0 else _LEVEL_MIN_DB + (cell + 0.5) * _LEVEL_STEP_DB + offset_db
+        )
+    return out
 
 
 def _frame_rms(seg: np.ndarray, n_fft: int, hop: int, count: int) -> np.ndarray:
@@ -744,6 +786,7 @@ def close_analysis(result: AudioAnalysis) -> None:
     if analyzer is not None:
         for ch in result.channels:
             ch.frames = np.empty((0, len(ch.frame_columns)), np.float32)
+            ch.frame_store = None
         analyzer.close()
 
 
@@ -820,8 +863,8 @@ def write_frames_csv(result: AudioAnalysis, fh: Any, *, chunk: int = 32768) -> N
         + ["%.3f"] * (len(keep) - n_plain)
     )
     for ch in result.channels:
-        for start in range(0, len(ch.frames), chunk):
-            block = np.asarray(ch.frames[start : start + chunk][:, keep], np.float64)
+        for rows in ch.frame_chunks(chunk):
+            block = rows[:, keep].astype(np.float64)
             with np.errstate(divide="ignore"):
                 block[:, n_plain:] = 10 * np.log10(block[:, n_plain:])
             buffer = io.StringIO()

@@ -41,6 +41,27 @@ class FrameStore:
             return np.empty((0, self.n_columns), np.float32)
         return np.memmap(self.path, dtype=np.float32, mode="r", shape=(self.rows, self.n_columns))
 
+    def chunks(self, rows_per_chunk: int = 65536):
+        """Yield ``(first_row, rows)`` blocks read from the file (not mapped): memory stays
+        at one block however long the table."""
+        if not self._fh.closed:
+            self._fh.flush()
+        row_bytes = 4 * self.n_columns
+        with open(self.path, "rb") as fh:
+            for start in range(0, self.rows, rows_per_chunk):
+                count = min(rows_per_chunk, self.rows - start)
+                fh.seek(start * row_bytes)
+                block = np.fromfile(fh, dtype=np.float32, count=count * self.n_columns)
+                yield start, block.reshape(count, self.n_columns)
+
+    def columns(self, indices) -> np.ndarray:
+        """The listed columns of every row, ``(rows, len(indices))`` float32, read in chunks."""
+        indices = list(indices)
+        out = np.empty((self.rows, len(indices)), np.float32)
+        for start, block in self.chunks():
+            out[start : start + len(block)] = block[:, indices]
+        return out
+
     def close(self) -> None:
         self._cleanup()
 

@@ -100,9 +100,11 @@ class LevelHistogram:
         """The ``q``-th percentile (0..100) of each bin's level, as power (not dB)."""
         if self.count == 0:
             return np.full(self.hist.shape[0], np.nan)
-        cumulative = np.cumsum(self.hist, axis=1, dtype=np.int64)
-        target = q / 100.0 * self.count
-        idx = np.argmax(cumulative >= max(target, 1e-9), axis=1)
+        target = max(q / 100.0 * self.count, 1e-9)
+        idx = np.empty(self.hist.shape[0], np.int64)
+        for start in range(0, len(idx), 256):  # row chunks: no full-size cumulative copy
+            cumulative = np.cumsum(self.hist[start : start + 256], axis=1, dtype=np.int64)
+            idx[start : start + 256] = np.argmax(cumulative >= target, axis=1)
         db = self.db_min + (idx + 0.5) * self.db_step
         power = 10.0 ** (db / 10.0)
         power[(idx == 0) & (self.hist[:, 0] > 0)] = 0.0  # digital silence stays zero
