@@ -71,7 +71,7 @@ def spectrogram_figure(
     fig = Figure(figsize=(11, 5.2), layout="constrained")
     ax = fig.add_subplot()
     with np.errstate(divide="ignore"):
-        db = 10 * np.log10(np.maximum(power, 1e-30))
+        db = 10 * np.log10(np.maximum(np.asarray(power, np.float32), np.float32(1e-30)))
     top = np.nanpercentile(db, 99.9) if db.size else 0.0
     vmin = max(np.nanpercentile(db, 2) if db.size else -100, top - db_range)
     t_edges = _edges(times_s)

@@ -816,7 +816,8 @@ def write_outputs(
             fig = plot.spectrogram_figure(
                 times,
                 freqs,
-                pooled * result.stft.density_scale() * gain,
+                pooled
+                * (result.stft.density_scale() * gain).astype(np.float32),  # float32: no 2× copy
                 segments=[s.to_dict() for s in ch.segments],
                 tonal_lines=ch.tonal_lines,
                 log_freq=log_freq,
@@ -839,7 +840,7 @@ def write_outputs(
     return names
 
 
-def write_frames_csv(result: AudioAnalysis, fh: Any, *, chunk: int = 32768) -> None:
+def write_frames_csv(result: AudioAnalysis, fh: Any, *, chunk: int = 8192) -> None:
     """Per-frame table: time, RMS, features, then octave and user band levels in dB.
 
     Written with numpy's formatting a chunk at a time (per-cell Python
