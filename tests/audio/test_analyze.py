@@ -210,3 +210,20 @@ def test_audio_track_of_a_video(samples_root, run):
     assert ch.samples == pytest.approx(667_008, abs=2)
     assert ch.levels["peak"]["dbfs"] > 0  # the decoded MP3 overshoots full scale ...
     assert ch.levels["clipped_samples"] > 0  # ... and that is reported
+
+
+def test_192_khz_recording(tmp_path, run):
+    scene = synth_audio.egress_scene(seed=6, duration_s=40.0)
+    path = synth_audio.write(tmp_path / "e192.flac", scene, sr=192_000)
+    result = run(path)
+    assert result.stft.n_fft == 16384  # ~85 ms at 192 kHz
+    ch = result.channels[0]
+    from zhurong_tk.demo import match_segments
+
+    hits, truths, found = match_segments([s.to_dict() for s in ch.segments], scene["segments"])
+    assert hits == truths == found == 4
+    tones = [s for s in scene["segments"] if s["kind"] == "tonal"]
+    lines = sorted(ch.tonal_lines, key=lambda line: line.start_s)
+    for line, seg in zip(lines, tones, strict=True):
+        assert line.freq_start_hz == pytest.approx(seg["f0_hz"], abs=0.5)
+        assert line.freq_end_hz == pytest.approx(seg["f1_hz"], abs=0.5)

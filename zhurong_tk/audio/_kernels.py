@@ -14,6 +14,29 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _shape(mag, freqs, s_sum, s_f, roll_percent):  # pragma: no cover - jitted
+    """Centroid, bandwidth (p = 2) and roll-off of one magnitude spectrum, as librosa;
+    zeros for a silent frame. ``s_sum``/``s_f``: the magnitudes' sum and frequency-weighted sum."""
+    if s_sum <= 0.0:
+        return 0.0, 0.0, 0.0
+    n_bins = mag.shape[0]
+    centroid = s_f / s_sum
+    var = 0.0
+    for k in range(n_bins):
+        dev = freqs[k] - centroid
+        var += mag[k] * dev * dev
+    threshold = roll_percent * s_sum
+    run = 0.0
+    rolloff = freqs[n_bins - 1]
+    for k in range(n_bins):
+        run += mag[k]
+        if run >= threshold:
+            rolloff = freqs[k]
+            break
+    return centroid, np.sqrt(var / s_sum), rolloff
+
+
 @njit(cache=True, nogil=True, fastmath=False)
 def frame_features(power, freqs, prev_power, roll_percent, amin, scratch, out):  # pragma: no cover
     """Fused per-frame spectral features from a power spectrogram.
@@ -55,25 +78,7 @@ def frame_features(power, freqs, prev_power, roll_percent, amin, scratch, out): 
             d = m - np.sqrt(before)
             if d > 0.0:
                 flux += d * d
-        if s_sum > 0.0:
-            centroid = s_f / s_sum
-            var = 0.0
-            for k in range(n_bins):
-                dev = freqs[k] - centroid
-                var += mag[k] * dev * dev
-            bandwidth = np.sqrt(var / s_sum)
-            threshold = roll_percent * s_sum
-            acc = 0.0
-            rolloff = freqs[n_bins - 1]
-            for k in range(n_bins):
-                acc += mag[k]
-                if acc >= threshold:
-                    rolloff = freqs[k]
-                    break
-        else:
-            centroid = 0.0
-            bandwidth = 0.0
-            rolloff = 0.0
+        centroid, bandwidth, rolloff = _shape(mag, freqs, s_sum, s_f, roll_percent)
         out[t, 0] = centroid
         out[t, 1] = bandwidth
         out[t, 2] = rolloff
@@ -306,25 +311,7 @@ def reduce_frames(  # pragma: no cover - jitted
                 hist[k, idx] += 1
         for j in range(n_bands):
             band_out[t, j] = scratch_cum[band_hi[j]] - scratch_cum[band_lo[j]]
-        if s_sum > 0.0:
-            centroid = s_f / s_sum
-            var = 0.0
-            for k in range(n_bins):
-                dev = freqs[k] - centroid
-                var += scratch_mag[k] * dev * dev
-            bandwidth = np.sqrt(var / s_sum)
-            threshold = roll_percent * s_sum
-            run = 0.0
-            rolloff = freqs[n_bins - 1]
-            for k in range(n_bins):
-                run += scratch_mag[k]
-                if run >= threshold:
-                    rolloff = freqs[k]
-                    break
-        else:
-            centroid = 0.0
-            bandwidth = 0.0
-            rolloff = 0.0
+        centroid, bandwidth, rolloff = _shape(scratch_mag, freqs, s_sum, s_f, roll_percent)
         features[t, 0] = centroid
         features[t, 1] = bandwidth
         features[t, 2] = rolloff

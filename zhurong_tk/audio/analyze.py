@@ -919,31 +919,25 @@ def analyze_to_folder(
         )
     finally:
         close_analysis(result)
-    mix = result.params.mix
+    common = {
+        "n_fft": result.stft.n_fft,
+        "mix": result.params.mix,
+        "stream": stream,
+        "overwrite": overwrite,
+    }
     if export_denoised:
+        floors = [
+            ch.noise_floor / (result.params.sensitivity_pa or 1.0) ** 2 for ch in result.channels
+        ]
         export_mod.export(
             path,
             out / export_denoised,
-            n_fft=result.stft.n_fft,
-            mix=mix,
-            stream=stream,
-            noise_floors=[
-                ch.noise_floor / (result.params.sensitivity_pa or 1.0) ** 2
-                for ch in result.channels
-            ],
+            noise_floors=floors,
             noise_percentile=result.params.noise_percentile,
-            overwrite=overwrite,
+            **common,
         )
         names.append(export_denoised)
     if bandpass_name:
-        export_mod.export(
-            path,
-            out / bandpass_name,
-            n_fft=result.stft.n_fft,
-            mix=mix,
-            stream=stream,
-            band_hz=bandpass,
-            overwrite=overwrite,
-        )
+        export_mod.export(path, out / bandpass_name, band_hz=bandpass, **common)
         names.append(bandpass_name)
     return result, names
