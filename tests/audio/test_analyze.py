@@ -8,8 +8,10 @@ import soundfile as sf
 
 from tests.conftest import BAD, sample_path
 from zhurong_tk.audio import AnalysisParams, AudioAnalyzer, analyze, close_analysis
+from zhurong_tk.demo import match_segments
 from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
 from zhurong_tk.io.outputs import dumps_json
+from zhurong_tk.synth import audio as synth_audio
 
 
 @pytest.fixture
@@ -218,8 +220,6 @@ def test_192_khz_recording(tmp_path, run):
     result = run(path)
     assert result.stft.n_fft == 16384  # ~85 ms at 192 kHz
     ch = result.channels[0]
-    from zhurong_tk.demo import match_segments
-
     hits, truths, found = match_segments([s.to_dict() for s in ch.segments], scene["segments"])
     assert hits == truths == found == 4
     tones = [s for s in scene["segments"] if s["kind"] == "tonal"]
