@@ -28,12 +28,12 @@ def _log_rows(
     lo, hi = max(freqs[1], 1e-3), freqs[-1]
     edges = np.geomspace(lo, hi, n_rows + 1)
     idx = np.clip(np.searchsorted(edges, freqs[1:], side="right") - 1, 0, n_rows - 1)
-    sums = np.zeros((power.shape[0], n_rows))
     counts = np.bincount(idx, minlength=n_rows).astype(float)
-    np.add.at(sums.T, idx, power[:, 1:].T)
     filled = counts > 0
+    # idx is non-decreasing (bins are sorted): sum each row's run of bins with reduceat
+    starts = np.searchsorted(idx, np.flatnonzero(filled))
     rows = np.full((power.shape[0], n_rows), np.nan)
-    rows[:, filled] = sums[:, filled] / counts[filled]
+    rows[:, filled] = np.add.reduceat(power[:, 1:], starts, axis=1) / counts[filled]
     # empty rows (below the first bins' spacing) repeat the row above them
     for j in range(n_rows - 2, -1, -1):
         if not filled[j]:

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from zhurong_tk import plot
+
+
+def test_log_rows_average_the_bins_of_each_row(rng):
+    freqs = np.linspace(0, 24_000, 2049)
+    power = rng.random((30, 2049))
+    edges, rows = plot._log_rows(freqs, power, 300)
+    idx = np.clip(np.searchsorted(edges, freqs[1:], side="right") - 1, 0, 299)
+    sums = np.zeros((30, 300))
+    np.add.at(sums.T, idx, power[:, 1:].T)
+    counts = np.bincount(idx, minlength=300)
+    filled = counts > 0
+    np.testing.assert_allclose(rows[:, filled], sums[:, filled] / counts[filled])
+    assert not np.isnan(rows).any()  # empty low rows repeat the row above
+
+
+def _render(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def test_spectrogram_marks_segments_and_has_a_colour_bar(rng):
+    times = np.arange(100) * 0.1
+    freqs = np.linspace(0, 8000, 513)
+    power = rng.random((100, 513)) * 1e-6
+    segments = [
+        {"start_s": 2.0, "end_s": 4.0, "kind": "tonal"},
+        {"start_s": 6.0, "end_s": 6.5, "kind": "impulsive"},
+    ]
+    for log_freq in (True, False):
+        fig = plot.spectrogram_figure(
+            times, freqs, power, segments=segments, log_freq=log_freq, title="t"
+        )
+        axes = fig.axes
+        assert len(axes) == 2  # the spectrogram and its colour bar
+        assert axes[1].get_ylabel() == "dB re FS²/Hz"
+        assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["tonal", "impulsive"]
+        assert _render(fig)[:4] == b"\x89PNG"
+
+
+def test_psd_figure_draws_every_curve(rng):
+    freqs = np.linspace(0, 8000, 257)
+    psd = 1e-3 / np.maximum(freqs, 1.0)
+    slope = {"exponent": -1.0, "db_per_octave": -3.0, "fmin_hz": 20.0, "fmax_hz": 7000.0}
+    fig = plot.psd_figure(freqs, psd, median=psd * 0.8, noise_floor=psd * 0.1, slope=slope)
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert labels == ["Welch mean", "Welch median", "noise floor", "fit f^-1.00 (-3.0 dB/oct)"]
