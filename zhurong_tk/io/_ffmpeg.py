@@ -11,7 +11,9 @@ audio work needs only PyAV, and OpenCV adds ~50 MB to a process.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 if not os.environ.get("ZHURONG_TK_FFMPEG_LOG"):
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
@@ -22,7 +24,27 @@ import av
 if not os.environ.get("ZHURONG_TK_FFMPEG_LOG"):
     av.logging.set_level(None)  # PyAV: do not forward FFmpeg's log to Python logging
 
-__all__ = ["av"]  # cv2 too, on first use (see __getattr__)
+__all__ = ["av", "av_reason", "open_container"]  # cv2 too, on first use (see __getattr__)
+
+
+def av_reason(exc: Exception) -> str:
+    """FFmpeg's own words for an error, for one-line messages."""
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def open_container(path: str | os.PathLike[str]) -> Iterator[av.container.InputContainer]:
+    """:func:`av.open` for reading, its failures turned into :class:`MediaReadError`."""
+    from zhurong_tk.errors import MediaReadError
+
+    try:
+        container = av.open(os.fspath(path), mode="r")
+    except FileNotFoundError:
+        raise MediaReadError(path, "no such file") from None
+    except av.error.FFmpegError as exc:
+        raise MediaReadError(path, f"FFmpeg cannot open it ({av_reason(exc)})") from None
+    with container:
+        yield container
 
 
 def __getattr__(name: str):

@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
-from zhurong_tk.io._ffmpeg import av
+from zhurong_tk.io._ffmpeg import av, av_reason, open_container
 from zhurong_tk.io.sniff import Kind, sniff
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ def probe_audio_streams(path: str | os.PathLike[str]) -> list[AudioInfo]:
     MediaReadError
         FFmpeg cannot open the file.
     """
-    with _open_container(path) as container:
+    with open_container(path) as container:
         infos = []
         for i, st in enumerate(container.streams.audio):
             ctx = st.codec_context
@@ -216,29 +216,6 @@ def _stream_duration(container, st) -> float:
     if container.duration is not None:
         return container.duration / av.time_base
     return 0.0
-
-
-class _open_container:
-    """Context manager around :func:`av.open` with our error messages."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = path
-
-    def __enter__(self):
-        try:
-            self.container = av.open(os.fspath(self.path), mode="r")
-        except FileNotFoundError:
-            raise MediaReadError(self.path, "no such file") from None
-        except av.error.FFmpegError as exc:
-            raise MediaReadError(self.path, f"FFmpeg cannot open it ({_av_reason(exc)})") from None
-        return self.container
-
-    def __exit__(self, *exc_info) -> None:
-        self.container.close()
-
-
-def _av_reason(exc: Exception) -> str:
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
 class AudioReader:
@@ -318,7 +295,7 @@ class AudioReader:
 
     def _pyav_chunks(self) -> Iterator[np.ndarray]:
         channels = self.info.channels
-        with _open_container(self.path) as container:
+        with open_container(self.path) as container:
             st = container.streams.audio[self.info.stream_index or 0]
             # Packed float32 in the stream's own layout and rate: no resampling.
             resampler = av.AudioResampler(
@@ -342,7 +319,7 @@ class AudioReader:
                     yield chunk
             except av.error.FFmpegError as exc:
                 raise MediaReadError(
-                    self.path, f"decode failed after {self.frames_read} frames ({_av_reason(exc)})"
+                    self.path, f"decode failed after {self.frames_read} frames ({av_reason(exc)})"
                 ) from None
         if self.decode_errors:
             log.warning(
@@ -355,21 +332,30 @@ class AudioReader:
 def _reblock(
     chunks: Iterator[np.ndarray], block_frames: int, overlap: int, channels: int
 ) -> Iterator[np.ndarray]:
-    """Cut a stream of arbitrary-length chunks into overlapping fixed-size blocks."""
+    """Cut a stream of arbitrary-length chunks into overlapping fixed-size blocks.
+
+    Chunks are collected in a list and joined once per emitted block: decoders
+    hand over ~1000-sample frames, and re-joining a growing buffer per chunk
+    copied every block over a hundred times.
+    """
     step = block_frames - overlap
-    buffer = np.empty((0, channels), dtype=np.float32)
+    pending: list[np.ndarray] = []
+    held = 0
     emitted_any = False
     for chunk in chunks:
-        buffer = (
-            np.concatenate([buffer, np.asarray(chunk, dtype=np.float32)])
-            if len(buffer)
-            else np.asarray(chunk, dtype=np.float32)
-        )
-        while len(buffer) >= block_frames:
-            yield buffer[:block_frames]
+        pending.append(np.asarray(chunk, dtype=np.float32))
+        held += len(chunk)
+        if held < block_frames:
+            continue
+        buffer = np.concatenate(pending)
+        start = 0
+        while len(buffer) - start >= block_frames:
+            yield buffer[start : start + block_frames]
             emitted_any = True
-            buffer = buffer[step:]
-    # The tail: frames not yet covered by an emitted block's non-overlap part.
+            start += step
+        pending, held = [buffer[start:]], len(buffer) - start
+    buffer = np.concatenate(pending) if pending else np.empty((0, channels), np.float32)
+    # the tail: frames not yet covered by an emitted block's non-overlap part
     if len(buffer) > (overlap if emitted_any else 0):
         yield buffer
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from zhurong_tk.errors import MediaReadError, UnsupportedFormatError
-from zhurong_tk.io._ffmpeg import av, cv2
-from zhurong_tk.io.audio import AudioInfo, _av_reason, probe_audio_streams
+from zhurong_tk.io._ffmpeg import av, cv2, open_container
+from zhurong_tk.io.audio import AudioInfo, probe_audio_streams
 from zhurong_tk.io.sniff import Kind, sniff
 
 log = logging.getLogger(__name__)
@@ -87,11 +87,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     if kind is not Kind.CONTAINER:
         raise UnsupportedFormatError(path, f"not a video container (content looks like {fmt})")
     notes: list[str] = []
-    try:
-        container = av.open(os.fspath(path), mode="r")
-    except av.error.FFmpegError as exc:
-        raise MediaReadError(path, f"FFmpeg cannot open it ({_av_reason(exc)})") from None
-    with container:
+    with open_container(path) as container:
         if not container.streams.video:
             raise UnsupportedFormatError(path, f"{fmt} file has no video stream")
         st = container.streams.video[0]
@@ -241,11 +237,7 @@ class VideoReader:
     def _decoded(self) -> Iterator[tuple[np.ndarray, float]]:
         self.timestamps_repaired = 0
         self._last_raw_time: collections.deque[float] = collections.deque()
-        try:
-            container = av.open(os.fspath(self.path), mode="r")
-        except av.error.FFmpegError as exc:
-            raise MediaReadError(self.path, f"FFmpeg cannot open it ({_av_reason(exc)})") from None
-        with container:
+        with open_container(self.path) as container:
             st = container.streams.video[0]
             st.thread_type = "AUTO"
             for packet in container.demux(st):
@@ -271,11 +263,7 @@ def count_video_frames(path: str | os.PathLike[str]) -> tuple[int, int]:
     Used by ``info --verify``: the container's frame count is only a claim.
     """
     decoded = failed = 0
-    try:
-        container = av.open(os.fspath(path), mode="r")
-    except av.error.FFmpegError as exc:
-        raise MediaReadError(path, f"FFmpeg cannot open it ({_av_reason(exc)})") from None
-    with container:
+    with open_container(path) as container:
         st = container.streams.video[0]
         st.thread_type = "AUTO"
         for packet in container.demux(st):
