@@ -31,8 +31,16 @@ from zhurong_tk.audio.impulses import (
     ImpulseTrain,
     detect_impulses,
     impulse_trains,
+    onset_strength,
 )
-from zhurong_tk.audio.levels import LevelHistogram, calibrate, to_db
+from zhurong_tk.audio.levels import (
+    LEVEL_CELLS,
+    LevelHistogram,
+    calibrate,
+    level_cells,
+    levels_from_histogram,
+    to_db,
+)
 from zhurong_tk.audio.segments import Segment, SegmentConfig, band_background, segment
 from zhurong_tk.audio.spectral import (
     Psd,
@@ -246,7 +254,7 @@ class _Channel:
         # level distribution over time of every band and of the frame level (last row), for
         # L10/L50/L90 without reading the frame table back: 0.1 dB cells from -300 to +200 dB
         n_bands = sum(len(items) for items in band_sets.values())
-        self._level_hist = np.zeros((n_bands + 1, _LEVEL_CELLS), np.int64)
+        self._level_hist = np.zeros((n_bands + 1, LEVEL_CELLS), np.int64)
         self.frames_done = 0
         self.samples = 0
         self.sum_sq = 0.0
@@ -379,15 +387,14 @@ class _Channel:
         band_power *= self.band_factor
         self.store.append(np.column_stack([times, rms, feats, band_power]))
         levels = np.column_stack([band_power, rms.astype(np.float64) ** 2])
-        cells = _level_cells(levels) + np.arange(levels.shape[1]) * _LEVEL_CELLS
+        cells = level_cells(levels) + np.arange(levels.shape[1]) * LEVEL_CELLS
         self._level_hist += np.bincount(cells.ravel(), minlength=self._level_hist.size).reshape(
             self._level_hist.shape
         )
         # onset strength while the third-octave levels are at hand (no second read of the table)
         third = 10.0 * np.log10(np.maximum(band_power[:, self._third], 1e-30))
         previous = third[:1] if self._prev_third is None else self._prev_third[None, :]
-        rise = np.diff(np.vstack([previous, third]), axis=0)
-        self._onset.append(np.maximum(rise, 0.0).sum(axis=1).astype(np.float32))
+        self._onset.append(onset_strength(np.vstack([previous, third]))[1:].astype(np.float32))
         self._prev_third = third[-1]
         self.frames_done += count
 
@@ -410,7 +417,7 @@ class _Channel:
         mean_sq = self.sum_sq / self.samples if self.samples else 0.0
         rms_dbfs = float(to_db(mean_sq))
         peak_dbfs = float(to_db(self.peak**2))
-        stats = _levels_from_hist(self._level_hist[-1])
+        stats = levels_from_histogram(self._level_hist[-1])
         sens = params.sensitivity_pa
         levels: dict[str, Any] = {
             "rms": calibrate(rms_dbfs, sens),
@@ -445,7 +452,7 @@ class _Channel:
             for band in items:
                 level = float(to_db(np.sum(mean_psd[band.bin_lo : band.bin_hi]) * df)) + ref_db
                 noise = float(to_db(np.sum(floor[band.bin_lo : band.bin_hi]) * df)) + ref_db
-                st = _levels_from_hist(self._level_hist[band_index], gain_db)
+                st = levels_from_histogram(self._level_hist[band_index], gain_db)
                 snr = level - noise if math.isfinite(level) and math.isfinite(noise) else None
                 out.append(
                     BandLevel(
@@ -530,43 +537,17 @@ class _Channel:
         )
 
 
-_LEVEL_MIN_DB, _LEVEL_STEP_DB, _LEVEL_CELLS = -300.0, 0.1, 5000
-
-
-def _level_cells(power: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        db = 10.0 * np.log10(power)
-    cells = np.floor((db - _LEVEL_MIN_DB) / _LEVEL_STEP_DB)
-    return np.clip(np.nan_to_num(cells, nan=0.0, neginf=0.0), 0, _LEVEL_CELLS - 1).astype(np.int64)
-
-
-def _levels_from_hist(counts: np.ndarray, offset_db: float = 0.0) -> dict[str, float]:
-    """L10, L50, L90 (dB) from a level histogram; cell 0 (silence) reads as -inf."""
-    total = counts.sum()
-    if total == 0:
-        return {"L10": -np.inf, "L50": -np.inf, "L90": -np.inf}
-    cumulative = np.cumsum(counts)
-    out = {}
-    for name, q in (("L10", 90.0), ("L50", 50.0), ("L90", 10.0)):
-        cell = int(np.searchsorted(cumulative, q / 100.0 * total))
-        out[name] = (
-            -np.inf if cell == 0 else _LEVEL_MIN_DB + (cell + 0.5) * _LEVEL_STEP_DB + offset_db
-        )
-    return out
-
-
 def _frame_rms(seg: np.ndarray, n_fft: int, hop: int, count: int) -> np.ndarray:
     """Unwindowed RMS of each frame. When the hop divides the frame, from per-hop sums of
     squares (one pass over the samples); otherwise from a cumulative sum."""
-    squared = seg.astype(np.float64) ** 2 if n_fft % hop else None
-    if squared is None:
+    if n_fft % hop == 0:
         per = n_fft // hop
         hop_sums = np.add.reduceat(
             seg * seg, np.arange(0, (count + per - 1) * hop, hop), dtype=np.float64
         )
         window_sums = np.lib.stride_tricks.sliding_window_view(hop_sums, per)[:count].sum(axis=1)
     else:
-        cumulative = np.concatenate([[0.0], np.cumsum(squared)])
+        cumulative = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
         starts = np.arange(count) * hop
         window_sums = cumulative[starts + n_fft] - cumulative[starts]
     return np.sqrt(np.maximum(window_sums, 0.0) / n_fft)

@@ -35,6 +35,34 @@ def calibrate(dbfs: float, sensitivity_pa: float | None) -> dict[str, float]:
     return out
 
 
+# Level histograms of band series over time (L10/L50/L90 without keeping the series):
+# 0.1 dB cells from -300 dB up.
+LEVEL_MIN_DB, LEVEL_STEP_DB, LEVEL_CELLS = -300.0, 0.1, 5000
+
+
+def level_cells(power: np.ndarray) -> np.ndarray:
+    """Histogram cell of each power value (zero power: cell 0)."""
+    with np.errstate(divide="ignore"):
+        db = 10.0 * np.log10(power)
+    cells = np.floor((db - LEVEL_MIN_DB) / LEVEL_STEP_DB)
+    return np.clip(np.nan_to_num(cells, nan=0.0, neginf=0.0), 0, LEVEL_CELLS - 1).astype(np.int64)
+
+
+def levels_from_histogram(counts: np.ndarray, offset_db: float = 0.0) -> dict[str, float]:
+    """L10, L50, L90 (dB) from a level histogram; cell 0 (silence) reads as -inf."""
+    total = counts.sum()
+    if total == 0:
+        return {"L10": -np.inf, "L50": -np.inf, "L90": -np.inf}
+    cumulative = np.cumsum(counts)
+    out = {}
+    for name, q in (("L10", 90.0), ("L50", 50.0), ("L90", 10.0)):
+        cell = int(np.searchsorted(cumulative, q / 100.0 * total))
+        out[name] = (
+            -np.inf if cell == 0 else LEVEL_MIN_DB + (cell + 0.5) * LEVEL_STEP_DB + offset_db
+        )
+    return out
+
+
 class LevelHistogram:
     """Per-frequency histograms of periodogram levels, updated frame by frame.
 

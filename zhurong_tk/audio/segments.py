@@ -91,25 +91,6 @@ def shape_and_common_rise(band_db: np.ndarray, percentile: float) -> tuple[np.nd
     return rise - np.maximum(common, 0.0)[:, None], common
 
 
-def hysteresis_runs(start: np.ndarray, keep: np.ndarray) -> list[tuple[int, int]]:
-    """Runs ``[a, b)`` of frames: begun by a ``start`` frame, extended while ``keep``."""
-    runs = []
-    i, n = 0, len(start)
-    while i < n:
-        if not start[i]:
-            i += 1
-            continue
-        a = i
-        while a > 0 and keep[a - 1]:
-            a -= 1
-        b = i
-        while b < n and keep[b]:
-            b += 1
-        runs.append((a, b))
-        i = b
-    return runs
-
-
 def banded_hysteresis_runs(start: np.ndarray, keep: np.ndarray) -> list[tuple[int, int]]:
     """Hysteresis per band: a run continues only while the bands that started it
     (or that met the start condition during it) stay above the low threshold.
@@ -244,7 +225,10 @@ def segment(
     w_start = (c_rise >= config.on_db) & (c_rise / c_spread >= config.on_z / 2)
     w_keep = c_rise >= config.off_db
     for s, e, a, b in _runs_to_spans(
-        hysteresis_runs(w_start, w_keep), times_s, frame_s, config.merge_gap_s
+        banded_hysteresis_runs(w_start[:, None], w_keep[:, None]),
+        times_s,
+        frame_s,
+        config.merge_gap_s,
     ):
         if e - s < 1.0 or any(min(e, sg.end_s) - max(s, sg.start_s) > 0 for sg in segments):
             continue

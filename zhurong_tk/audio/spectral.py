@@ -211,12 +211,10 @@ class SpectrogramPool:
         n = len(power)
         if n == 0:
             return
-        cols = np.minimum((self.frames_seen + np.arange(n)) // self.pool, self.max_columns)
+        cols = self.columns(n)
         starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
-        sums = np.add.reduceat(power, starts, axis=0)
-        self._sum[cols[starts]] += sums
-        np.add.at(self._count, cols[starts], np.diff(np.r_[starts, n]))
-        self.frames_seen += n
+        self._sum[cols[starts]] += np.add.reduceat(power, starts, axis=0)
+        self.counted(cols)
 
     def columns(self, n_frames: int) -> np.ndarray:
         """Column of each of the next ``n_frames`` frames (kernels add into :attr:`_sum`)."""
