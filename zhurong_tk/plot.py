@@ -7,9 +7,13 @@ worker threads and processes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
@@ -46,8 +50,8 @@ def spectrogram_figure(
     freqs: np.ndarray,
     power: np.ndarray,
     *,
-    segments: list[dict] = (),
-    tonal_lines: list[Any] = (),
+    segments: Sequence[dict] = (),
+    tonal_lines: Sequence[Any] = (),
     log_freq: bool = True,
     title: str = "",
     db_range: float = 80.0,
@@ -68,40 +72,44 @@ def spectrogram_figure(
     log_freq : bool
         Logarithmic frequency axis (default) or linear.
     """
-    fig = Figure(figsize=(11, 5.2), layout="constrained")
-    ax = fig.add_subplot()
-    with np.errstate(divide="ignore"):
-        db = 10 * np.log10(np.maximum(np.asarray(power, np.float32), np.float32(1e-30)))
-    top = np.nanpercentile(db, 99.9) if db.size else 0.0
-    vmin = max(np.nanpercentile(db, 2) if db.size else -100, top - db_range)
+    # fixed margins, not a layout engine: constrained layout measured every tick label's text
+    # extent and cost half a second per figure; the sizes here are fixed, so are the margins
+    fig = Figure(figsize=(11, 5.2))
+    ax = fig.add_axes((0.065, 0.1, 0.835, 0.83))
+    colour_ax = fig.add_axes((0.91, 0.1, 0.012, 0.83))
+    power = np.asarray(power, np.float32)
     t_edges = _edges(times_s)
     extent_t = (t_edges[0], t_edges[-1])
     # imshow, not pcolormesh: a 2000-column image draws in a fraction of the time. The log
     # axis is drawn in log10(Hz) with frequency tick labels, so the image stays uniform.
+    # Bins are reduced to the image's rows before taking dB: no full-size dB copy.
     if log_freq and len(freqs) > 2:
-        f_edges, rows = _log_rows(freqs, power)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            image = 10 * np.log10(np.maximum(rows, 1e-30)).T
+        f_edges, image_power = _log_rows(freqs, power)
         y0, y1 = np.log10(f_edges[0]), np.log10(f_edges[-1])
         to_y = np.log10
         _log_ticks(ax, f_edges[0], f_edges[-1])
     else:
         step = max(1, -(-len(freqs) // 1024))
         usable = (len(freqs) // step) * step
-        image = db[:, :usable].reshape(db.shape[0], -1, step).max(axis=2).T
+        image_power = power[:, :usable].reshape(power.shape[0], -1, step).max(axis=2)
         y0, y1 = 0.0, float(freqs[usable - 1])
         to_y = np.asarray
-    mesh = ax.imshow(
-        image,
+    with np.errstate(divide="ignore", invalid="ignore"):
+        image = 10 * np.log10(np.maximum(image_power, 1e-30)).T
+    top = np.nanpercentile(image, 99.9) if image.size else 0.0
+    vmin = max(np.nanpercentile(image, 2) if image.size else -100, top - db_range)
+    # colour-mapped here to 8-bit RGBA: matplotlib's float-image path made several float64
+    # copies of the image at the figure's pixel size (~80 MB for an hour's spectrogram)
+    norm = Normalize(vmin=vmin, vmax=top)
+    cmap = colormaps["magma"]
+    ax.imshow(
+        cmap(norm(image), bytes=True),
         origin="lower",
         aspect="auto",
         extent=(*extent_t, y0, y1),
-        vmin=vmin,
-        vmax=top,
-        cmap="magma",
         interpolation="nearest",
     )
-    fig.colorbar(mesh, ax=ax, label=units, pad=0.01)
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=colour_ax, label=units)
     for line in tonal_lines:
         sel = (line.times_s >= line.start_s - 1) & (line.times_s <= line.end_s + 1)
         t = np.clip(line.times_s[sel], line.start_s, line.end_s)
@@ -123,20 +131,22 @@ def spectrogram_figure(
             xytext=(2, 3),
             textcoords="offset points",
         )
+    # one collection per kind, not an artist per segment: an hour holds hundreds of segments
     band = blended_transform_factory(ax.transData, ax.transAxes)
-    for seg in segments:
-        colour = SEGMENT_COLOURS.get(seg["kind"], "white")
-        ax.fill_between(
-            [seg["start_s"], seg["end_s"]],
-            0.965,
-            1.0,
+    for kind in dict.fromkeys(s["kind"] for s in segments):
+        colour = SEGMENT_COLOURS.get(kind, "white")
+        spans = [(s["start_s"], s["end_s"]) for s in segments if s["kind"] == kind]
+        starts, ends = np.array(spans).T
+        ax.broken_barh(
+            list(zip(starts, ends - starts, strict=True)),
+            (0.965, 0.035),
             transform=band,
             color=colour,
             alpha=0.95,
             lw=0,
         )
-        ax.axvline(seg["start_s"], color=colour, lw=0.6, alpha=0.7)
-        ax.axvline(seg["end_s"], color=colour, lw=0.6, alpha=0.7, ls=":")
+        ax.vlines(starts, 0, 1, transform=band, color=colour, lw=0.6, alpha=0.7)
+        ax.vlines(ends, 0, 1, transform=band, color=colour, lw=0.6, alpha=0.7, linestyles=":")
     handles = [
         ax.fill_between([], [], color=c, label=k)
         for k, c in SEGMENT_COLOURS.items()
@@ -192,8 +202,8 @@ def psd_figure(
     units: str = "FS²/Hz",
 ) -> Figure:
     """Welch PSD (mean and median), the noise floor and the fitted power law, log–log."""
-    fig = Figure(figsize=(8, 4.8), layout="constrained")
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(8, 4.8))
+    ax = fig.add_axes((0.1, 0.11, 0.87, 0.82))
     sel = freqs > 0
     ax.loglog(freqs[sel], np.maximum(mean[sel], 1e-30), lw=1.0, label="Welch mean")
     if median is not None:

@@ -69,6 +69,27 @@ def test_levels_of_a_known_sine_in_dbfs_and_spl(tmp_path, run):
     )  # all power in one octave
 
 
+def test_spectrogram_columns_are_in_the_psd_units(rng):
+    # white noise of variance 0.01 at 8 kHz: a flat one-sided PSD of 2 * 0.01 / 8000 per Hz
+    x = rng.standard_normal(8000 * 30).astype(np.float32) * 0.1
+    for sensitivity in (None, 3.0):
+        analyzer = AudioAnalyzer(
+            sr=8000,
+            channels=1,
+            params=AnalysisParams(n_fft=256, hop=64, max_columns=50, sensitivity_pa=sensitivity),
+            expected_frames=len(x),
+        )
+        analyzer.update(x)
+        channel = analyzer.result().channels[0]
+        analyzer.close()
+        times, freqs, columns = channel.spectrogram
+        assert columns.shape == (len(times), len(freqs)) and 45 <= len(times) <= 51
+        gain = (sensitivity or 1.0) ** 2
+        inner = columns[:, 5:-5]
+        assert np.median(inner) == pytest.approx(2 * 0.01 / 8000 * gain, rel=0.03)
+        np.testing.assert_allclose(columns.mean(axis=0)[5:-5], channel.psd.mean[5:-5], rtol=0.02)
+
+
 def test_channels_are_analysed_apart_or_mixed(tmp_path, run):
     sr = 16_000
     t = np.arange(3 * sr) / sr

@@ -112,3 +112,90 @@ def test_harmonic_salience_matches_numpy(rng):
             acc += weights[h - 1] * max(0.0, white[k - 1 : k + 2].max())
         ref.append(acc)
     np.testing.assert_allclose(out, ref, rtol=1e-5)
+
+
+def test_reduce_frames_matches_numpy(rng):
+    n_frames, n_fft = 23, 256
+    n_bins = n_fft // 2 + 1
+    x = rng.normal(0, 1, (n_frames, n_fft)) * rng.uniform(1e-4, 1, (n_frames, 1))
+    spec = np.fft.rfft(x * np.hanning(n_fft), axis=1).astype(np.complex64)
+    spec[4] = 0  # a silent frame
+    freqs = np.fft.rfftfreq(n_fft, 1 / 8000)
+    prev = rng.random(n_bins).astype(np.float32)
+    prev_power = prev.astype(np.float64) ** 2
+    lo = np.array([0, 3, 10, 10, 100], np.int64)
+    hi = np.array([3, 10, 40, 11, n_bins], np.int64)
+    bands = np.empty((n_frames, len(lo)))
+    welch = np.full(n_bins, 2.0)
+    hist = np.zeros((n_bins, 600), np.int32)
+    scale = rng.uniform(0.5, 2.0, n_bins)
+    take = np.arange(n_frames) % 3 == 1
+    pool = np.zeros((4, n_bins), np.float32)
+    cols = np.arange(n_frames) // 6
+    scratch = np.empty(n_bins, np.float32)
+    feats = np.empty((n_frames, 5), np.float32)
+    _kernels.reduce_frames(
+        spec, freqs, prev, 0.85, 1e-10, lo, hi, bands, welch, hist, np.log2(scale), -150.0, 0.25,
+        take, pool, cols, scratch, scratch.view(np.int32), np.empty(n_bins, np.float32), feats,
+    )  # fmt: skip
+    power = np.abs(spec.astype(np.complex128)) ** 2
+    ref = features_reference(power, freqs, prev_power, 0.85, 1e-10)
+    live = np.arange(n_frames) != 4
+    np.testing.assert_allclose(feats[live], ref[live], rtol=1e-4, atol=1e-6)
+    assert feats[4, 0] == feats[4, 1] == feats[4, 2] == 0.0 and feats[4, 3] == pytest.approx(1.0)
+    np.testing.assert_allclose(
+        bands, [[row[a:b].sum() for a, b in zip(lo, hi, strict=True)] for row in power], rtol=1e-5
+    )
+    np.testing.assert_allclose(welch, 2.0 + power.sum(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(pool, [power[cols == c].sum(axis=0) for c in range(4)], rtol=1e-5)
+    np.testing.assert_allclose(prev, np.sqrt(power[-1]), rtol=1e-5)  # left holding the last frame
+    with np.errstate(divide="ignore"):
+        db = 10 * np.log10(power[take] * scale)
+    idx = np.clip(np.floor((db + 150.0) / 0.25), 0, 599).astype(int)
+    ref_hist = np.zeros_like(hist)
+    for k in range(n_bins):
+        np.add.at(ref_hist[k], idx[:, k], 1)
+    assert hist.sum() == take.sum() * n_bins
+    assert np.abs(hist - ref_hist).sum() <= 2  # polynomial log2: a cell edge may go next door
+
+
+def hysteresis_reference(start, keep):
+    runs, i, n = [], 0, len(start)
+    while i < n:
+        if not start[i].any():
+            i += 1
+            continue
+        bands = start[i].copy()
+        a = i
+        while a > 0 and (keep[a - 1] & bands).any():
+            a -= 1
+        b = i
+        while b < n and (keep[b] & bands).any():
+            bands |= start[b]
+            b += 1
+        runs.append((a, max(b, i + 1)))
+        i = max(b, i + 1)
+    return runs
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_hysteresis_runs_match_python(seed):
+    rng = np.random.default_rng(seed)
+    keep = rng.random((400, 4)) < 0.6
+    start = keep & (rng.random((400, 4)) < 0.1)
+    runs = np.empty((400, 2), np.int64)
+    count = _kernels.hysteresis_runs(start, keep, runs)
+    expected = hysteresis_reference(start, keep)
+    assert len(expected) > 5
+    assert [tuple(r) for r in runs[:count]] == expected
+
+
+@pytest.mark.parametrize(("first", "step"), [(6, 1), (6, 3), (9, 4)])
+def test_fir_decimate_matches_numpy(rng, first, step):
+    x = rng.normal(0, 1, 200).astype(np.float32)
+    taps = rng.normal(0, 1, 7).astype(np.float32)
+    n_out = (len(x) - 1 - first) // step + 1
+    out = np.empty(n_out, np.float32)
+    _kernels.fir_decimate(x, np.ascontiguousarray(taps[::-1]), first, step, out)
+    full = np.convolve(x.astype(np.float64), taps)  # full[i] = Σ taps[m]·x[i - m]
+    np.testing.assert_allclose(out, full[first::step][:n_out], rtol=1e-5, atol=1e-5)

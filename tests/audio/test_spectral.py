@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from zhurong_tk.audio.spectral import SpectrogramPool, StftConfig, power_block, welch_psd
+from zhurong_tk.audio.spectral import (
+    SpectrogramPool,
+    StftConfig,
+    lowpass_taps,
+    power_block,
+    welch_psd,
+    window_array,
+)
 from zhurong_tk.errors import ParameterError
 
 
@@ -64,3 +71,32 @@ def test_short_block_has_no_frames():
 def test_config_is_checked(kwargs, message):
     with pytest.raises(ParameterError, match=message):
         StftConfig(**{"sr": 48_000.0, **kwargs})
+
+
+@pytest.mark.parametrize("name", ["hann", "hamming", "blackman"])
+def test_window_array_is_scipys_periodic_window(name):
+    ours = window_array(name, 512)
+    np.testing.assert_allclose(ours, signal.get_window(name, 512, fftbins=True), atol=1e-7)
+    assert ours.dtype == np.float32 and not ours.flags.writeable
+
+
+@pytest.mark.parametrize(
+    ("sr", "pass_hz", "stop_hz"), [(48_000, 2000, 3333), (100_000, 2000, 9000)]
+)
+def test_lowpass_taps_meet_their_specification(sr, pass_hz, stop_hz):
+    taps = lowpass_taps(sr, pass_hz=pass_hz, stop_hz=stop_hz, atten_db=80.0)
+    assert len(taps) % 2 == 1 and taps.dtype == np.float32
+    np.testing.assert_allclose(taps, taps[::-1], atol=1e-7)  # linear phase
+    freqs, response = signal.freqz(taps.astype(np.float64), worN=1 << 16, fs=sr)
+    gain_db = 20 * np.log10(np.maximum(np.abs(response), 1e-12))
+    assert np.max(np.abs(gain_db[freqs <= pass_hz])) < 0.01  # flat pass band
+    assert np.max(gain_db[freqs >= stop_hz]) < -80.0
+    # the same design as scipy's firwin with a Kaiser window
+    beta = signal.kaiser_beta(82.0)  # designed with a 2 dB margin
+    reference = signal.firwin(len(taps), (pass_hz + stop_hz) / 2, window=("kaiser", beta), fs=sr)
+    np.testing.assert_allclose(taps, reference, atol=1e-6)
+
+
+def test_lowpass_taps_refuse_a_band_beyond_nyquist():
+    with pytest.raises(ParameterError, match="stop_hz"):
+        lowpass_taps(8000, pass_hz=3000, stop_hz=5000)

@@ -13,8 +13,9 @@ import os
 import numpy as np
 import scipy.fft
 import soundfile as sf
-from scipy import ndimage, signal
+from scipy import ndimage
 
+from zhurong_tk.audio.spectral import window_array
 from zhurong_tk.errors import ParameterError
 from zhurong_tk.io.audio import AudioReader
 from zhurong_tk.io.outputs import atomic_path
@@ -87,7 +88,7 @@ def export(
     reader = AudioReader(path, stream=stream)
     sr = reader.info.samplerate
     hop = n_fft // 4
-    window = signal.get_window("hann", n_fft).astype(np.float32)
+    window = window_array("hann", n_fft)
     norm = np.float32(1.0 / np.sum(window**2 / hop))  # Σ w² over overlapping frames = 1.5 at N/4
     freqs = np.fft.rfftfreq(n_fft, 1 / sr)
     scale = (2.0 / (sr * np.sum(window.astype(np.float64) ** 2))) * np.ones(len(freqs))

@@ -13,11 +13,13 @@ hundred hertz: friction), or wind-like (rise confined to the low bands).
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 
 import numpy as np
 from scipy import ndimage
 
+from zhurong_tk.audio import _kernels
 from zhurong_tk.audio.impulses import Impulse, ImpulseTrain
 from zhurong_tk.audio.tonal import TonalLine
 
@@ -98,27 +100,11 @@ def banded_hysteresis_runs(start: np.ndarray, keep: np.ndarray) -> list[tuple[in
     ``start`` and ``keep`` are ``(n_frames, n_bands)`` flags. Without this, the
     background's own scatter in some unrelated band keeps an ended event alive.
     """
-    n = start.shape[0]
-    if n == 0:
-        return []
-
-    runs = []
-    i = 0
-    while i < n:
-        if not start[i].any():
-            i += 1
-            continue
-        bands = start[i].copy()
-        a = i
-        while a > 0 and (keep[a - 1] & bands).any():
-            a -= 1
-        b = i
-        while b < n and (keep[b] & bands).any():
-            bands |= start[b]
-            b += 1
-        runs.append((a, max(b, i + 1)))
-        i = max(b, i + 1)
-    return runs
+    start = np.ascontiguousarray(start, bool)
+    keep = np.ascontiguousarray(keep, bool)
+    runs = np.empty((start.shape[0], 2), np.int64)
+    count = _kernels.hysteresis_runs(start, keep, runs)
+    return [(int(a), int(b)) for a, b in runs[:count]]
 
 
 def _runs_to_spans(runs, times_s, frame_s, merge_gap_s) -> list[list]:
@@ -171,6 +157,7 @@ def segment(
     config = config or SegmentConfig()
     if len(times_s) == 0 or band_db.shape[1] == 0:
         return []
+    impulses = sorted(impulses, key=lambda imp: imp.time_s)
     # smooth each band's power over three frames: a band of few FFT bins scatters by several dB
     power = ndimage.uniform_filter1d(
         10.0 ** (np.where(np.isfinite(band_db), band_db, -300.0) / 10.0), 3, axis=0
@@ -261,7 +248,10 @@ def _label(s, e, excess, centres, flatness, lines, impulses, config) -> Segment:
         for line in lines
         if min(e, line.end_s) - max(s, line.start_s) > 0
     ]
-    inside = [imp for imp in impulses if s - 0.05 <= imp.time_s <= e]
+    # impulses come in time order: the ones inside are one slice
+    lo = bisect.bisect_left(impulses, s - 0.05, key=lambda imp: imp.time_s)
+    hi = bisect.bisect_right(impulses, e, lo=lo, key=lambda imp: imp.time_s)
+    inside = impulses[lo:hi]
     evidence = {
         "peak_rise_db": round(float(peak[dominant]), 2),
         "dominant_band_hz": round(float(centres[dominant]), 1),

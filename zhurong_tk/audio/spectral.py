@@ -11,11 +11,11 @@ does not depend on the block size.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import signal
 
 from zhurong_tk.errors import ParameterError
 
@@ -58,7 +58,8 @@ class StftConfig:
         return np.fft.rfftfreq(self.n_fft, 1.0 / self.sr)
 
     def window_array(self) -> np.ndarray:
-        return signal.get_window(self.window, self.n_fft, fftbins=True).astype(np.float32)
+        """The window as float32 (read-only, shared: computed once per name and length)."""
+        return window_array(self.window, self.n_fft)
 
     def block_samples(self, frames_per_block: int) -> int:
         """Samples in a block holding ``frames_per_block`` frames."""
@@ -76,6 +77,48 @@ class StftConfig:
     def frame_times(self, first: int, count: int) -> np.ndarray:
         """Centre time (s) of frames ``first .. first + count - 1``."""
         return ((first + np.arange(count)) * self.hop + self.n_fft / 2) / self.sr
+
+
+@functools.lru_cache(maxsize=16)
+def window_array(name: str, n: int) -> np.ndarray:
+    """Periodic (DFT-even) window ``name`` of length ``n`` as float32, read-only and cached.
+
+    Hann, the default, is computed here; other names go to :func:`scipy.signal.get_window`
+    (imported only then: scipy.signal costs ~0.6 s and ~50 MB to import, per run).
+    """
+    if name == "hann":
+        window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)).astype(np.float32)
+    else:
+        from scipy import signal
+
+        window = signal.get_window(name, n, fftbins=True).astype(np.float32)
+    window.flags.writeable = False
+    return window
+
+
+def lowpass_taps(
+    sr: float, *, pass_hz: float, stop_hz: float, atten_db: float = 80.0
+) -> np.ndarray:
+    """Linear-phase FIR low-pass by the Kaiser window method (as :func:`scipy.signal.firwin`).
+
+    Flat to ``pass_hz``, at least ``atten_db`` down from ``stop_hz``; unit gain at DC;
+    float32, odd length. Written out (numpy has the sinc and the Kaiser window) so the
+    analysis does not import scipy.signal for one filter.
+    """
+    if not 0 < pass_hz < stop_hz <= sr / 2:
+        raise ParameterError(f"need 0 < pass_hz < stop_hz <= sr/2, got {pass_hz}, {stop_hz}, {sr}")
+    width = 2 * np.pi * (stop_hz - pass_hz) / sr  # transition width, rad/sample
+    design_db = atten_db + 2.0  # Kaiser's formulas are estimates: leave a margin
+    n_taps = int(np.ceil((design_db - 7.95) / (2.285 * width))) + 1
+    n_taps += 1 - n_taps % 2  # odd: a whole-sample delay
+    if design_db > 50:
+        beta = 0.1102 * (design_db - 8.7)
+    else:
+        beta = 0.5842 * max(design_db - 21, 0.0) ** 0.4 + 0.07886 * max(design_db - 21, 0.0)
+    cutoff = (pass_hz + stop_hz) / sr  # (pass + stop) / 2, as a fraction of sr / 2
+    taps = cutoff * np.sinc(cutoff * (np.arange(n_taps) - (n_taps - 1) / 2))
+    taps *= np.kaiser(n_taps, beta)
+    return (taps / taps.sum()).astype(np.float32)
 
 
 def stft_block(x: np.ndarray, config: StftConfig, *, workers: int = 1) -> np.ndarray:
@@ -226,10 +269,17 @@ class SpectrogramPool:
         self.frames_seen += len(cols)
 
     def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(times_s, freqs, mean power (n_columns, n_bins))`` of the filled columns."""
-        used = self._count > 0
-        mean = self._sum[used] / self._count[used, None]
-        index = np.flatnonzero(used)
-        centre_frame = index * self.pool + (np.minimum(self._count[used], self.pool) - 1) / 2
+        """``(times_s, freqs, mean power (n_columns, n_bins))`` of the filled columns.
+
+        Divides the sums in place (no second image in memory): call it once, at the end.
+        """
+        index = np.flatnonzero(self._count)
+        counts = self._count[index]
+        if len(index) and index[-1] == len(index) - 1:  # filled from the first column on
+            mean = self._sum[: len(index)]
+            mean /= counts[:, None].astype(np.float32)
+        else:
+            mean = self._sum[index] / counts[:, None].astype(np.float32)
+        centre_frame = index * self.pool + (np.minimum(counts, self.pool) - 1) / 2
         times = (centre_frame * self.config.hop + self.config.n_fft / 2) / self.config.sr
         return times, self.config.freqs, mean

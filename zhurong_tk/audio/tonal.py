@@ -17,9 +17,10 @@ import math
 
 import numpy as np
 import scipy.fft
-from scipy import ndimage, signal
+from scipy import ndimage
 
 from zhurong_tk.audio import _kernels
+from zhurong_tk.audio.spectral import lowpass_taps, window_array
 from zhurong_tk.errors import ParameterError
 
 
@@ -142,17 +143,19 @@ class TonalTracker:
         self.q = max(1, int(self.sr // (2.5 * top)))
         self.fs = self.sr / self.q
         self.top = min(top, 0.4 * self.fs)
-        # float32 filtering: a quarter of float64's cost, ample for an 80 dB stop band
-        self._sos = (
-            signal.cheby2(8, 80, 0.8 / self.q, output="sos").astype(np.float32)
+        # Anti-alias FIR (Kaiser-windowed sinc, ≥ 80 dB stop band) evaluated only at the kept
+        # samples: nothing may alias into 0..top, so the stop band starts at fs - top.
+        self.taps = (
+            lowpass_taps(self.sr, pass_hz=self.top, stop_hz=self.fs - self.top, atten_db=80.0)
             if self.q > 1
-            else None
+            else np.ones(1, np.float32)
         )
-        self._zi = None if self._sos is None else np.zeros((self._sos.shape[0], 2), np.float32)
-        self._phase = 0  # index of the next kept sample within the decimation period
+        self._taps_reversed = np.ascontiguousarray(self.taps[::-1])
+        self._history = np.zeros(len(self.taps) - 1, np.float32)
+        self.delay_s = (len(self.taps) - 1) / 2 / self.sr  # the filter's group delay
         self.n = 1 << max(8, math.ceil(math.log2(config.window_s * self.fs)))
         self.hop = self.n // 2
-        self.window = signal.get_window("hann", self.n).astype(np.float32)
+        self.window = window_array("hann", self.n)
         self.bin_hz = self.fs / self.n
         self.n_bins = int(self.top / self.bin_hz)
         f0_hi = min(config.f0_max_hz, self.top)
@@ -168,12 +171,18 @@ class TonalTracker:
     def update(self, block: np.ndarray) -> None:
         """Feed the next mono samples (any length)."""
         x = np.asarray(block, np.float32)
-        if self._sos is not None:
-            x, self._zi = signal.sosfilt(self._sos, x, zi=self._zi)
-            first = (-self._samples_in) % self.q
-            x = x[first :: self.q]
+        if self.q > 1:
+            held = len(self._history)
+            joined = np.concatenate([self._history, x])
+            # keep the samples at stream positions that are multiples of q
+            first = held + (-self._samples_in) % self.q
+            kept = np.empty(max(0, (len(joined) - 1 - first) // self.q + 1), np.float32)
+            if len(kept):
+                _kernels.fir_decimate(joined, self._taps_reversed, first, self.q, kept)
+            self._history = joined[len(joined) - held :]
+            x = kept
         self._samples_in += len(block)
-        self._buffer = np.concatenate([self._buffer, x.astype(np.float32)])
+        self._buffer = np.concatenate([self._buffer, x])
         while len(self._buffer) >= self.n:
             self._analyse(self._buffer[: self.n])
             self._buffer = self._buffer[self.hop :]
@@ -184,7 +193,7 @@ class TonalTracker:
         self._recent.append(power)
         if len(self._recent) > self.AVERAGE:
             self._recent.pop(0)
-        centre_s = (self._frame * self.hop + self.n / 2) / self.fs
+        centre_s = (self._frame * self.hop + self.n / 2) / self.fs - self.delay_s
         self._frame += 1
         if len(self._recent) < self.AVERAGE:
             return
@@ -209,7 +218,8 @@ class TonalTracker:
         white = self.whiten(power)
         salience = np.empty(len(self.f0_bins), np.float32)
         _kernels.harmonic_salience(white, self.f0_bins, cfg.max_harmonics, self.weights, salience)
-        peaks = signal.argrelmax(np.r_[0.0, salience, 0.0])[0] - 1
+        padded = np.r_[0.0, salience, 0.0]
+        peaks = np.flatnonzero((salience > padded[:-2]) & (salience > padded[2:]))
         peaks = peaks[salience[peaks] >= cfg.min_level_db]
         order = peaks[np.argsort(salience[peaks])[::-1]][: self.MAX_CANDIDATES]
         if len(order) == 0:
