@@ -199,3 +199,15 @@ def test_fir_decimate_matches_numpy(rng, first, step):
     _kernels.fir_decimate(x, np.ascontiguousarray(taps[::-1]), first, step, out)
     full = np.convolve(x.astype(np.float64), taps)  # full[i] = Σ taps[m]·x[i - m]
     np.testing.assert_allclose(out, full[first::step][:n_out], rtol=1e-5, atol=1e-5)
+
+
+def test_sample_stats_match_numpy(rng):
+    x = rng.normal(0, 0.5, 10_001).astype(np.float32)
+    x[[3, 50, 900]] = [np.nan, np.inf, -np.inf]
+    x[7] = -2.5  # beyond any of the normal samples (sd 0.5)
+    non_finite, peak, clipped, sum_sq = _kernels.sample_stats(x, np.float32(0.999))
+    finite = x[np.isfinite(x)].astype(np.float64)
+    assert non_finite == 3
+    assert peak == np.float32(np.abs(finite).max()) == np.float32(2.5)
+    assert clipped == np.count_nonzero(np.abs(finite) >= 0.999)
+    assert sum_sq == pytest.approx(np.sum(finite**2), rel=1e-9)
