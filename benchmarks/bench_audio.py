@@ -133,10 +133,29 @@ def measure(name: str, path: Path, n_fft: int, hop: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def best_of(repeat: int, name: str, path: Path, n_fft: int, hop: int) -> dict:
+    """The fastest of ``repeat`` runs, with the largest peak memory seen."""
+    runs = [measure(name, path, n_fft, hop) for _ in range(max(1, repeat))]
+    good = [r for r in runs if "error" not in r]
+    if not good:
+        return runs[0]
+    return {
+        "seconds": min(r["seconds"] for r in good),
+        "peak_mb": max(r["peak_mb"] for r in good),
+        "runs": len(good),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short files (a smoke run)")
     parser.add_argument("--skip", nargs="*", default=[], help="case names to skip")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="runs per case; the fastest counts (this machine's timings drift by ±30 %%)",
+    )
     args = parser.parse_args()
     files = (
         [(300.0, 48_000), (60.0, 100_000)] if args.quick else [(3600.0, 48_000), (600.0, 100_000)]
@@ -150,7 +169,11 @@ def main() -> None:
         path = generate(duration, sr)
         n_fft = n_fft_for[sr]
         hop = n_fft // 4
-        rows = {name: measure(name, path, n_fft, hop) for name in CASES if name not in args.skip}
+        rows = {
+            name: best_of(args.repeat, name, path, n_fft, hop)
+            for name in CASES
+            if name not in args.skip
+        }
         floor = rows.get("read+FFT floor", {}).get("seconds")
         ours = rows.get("zhurong-tk audio analyze", {}).get("seconds")
         print(

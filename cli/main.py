@@ -81,11 +81,12 @@ def cli(ctx: click.Context, verbose: int, quiet: int, debug: bool) -> None:
 
 
 def _register() -> None:
-    from zhurong_tk.cli import audio, demo, info
+    from zhurong_tk.cli import audio, demo, info, video
 
     cli.add_command(info.info)
     cli.add_command(audio.audio)
     cli.add_command(demo.demo)
+    cli.add_command(video.video)
 
 
 _register()

@@ -1,0 +1,121 @@
+"""``zhurong-tk video``: frames and events from EDL and drop-camera video."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from zhurong_tk.cli.options import out_option, overwrite_option
+
+
+def _parse_duration(_ctx, _param, value: str | None) -> float | None:
+    if value is None:
+        return None
+    text = value.strip().lower().removesuffix("s")
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a duration in seconds (e.g. 1s, 0.5)") from None
+    if not seconds > 0:
+        raise click.BadParameter(f"{value!r} must be positive")
+    return seconds
+
+
+def _parse_times(_ctx, _param, value: str | None) -> tuple[float, ...]:
+    if not value:
+        return ()
+    try:
+        return tuple(float(v.strip().lower().removesuffix("s")) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of seconds") from None
+
+
+@click.group()
+def video() -> None:
+    """Extract frames and find events in descent and drop-camera videos."""
+
+
+@video.command("frames")
+@click.argument("video_path", metavar="VIDEO", type=click.Path())
+@out_option
+@overwrite_option
+@click.option("--every", callback=_parse_duration, help="One frame per interval, e.g. 1s.")
+@click.option("--fps", type=float, default=None, help="One frame per 1/N seconds.")
+@click.option("--count", type=click.IntRange(min=1), default=None, help="N frames spread evenly.")
+@click.option("--at", "at_s", callback=_parse_times, help="Frames nearest these times: 3.0,17.5")
+@click.option("--start", "start_s", type=float, default=None, help="Ignore frames before (s).")
+@click.option("--end", "end_s", type=float, default=None, help="Ignore frames from (s).")
+@click.option("--scenes", is_flag=True, help="One frame per scene (cuts, abrupt changes).")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Keep at most N.")
+@click.option(
+    "--dedup-bits",
+    type=click.IntRange(min=-1, max=64),
+    default=4,
+    show_default=True,
+    help="Drop frames this close (dHash bits) to the last kept one; -1 keeps all.",
+)
+@click.option(
+    "--format",
+    "image_format",
+    type=click.Choice(["jpg", "png"]),
+    default="jpg",
+    show_default=True,
+    help="Format of the frame files.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print index.json on stdout.")
+def frames_command(
+    video_path,
+    out_dir,
+    overwrite,
+    every,
+    fps,
+    count,
+    at_s,
+    start_s,
+    end_s,
+    scenes,
+    max_frames,
+    dedup_bits,
+    image_format,
+    as_json,
+) -> None:
+    """Keep the frames of VIDEO that matter, with index.json and metrics.csv in --out.
+
+    Selectors combine; within each interval or scene the sharpest frame is kept
+    and near-duplicates are dropped. Without a selector: --scenes --every 1s.
+    """
+    from zhurong_tk.io.outputs import OutputDir
+    from zhurong_tk.video.extract import FrameSelection, extract_frames
+
+    if not (every or fps or count or at_s or scenes):
+        scenes, every = True, 1.0
+    selection = FrameSelection(
+        every_s=every,
+        fps=fps,
+        count=count,
+        at_s=at_s,
+        start_s=start_s,
+        end_s=end_s,
+        scenes=scenes,
+        max_frames=max_frames,
+        dedup_bits=dedup_bits,
+        image_format=image_format,
+    )
+    out = OutputDir(out_dir, overwrite=overwrite)
+    out.check_free("index.json", "metrics.csv")
+    index = extract_frames(video_path, out, selection)
+    if as_json:
+        click.echo(json.dumps(index))
+        return
+    facts = index["video"]
+    click.echo(
+        f"{video_path}: {facts['frames_analysed']} frames, {facts['width']}×{facts['height']}, "
+        f"{facts['fps_measured'] or 0:.3f} fps measured → {out_dir}"
+    )
+    click.echo(
+        f"  {len(index['cuts'])} cuts, {len(index['flashes'])} flashes ignored, "
+        f"{len(index['scenes'])} scenes; {len(index['frames'])} frames kept"
+    )
+    for warning in index["warnings"]:
+        click.echo(f"  warning: {warning}", err=True)

@@ -1,0 +1,121 @@
+"""Frame extraction against generated descent videos with known cuts, flashes and times."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from zhurong_tk.cli.main import cli
+from zhurong_tk.errors import ParameterError
+from zhurong_tk.io.outputs import OutputDir
+from zhurong_tk.synth import video as synth_video
+from zhurong_tk.video import FrameSelection, dhash, extract_frames, grey_proxy
+from zhurong_tk.video.signals import hash_distance
+
+
+@pytest.fixture(scope="module")
+def edl_videos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("edl")
+    videos = []
+    for seed, variable in [(1, False), (2, False), (3, True)]:
+        scene = synth_video.edl_scene(duration_s=12, fps=30, seed=seed, variable_rate=variable)
+        path = folder / f"edl_{seed}.mp4"
+        synth_video.write(path, scene)
+        videos.append((path, scene))
+    return videos
+
+
+def test_cuts_found_and_flashes_and_pans_ignored(edl_videos, tmp_path):
+    found = true_positive = truth = 0
+    for i, (path, scene) in enumerate(edl_videos):
+        index = extract_frames(path, OutputDir(tmp_path / str(i)), FrameSelection(scenes=True))
+        cuts = [c["frame"] for c in index["cuts"]]
+        expected = [c["frame"] for c in scene["cuts"]]
+        found += len(cuts)
+        truth += len(expected)
+        true_positive += sum(any(abs(c - e) <= 1 for c in cuts) for e in expected)
+        flash_frames = {f["frame"] for f in scene["flashes"]}
+        assert not any(abs(c - f) <= 1 for c in cuts for f in flash_frames), (cuts, flash_frames)
+        assert len(index["scenes"]) == len(cuts) + 1
+    assert true_positive / truth >= 0.95
+    assert true_positive / found >= 0.9
+
+
+def test_kept_frames_carry_their_presentation_times(edl_videos, tmp_path):
+    for i, (path, scene) in enumerate(edl_videos):
+        out = tmp_path / str(i)
+        index = extract_frames(path, OutputDir(out), FrameSelection(every_s=1.0, dedup_bits=-1))
+        truth = np.array(scene["frame_times_s"])
+        assert len(index["frames"]) == int(truth[-1] // 1.0) + 1  # one per started second
+        # exact at a constant rate; a jittered rate is rounded to the stream's time base
+        tolerance = 1e-4 if scene["variable_rate"] else 1e-6
+        for kept in index["frames"]:
+            assert kept["time_s"] == pytest.approx(truth[kept["frame"]], abs=tolerance)
+            assert (out / kept["path"]).stat().st_size > 0
+        assert index["video"]["variable_frame_rate"] == scene["variable_rate"]
+        assert index["video"]["frames_analysed"] == scene["n_frames"]
+
+
+def test_at_count_range_and_max_frames(edl_videos, tmp_path):
+    path, scene = edl_videos[0]
+    times = np.array(scene["frame_times_s"])
+    index = extract_frames(path, OutputDir(tmp_path / "at"), FrameSelection(at_s=(3.0, 7.51)))
+    assert [f["frame"] for f in index["frames"]] == [90, int(np.argmin(abs(times - 7.51)))]
+    assert all(f["reason"] == "at" for f in index["frames"])
+    index = extract_frames(
+        path, OutputDir(tmp_path / "count"), FrameSelection(count=6, dedup_bits=-1)
+    )
+    assert len(index["frames"]) == 6
+    index = extract_frames(
+        path,
+        OutputDir(tmp_path / "range"),
+        FrameSelection(every_s=0.5, start_s=2.0, end_s=4.0, max_frames=3, dedup_bits=-1),
+    )
+    assert len(index["frames"]) <= 3
+    assert all(2.0 <= f["time_s"] < 4.0 for f in index["frames"])
+    assert index["video"]["frames_analysed"] == 60
+
+
+def test_selection_is_checked():
+    with pytest.raises(ParameterError, match="--every"):
+        FrameSelection(every_s=0)
+    with pytest.raises(ParameterError, match="--end"):
+        FrameSelection(start_s=5, end_s=2)
+    with pytest.raises(ParameterError, match="--format"):
+        FrameSelection(image_format="gif")
+
+
+def test_hashes_tell_same_from_different(rng):
+    image = (rng.random((240, 320, 3)) * 255).astype(np.uint8)
+    other = (rng.random((240, 320, 3)) * 255).astype(np.uint8)
+    proxy = grey_proxy(image)
+    assert proxy.shape == (144, 192) and proxy.dtype == np.uint8
+    assert hash_distance(dhash(proxy), dhash(grey_proxy(image))) == 0
+    assert hash_distance(dhash(proxy), dhash(grey_proxy(other))) >= 16
+
+
+def test_cli_writes_index_frames_and_refuses_to_overwrite(edl_videos, tmp_path):
+    path, _ = edl_videos[0]
+    out = tmp_path / "cli"
+    args = ["video", "frames", str(path), "--out", str(out), "--every", "2s", "--format", "png"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    index = json.loads((out / "index.json").read_text())
+    assert index["schema"] == "zhurong-tk/video.frames/1"
+    assert all((out / f["path"]).suffix == ".png" for f in index["frames"])
+    header = (out / "metrics.csv").read_text().splitlines()[0]
+    assert header.startswith("index,time_s,brightness")
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code != 0 and "exists" in again.output
+
+
+def test_cli_missing_and_non_video_input(tmp_path):
+    result = CliRunner().invoke(cli, ["video", "frames", str(tmp_path / "none.mp4"), "--out", "x"])
+    assert result.exit_code == 1 and "none.mp4" in result.output
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    result = CliRunner().invoke(cli, ["video", "frames", str(text), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "notes.mp4" in result.output

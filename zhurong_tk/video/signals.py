@@ -1,0 +1,158 @@
+"""Per-frame signals of a video, computed on a small grey proxy.
+
+Plain functions over arrays plus :class:`SignalTracker`, which is fed one
+frame at a time and keeps only the previous proxy: memory does not depend on
+the video's length. The full-size image is only needed for the frames that
+are kept (see :func:`sharpness`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from zhurong_tk.io._ffmpeg import cv2
+
+#: Width of the analysis proxy in pixels (height follows the aspect ratio).
+PROXY_WIDTH = 192
+
+
+def grey_proxy(image: np.ndarray, width: int = PROXY_WIDTH) -> np.ndarray:
+    """Grey uint8 copy of ``image`` (BGR or grey) reduced by area averaging to ``width``."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    h, w = grey.shape
+    if w <= width:
+        return np.ascontiguousarray(grey, np.uint8)
+    height = max(1, round(h * width / w))
+    return cv2.resize(grey, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def dhash(grey: np.ndarray) -> int:
+    """64-bit difference hash: signs of horizontal gradients on a 9×8 reduction."""
+    small = cv2.resize(grey, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
+    bits = np.packbits(small[:, 1:] > small[:, :-1])
+    return int.from_bytes(bits.tobytes(), "big")
+
+
+def hash_distance(a: int, b: int) -> int:
+    """Hamming distance between two 64-bit hashes (0 = same picture, ~32 = unrelated)."""
+    return (a ^ b).bit_count()
+
+
+def sharpness(grey: np.ndarray) -> float:
+    """Variance of the Laplacian (higher = sharper); comparable between frames of one size."""
+    return float(cv2.Laplacian(grey, cv2.CV_32F, ksize=3).var())
+
+
+@dataclasses.dataclass
+class FrameSignals:
+    """What the analysis measures on each frame (proxy scale, grey levels 0..255).
+
+    Attributes
+    ----------
+    index, time_s : frame number (presentation order) and presentation time
+    brightness, contrast : mean and standard deviation of the grey proxy
+    sharpness : variance of the proxy's Laplacian
+    change : mean absolute difference to the previous frame after undoing the
+        global shift between them (a pan scores low, a cut high)
+    raw_change : the same without motion compensation
+    hash_distance : bits differing between this frame's and the previous frame's dHash
+    shift_px : global translation from the previous frame, in full-size pixels
+    shift_confidence : phase-correlation peak response (0..1; low for cuts and noise)
+    """
+
+    index: int
+    time_s: float
+    brightness: float
+    contrast: float
+    sharpness: float
+    change: float
+    raw_change: float
+    hash_distance: int
+    shift_px: float
+    shift_confidence: float
+
+    FIELDS = (
+        "index",
+        "time_s",
+        "brightness",
+        "contrast",
+        "sharpness",
+        "change",
+        "raw_change",
+        "hash_distance",
+        "shift_px",
+        "shift_confidence",
+    )
+
+    def row(self) -> list[float]:
+        return [getattr(self, name) for name in self.FIELDS]
+
+
+class SignalTracker:
+    """Feed frames in presentation order; get their :class:`FrameSignals`.
+
+    Parameters
+    ----------
+    proxy_width : int
+        Width of the grey proxy the signals are measured on.
+    """
+
+    def __init__(self, proxy_width: int = PROXY_WIDTH) -> None:
+        self.proxy_width = proxy_width
+        self._prev: np.ndarray | None = None
+        self._prev_hash = 0
+        self._window: np.ndarray | None = None
+        self.scale = 1.0  # full-size pixels per proxy pixel
+
+    def update(self, index: int, time_s: float, image: np.ndarray) -> tuple[FrameSignals, int]:
+        """Signals of the next frame, and its dHash (kept by detectors that look back)."""
+        proxy = grey_proxy(image, self.proxy_width)
+        self.scale = image.shape[1] / proxy.shape[1]
+        value = dhash(proxy)
+        mean, std = cv2.meanStdDev(proxy)
+        signals = FrameSignals(
+            index=index,
+            time_s=time_s,
+            brightness=float(mean[0, 0]),
+            contrast=float(std[0, 0]),
+            sharpness=sharpness(proxy),
+            change=0.0,
+            raw_change=0.0,
+            hash_distance=0,
+            shift_px=0.0,
+            shift_confidence=1.0,
+        )
+        prev = self._prev
+        if prev is not None and prev.shape == proxy.shape:
+            signals.raw_change = float(cv2.absdiff(prev, proxy).mean())
+            signals.hash_distance = hash_distance(value, self._prev_hash)
+            signals.change, signals.shift_px, signals.shift_confidence = self._compensated(
+                prev, proxy, signals.raw_change
+            )
+        self._prev, self._prev_hash = proxy, value
+        return signals, value
+
+    def _compensated(
+        self, prev: np.ndarray, cur: np.ndarray, raw: float
+    ) -> tuple[float, float, float]:
+        if self._window is None or self._window.shape != cur.shape:
+            self._window = cv2.createHanningWindow(cur.shape[::-1], cv2.CV_32F)
+        (dx, dy), response = cv2.phaseCorrelate(
+            prev.astype(np.float32), cur.astype(np.float32), self._window
+        )
+        shift = math.hypot(dx, dy)
+        if shift < 0.5 or not math.isfinite(shift):
+            return raw, shift * self.scale, float(response)
+        # undo the shift and compare the overlap only (the edges that slid in are new)
+        matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+        h, w = cur.shape
+        moved = cv2.warpAffine(prev, matrix, (w, h), flags=cv2.INTER_LINEAR)
+        x0, x1 = max(0, math.ceil(dx)), min(w, w + math.floor(dx))
+        y0, y1 = max(0, math.ceil(dy)), min(h, h + math.floor(dy))
+        if x1 - x0 < w // 4 or y1 - y0 < h // 4:
+            return raw, shift * self.scale, float(response)
+        diff = cv2.absdiff(moved[y0:y1, x0:x1], cur[y0:y1, x0:x1]).mean()
+        return float(min(raw, diff)), shift * self.scale, float(response)
