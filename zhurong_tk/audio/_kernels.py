@@ -37,6 +37,20 @@ def _shape(mag, freqs, s_sum, s_f, roll_percent):  # pragma: no cover - jitted
     return centroid, np.sqrt(var / s_sum), rolloff
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _store_features(
+    row, mag, freqs, s_sum, s_f, roll_percent, log2_sum, p_sum, flux
+):  # pragma: no cover
+    """Write centroid, bandwidth, roll-off, flatness and flux of one frame into ``row``."""
+    centroid, bandwidth, rolloff = _shape(mag, freqs, s_sum, s_f, roll_percent)
+    n_bins = mag.shape[0]
+    row[0] = centroid
+    row[1] = bandwidth
+    row[2] = rolloff
+    row[3] = np.exp2(log2_sum / n_bins) / (p_sum / n_bins)
+    row[4] = np.sqrt(flux)
+
+
 @njit(cache=True, nogil=True, fastmath=False)
 def frame_features(power, freqs, prev_power, roll_percent, amin, scratch, out):  # pragma: no cover
     """Fused per-frame spectral features from a power spectrogram.
@@ -78,12 +92,7 @@ def frame_features(power, freqs, prev_power, roll_percent, amin, scratch, out): 
             d = m - np.sqrt(before)
             if d > 0.0:
                 flux += d * d
-        centroid, bandwidth, rolloff = _shape(mag, freqs, s_sum, s_f, roll_percent)
-        out[t, 0] = centroid
-        out[t, 1] = bandwidth
-        out[t, 2] = rolloff
-        out[t, 3] = np.exp2(log2_sum / n_bins) / (p_sum / n_bins)
-        out[t, 4] = np.sqrt(flux)
+        _store_features(out[t], mag, freqs, s_sum, s_f, roll_percent, log2_sum, p_sum, flux)
 
 
 @njit(cache=True, nogil=True)
@@ -310,12 +319,9 @@ def reduce_frames(  # pragma: no cover - jitted
             for k in range(band.shape[0]):
                 acc += band[k]
             band_out[t, j] = acc
-        centroid, bandwidth, rolloff = _shape(scratch_mag, freqs, s_sum, s_f, roll_percent)
-        features[t, 0] = centroid
-        features[t, 1] = bandwidth
-        features[t, 2] = rolloff
-        features[t, 3] = np.exp2(log2_sum / n_bins) / (p_sum / n_bins)
-        features[t, 4] = np.sqrt(flux)
+        _store_features(
+            features[t], scratch_mag, freqs, s_sum, s_f, roll_percent, log2_sum, p_sum, flux
+        )
 
 
 @njit(cache=True, nogil=True, inline="always")
