@@ -7,7 +7,6 @@ interval or scene), so memory does not grow with the video's length.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 import os
 from collections.abc import Callable
@@ -20,8 +19,6 @@ from zhurong_tk.io._ffmpeg import cv2
 from zhurong_tk.io.video import VideoReader
 from zhurong_tk.video.detect import CutConfig, CutDetector, scenes_from_cuts
 from zhurong_tk.video.signals import FrameSignals, SignalTracker, hash_distance, sharpness
-
-log = logging.getLogger(__name__)
 
 INDEX_SCHEMA = "zhurong-tk/video.frames/1"
 IMAGE_FORMATS = ("jpg", "png")
