@@ -37,7 +37,7 @@ def video() -> None:
 
 
 @video.command("frames")
-@click.argument("video_path", metavar="VIDEO", type=click.Path())
+@click.argument("video_path", metavar="VIDEO|FOLDER", type=click.Path())
 @out_option
 @overwrite_option
 @click.option("--every", callback=_parse_duration, help="One frame per interval, e.g. 1s.")
@@ -47,6 +47,22 @@ def video() -> None:
 @click.option("--start", "start_s", type=float, default=None, help="Ignore frames before (s).")
 @click.option("--end", "end_s", type=float, default=None, help="Ignore frames from (s).")
 @click.option("--scenes", is_flag=True, help="One frame per scene (cuts, abrupt changes).")
+@click.option(
+    "--events",
+    type=click.Choice(["edl"]),
+    default=None,
+    help="Find descent phases (abrupt changes, flashes, hover, dust, recovery); keep a frame each.",
+)
+@click.option(
+    "--motion", is_flag=True, help="Fixed camera: keep frames while something moves, with its box."
+)
+@click.option("--keyframes", is_flag=True, help="Decode and keep keyframes only (fast overview).")
+@click.option(
+    "--input-fps",
+    type=float,
+    default=None,
+    help="Frame rate of an image folder whose names carry no times.",
+)
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Keep at most N.")
 @click.option(
     "--dedup-bits",
@@ -75,22 +91,32 @@ def frames_command(
     start_s,
     end_s,
     scenes,
+    events,
+    motion,
+    keyframes,
+    input_fps,
     max_frames,
     dedup_bits,
     image_format,
     as_json,
 ) -> None:
-    """Keep the frames of VIDEO that matter, with index.json and metrics.csv in --out.
+    """Keep the frames of VIDEO (or a FOLDER of images) that matter.
 
-    Selectors combine; within each interval or scene the sharpest frame is kept
-    and near-duplicates are dropped. Without a selector: --scenes --every 1s.
+    Writes the frames, index.json, metrics.csv, contact_sheet.jpg and
+    signals.png into --out. Selectors combine; within each interval or scene
+    the sharpest frame is kept and near-duplicates are dropped. Without a
+    selector: --scenes --every 1s.
     """
     from zhurong_tk.io.outputs import OutputDir
     from zhurong_tk.video.extract import FrameSelection, extract_frames
 
-    if not (every or fps or count or at_s or scenes):
+    if not (every or fps or count or at_s or scenes or events or motion or keyframes):
         scenes, every = True, 1.0
     selection = FrameSelection(
+        events=events,
+        motion=motion,
+        keyframes=keyframes,
+        input_fps=input_fps,
         every_s=every,
         fps=fps,
         count=count,
@@ -103,7 +129,7 @@ def frames_command(
         image_format=image_format,
     )
     out = OutputDir(out_dir, overwrite=overwrite)
-    out.check_free("index.json", "metrics.csv")
+    out.check_free("index.json", "metrics.csv", "contact_sheet.jpg", "signals.png")
     index = extract_frames(video_path, out, selection)
     if as_json:
         click.echo(json.dumps(index))
@@ -117,5 +143,12 @@ def frames_command(
         f"  {len(index['cuts'])} cuts, {len(index['flashes'])} flashes ignored, "
         f"{len(index['scenes'])} scenes; {len(index['frames'])} frames kept"
     )
+    for event in index["events"]:
+        span = (
+            f"{event['start_s']:.2f}–{event['end_s']:.2f} s"
+            if event["kind"] in ("hover", "dust", "motion")
+            else f"{event['time_s']:.2f} s"
+        )
+        click.echo(f"  {event['kind']:<14} {span:<18} confidence {event['confidence']:.2f}")
     for warning in index["warnings"]:
         click.echo(f"  warning: {warning}", err=True)

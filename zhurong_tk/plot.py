@@ -240,3 +240,86 @@ def psd_figure(
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
     return fig
+
+
+EVENT_COLOURS = {
+    "abrupt_change": "#d62728",
+    "flash": "#ff7f0e",
+    "hover": "#2ca02c",
+    "dust": "#8c564b",
+    "recovery": "#17becf",
+    "motion": "#9467bd",
+}
+
+
+def video_signals_figure(
+    times_s: np.ndarray,
+    columns: dict[str, np.ndarray],
+    *,
+    events: Sequence[dict] = (),
+    kept_s: Sequence[float] = (),
+    title: str = "",
+) -> Figure:
+    """Per-frame video signals over time, with events shaded or marked and kept frames ticked.
+
+    ``columns`` holds ``brightness``, ``contrast``, ``sharpness``, ``change`` and
+    ``motion`` (and ``motion_area`` when motion was tracked), one value per frame.
+    """
+    panels = [
+        ("brightness / contrast", ("brightness", "contrast"), False),
+        ("sharpness (var. of Laplacian)", ("sharpness",), True),
+        ("change / motion (grey levels)", ("change", "motion"), False),
+    ]
+    if "motion_area" in columns:
+        panels.append(("moving area (fraction)", ("motion_area",), False))
+    fig = Figure(figsize=(10, 1.9 * len(panels) + 0.8))
+    height = 0.86 / len(panels)
+    axes = []
+    for k, (label, names, log) in enumerate(panels):
+        ax = fig.add_axes(
+            (0.08, 0.08 + (len(panels) - 1 - k) * height, 0.9, height * 0.92),
+            sharex=axes[0] if axes else None,
+        )
+        for name in names:
+            values = columns[name]
+            ax.plot(times_s, np.maximum(values, 1e-3) if log else values, lw=0.8, label=name)
+        if log:
+            ax.set_yscale("log")
+        elif len(times_s) > 10:
+            # one flash must not flatten the rest of the curve
+            top = max(np.nanpercentile(np.concatenate([columns[n] for n in names]), 99.5), 1e-3)
+            ax.set_ylim(top=1.3 * top)
+        ax.set_ylabel(label, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.25)
+        if len(names) > 1:
+            ax.legend(fontsize=7, loc="upper right")
+        if k < len(panels) - 1:
+            ax.tick_params(labelbottom=False)
+        axes.append(ax)
+    top = axes[0]
+    seen: set[str] = set()
+    for event in events:
+        colour = EVENT_COLOURS.get(event["kind"], "k")
+        label = None if event["kind"] in seen else event["kind"]
+        seen.add(event["kind"])
+        for ax in axes:
+            if event["end_s"] - event["start_s"] > 0.2 and event["kind"] in (
+                "hover",
+                "dust",
+                "motion",
+            ):
+                ax.axvspan(event["start_s"], event["end_s"], color=colour, alpha=0.15, lw=0)
+            else:
+                ax.axvline(event["time_s"], color=colour, lw=1.0, alpha=0.8)
+        trans = blended_transform_factory(top.transData, top.transAxes)
+        if label:
+            top.text(event["time_s"], 1.02, label, transform=trans, fontsize=7, color=colour)
+    if len(kept_s):
+        trans = blended_transform_factory(top.transData, top.transAxes)
+        top.plot(kept_s, np.full(len(kept_s), 0.97), "v", ms=3, color="k", transform=trans)
+    axes[-1].set_xlabel("time (s)")
+    if len(times_s):
+        axes[-1].set_xlim(times_s[0], times_s[-1] if times_s[-1] > times_s[0] else times_s[0] + 1)
+    fig.suptitle(title, fontsize=10, y=0.995)
+    return fig

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
 from tests.conftest import BAD, manifest_entries, sample_path
-from zhurong_tk.errors import MediaReadError, UnsupportedFormatError
-from zhurong_tk.io.video import VideoReader, count_video_frames, probe_video
+from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
+from zhurong_tk.io._ffmpeg import cv2
+from zhurong_tk.io.video import (
+    ImageSequenceReader,
+    VideoReader,
+    count_video_frames,
+    probe_video,
+    times_from_names,
+)
 from zhurong_tk.synth import video as synth_video
 
 
@@ -30,7 +39,8 @@ def test_frame_times_are_the_presentation_times(edl_videos, vfr):
     assert len(frames) == scene["n_frames"]
     np.testing.assert_allclose(times, scene["frame_times_s"], atol=1e-5)
     assert [f.index for f in frames] == list(range(len(frames)))
-    assert frames[0].image.shape == (96, 160, 3) and frames[0].image.dtype == np.uint8
+    colour = frames[0].bgr()
+    assert colour.shape == (96, 160, 3) and colour.dtype == np.uint8
     assert reader.decode_failures == 0
 
 
@@ -103,3 +113,69 @@ def test_scrambled_timestamps_are_repaired(samples_root):
     assert np.all(np.diff(times) > 0)
     assert np.median(np.diff(times)) == pytest.approx(1 / 29.966, abs=2e-3)
     assert reader.timestamps_repaired > 100
+
+
+def test_grey_from_the_luma_plane_matches_the_colour_conversion(edl_videos):
+    path, _ = edl_videos[False]
+    for frame in VideoReader(path).frames():
+        if frame.index in (0, 40):
+            expected = cv2.cvtColor(frame.bgr(), cv2.COLOR_BGR2GRAY).astype(int)
+            # the luma plane is the decoder's own grey; the colour round trip
+            # through 4:2:0 chroma and back differs by a few levels at most
+            assert np.abs(frame.grey().astype(int) - expected).mean() < 1.5
+            proxy, factor = frame.proxy(48)
+            assert factor == 3 and proxy.shape == (32, 53)
+            block = frame.grey()[:3, :3].astype(float).mean()
+            assert abs(int(proxy[0, 0]) - block) <= 1
+
+
+def test_keyframes_only_decodes_the_keyframes(edl_videos):
+    path, _ = edl_videos[False]
+    every = list(VideoReader(path).frames())
+    keys = list(VideoReader(path, keyframes_only=True).frames())
+    key_times = [f.time_s for f in every if f.key]
+    assert 1 <= len(keys) < len(every) / 10
+    assert [f.time_s for f in keys] == pytest.approx(key_times)
+
+
+def test_frames_at_seeks_to_the_exact_frames(edl_videos):
+    path, scene = edl_videos[True]
+    times = scene["frame_times_s"]
+    reader = VideoReader(path)
+    wanted = [(10, times[10]), (77, times[77]), (140, times[140])]
+    fetched = list(reader.frames_at(wanted))
+    assert [f.index for f in fetched] == [10, 77, 140]
+    by_pass = {f.index: f.bgr() for f in VideoReader(path).frames() if f.index in (10, 77, 140)}
+    for frame in fetched:
+        np.testing.assert_array_equal(frame.bgr(), by_pass[frame.index])
+
+
+def test_stopping_early_stops_the_decoder_thread(edl_videos):
+    path, _ = edl_videos[False]
+    before = threading.active_count()
+    frames = VideoReader(path, prefetch=2).frames()
+    assert next(frames).index == 0
+    frames.close()
+    assert threading.active_count() == before
+
+
+def test_image_sequence_times_from_names_or_rate(tmp_path):
+    names = ["LVS_23_59_58.jpg", "LVS_23_59_59.5.jpg", "LVS_00_00_02.jpg"]
+    assert times_from_names(names) == pytest.approx([0.0, 1.5, 4.0])  # over midnight
+    assert times_from_names(["t0002.500s_f000075.png", "t0004.000s_f000120.png"]) == [0.0, 1.5]
+    assert times_from_names(["frame_1.png", "frame_2.png"]) is None
+    for i in (1, 2, 10):  # natural order: 1, 2, 10 (not 1, 10, 2)
+        cv2.imwrite(str(tmp_path / f"frame_{i}.png"), np.full((40, 60, 3), 20 * i, np.uint8))
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(ParameterError, match="names carry no times"):
+        ImageSequenceReader(tmp_path)
+    reader = ImageSequenceReader(tmp_path, input_fps=4.0)
+    frames = list(reader.frames())
+    assert [f.time_s for f in frames] == [0.0, 0.25, 0.5]
+    assert [int(f.grey()[0, 0]) for f in frames] == [20, 40, 200]
+    (tmp_path / "frame_3.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    reader = ImageSequenceReader(tmp_path, input_fps=4.0)
+    assert len(list(reader.frames())) == 3 and reader.decode_failures == 1
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UnsupportedFormatError, match="no image files"):
+        ImageSequenceReader(tmp_path / "empty")

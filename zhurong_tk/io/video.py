@@ -11,17 +11,23 @@ from __future__ import annotations
 import collections
 import dataclasses
 import heapq
+import itertools
 import logging
 import math
 import os
-from collections.abc import Iterator
+import queue
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from zhurong_tk.errors import MediaReadError, UnsupportedFormatError
+from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
 from zhurong_tk.io._ffmpeg import av, cv2, open_container
 from zhurong_tk.io.audio import AudioInfo, probe_audio_streams
+from zhurong_tk.io.image import probe_image, read_image
 from zhurong_tk.io.sniff import Kind, sniff
 
 log = logging.getLogger(__name__)
@@ -160,43 +166,197 @@ def _fourcc(value: float) -> str | None:
     return text if text.isprintable() else None
 
 
-@dataclasses.dataclass(frozen=True)
+#: Pixel formats whose first plane is the 8-bit luma: analysis reads it without conversion.
+_LUMA_FORMATS = frozenset(
+    {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p",
+     "yuv411p", "yuv410p", "nv12", "nv21", "gray"}
+)  # fmt: skip
+#: Limited-range (16..235) luma to full-range grey.
+_LIMITED_TO_FULL = np.clip((np.arange(256) - 16) * 255.0 / 219.0 + 0.5, 0, 255).astype(np.uint8)
+
+
 class Frame:
-    """One decoded frame.
+    """One decoded frame: presentation time, grey levels, and colour on demand.
+
+    Analysis needs only grey levels; colour is converted for the frames that
+    are kept. For most video the grey is the decoder's luma plane, read
+    without conversion.
 
     Attributes
     ----------
     index : int
-        Position in decode order, from 0.
+        Position in presentation order, from 0.
     time_s : float
-        Presentation time in seconds from the stream.
-    image : numpy.ndarray
-        ``(height, width, 3)`` uint8, BGR.
+        Presentation time in seconds from the stream (or from the image names).
+    key : bool
+        Whether the frame is a keyframe (always True for image sequences).
     """
 
-    index: int
-    time_s: float
-    image: np.ndarray
+    __slots__ = ("_bgr", "_luma", "_lut", "_to_bgr", "index", "key", "time_s")
+
+    def __init__(
+        self,
+        index: int,
+        time_s: float,
+        *,
+        bgr: np.ndarray | None = None,
+        luma: np.ndarray | None = None,
+        lut: np.ndarray | None = None,
+        to_bgr: Callable[[], np.ndarray] | None = None,
+        key: bool = True,
+    ) -> None:
+        if bgr is None and (luma is None or to_bgr is None):
+            raise ValueError("a Frame needs its colour image, or its luma and a converter")
+        self.index, self.time_s, self.key = index, time_s, key
+        self._luma, self._lut, self._bgr, self._to_bgr = luma, lut, bgr, to_bgr
+
+    def bgr(self) -> np.ndarray:
+        """``(height, width, 3)`` uint8 BGR (converted on first call)."""
+        if self._bgr is None:
+            self._bgr = self._to_bgr()  # type: ignore[misc]
+        return self._bgr
+
+    def grey(self) -> np.ndarray:
+        """Full-size ``(height, width)`` uint8 grey levels, full range."""
+        if self._luma is None:
+            image = self.bgr()
+            return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+        return self._luma if self._lut is None else cv2.LUT(self._luma, self._lut)
+
+    def proxy(self, width: int) -> tuple[np.ndarray, int]:
+        """Grey copy reduced by an integer factor to about ``width`` pixels, and the factor.
+
+        Area averaging over exact ``k × k`` blocks (the frame is cropped by
+        fewer than ``k`` pixels) is several times faster than a fractional
+        reduction, and the proxy's pixel maps exactly onto the frame.
+        """
+        src = self._luma if self._luma is not None else self.grey()
+        h, w = src.shape
+        k = max(1, min(round(w / width), h))
+        if k > 1:
+            src = src[: h - h % k, : w - w % k]
+            src = cv2.resize(
+                src, (src.shape[1] // k, src.shape[0] // k), interpolation=cv2.INTER_AREA
+            )
+        elif src is self._luma and self._lut is None:
+            src = src.copy()  # the decoder reuses its buffer
+        if self._luma is not None and self._lut is not None:
+            src = cv2.LUT(src, self._lut)
+        return src, k
+
+    def release(self) -> None:
+        """Drop the colour image and the decoder's buffers (the frame is then unusable)."""
+        self._luma = self._bgr = self._to_bgr = None
+
+
+def _from_av(index: int, time_s: float, frame: av.VideoFrame) -> Frame:
+    fmt = frame.format.name
+    if fmt in _LUMA_FORMATS:
+        plane = frame.planes[0]
+        luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        luma = luma[:, : plane.width]
+        # range 2 = JPEG (full); 1 = MPEG (limited); 0 = unspecified: limited unless yuvj
+        full = fmt.startswith("yuvj") or fmt == "gray" or frame.color_range == 2
+        lut = None if full else _LIMITED_TO_FULL
+    else:  # RGB, high bit depth ...: convert once
+        luma, lut = frame.to_ndarray(format="gray"), None
+    return Frame(
+        index,
+        time_s,
+        luma=luma,
+        lut=lut,
+        to_bgr=lambda: frame.to_ndarray(format="bgr24"),
+        key=bool(frame.key_frame),
+    )
+
+
+class _Prefetch:
+    """Run an iterator on its own thread, ``depth`` items ahead (decoding overlaps analysis)."""
+
+    _DONE = object()
+
+    def __init__(self, items: Iterator, depth: int) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(items,), daemon=True)
+        self._thread.start()
+
+    def _run(self, items: Iterator) -> None:
+        try:
+            for item in items:
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the consumer
+            self._error = exc
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+            self._put_done()
+
+    def _put_done(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(self._DONE, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator:
+        try:
+            while True:
+                item = self._queue.get()
+                if item is self._DONE:
+                    if self._error is not None:
+                        raise self._error
+                    return
+                yield item
+        finally:
+            self._stop.set()
+            self._thread.join()
 
 
 class VideoReader:
     """Decode a video's frames one at a time with their presentation times.
 
-    Memory stays at one frame whatever the video's length. Packets that fail
-    to decode are counted in :attr:`decode_failures`, so a truncated file
+    Memory stays at a few frames whatever the video's length. Packets that
+    fail to decode are counted in :attr:`decode_failures`, so a truncated file
     yields every frame that decodes.
+
+    Parameters
+    ----------
+    path : path-like
+    keyframes_only : bool
+        Decode keyframes only (the decoder skips the rest: an overview in a
+        fraction of the time).
+    prefetch : int
+        Frames decoded ahead on a separate thread; 0 decodes on the caller's thread.
 
     Notes
     -----
-    Frames come from PyAV: ``frame.time`` is the presentation timestamp.
-    cv2's ``CAP_PROP_POS_MSEC`` follows decode order around B-frames (on
-    ``opencv_box.mp4`` it reads 0.000, 0.101, 0.067 s for the first three
-    frames), so it cannot be trusted for times.
+    Frames are decoded with PyAV, chosen by measurement over cv2 (see
+    ``benchmarks/bench_video.py``): analysis reads the decoder's luma plane
+    without any colour conversion, and only kept frames are converted to BGR,
+    while ``cv2.VideoCapture.read`` converts every frame. ``frame.time`` is the
+    presentation timestamp; cv2's ``CAP_PROP_POS_MSEC`` follows decode order
+    around B-frames (on ``opencv_box.mp4`` it reads 0.000, 0.101, 0.067 s for
+    the first three frames), so it cannot be trusted for times.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, keyframes_only: bool = False, prefetch: int = 4
+    ) -> None:
         self.path = Path(path)
         self.info = probe_video(path)
+        self.keyframes_only = keyframes_only
+        self.prefetch = prefetch
         self.frames_read = 0
         self.decode_failures = 0
         self.timestamps_repaired = 0
@@ -206,17 +366,20 @@ class VideoReader:
 
     def frames(self) -> Iterator[Frame]:
         """Yield every decodable frame in presentation order with its presentation time."""
-        pending_images: collections.deque[np.ndarray] = collections.deque()
+        decoded = self._decoded()
+        if self.prefetch > 0:
+            decoded = iter(_Prefetch(decoded, self.prefetch))
+        pending: collections.deque[av.VideoFrame] = collections.deque()
         pending_times: list[float] = []  # heap
         index = 0
-        for image, time_s in self._decoded():
-            pending_images.append(image)
+        for frame, time_s in decoded:
+            pending.append(frame)
             heapq.heappush(pending_times, time_s)
-            if len(pending_images) > self.REORDER_WINDOW:
-                yield self._emit(index, pending_images, pending_times)
+            if len(pending) > self.REORDER_WINDOW:
+                yield self._emit(index, pending, pending_times)
                 index += 1
-        while pending_images:
-            yield self._emit(index, pending_images, pending_times)
+        while pending:
+            yield self._emit(index, pending, pending_times)
             index += 1
         if self.timestamps_repaired:
             log.info(
@@ -225,21 +388,68 @@ class VideoReader:
                 self.timestamps_repaired,
             )
 
-    def _emit(self, index: int, images: collections.deque, times: list[float]) -> Frame:
+    def _emit(self, index: int, frames: collections.deque, times: list[float]) -> Frame:
         # Decoders output frames in display order; some muxers (pts == dts with
         # B-frames) attach the wrong packet's pts. The smallest pending pts is
         # the time of the oldest pending frame.
         time_s = heapq.heappop(times)
-        if time_s != self._last_raw_time.popleft():
+        if time_s != self._raw_times.popleft():
             self.timestamps_repaired += 1
-        return Frame(index=index, time_s=time_s, image=images.popleft())
+        return _from_av(index, time_s, frames.popleft())
 
-    def _decoded(self) -> Iterator[tuple[np.ndarray, float]]:
-        self.timestamps_repaired = 0
-        self._last_raw_time: collections.deque[float] = collections.deque()
+    def frames_at(self, wanted: Sequence[tuple[int, float]]) -> Iterator[Frame]:
+        """Fetch a few frames by ``(index, presentation time)`` from an earlier pass.
+
+        Seeks to the keyframe before each time and decodes forward to the
+        nearest frame, so each costs at most one group of pictures. Frames that
+        cannot be reached are skipped.
+        """
         with open_container(self.path) as container:
             st = container.streams.video[0]
-            st.thread_type = "AUTO"
+            base = st.time_base or Fraction(1, 1_000_000)
+            for index, target in sorted(wanted, key=lambda w: w[1]):
+                best = self._nearest(container, st, base, target)
+                if best is not None:
+                    yield _from_av(index, target, best)
+
+    @staticmethod
+    def _nearest(container, st, base, target: float):
+        for back_s in (0.0, 2.0, 10.0, math.inf):  # some demuxers land after the target
+            start = 0 if math.isinf(back_s) else max(0, int((target - back_s) / base))
+            try:
+                container.seek(start, stream=st, backward=True, any_frame=False)
+            except av.error.FFmpegError:
+                continue
+            best, best_gap, first_time = None, math.inf, None
+            try:
+                for packet in container.demux(st):
+                    for frame in packet.decode():
+                        if frame.time is None:
+                            continue
+                        first_time = frame.time if first_time is None else first_time
+                        gap = abs(frame.time - target)
+                        if gap < best_gap:
+                            best, best_gap = frame, gap
+                        if frame.time > target + 1.0:
+                            break
+                    else:
+                        continue
+                    break
+            except av.error.FFmpegError:
+                pass
+            if best is not None and first_time is not None and first_time <= target + 1e-6:
+                return best
+        return None
+
+    def _decoded(self) -> Iterator[tuple[av.VideoFrame, float]]:
+        self.timestamps_repaired = 0
+        self._raw_times: collections.deque[float] = collections.deque()
+        with open_container(self.path) as container:
+            st = container.streams.video[0]
+            if self.keyframes_only:
+                st.codec_context.skip_frame = "NONKEY"
+            else:
+                st.thread_type = "AUTO"
             for packet in container.demux(st):
                 try:
                     decoded = packet.decode()
@@ -249,12 +459,172 @@ class VideoReader:
                 for frame in decoded:
                     time_s = float(frame.time) if frame.time is not None else math.nan
                     self.frames_read += 1
-                    self._last_raw_time.append(time_s)
-                    yield frame.to_ndarray(format="bgr24"), time_s
+                    self._raw_times.append(time_s)
+                    yield frame, time_s
         if self.decode_failures:
             log.warning(
                 "%s: %d video packets could not be decoded", self.path, self.decode_failures
             )
+
+
+#: Image files read as frames of a sequence.
+SEQUENCE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+
+_OUR_NAME = re.compile(r"(?<![0-9A-Za-z])t(\d+(?:\.\d+)?)s")  # t0003.000s_f000090.jpg
+_CLOCK_NAME = re.compile(r"(?<!\d)(\d{1,2})[_:.-](\d{2})[_:.-](\d{2}(?:[.,]\d+)?)(?!\d)")
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def times_from_names(names: list[str]) -> list[float] | None:
+    """Times in seconds from the first frame, read from image names; None if they carry none.
+
+    Understood: ``HH_MM_SS[.fff]`` clock times (separators ``_ : . -``; a
+    midnight roll-over continues the count), and this tool's own
+    ``t0003.000s_...`` names. Every name must carry a time for any to be used.
+    """
+    ours = [_OUR_NAME.search(n) for n in names]
+    if names and all(ours):
+        return [float(m.group(1)) - float(ours[0].group(1)) for m in ours]  # type: ignore[union-attr]
+    clocks = [_CLOCK_NAME.search(n) for n in names]
+    if not names or not all(clocks):
+        return None
+    seconds = []
+    day = 0.0
+    for m in clocks:
+        h, mi, s = int(m.group(1)), int(m.group(2)), float(m.group(3).replace(",", "."))  # type: ignore[union-attr]
+        if h > 23 or mi > 59 or s >= 61:
+            return None
+        value = h * 3600 + mi * 60 + s + day
+        if seconds and value < seconds[-1] - 12 * 3600:  # past midnight
+            day += 86400.0
+            value += 86400.0
+        seconds.append(value)
+    return [v - seconds[0] for v in seconds]
+
+
+class ImageSequenceReader:
+    """Frames from a folder of images, ordered by name.
+
+    Descent imagery is often released as numbered or time-stamped stills.
+    Times come from the names (see :func:`times_from_names`) or from
+    ``input_fps``; an image that does not decode is counted in
+    :attr:`decode_failures` and skipped.
+
+    Parameters
+    ----------
+    folder : path-like
+    input_fps : float, optional
+        Frame rate of the sequence; takes precedence over times in the names.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], *, input_fps: float | None = None) -> None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise MediaReadError(folder, "not a folder of images")
+        files = sorted(
+            (f for f in folder.iterdir() if f.suffix.lower() in SEQUENCE_SUFFIXES and f.is_file()),
+            key=lambda f: _natural_key(f.name),
+        )
+        if not files:
+            raise UnsupportedFormatError(
+                folder, f"no image files ({', '.join(SEQUENCE_SUFFIXES)}) in this folder"
+            )
+        if input_fps is not None and not PLAUSIBLE_FPS[0] <= input_fps <= PLAUSIBLE_FPS[1]:
+            raise ParameterError(f"--input-fps must be within {PLAUSIBLE_FPS}, got {input_fps}")
+        notes: list[str] = []
+        if input_fps is not None:
+            times = [i / input_fps for i in range(len(files))]
+            source = f"{input_fps:g} fps given"
+        else:
+            found = times_from_names([f.name for f in files])
+            if found is None:
+                raise ParameterError(
+                    f"{folder}: the image names carry no times; give the sequence's rate "
+                    "with --input-fps"
+                )
+            times, source = found, "times read from the file names"
+        if any(b <= a for a, b in itertools.pairwise(times)):
+            notes.append("image names give repeated or decreasing times")
+        first = probe_image(files[0])
+        self.path = folder
+        self.files = files
+        self.times = times
+        self.keyframes_only = False
+        self.info = VideoInfo(
+            path=os.fspath(folder),
+            format="image sequence",
+            codec=first.format.lower(),
+            fourcc=None,
+            width=first.width,
+            height=first.height,
+            fps=input_fps,
+            frame_count_reported=len(files),
+            duration_s=(times[-1] - times[0]) + (1 / input_fps if input_fps else 0.0)
+            if len(times) > 1
+            else None,
+            rotation_deg=0,
+            audio=[],
+            notes=[f"timestamps: {source}", *notes],
+        )
+        self.frames_read = 0
+        self.decode_failures = 0
+        self.timestamps_repaired = 0
+        self.failed_files: list[str] = []
+
+    def frames(self) -> Iterator[Frame]:
+        """Yield each image that decodes as a frame (index = position in the sequence)."""
+        for index, (file, time_s) in enumerate(zip(self.files, self.times, strict=True)):
+            try:
+                pixels = read_image(file)
+            except MediaReadError as exc:
+                self.decode_failures += 1
+                self.failed_files.append(f"{file.name}: {exc.reason}")
+                log.warning("%s", exc)
+                continue
+            self.frames_read += 1
+            yield Frame(index, time_s, bgr=_as_bgr8(pixels))
+
+    def frames_at(self, wanted: Sequence[tuple[int, float]]) -> Iterator[Frame]:
+        """Re-read a few images by ``(index, time)`` from an earlier pass."""
+        for index, time_s in sorted(wanted, key=lambda w: w[1]):
+            if 0 <= index < len(self.files):
+                try:
+                    yield Frame(index, time_s, bgr=_as_bgr8(read_image(self.files[index])))
+                except MediaReadError:
+                    continue
+
+
+def _as_bgr8(pixels: np.ndarray) -> np.ndarray:
+    if pixels.dtype == np.uint16:
+        pixels = (pixels >> 8).astype(np.uint8)
+    elif pixels.dtype != np.uint8:
+        pixels = cv2.normalize(pixels, None, 0, 255, cv2.NORM_MINMAX, cv2.CV_8U)
+    if pixels.ndim == 2:
+        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+    if pixels.shape[2] == 4:
+        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2BGR)
+    if pixels.shape[2] == 2:
+        return cv2.cvtColor(pixels[:, :, 0], cv2.COLOR_GRAY2BGR)
+    return pixels
+
+
+def open_frames(
+    path: str | os.PathLike[str],
+    *,
+    keyframes_only: bool = False,
+    input_fps: float | None = None,
+) -> VideoReader | ImageSequenceReader:
+    """A reader for a video file or a folder of images (see the two readers)."""
+    if Path(path).is_dir():
+        if keyframes_only:
+            raise ParameterError("--keyframes applies to video files, not to image folders")
+        return ImageSequenceReader(path, input_fps=input_fps)
+    if input_fps is not None:
+        raise ParameterError("--input-fps applies to image folders; a video has its own times")
+    return VideoReader(path, keyframes_only=keyframes_only)
 
 
 def count_video_frames(path: str | os.PathLike[str]) -> tuple[int, int]:

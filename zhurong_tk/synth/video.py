@@ -96,6 +96,7 @@ def edl_scene(
 
     return {
         "schema": SCENE_SCHEMA,
+        "kind": "edl",
         "seed": int(seed),
         "fps": float(fps),
         "width": int(width),
@@ -136,8 +137,85 @@ def _terrain(rng: np.random.Generator, size: int) -> np.ndarray:
     return 0.25 + 0.55 * img
 
 
+def drive_scene(
+    *,
+    duration_s: float = 8.0,
+    fps: float = 30.0,
+    width: int = 320,
+    height: int = 240,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Ground truth of a fixed camera filming a rover drive past (the drop camera).
+
+    The ground is still (sensor noise only) until the rover enters from the
+    left, drives across and parks right of centre, where it stays.
+
+    Returns
+    -------
+    dict
+        ``frame_times_s``, ``motion`` (``{"start_frame","end_frame","start_s","end_s"}``
+        while the rover moves) and ``boxes``: the rover's ``[x, y, width, height]``
+        in each frame (clipped to the picture), or None while it is out of view.
+    """
+    if duration_s < 4.0:
+        raise ParameterError(f"duration_s must be at least 4 s, got {duration_s}")
+    if width % 2 or height % 2 or width < 64 or height < 64:
+        raise ParameterError(f"width and height must be even and >= 64, got {width}×{height}")
+    rng = np.random.default_rng(seed)
+    n = round(duration_s * fps)
+    times = np.round(np.arange(n) / fps, 6)
+    start = round(n * rng.uniform(0.2, 0.3))
+    stop = round(n * rng.uniform(0.65, 0.75))
+    rover_w, rover_h = round(0.22 * width), round(0.16 * height)
+    y = round(0.55 * height)
+    x_from, x_to = -rover_w, round(0.6 * width)
+    boxes: list[list[int] | None] = []
+    for i in range(n):
+        k = min(1.0, max(0.0, (i - start) / (stop - start)))
+        x = round(x_from + k * (x_to - x_from))
+        x0, x1 = max(0, x), min(width, x + rover_w)
+        boxes.append([x0, y, x1 - x0, rover_h] if x1 > x0 else None)
+    return {
+        "schema": SCENE_SCHEMA,
+        "kind": "drive",
+        "seed": int(seed),
+        "fps": float(fps),
+        "width": int(width),
+        "height": int(height),
+        "n_frames": n,
+        "variable_rate": False,
+        "frame_times_s": times.tolist(),
+        "motion": {
+            "start_frame": start,
+            "end_frame": stop + 1,
+            "start_s": float(times[start]),
+            "end_s": float(times[min(stop + 1, n - 1)]),
+        },
+        "boxes": boxes,
+    }
+
+
+def _render_drive(scene: dict[str, Any]) -> Iterator[np.ndarray]:
+    rng = np.random.default_rng([scene["seed"], 7])
+    w, h = scene["width"], scene["height"]
+    ground = _terrain(np.random.default_rng([scene["seed"], 100]), 2 * max(w, h))[:h, :w]
+    ground = np.stack([ground * t for t in (0.8, 0.97, 1.2)], axis=-1)
+    for box in scene["boxes"]:
+        frame = ground.copy()
+        if box is not None:
+            x, y, bw, bh = box
+            frame[y : y + bh, x : x + bw] = (0.82, 0.84, 0.86)  # white-grey body
+            wheels = y + bh - max(2, bh // 4)
+            frame[wheels : y + bh, x : x + bw : 2] = (0.12, 0.12, 0.12)  # wheels, grousers
+        frame = frame + rng.normal(0, 0.008, frame.shape).astype(np.float32)
+        yield np.clip(frame * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
 def render(scene: dict[str, Any]) -> Iterator[np.ndarray]:
     """Yield the scene's frames as ``(height, width, 3)`` uint8 BGR, one at a time."""
+    if scene.get("kind") == "drive":
+        yield from _render_drive(scene)
+        return
     rng = np.random.default_rng([scene["seed"], 7])
     w, h, n = scene["width"], scene["height"], scene["n_frames"]
     size = 2 * max(w, h)

@@ -1,7 +1,10 @@
 """Frame extraction in one streaming pass: decode, measure on a proxy, keep a few frames.
 
-Only the frames that are kept are held at full size (one candidate per open
-interval or scene), so memory does not grow with the video's length.
+Decoding runs on its own thread; analysis reads a small grey proxy of each
+frame; colour is converted only for the frames that are kept. Only those
+candidates are held at full size (one per open interval or scene), so memory
+does not grow with the video's length (the per-frame signals, a few dozen
+bytes per frame, are kept for the events and the plot).
 """
 
 from __future__ import annotations
@@ -16,17 +19,31 @@ import numpy as np
 
 from zhurong_tk.errors import ParameterError
 from zhurong_tk.io._ffmpeg import cv2
-from zhurong_tk.io.video import VideoReader
+from zhurong_tk.io.video import Frame, ImageSequenceReader, VideoReader, open_frames
 from zhurong_tk.video.detect import CutConfig, CutDetector, scenes_from_cuts
-from zhurong_tk.video.signals import FrameSignals, SignalTracker, hash_distance, sharpness
+from zhurong_tk.video.events import EdlConfig, edl_events
+from zhurong_tk.video.motion import MotionConfig, MotionDetector, MotionSignal, motion_segments
+from zhurong_tk.video.sheet import contact_sheet, thumbnail
+from zhurong_tk.video.signals import (
+    PROXY_WIDTH,
+    FrameSignals,
+    SignalLog,
+    SignalTracker,
+    hash_distance,
+    sharpness,
+)
 
 INDEX_SCHEMA = "zhurong-tk/video.frames/1"
 IMAGE_FORMATS = ("jpg", "png")
+EVENT_SETS = ("edl",)
+#: Thumbnails on the contact sheet at most (spread evenly; event frames always shown).
+MAX_SHEET_FRAMES = 48
+_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
 @dataclasses.dataclass(frozen=True)
 class FrameSelection:
-    """Which frames to keep (selectors combine).
+    """Which frames to keep (selectors combine) and what to find.
 
     Attributes
     ----------
@@ -42,13 +59,23 @@ class FrameSelection:
         Only frames presented in ``[start_s, end_s)``.
     scenes : bool
         One frame per scene (the sharpest in its first ``scene_pick_s``).
+    events : str, optional
+        ``"edl"``: find descent phases (see :mod:`zhurong_tk.video.events`) and keep
+        a frame of each.
+    motion : bool
+        Fixed camera: keep frames while something moves (one per ``motion_every_s``),
+        with the moving object's box.
+    keyframes : bool
+        Decode keyframes only and keep each (a fast overview; no scenes or events).
     max_frames : int, optional
         Keep at most this many (intervals are widened to fit when the length is known).
     dedup_bits : int
         A frame within this many dHash bits of the last kept frame is a near-duplicate
-        and dropped (not for ``at_s``); -1 keeps everything.
+        and dropped (not for ``at_s`` and events); -1 keeps everything.
     image_format : str
         ``"jpg"`` or ``"png"``.
+    input_fps : float, optional
+        Frame rate of an image-sequence input.
     """
 
     every_s: float | None = None
@@ -58,11 +85,18 @@ class FrameSelection:
     start_s: float | None = None
     end_s: float | None = None
     scenes: bool = False
+    events: str | None = None
+    motion: bool = False
+    keyframes: bool = False
     max_frames: int | None = None
     dedup_bits: int = 4
     image_format: str = "jpg"
+    input_fps: float | None = None
     scene_pick_s: float = 1.0
+    motion_every_s: float = 0.5
     cut: CutConfig = dataclasses.field(default_factory=CutConfig)
+    edl: EdlConfig = dataclasses.field(default_factory=EdlConfig)
+    motion_config: MotionConfig = dataclasses.field(default_factory=MotionConfig)
 
     def __post_init__(self) -> None:
         if self.every_s is not None and not self.every_s > 0:
@@ -79,6 +113,28 @@ class FrameSelection:
             raise ParameterError(f"--end ({self.end_s}) must be after --start ({self.start_s})")
         if any(not math.isfinite(t) or t < 0 for t in self.at_s):
             raise ParameterError(f"--at times must be finite and >= 0, got {self.at_s}")
+        if self.events is not None and self.events not in EVENT_SETS:
+            raise ParameterError(f"--events must be one of {EVENT_SETS}, got {self.events!r}")
+        if self.keyframes and (self.scenes or self.events or self.motion):
+            raise ParameterError(
+                "--keyframes decodes keyframes only: it cannot be combined with "
+                "--scenes, --events or --motion, which need every frame"
+            )
+        if not self.motion_every_s > 0:
+            raise ParameterError(f"motion_every_s must be positive, got {self.motion_every_s}")
+
+    @property
+    def selects_anything(self) -> bool:
+        return bool(
+            self.every_s
+            or self.fps
+            or self.count
+            or self.at_s
+            or self.scenes
+            or self.events
+            or self.motion
+            or self.keyframes
+        )
 
     def interval_s(self, duration_s: float | None) -> float | None:
         """Length of the interval selectors' intervals, widened to honour ``max_frames``."""
@@ -94,8 +150,9 @@ class FrameSelection:
 class _Candidate:
     signals: FrameSignals
     frame_hash: int
-    image: np.ndarray
+    frame: Frame
     reasons: list[str]
+    box: tuple[int, int, int, int] | None = None
 
 
 class _Best:
@@ -109,6 +166,73 @@ class _Best:
         if self.best is None or cand.signals.sharpness > self.best.signals.sharpness:
             self.best = cand
 
+    def take(self, reason: str) -> _Candidate | None:
+        return None if self.best is None else dataclasses.replace(self.best, reasons=[reason])
+
+
+class _Keeper:
+    """Writes kept frames, merges reasons, drops near-duplicates, keeps thumbnails."""
+
+    def __init__(self, out: Any, selection: FrameSelection, rotation_deg: int) -> None:
+        self.out = out
+        self.selection = selection
+        self.rotate = _ROTATE.get(rotation_deg % 360)
+        self.entries: list[dict[str, Any]] = []
+        self.by_frame: dict[int, dict[str, Any]] = {}
+        self.thumbs: dict[int, np.ndarray] = {}
+        self.last_hash: int | None = None
+        self.duplicates = 0
+        self.dropped_for_max = 0
+
+    def keep(self, cand: _Candidate | None, *, forced: bool = False) -> dict[str, Any] | None:
+        """Keep a candidate; ``forced`` (times asked for, events) skips de-duplication."""
+        if cand is None:
+            return None
+        sel = self.selection
+        s = cand.signals
+        reason = "+".join(dict.fromkeys(cand.reasons))
+        if s.index in self.by_frame:  # kept already by another selector
+            entry = self.by_frame[s.index]
+            entry["reason"] = "+".join(dict.fromkeys([*entry["reason"].split("+"), reason]))
+            if cand.box is not None and "box" not in entry:
+                entry["box"] = list(cand.box)
+            return entry
+        if sel.max_frames is not None and len(self.entries) >= sel.max_frames and not forced:
+            self.dropped_for_max += 1
+            return None
+        if (
+            not forced
+            and sel.dedup_bits >= 0
+            and self.last_hash is not None
+            and hash_distance(cand.frame_hash, self.last_hash) <= sel.dedup_bits
+        ):
+            self.duplicates += 1
+            return None
+        image = cand.frame.bgr()
+        if self.rotate is not None:
+            image = cv2.rotate(image, self.rotate)
+        name = f"t{s.time_s:08.3f}s_f{s.index:06d}.{sel.image_format}"
+        ok, encoded = cv2.imencode(f".{sel.image_format}", image)
+        if not ok:
+            raise ParameterError(f"could not encode frame {s.index} as {sel.image_format}")
+        self.out.bytes(name, encoded.tobytes())
+        entry = {
+            "frame": s.index,
+            "time_s": round(s.time_s, 6),
+            "path": name,
+            "reason": reason,
+            "sharpness": round(sharpness(cand.frame.grey()), 2),  # re-checked at full size
+            "brightness": round(s.brightness, 2),
+            "change": round(s.change, 3),
+        }
+        if cand.box is not None:
+            entry["box"] = list(cand.box)
+        self.by_frame[s.index] = entry
+        self.entries.append(entry)
+        self.thumbs[s.index] = thumbnail(image)
+        self.last_hash = cand.frame_hash
+        return entry
+
 
 def extract_frames(
     path: str | os.PathLike[str],
@@ -117,11 +241,17 @@ def extract_frames(
     *,
     progress: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
-    """Analyse a video and write the kept frames, ``index.json`` and ``metrics.csv`` into ``out``.
+    """Analyse a video (or a folder of images) and write what it keeps into ``out``.
 
-    ``out`` is an :class:`~zhurong_tk.io.outputs.OutputDir`. Returns the index.
+    Writes the kept frames, ``index.json``, ``metrics.csv``, ``contact_sheet.jpg``
+    and ``signals.png``. ``out`` is an :class:`~zhurong_tk.io.outputs.OutputDir`.
+
+    Returns
+    -------
+    dict
+        The index (see ``index.json``).
     """
-    reader = VideoReader(path)
+    reader = open_frames(path, keyframes_only=selection.keyframes, input_fps=selection.input_fps)
     info = reader.info
     start = selection.start_s or 0.0
     end = selection.end_s if selection.end_s is not None else math.inf
@@ -129,60 +259,28 @@ def extract_frames(
     if info.duration_s:
         span = max(0.0, min(end, info.duration_s) - start)
     step = selection.interval_s(span)
-    tracker = SignalTracker()
+    tracker = SignalTracker(motion_lag_s=selection.edl.motion_lag_s)
     detector = CutDetector(selection.cut)
-    kept: list[dict[str, Any]] = []
-    by_frame: dict[int, dict[str, Any]] = {}
-    last_kept_hash: int | None = None
-    times: list[float] = []
-    duplicates = 0
+    motion = MotionDetector(selection.motion_config, info.fps) if selection.motion else None
+    keeper = _Keeper(out, selection, info.rotation_deg)
+    log = SignalLog()
+    motion_rows: list[tuple[float, bool]] = []
     interval: _Best | None = None
     scene: _Best | None = None
     tentative: _Best | None = None
+    moving: _Best | None = None
     scene_until = tentative_until = -math.inf
     at_pending = sorted(set(selection.at_s))
     at_best: dict[float, tuple[float, _Candidate]] = {}
     first_time: float | None = None
-    first_frame = 0
+    candidate_cut: _Candidate | None = None  # frame of the cut candidate the detector holds
+    spike_frames: dict[int, _Candidate] = {}  # cut and flash frames, kept for --events
 
-    def keep(cand: _Candidate, *, allow_duplicate: bool = False) -> None:
-        nonlocal last_kept_hash, duplicates
-        s = cand.signals
-        reason = "+".join(dict.fromkeys(cand.reasons))
-        if s.index in by_frame:  # kept already by another selector
-            entry = by_frame[s.index]
-            entry["reason"] = "+".join(dict.fromkeys([*entry["reason"].split("+"), reason]))
-            return
-        if selection.max_frames is not None and len(kept) >= selection.max_frames:
-            return
-        if (
-            not allow_duplicate
-            and selection.dedup_bits >= 0
-            and last_kept_hash is not None
-            and hash_distance(cand.frame_hash, last_kept_hash) <= selection.dedup_bits
-        ):
-            duplicates += 1
-            return
-        name = f"t{s.time_s:08.3f}s_f{s.index:06d}.{selection.image_format}"
-        ok, encoded = cv2.imencode(f".{selection.image_format}", cand.image)
-        if not ok:
-            raise ParameterError(f"could not encode frame {s.index} as {selection.image_format}")
-        out.bytes(name, encoded.tobytes())
-        grey = cv2.cvtColor(cand.image, cv2.COLOR_BGR2GRAY)
-        by_frame[s.index] = entry = {
-            "frame": s.index,
-            "time_s": round(s.time_s, 6),
-            "path": name,
-            "reason": reason,
-            "sharpness": round(sharpness(grey), 2),  # re-checked at full size
-            "brightness": round(s.brightness, 2),
-            "change": round(s.change, 3),
-        }
-        kept.append(entry)
-        last_kept_hash = cand.frame_hash
-
+    metric_fields = list(FrameSignals.FIELDS)
+    if motion is not None:
+        metric_fields += ["motion_area", "motion_x", "motion_y", "motion_w", "motion_h"]
     with out.atomic("metrics.csv") as tmp, open(tmp, "w", newline="") as metrics:
-        metrics.write(",".join(FrameSignals.FIELDS) + "\n")
+        metrics.write(",".join(metric_fields) + "\n")
         for frame in reader.frames():
             t = frame.time_s
             if t < start or not math.isfinite(t):
@@ -190,23 +288,40 @@ def extract_frames(
             if t >= end:
                 break
             if first_time is None:
-                first_time, first_frame = t, frame.index
-            signals, frame_hash = tracker.update(frame.index, t, frame.image)
-            times.append(t)
-            metrics.write(",".join(f"{v:.6g}" for v in signals.row()) + "\n")
-            cand = _Candidate(signals, frame_hash, frame.image, [])
+                first_time = t
+            proxy, scale = frame.proxy(PROXY_WIDTH)
+            signals, frame_hash = tracker.update(frame.index, t, proxy, scale)
+            log.append(signals)
+            row = [f"{v:.6g}" for v in signals.row()]
+            cand = _Candidate(signals, frame_hash, frame, [])
+            if motion is not None:
+                m = motion.update(t, proxy, scale)
+                motion_rows.append((t, m.moving))
+                row += _motion_row(m)
+                cand.box = m.bbox
+            metrics.write(",".join(row) + "\n")
+
+            if selection.keyframes:
+                keeper.keep(dataclasses.replace(cand, reasons=["keyframe"]))
             flashes_before = len(detector.flashes)
+            pending_before = detector.pending
             confirmed = detector.update(signals, frame_hash)
+            if selection.events and len(detector.flashes) > flashes_before and candidate_cut:
+                spike_frames[candidate_cut.signals.index] = candidate_cut
+            for cut in confirmed:
+                if selection.events and candidate_cut and candidate_cut.signals.index == cut.frame:
+                    spike_frames[cut.frame] = candidate_cut
+            if detector.pending is not None and detector.pending is not pending_before:
+                candidate_cut = cand
             if selection.scenes:
                 # the current scene takes frames until a candidate cut; frames after a
                 # candidate go to a tentative scene, made current on confirmation and
                 # dropped if the candidate was a flash
                 if scene is None:
                     scene, scene_until = _Best(0), t + selection.scene_pick_s
-                for _cut in confirmed:
-                    if scene.best is not None:
-                        keep(dataclasses.replace(scene.best, reasons=["scene"]))
-                    scene, scene_until = tentative or _Best(_cut.frame), tentative_until
+                for cut in confirmed:
+                    keeper.keep(scene.take("scene"))
+                    scene, scene_until = tentative or _Best(cut.frame), tentative_until
                     tentative = None
                 if len(detector.flashes) > flashes_before:
                     tentative = None
@@ -220,48 +335,226 @@ def extract_frames(
                 elif t <= scene_until:
                     scene.offer(cand)
             if step is not None:
-                key = int((t - (first_time or 0.0)) // step)
+                key = int((t - first_time) // step)
                 if interval is None or key != interval.key:
-                    if interval is not None and interval.best is not None:
-                        keep(dataclasses.replace(interval.best, reasons=["interval"]))
+                    if interval is not None:
+                        keeper.keep(interval.take("interval"))
                     interval = _Best(key)
                 interval.offer(cand)
+            if motion is not None:
+                key = int((t - first_time) // selection.motion_every_s)
+                if moving is not None and key != moving.key:
+                    # a small object barely changes the picture's hash: no de-duplication
+                    keeper.keep(moving.take("motion"), forced=True)
+                    moving = None
+                if cand.box is not None:
+                    moving = moving or _Best(key)
+                    moving.offer(cand)
             for target in at_pending:
                 gap = abs(t - target)
                 if target not in at_best or gap < at_best[target][0]:
                     at_best[target] = (gap, cand)
             if progress is not None:
                 progress(t)
-        detector.finish()
-        if scene is not None and scene.best is not None:
-            keep(dataclasses.replace(scene.best, reasons=["scene"]))
-        if interval is not None and interval.best is not None:
-            keep(dataclasses.replace(interval.best, reasons=["interval"]))
+        for cut in detector.finish():
+            if selection.events and candidate_cut and candidate_cut.signals.index == cut.frame:
+                spike_frames[cut.frame] = candidate_cut
+        if scene is not None:
+            keeper.keep(scene.take("scene"))
+        if interval is not None:
+            keeper.keep(interval.take("interval"))
+        if moving is not None:
+            keeper.keep(moving.take("motion"), forced=True)
         for target in at_pending:
             if target in at_best:
-                keep(dataclasses.replace(at_best[target][1], reasons=["at"]), allow_duplicate=True)
-    kept.sort(key=lambda k: k["time_s"])
-    index = _index(reader, times, first_frame, detector, kept, duplicates, selection, step)
+                keeper.keep(dataclasses.replace(at_best[target][1], reasons=["at"]), forced=True)
+
+    times = log.column("time_s")
+    events: list[dict[str, Any]] = []
+    if selection.events == "edl" and len(times):
+        columns = {n: log.column(n) for n in ("index", "sharpness", "brightness", "contrast")}
+        columns["motion"] = log.column("motion")
+        events = edl_events(
+            times,
+            columns,
+            detector.cuts,
+            detector.flashes,
+            selection.edl,
+            cut_ratio=selection.cut.ratio,
+        )
+    if motion is not None and motion_rows:
+        motion_times = np.array([r[0] for r in motion_rows])
+        motion_mask = np.array([r[1] for r in motion_rows])
+        events += _motion_events(motion_times, motion_mask, log.column("index"))
+    _keep_event_frames(reader, keeper, events, spike_frames, log)
+    keeper.entries.sort(key=lambda k: k["time_s"])
+    index = _index(reader, times, log, detector, keeper, events, selection, step)
+    if keeper.entries:
+        out.bytes("contact_sheet.jpg", _sheet_jpeg(keeper, events, reader))
+    if len(times) > 1:
+        from zhurong_tk.plot import video_signals_figure
+
+        columns = {n: log.column(n) for n in ("brightness", "contrast", "sharpness", "change")}
+        columns["motion"] = log.column("motion")
+        fig = video_signals_figure(
+            times,
+            columns,
+            events=events,
+            kept_s=[e["time_s"] for e in keeper.entries],
+            title=os.path.basename(os.fspath(path)),
+        )
+        out.figure("signals.png", fig)
     out.json("index.json", index)
     return index
 
 
-def _index(
-    reader, times, first_frame, detector, kept, duplicates, selection, step
-) -> dict[str, Any]:
+def _motion_row(m: MotionSignal) -> list[str]:
+    box = m.bbox or ("", "", "", "")
+    return [f"{m.area:.5g}", *(str(v) for v in box)]
+
+
+def _motion_events(times: np.ndarray, moving: np.ndarray, index: np.ndarray) -> list[dict]:
+    events = []
+    n = len(times)
+    for a, b in motion_segments(times, moving):
+        end_s = float(times[b]) if b < n else float(times[-1])
+        events.append(
+            {
+                "kind": "motion",
+                "time_s": round(float(times[a]), 6),
+                "start_s": round(float(times[a]), 6),
+                "end_s": round(end_s, 6),
+                "start_frame": int(index[a]),
+                "end_frame": int(index[b]) if b < n else int(index[-1]) + 1,
+                "confidence": round(float(np.mean(moving[a:b])), 3),
+                "evidence": {"moving_fraction_of_frames": round(float(np.mean(moving[a:b])), 3)},
+            }
+        )
+    return events
+
+
+def _representative(event: dict[str, Any], times: np.ndarray, index: np.ndarray) -> int:
+    """The frame that shows an event best: the spike itself, a phase's middle, dust
+    half a second into the plume."""
+    kind = event["kind"]
+    if kind in ("abrupt_change", "flash", "recovery"):
+        return int(event["start_frame"])
+    if kind == "dust":
+        target = min(event["start_s"] + 0.5, (event["start_s"] + event["end_s"]) / 2)
+    else:
+        target = (event["start_s"] + event["end_s"]) / 2
+    pos = int(np.clip(np.searchsorted(times, target), 0, len(times) - 1))
+    return int(index[pos])
+
+
+def _keep_event_frames(
+    reader: VideoReader | ImageSequenceReader,
+    keeper: _Keeper,
+    events: list[dict[str, Any]],
+    spike_frames: dict[int, _Candidate],
+    log: SignalLog,
+) -> None:
+    """Keep a frame per event: the held spike frames, else a kept frame inside the phase
+    near its middle, else the exact frame fetched by seeking (one GOP per event)."""
+    if not events:
+        return
+    times = log.column("time_s")
+    index = log.column("index").astype(np.int64)
+    fetch: dict[int, list[dict[str, Any]]] = {}
+    for event in events:
+        frame = _representative(event, times, index)
+        event["frame"] = frame
+        reason = f"event:{event['kind']}"
+        if frame in spike_frames:
+            keeper.keep(dataclasses.replace(spike_frames[frame], reasons=[reason]), forced=True)
+            continue
+        if event["kind"] in ("hover", "motion"):
+            # a frame kept inside the phase near its middle shows it as well
+            near = 0.5 if event["kind"] == "hover" else math.inf
+            middle = times[min(int(np.searchsorted(index, frame)), len(times) - 1)]
+            inside = [
+                e
+                for e in keeper.entries
+                if event["start_s"] <= e["time_s"] < event["end_s"]
+                and abs(e["time_s"] - middle) <= near
+            ]
+            if inside:
+                best = min(inside, key=lambda e: abs(e["frame"] - frame))
+                event["frame"] = best["frame"]
+                best["reason"] += f"+{reason}"
+                continue
+        fetch.setdefault(frame, []).append(event)
+    if not fetch:
+        return
+    wanted = []
+    for frame in fetch:
+        pos = int(np.searchsorted(index, frame))
+        if pos < len(index) and index[pos] == frame:
+            wanted.append((frame, float(times[pos])))
+    columns = {name: log.column(name) for name in FrameSignals.FIELDS}
+    for fetched in reader.frames_at(wanted):
+        pos = int(np.searchsorted(index, fetched.index))
+        values = {name: float(col[pos]) for name, col in columns.items()}
+        values["index"] = int(values["index"])
+        values["hash_distance"] = int(values["hash_distance"])
+        signals = FrameSignals(**values)
+        for event in fetch[fetched.index]:
+            keeper.keep(_Candidate(signals, 0, fetched, [f"event:{event['kind']}"]), forced=True)
+
+
+def _sheet_jpeg(keeper: _Keeper, events: list[dict[str, Any]], reader: Any) -> bytes:
+    entries = keeper.entries
+    must = [e for e in entries if "event:" in e["reason"]]
+    rest = [e for e in entries if "event:" not in e["reason"]]
+    room = max(0, MAX_SHEET_FRAMES - len(must))
+    if len(rest) > room:
+        picks = np.linspace(0, len(rest) - 1, room).round().astype(int) if room else []
+        rest = [rest[i] for i in sorted(set(picks))]
+    shown = sorted(must + rest, key=lambda e: e["time_s"])
+    labels = [f"{e['time_s']:.2f}s {e['reason'].replace('event:', '')}" for e in shown]
+    thumbs = []
+    for e in shown:
+        thumb = keeper.thumbs[e["frame"]]
+        if "box" in e:
+            thumb = thumb.copy()
+            f = thumb.shape[1] / (reader.info.width or thumb.shape[1])
+            x, y, w, h = (round(v * f) for v in e["box"])
+            cv2.rectangle(thumb, (x, y), (x + w, y + h), (0, 255, 255), 1)
+        thumbs.append(thumb)
+    title = (
+        f"{os.path.basename(os.fspath(reader.path))}: {len(entries)} frames kept"
+        + (f", {len(shown)} shown" if len(shown) < len(entries) else "")
+        + (f"; events: {', '.join(sorted({e['kind'] for e in events}))}" if events else "")
+    )
+    sheet = contact_sheet(thumbs, labels, title=title)
+    ok, encoded = cv2.imencode(".jpg", sheet, [cv2.IMWRITE_JPEG_QUALITY, 88])
+    if not ok:
+        raise ParameterError("could not encode the contact sheet")
+    return encoded.tobytes()
+
+
+def _index(reader, times, log, detector, keeper, events, selection, step) -> dict[str, Any]:
     info = reader.info
     intervals = np.diff(times) if len(times) > 1 else np.empty(0)
     measured_fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else None
     variable = bool(len(intervals) and np.ptp(intervals) > 0.01 * np.median(intervals))
     warnings = []
     if reader.decode_failures:
-        warnings.append(f"{reader.decode_failures} video packets could not be decoded")
-    if not times:
+        what = "images" if isinstance(reader, ImageSequenceReader) else "video packets"
+        warnings.append(
+            f"{reader.decode_failures} {what} could not be decoded; every other frame was analysed"
+        )
+    if not len(times):
         warnings.append("no frame decoded in the selected time range")
+    if keeper.dropped_for_max:
+        warnings.append(f"--max-frames reached: {keeper.dropped_for_max} more frames not kept")
+    index_col = log.column("index").astype(np.int64) if len(times) else np.empty(0, np.int64)
+    first_frame = int(index_col[0]) if len(index_col) else 0
     return {
         "schema": INDEX_SCHEMA,
         "video": {
             "path": str(reader.path),
+            "container": info.format,
             "codec": info.codec,
             "width": info.width,
             "height": info.height,
@@ -275,6 +568,8 @@ def _index(
             "duration_s": info.duration_s,
             "decode_failures": reader.decode_failures,
             "timestamps_repaired": reader.timestamps_repaired,
+            "keyframes_only": selection.keyframes,
+            "notes": list(info.notes),
         },
         "selection": {
             "interval_s": step,
@@ -282,13 +577,17 @@ def _index(
             "start_s": selection.start_s,
             "end_s": selection.end_s,
             "scenes": selection.scenes,
+            "events": selection.events,
+            "motion": selection.motion,
+            "keyframes": selection.keyframes,
             "max_frames": selection.max_frames,
-            "near_duplicates_dropped": duplicates,
+            "dedup_bits": selection.dedup_bits,
+            "near_duplicates_dropped": keeper.duplicates,
         },
-        "scenes": scenes_from_cuts(detector.cuts, times, first_frame),
+        "scenes": scenes_from_cuts(detector.cuts, [float(t) for t in times], first_frame),
         "cuts": [c.to_dict() for c in detector.cuts],
         "flashes": [c.to_dict() for c in detector.flashes],
-        "events": [],
-        "frames": kept,
+        "events": events,
+        "frames": keeper.entries,
         "warnings": warnings,
     }
