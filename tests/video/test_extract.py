@@ -11,21 +11,8 @@ from click.testing import CliRunner
 from zhurong_tk.cli.main import cli
 from zhurong_tk.errors import ParameterError
 from zhurong_tk.io.outputs import OutputDir
-from zhurong_tk.synth import video as synth_video
 from zhurong_tk.video import FrameSelection, dhash, extract_frames, grey_proxy
 from zhurong_tk.video.signals import hash_distance
-
-
-@pytest.fixture(scope="module")
-def edl_videos(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("edl")
-    videos = []
-    for seed, variable in [(1, False), (2, False), (3, True)]:
-        scene = synth_video.edl_scene(duration_s=12, fps=30, seed=seed, variable_rate=variable)
-        path = folder / f"edl_{seed}.mp4"
-        synth_video.write(path, scene)
-        videos.append((path, scene))
-    return videos
 
 
 def test_cuts_found_and_flashes_and_pans_ignored(edl_videos, tmp_path):

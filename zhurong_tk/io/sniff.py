@@ -69,7 +69,7 @@ AUDIO_SUFFIXES = frozenset(
 )
 VIDEO_SUFFIXES = frozenset(
     [".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".ogv", ".3gp"]
-)
+) | frozenset([".h264", ".264", ".h265", ".265", ".hevc"])  # raw elementary streams
 IMAGE_SUFFIXES = frozenset(
     [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".ppm", ".pnm", ".webp", ".jp2"]
 )
@@ -117,6 +117,9 @@ def sniff(path: str | os.PathLike[str]) -> tuple[Kind, str]:
             if name == "MP4/MOV" and head[8:12] in (b"M4A ", b"M4B "):
                 return Kind.CONTAINER, "M4A"
             return kind, name
+    stream = _elementary_stream(head)
+    if stream:
+        return Kind.CONTAINER, stream
     # MPEG audio frame sync without an ID3 tag
     if head[0] == 0xFF and (head[1] & 0xE0) == 0xE0:
         return Kind.AUDIO, "MP3"
@@ -130,6 +133,23 @@ def sniff(path: str | os.PathLike[str]) -> tuple[Kind, str]:
     if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
         return Kind.UNKNOWN, "text"
     return Kind.UNKNOWN, "unknown"
+
+
+def _elementary_stream(head: bytes) -> str | None:
+    """Raw H.264 / HEVC (Annex B): a start code, then a parameter set, delimiter or SEI."""
+    if head.startswith(b"\x00\x00\x00\x01"):
+        nal = head[4:5]
+    elif head.startswith(b"\x00\x00\x01"):
+        nal = head[3:4]
+    else:
+        return None
+    if not nal or nal[0] & 0x80:  # forbidden zero bit
+        return None
+    if nal[0] & 0x1F in (6, 7, 9):
+        return "H.264 stream"
+    if (nal[0] >> 1) & 0x3F in (32, 35, 39):
+        return "HEVC stream"
+    return None
 
 
 def _looks_like_ts(path: Path) -> bool:

@@ -98,6 +98,9 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             raise UnsupportedFormatError(path, f"{fmt} file has no video stream")
         st = container.streams.video[0]
         ctx = st.codec_context
+        if ctx is None or ctx.codec is None:
+            tag = getattr(st, "codec_tag", None) or "unknown"
+            raise UnsupportedFormatError(path, f"no decoder for its video codec (tag {tag!r})")
         codec = ctx.name
         width, height = int(ctx.width or 0), int(ctx.height or 0)
         rate = st.average_rate or st.guessed_rate
@@ -127,14 +130,15 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     finally:
         cap.release()
 
-    if fps is None and PLAUSIBLE_FPS[0] <= cv2_fps <= PLAUSIBLE_FPS[1]:
+    cv2_fps_plausible = PLAUSIBLE_FPS[0] <= cv2_fps <= PLAUSIBLE_FPS[1]
+    if fps is None and cv2_fps_plausible:
         fps = float(cv2_fps)
     if fps is not None and not PLAUSIBLE_FPS[0] <= fps <= PLAUSIBLE_FPS[1]:
         notes.append(f"implausible frame rate {fps:g} in metadata ignored")
         fps = None
     reported = container_frames
-    if reported is None and math.isfinite(cv2_count) and cv2_count > 0:
-        reported = int(cv2_count)
+    if reported is None and math.isfinite(cv2_count) and cv2_count > 0 and cv2_fps_plausible:
+        reported = int(cv2_count)  # cv2 multiplies duration by its rate: only as good as that
     if cv2_count is not None and math.isfinite(cv2_count) and cv2_count < 0 and fourcc is not None:
         notes.append("negative frame count in metadata ignored")
     if duration is not None and (not math.isfinite(duration) or duration <= 0):
@@ -360,6 +364,7 @@ class VideoReader:
         self.frames_read = 0
         self.decode_failures = 0
         self.timestamps_repaired = 0
+        self.timestamps_assumed = 0
 
     #: Frames held back to repair timestamps (deeper than any B-frame pyramid in practice).
     REORDER_WINDOW = 8
@@ -444,6 +449,10 @@ class VideoReader:
     def _decoded(self) -> Iterator[tuple[av.VideoFrame, float]]:
         self.timestamps_repaired = 0
         self._raw_times: collections.deque[float] = collections.deque()
+        self.timestamps_assumed = 0
+        # raw elementary streams carry no times: the nominal rate is all there is
+        step = 1.0 / (self.info.fps or 25.0)
+        last = -step
         with open_container(self.path) as container:
             st = container.streams.video[0]
             if self.keyframes_only:
@@ -457,7 +466,12 @@ class VideoReader:
                     self.decode_failures += 1
                     continue
                 for frame in decoded:
-                    time_s = float(frame.time) if frame.time is not None else math.nan
+                    if frame.time is None:
+                        self.timestamps_assumed += 1
+                        time_s = last + step
+                    else:
+                        time_s = float(frame.time)
+                    last = time_s
                     self.frames_read += 1
                     self._raw_times.append(time_s)
                     yield frame, time_s
@@ -572,6 +586,7 @@ class ImageSequenceReader:
         self.frames_read = 0
         self.decode_failures = 0
         self.timestamps_repaired = 0
+        self.timestamps_assumed = len(files) if input_fps is not None else 0
         self.failed_files: list[str] = []
 
     def frames(self) -> Iterator[Frame]:

@@ -319,7 +319,7 @@ def hover_phases(
     for a, b in _runs(still, max_gap=1):
         # the lagged difference only falls once the lag has passed: the hover began
         # about one lag before its first still frame
-        start_s = max(float(times[a]) - lag, float(times[max(a - 1, 0)]))
+        start_s = max(float(times[a]) - lag, float(times[0]))
         end_s = float(times[b]) if b < n else float(times[-1])
         if end_s - start_s < cfg.min_hover_s or b - a < cfg.min_frames:
             continue

@@ -537,7 +537,12 @@ def _index(reader, times, log, detector, keeper, events, selection, step) -> dic
     info = reader.info
     intervals = np.diff(times) if len(times) > 1 else np.empty(0)
     measured_fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else None
-    variable = bool(len(intervals) and np.ptp(intervals) > 0.01 * np.median(intervals))
+    variable = False
+    if len(intervals):
+        # beyond the rounding of a coarse time base (WebM: 1 ms, so 33/34-ms steps at 30 fps)
+        median = float(np.median(intervals))
+        off = np.abs(intervals - median) > max(0.05 * median, 0.0015)
+        variable = bool(off.mean() > 0.01)
     warnings = []
     if reader.decode_failures:
         what = "images" if isinstance(reader, ImageSequenceReader) else "video packets"
@@ -546,6 +551,18 @@ def _index(reader, times, log, detector, keeper, events, selection, step) -> dic
         )
     if not len(times):
         warnings.append("no frame decoded in the selected time range")
+    reported = info.frame_count_reported
+    whole = selection.start_s is None and selection.end_s is None and not selection.keyframes
+    if whole and reported and reader.frames_read < reported - 1:
+        warnings.append(
+            f"decoded {reader.frames_read} of the {reported} frames the container reports "
+            "(truncated or damaged file?)"
+        )
+    if reader.timestamps_assumed and not isinstance(reader, ImageSequenceReader):
+        warnings.append(
+            f"{reader.timestamps_assumed} frames carry no timestamp (raw stream?): their "
+            f"times assume {info.fps or 25:g} fps"
+        )
     if keeper.dropped_for_max:
         warnings.append(f"--max-frames reached: {keeper.dropped_for_max} more frames not kept")
     index_col = log.column("index").astype(np.int64) if len(times) else np.empty(0, np.int64)
@@ -568,6 +585,8 @@ def _index(reader, times, log, detector, keeper, events, selection, step) -> dic
             "duration_s": info.duration_s,
             "decode_failures": reader.decode_failures,
             "timestamps_repaired": reader.timestamps_repaired,
+            "timestamps_assumed": reader.timestamps_assumed,
+            "rotation_applied": info.rotation_deg in _ROTATE,
             "keyframes_only": selection.keyframes,
             "notes": list(info.notes),
         },
