@@ -87,6 +87,21 @@ def _print_summary(result: dict, out_dir: str, *, samples_wanted: bool) -> None:
                 f"  audio {name}: {rec['duration_s']:.1f} s, RMS {rec['rms_dbfs']:.1f} dBFS{low}; "
                 f"{segs}; {lines}"
             )
+        for rec in samples.get("video", []):
+            name = rec["path"].rsplit("/", 1)[-1]
+            if "error" in rec:
+                click.echo(f"  video FAIL {name}: {rec['error']}")
+                continue
+            events = ", ".join(
+                f"{e['kind']} {e['start_s']:.1f} s"
+                if e["kind"] not in ("hover", "dust", "motion")
+                else f"{e['kind']} {e['start_s']:.1f}–{e['end_s']:.1f} s"
+                for e in rec["events"]
+            )
+            click.echo(
+                f"  video {name}: {rec['frames_analysed']} frames, {rec['frames_kept']} kept; "
+                f"{events or 'no events'}"
+            )
     click.echo(f"Report: {out_dir}/report.json ({result['elapsed_s']:.1f} s)")
 
 

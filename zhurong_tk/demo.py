@@ -75,6 +75,9 @@ def generate_media(folder: Path, *, seed: int = 0) -> list[tuple[str, Path]]:
             ),
         )
     )
+    made.append(
+        ("video", synth_video.write(folder / "drive.mp4", synth_video.drive_scene(seed=seed)))
+    )
     for i, (n_ruts, curvature) in enumerate([(2, 0.0), (4, 0.0), (2, 0.03), (0, 0.0)]):
         scene = synth_tracks.track_scene(seed=seed + i, n_ruts=n_ruts, curvature_per_m=curvature)
         made.append(("image", synth_tracks.write(folder / f"tracks_{i:02d}.jpg", scene)))
@@ -205,6 +208,83 @@ def check_audio_analysis(path: Path, out_dir: Path, *, overwrite: bool) -> list[
     return checks
 
 
+def _box_iou(a: list[int], b: list[int]) -> float:
+    w = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    h = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return w * h / max(a[2] * a[3] + b[2] * b[3] - w * h, 1)
+
+
+def check_video_frames(path: Path, out_dir: Path, *, overwrite: bool) -> list[Check]:
+    """Run ``video frames`` on a generated video and compare with its truth."""
+    from zhurong_tk.video.extract import FrameSelection, extract_frames
+
+    truth = _load_truth(path)
+    name = path.name
+    drive = truth.get("kind") == "drive"
+    selection = (
+        FrameSelection(motion=True)
+        if drive
+        else FrameSelection(scenes=True, events="edl", every_s=1.0)
+    )
+    index = extract_frames(path, OutputDir(out_dir, overwrite=overwrite), selection)
+    times = np.array(truth["frame_times_s"])
+    kept = index["frames"]
+    error = max((abs(f["time_s"] - times[f["frame"]]) for f in kept), default=math.inf)
+    checks = [_close(name, "kept_frame_time_error_s", 0.0, error, 1e-4)]
+    events = index["events"]
+
+    def phase(kind: str) -> dict | None:
+        return next((e for e in events if e["kind"] == kind), None)
+
+    if drive:
+        motion = phase("motion")
+        for edge in ("start_s", "end_s"):
+            found = motion[edge] if motion else None
+            checks.append(_close(name, f"motion_{edge}", truth["motion"][edge], found, 0.5))
+        boxes = [f for f in kept if "box" in f and truth["boxes"][f["frame"]]]
+        ious = [_box_iou(f["box"], truth["boxes"][f["frame"]]) for f in boxes]
+        checks.append(
+            _close(name, "motion_box_median_iou", 1.0, float(np.median(ious)) if ious else 0, 0.5)
+        )
+        return checks
+    cuts = [c["frame"] for c in index["cuts"]]
+    found_cuts = sum(any(abs(c - t["frame"]) <= 1 for c in cuts) for t in truth["cuts"])
+    checks.append(_equal(name, "cuts_within_1_frame", len(truth["cuts"]), found_cuts))
+    flash_frames = {f["frame"] for f in truth["flashes"]}
+    checks.append(_equal(name, "flashes_taken_for_cuts", 0, sum(c in flash_frames for c in cuts)))
+    for kind in ("hover", "dust"):
+        event = phase(kind)
+        for edge in ("start_s", "end_s"):
+            found = event[edge] if event else None
+            checks.append(_close(name, f"{kind}_{edge}", truth[kind][edge], found, 0.5))
+    return checks
+
+
+def summarise_video(path: Path, out_dir: Path, *, overwrite: bool) -> dict[str, Any]:
+    """``video frames`` on a real video or image folder: what it found, for the summary."""
+    from zhurong_tk.errors import ZhurongError
+    from zhurong_tk.video.extract import FrameSelection, extract_frames
+
+    try:
+        index = extract_frames(
+            path,
+            OutputDir(out_dir, overwrite=overwrite),
+            FrameSelection(scenes=True, events="edl", every_s=1.0),
+        )
+    except ZhurongError as exc:
+        return {"path": str(path), "error": str(exc)}
+    return {
+        "path": str(path),
+        "frames_analysed": index["video"]["frames_analysed"],
+        "frames_kept": len(index["frames"]),
+        "events": [
+            {"kind": e["kind"], "start_s": e["start_s"], "end_s": e["end_s"]}
+            for e in index["events"]
+        ],
+        "warnings": index["warnings"],
+    }
+
+
 def summarise_recording(path: Path, out_dir: Path, *, overwrite: bool) -> dict[str, Any]:
     """Analyse a real recording; a few sanity figures for the demo's summary."""
     from zhurong_tk.audio.analyze import analyze_to_folder
@@ -279,7 +359,7 @@ def run_demo(
     """
     say = progress or (lambda _msg: None)
     out = OutputDir(out_dir, overwrite=overwrite)
-    out.check_free("report.json", "media", "audio", "samples")
+    out.check_free("report.json", "media", "audio", "video", "samples")
     started = time.perf_counter()
     say("generating synthetic media with known truth")
     made = generate_media(out.path / "media", seed=seed)  # creates the folder
@@ -293,6 +373,10 @@ def run_demo(
             checks += check_audio_analysis(
                 path, out.path / "audio" / path.name, overwrite=overwrite
             )
+    for kind, path in made:
+        if kind == "video":
+            say(f"video frames {path.name}")
+            checks += check_video_frames(path, out.path / "video" / path.name, overwrite=overwrite)
     root = samples_mod.samples_dir() if use_samples else None
     samples = None
     if root is not None:
@@ -311,11 +395,28 @@ def run_demo(
                         path, out.path / "samples" / "audio" / path.name, overwrite=overwrite
                     )
                 )
+        samples["video"] = []
+        for relative in (
+            "video/m2020_lcam_descent",
+            "video/m2020_edl_downlook_reprojected.webm",
+            "video/generic/opencv_box.mp4",
+        ):
+            path = root / relative
+            if path.exists():
+                say(f"video frames {path.name} (public sample)")
+                samples["video"].append(
+                    summarise_video(
+                        path, out.path / "samples" / "video" / path.name, overwrite=overwrite
+                    )
+                )
     elif use_samples:
         log.info("public samples not found (set %s to their folder); skipped", samples_mod.ENV_VAR)
     ok = all(c.ok for c in checks) and (
         samples is None
-        or (not samples["failures"] and not any("error" in a for a in samples.get("audio", [])))
+        or (
+            not samples["failures"]
+            and not any("error" in a for a in samples.get("audio", []) + samples.get("video", []))
+        )
     )
     result = report(
         "demo",

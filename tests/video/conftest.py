@@ -9,10 +9,10 @@ from zhurong_tk.synth import video as synth_video
 
 @pytest.fixture(scope="session")
 def edl_videos(tmp_path_factory):
-    """Three 12-s descent videos (two at a constant rate, one variable) and their truth."""
+    """Four 12-s descent videos (three at a constant rate, one variable) and their truth."""
     folder = tmp_path_factory.mktemp("edl")
     videos = []
-    for seed, variable in [(1, False), (2, False), (3, True)]:
+    for seed, variable in [(0, False), (1, False), (2, False), (3, True)]:
         scene = synth_video.edl_scene(duration_s=12, fps=30, seed=seed, variable_rate=variable)
         path = folder / f"edl_{seed}.mp4"
         synth_video.write(path, scene)

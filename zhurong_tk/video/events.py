@@ -57,6 +57,8 @@ class EdlConfig:
     confirm_s : float
         A veil (brightness rise or contrast drop) is dust only if sharpness collapses
         within this time of its start.
+    onset_sharpness_ratio : float
+        ... and it starts where sharpness has fallen below this fraction.
     reference_s : float
         Length of the reference window before a frame.
     reference_gap_s : float
@@ -76,6 +78,7 @@ class EdlConfig:
     min_dust_s: float = 1.0
     min_frames: int = 3
     confirm_s: float = 2.0
+    onset_sharpness_ratio: float = 0.7
     reference_s: float = 2.0
     reference_gap_s: float = 0.5
     recovery_sharpness_ratio: float = 0.85
@@ -156,17 +159,30 @@ def _reference(values: np.ndarray, gap: int, width: int, segment_start: np.ndarr
     return ref
 
 
-def _knee(values: np.ndarray, i: int, gap: int, floor: int) -> int:
-    """Where a rise that crossed a threshold at ``i`` began: the point of the curve
-    before ``i`` furthest above the chord (the threshold is crossed late in a slow rise)."""
-    lo = max(floor, i - 2 * gap)
-    if i - lo < 2:
+def _knee(values: np.ndarray, i: int, gap: int, floor: int, ceiling: int) -> int:
+    """Where a rise that crossed a threshold at ``i`` began.
+
+    The threshold is crossed late in a rise, so the onset is the bend of the
+    curve around ``i`` (the point furthest below the chord of
+    ``values[i - 2 gap : i + gap]``), provided the curve climbs clearly faster
+    after the bend than before it; a steady drift has no bend and the onset
+    stays at ``i``.
+    """
+    lo, hi = max(floor, i - 2 * gap), min(ceiling, i + gap + 1)
+    if i - lo < 2 or hi - lo < 4:
         return i
-    seg = values[lo : i + 1]
-    chord = np.linspace(seg[0], seg[-1], len(seg))
+    seg = values[lo:hi]
     if seg[-1] <= seg[0]:
         return i
-    return min(i, lo + int(np.argmax(chord - seg)) + 1)  # the first frame after the bend
+    chord = np.linspace(seg[0], seg[-1], len(seg))
+    k = int(np.argmax(chord - seg))
+    if k == 0 or k >= len(seg) - 1:
+        return i
+    before = (seg[k] - seg[0]) / k
+    after = (seg[-1] - seg[k]) / (len(seg) - 1 - k)
+    if after <= 0 or after <= 3 * max(before, 0.0):
+        return i
+    return min(i, lo + k + 1)  # the first frame after the bend
 
 
 def dust_phases(
@@ -209,6 +225,7 @@ def dust_phases(
     sharp_drop = math.log(cfg.dust_sharpness_ratio)
     contrast_drop = math.log(cfg.dust_contrast_ratio)
     recovered = math.log(cfg.recovery_sharpness_ratio)
+    slide = math.log(cfg.onset_sharpness_ratio)
 
     def veiled(j: int, rb: float, rc: float) -> bool:
         return (
@@ -220,7 +237,9 @@ def dust_phases(
     i = 0
     while i < n:
         rs, rb, rc = ref_sharp[i], ref_bright[i], ref_contrast[i]
-        if math.isnan(rs) or not veiled(i, rb, rc):
+        # a veil with sharpness already sliding starts a candidate (a veil alone may be
+        # brighter ground coming into view)
+        if math.isnan(rs) or not veiled(i, rb, rc) or log_sharp[i] - rs >= slide:
             i += 1
             continue
         # The veil (brighter or flatter picture) triggers; the phase is followed against
@@ -244,7 +263,11 @@ def dust_phases(
             i += 1
             continue
         first = _knee(
-            brightness if brightness[i] - rb >= 1.0 else -log_contrast, i, gap, scene_start[i]
+            brightness if brightness[i] - rb >= 1.0 else -log_contrast,
+            i,
+            gap,
+            scene_start[i],
+            end,
         )
         phase = slice(i, end)
         sharp_ratio = float(np.exp(np.median(log_sharp[phase]) - rs))
