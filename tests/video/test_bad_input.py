@@ -164,3 +164,16 @@ def test_image_folder_with_a_broken_image(tmp_path):
     assert "1 images could not be decoded" in index["warnings"][0]
     result, _ = _run(folder, tmp_path / "out2")
     assert result.exit_code != 0 and "--input-fps" in result.output
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_boxes_follow_the_rotation(degrees):
+    from zhurong_tk.video.extract import _ROTATE, _rotate_box
+
+    image = np.zeros((40, 100), np.uint8)
+    box = (10, 5, 30, 8)  # x, y, w, h
+    image[5:13, 10:40] = 255
+    turned = cv2.rotate(image, _ROTATE[degrees])
+    x, y, w, h = _rotate_box(box, 100, 40, _ROTATE[degrees])
+    ys, xs = np.nonzero(turned)
+    assert (x, y, w, h) == (xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min())

@@ -3,12 +3,14 @@
 Decoding runs on its own thread; analysis reads a small grey proxy of each
 frame; colour is converted only for the frames that are kept. Only those
 candidates are held at full size (one per open interval or scene), so memory
-does not grow with the video's length (the per-frame signals, a few dozen
-bytes per frame, are kept for the events and the plot).
+does not grow with the video's length (the per-frame signals, about 100 bytes
+per frame, are kept for the events and the plot; the contact sheet reads the
+kept frames back from disk).
 """
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import math
 import os
@@ -23,7 +25,7 @@ from zhurong_tk.io.video import Frame, ImageSequenceReader, VideoReader, open_fr
 from zhurong_tk.video.detect import CutConfig, CutDetector, scenes_from_cuts
 from zhurong_tk.video.events import EdlConfig, edl_events
 from zhurong_tk.video.motion import MotionConfig, MotionDetector, MotionSignal, motion_segments
-from zhurong_tk.video.sheet import contact_sheet, thumbnail
+from zhurong_tk.video.sheet import THUMB_WIDTH, contact_sheet, thumbnail
 from zhurong_tk.video.signals import (
     PROXY_WIDTH,
     FrameSignals,
@@ -171,7 +173,7 @@ class _Best:
 
 
 class _Keeper:
-    """Writes kept frames, merges reasons, drops near-duplicates, keeps thumbnails."""
+    """Writes kept frames, merges reasons, drops near-duplicates."""
 
     def __init__(self, out: Any, selection: FrameSelection, rotation_deg: int) -> None:
         self.out = out
@@ -179,7 +181,6 @@ class _Keeper:
         self.rotate = _ROTATE.get(rotation_deg % 360)
         self.entries: list[dict[str, Any]] = []
         self.by_frame: dict[int, dict[str, Any]] = {}
-        self.thumbs: dict[int, np.ndarray] = {}
         self.last_hash: int | None = None
         self.duplicates = 0
         self.dropped_for_max = 0
@@ -209,7 +210,10 @@ class _Keeper:
             self.duplicates += 1
             return None
         image = cand.frame.bgr()
+        box = cand.box
         if self.rotate is not None:
+            if box is not None:
+                box = _rotate_box(box, image.shape[1], image.shape[0], self.rotate)
             image = cv2.rotate(image, self.rotate)
         name = f"t{s.time_s:08.3f}s_f{s.index:06d}.{sel.image_format}"
         ok, encoded = cv2.imencode(f".{sel.image_format}", image)
@@ -225,13 +229,24 @@ class _Keeper:
             "brightness": round(s.brightness, 2),
             "change": round(s.change, 3),
         }
-        if cand.box is not None:
-            entry["box"] = list(cand.box)
+        if box is not None:
+            entry["box"] = list(box)
         self.by_frame[s.index] = entry
         self.entries.append(entry)
-        self.thumbs[s.index] = thumbnail(image)
         self.last_hash = cand.frame_hash
         return entry
+
+
+def _rotate_box(
+    box: tuple[int, int, int, int], width: int, height: int, rotate: int
+) -> tuple[int, int, int, int]:
+    """``(x, y, w, h)`` in a ``width`` × ``height`` frame, after ``cv2.rotate(.., rotate)``."""
+    x, y, w, h = box
+    if rotate == cv2.ROTATE_90_CLOCKWISE:
+        return (height - (y + h), x, h, w)
+    if rotate == cv2.ROTATE_180:
+        return (width - (x + w), height - (y + h), w, h)
+    return (y, width - (x + w), h, w)  # 90° counter-clockwise
 
 
 def extract_frames(
@@ -264,7 +279,8 @@ def extract_frames(
     motion = MotionDetector(selection.motion_config, info.fps) if selection.motion else None
     keeper = _Keeper(out, selection, info.rotation_deg)
     log = SignalLog()
-    motion_rows: list[tuple[float, bool]] = []
+    motion_times = array.array("d")
+    motion_flags = array.array("b")
     interval: _Best | None = None
     scene: _Best | None = None
     tentative: _Best | None = None
@@ -296,7 +312,8 @@ def extract_frames(
             cand = _Candidate(signals, frame_hash, frame, [])
             if motion is not None:
                 m = motion.update(t, proxy, scale)
-                motion_rows.append((t, m.moving))
+                motion_times.append(t)
+                motion_flags.append(m.moving)
                 row += _motion_row(m)
                 cand.box = m.bbox
             metrics.write(",".join(row) + "\n")
@@ -382,10 +399,12 @@ def extract_frames(
             selection.edl,
             cut_ratio=selection.cut.ratio,
         )
-    if motion is not None and motion_rows:
-        motion_times = np.array([r[0] for r in motion_rows])
-        motion_mask = np.array([r[1] for r in motion_rows])
-        events += _motion_events(motion_times, motion_mask, log.column("index"))
+    if motion is not None and len(motion_times):
+        events += _motion_events(
+            np.frombuffer(motion_times, np.float64),
+            np.frombuffer(motion_flags, np.int8).astype(bool),
+            log.column("index"),
+        )
     _keep_event_frames(reader, keeper, events, spike_frames, log)
     keeper.entries.sort(key=lambda k: k["time_s"])
     index = _index(reader, times, log, detector, keeper, events, selection, step)
@@ -502,6 +521,16 @@ def _keep_event_frames(
             keeper.keep(_Candidate(signals, 0, fetched, [f"event:{event['kind']}"]), forced=True)
 
 
+def _read_thumbnail(path: os.PathLike[str]) -> np.ndarray:
+    """A kept frame read back small (JPEG decodes at a quarter size directly)."""
+    data = np.fromfile(os.fspath(path), dtype=np.uint8)
+    flag = cv2.IMREAD_REDUCED_COLOR_4 if os.fspath(path).endswith(".jpg") else cv2.IMREAD_COLOR
+    image = cv2.imdecode(data, flag)
+    if image is None or image.shape[1] < THUMB_WIDTH:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return thumbnail(image)
+
+
 def _sheet_jpeg(keeper: _Keeper, events: list[dict[str, Any]], reader: Any) -> bytes:
     entries = keeper.entries
     must = [e for e in entries if "event:" in e["reason"]]
@@ -514,10 +543,11 @@ def _sheet_jpeg(keeper: _Keeper, events: list[dict[str, Any]], reader: Any) -> b
     labels = [f"{e['time_s']:.2f}s {e['reason'].replace('event:', '')}" for e in shown]
     thumbs = []
     for e in shown:
-        thumb = keeper.thumbs[e["frame"]]
+        thumb = _read_thumbnail(keeper.out / e["path"])
         if "box" in e:
             thumb = thumb.copy()
-            f = thumb.shape[1] / (reader.info.width or thumb.shape[1])
+            upright = reader.info.height if reader.info.rotation_deg in (90, 270) else None
+            f = thumb.shape[1] / (upright or reader.info.width or thumb.shape[1])
             x, y, w, h = (round(v * f) for v in e["box"])
             cv2.rectangle(thumb, (x, y), (x + w, y + h), (0, 255, 255), 1)
         thumbs.append(thumb)
