@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import array
 import dataclasses
+import importlib
 import math
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -185,6 +187,10 @@ class _Keeper:
         self.duplicates = 0
         self.dropped_for_max = 0
 
+    def add_reason(self, frame: int, reason: str) -> None:
+        entry = self.by_frame[frame]
+        entry["reason"] = "+".join(dict.fromkeys([*entry["reason"].split("+"), reason]))
+
     def keep(self, cand: _Candidate | None, *, forced: bool = False) -> dict[str, Any] | None:
         """Keep a candidate; ``forced`` (times asked for, events) skips de-duplication."""
         if cand is None:
@@ -194,7 +200,7 @@ class _Keeper:
         reason = "+".join(dict.fromkeys(cand.reasons))
         if s.index in self.by_frame:  # kept already by another selector
             entry = self.by_frame[s.index]
-            entry["reason"] = "+".join(dict.fromkeys([*entry["reason"].split("+"), reason]))
+            self.add_reason(s.index, reason)
             if cand.box is not None and "box" not in entry:
                 entry["box"] = list(cand.box)
             return entry
@@ -267,6 +273,9 @@ def extract_frames(
         The index (see ``index.json``).
     """
     reader = open_frames(path, keyframes_only=selection.keyframes, input_fps=selection.input_fps)
+    # matplotlib takes ~0.5 s to import: do it while the decoder works, not after
+    plotting = threading.Thread(target=importlib.import_module, args=("zhurong_tk.plot",))
+    plotting.start()
     info = reader.info
     start = selection.start_s or 0.0
     end = selection.end_s if selection.end_s is not None else math.inf
@@ -290,7 +299,6 @@ def extract_frames(
     at_best: dict[float, tuple[float, _Candidate]] = {}
     first_time: float | None = None
     candidate_cut: _Candidate | None = None  # frame of the cut candidate the detector holds
-    spike_frames: dict[int, _Candidate] = {}  # cut and flash frames, kept for --events
 
     metric_fields = list(FrameSignals.FIELDS)
     if motion is not None:
@@ -323,11 +331,12 @@ def extract_frames(
             flashes_before = len(detector.flashes)
             pending_before = detector.pending
             confirmed = detector.update(signals, frame_hash)
+            # --events: cut and flash frames are kept as soon as they are known
             if selection.events and len(detector.flashes) > flashes_before and candidate_cut:
-                spike_frames[candidate_cut.signals.index] = candidate_cut
+                keeper.keep(_reason(candidate_cut, "event:flash"), forced=True)
             for cut in confirmed:
                 if selection.events and candidate_cut and candidate_cut.signals.index == cut.frame:
-                    spike_frames[cut.frame] = candidate_cut
+                    keeper.keep(_reason(candidate_cut, "event:abrupt_change"), forced=True)
             if detector.pending is not None and detector.pending is not pending_before:
                 candidate_cut = cand
             if selection.scenes:
@@ -375,7 +384,7 @@ def extract_frames(
                 progress(t)
         for cut in detector.finish():
             if selection.events and candidate_cut and candidate_cut.signals.index == cut.frame:
-                spike_frames[cut.frame] = candidate_cut
+                keeper.keep(_reason(candidate_cut, "event:abrupt_change"), forced=True)
         if scene is not None:
             keeper.keep(scene.take("scene"))
         if interval is not None:
@@ -405,11 +414,12 @@ def extract_frames(
             np.frombuffer(motion_flags, np.int8).astype(bool),
             log.column("index"),
         )
-    _keep_event_frames(reader, keeper, events, spike_frames, log)
+    _keep_event_frames(reader, keeper, events, log)
     keeper.entries.sort(key=lambda k: k["time_s"])
     index = _index(reader, times, log, detector, keeper, events, selection, step)
     if keeper.entries:
         out.bytes("contact_sheet.jpg", _sheet_jpeg(keeper, events, reader))
+    plotting.join()
     if len(times) > 1:
         from zhurong_tk.plot import video_signals_figure
 
@@ -466,15 +476,23 @@ def _representative(event: dict[str, Any], times: np.ndarray, index: np.ndarray)
     return int(index[pos])
 
 
+def _reason(cand: _Candidate, reason: str) -> _Candidate:
+    return dataclasses.replace(cand, reasons=[reason])
+
+
+#: Where a kept frame can stand for a phase: seconds from its start it may lie.
+_PHASE_REACH_S = {"hover": math.inf, "motion": math.inf, "dust": 1.5, "recovery": 1.0}
+
+
 def _keep_event_frames(
     reader: VideoReader | ImageSequenceReader,
     keeper: _Keeper,
     events: list[dict[str, Any]],
-    spike_frames: dict[int, _Candidate],
     log: SignalLog,
 ) -> None:
-    """Keep a frame per event: the held spike frames, else a kept frame inside the phase
-    near its middle, else the exact frame fetched by seeking (one GOP per event)."""
+    """Name a frame for each event: the spike frames kept during the pass, else a kept
+    frame inside the phase (near its representative time), else the exact frame fetched
+    by seeking (one group of pictures per event)."""
     if not events:
         return
     times = log.column("time_s")
@@ -484,23 +502,21 @@ def _keep_event_frames(
         frame = _representative(event, times, index)
         event["frame"] = frame
         reason = f"event:{event['kind']}"
-        if frame in spike_frames:
-            keeper.keep(dataclasses.replace(spike_frames[frame], reasons=[reason]), forced=True)
+        if frame in keeper.by_frame:
+            keeper.add_reason(frame, reason)
             continue
-        if event["kind"] in ("hover", "motion"):
-            # a frame kept inside the phase near its middle shows it as well
-            near = 0.5 if event["kind"] == "hover" else math.inf
-            middle = times[min(int(np.searchsorted(index, frame)), len(times) - 1)]
-            inside = [
-                e
-                for e in keeper.entries
-                if event["start_s"] <= e["time_s"] < event["end_s"]
-                and abs(e["time_s"] - middle) <= near
-            ]
+        reach = _PHASE_REACH_S.get(event["kind"])
+        if reach is not None:
+            target = times[min(int(np.searchsorted(index, frame)), len(times) - 1)]
+            start = event["start_s"]
+            stop = (
+                min(event["end_s"], start + reach) if event["kind"] != "recovery" else start + reach
+            )
+            inside = [e for e in keeper.entries if start <= e["time_s"] < max(stop, start + 1e-9)]
             if inside:
-                best = min(inside, key=lambda e: abs(e["frame"] - frame))
+                best = min(inside, key=lambda e: abs(e["time_s"] - target))
                 event["frame"] = best["frame"]
-                best["reason"] += f"+{reason}"
+                keeper.add_reason(best["frame"], reason)
                 continue
         fetch.setdefault(frame, []).append(event)
     if not fetch:
