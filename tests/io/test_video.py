@@ -124,9 +124,10 @@ def test_grey_from_the_luma_plane_matches_the_colour_conversion(edl_videos):
             # through 4:2:0 chroma and back differs by a few levels at most
             assert np.abs(frame.grey().astype(int) - expected).mean() < 1.5
             proxy, factor = frame.proxy(48)
-            assert factor == 3 and proxy.shape == (32, 53)
-            block = frame.grey()[:3, :3].astype(float).mean()
-            assert abs(int(proxy[0, 0]) - block) <= 1
+            assert factor == 4 and proxy.shape == (24, 40)
+            # each proxy pixel: the mean of its 4 × 4 block's even rows
+            block = frame.grey()[4:8:2, 8:12].astype(float).mean()
+            assert abs(int(proxy[1, 2]) - block) <= 1
 
 
 def test_keyframes_only_decodes_the_keyframes(edl_videos):

@@ -230,17 +230,19 @@ class Frame:
     def proxy(self, width: int) -> tuple[np.ndarray, int]:
         """Grey copy reduced by an integer factor to about ``width`` pixels, and the factor.
 
-        Area averaging over exact ``k × k`` blocks (the frame is cropped by
-        fewer than ``k`` pixels) is several times faster than a fractional
-        reduction, and the proxy's pixel maps exactly onto the frame.
+        Area averaging over exact ``k`` × ``k`` blocks (``k`` even; the frame is
+        cropped by fewer than ``k`` pixels) of every other row: several times
+        faster than a fractional reduction of every row, and each proxy pixel
+        maps onto a known block of the frame.
         """
         src = self._luma if self._luma is not None else self.grey()
         h, w = src.shape
-        k = max(1, min(round(w / width), h))
+        k = 2 * max(1, round(w / (2 * width))) if w > width else 1
+        k = min(k, h - h % 2) if h >= 2 else 1
         if k > 1:
-            src = src[: h - h % k, : w - w % k]
+            rows = src[: h - h % k : 2, : w - w % k]
             src = cv2.resize(
-                src, (src.shape[1] // k, src.shape[0] // k), interpolation=cv2.INTER_AREA
+                rows, ((w - w % k) // k, (h - h % k) // k), interpolation=cv2.INTER_AREA
             )
         elif src is self._luma and self._lut is None:
             src = src.copy()  # the decoder reuses its buffer

@@ -272,6 +272,21 @@ def extract_frames(
     dict
         The index (see ``index.json``).
     """
+    threads = cv2.getNumThreads()
+    # the decoder's threads already use the cores; cv2's own pool would only contend
+    cv2.setNumThreads(1)
+    try:
+        return _extract(path, out, selection, progress)
+    finally:
+        cv2.setNumThreads(threads)
+
+
+def _extract(
+    path: str | os.PathLike[str],
+    out: Any,
+    selection: FrameSelection,
+    progress: Callable[[float], None] | None,
+) -> dict[str, Any]:
     reader = open_frames(path, keyframes_only=selection.keyframes, input_fps=selection.input_fps)
     # matplotlib takes ~0.5 s to import: do it while the decoder works, not after
     plotting = threading.Thread(target=importlib.import_module, args=("zhurong_tk.plot",))
