@@ -1,0 +1,312 @@
+"""numba kernels of the wheel-track detector (private; each has a numpy twin in the tests).
+
+Compiled with ``cache=True`` (``zhurong-tk warmup`` compiles them ahead). The
+parallel kernels split the rows into ``n_tiles`` bands: the caller passes
+the count (numba's thread count is a process setting, not read in here), and
+each band writes only its own slice of the output, so there is no race.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def valley_response(smooth, sigma, n_tiles, resp, theta):  # pragma: no cover - jitted
+    """Dark-line (valley) strength and direction from a Gaussian-smoothed image.
+
+    For each pixel the Hessian (central differences) has eigenvalues
+    ``l1 >= l2``. A dark line has strong positive curvature across it
+    (``l1``) and little along it (``l2``); a dark blob (a rock's shadow) curves
+    both ways. The response ``sigma² · (l1 - |l2|)``, where positive and
+    larger than what is already in ``resp``, is written into ``resp`` and the
+    line's direction (radians in ``[0, pi)``, image x right, y down) into
+    ``theta``: calling it on several scales keeps the strongest.
+
+    smooth : (h, w) float32; resp, theta : (h, w) float32, updated in place.
+    """
+    h, w = smooth.shape
+    s2 = sigma * sigma
+    rows_per = (h - 2 + n_tiles - 1) // n_tiles
+    for tile in prange(n_tiles):
+        y0 = 1 + tile * rows_per
+        y1 = min(h - 1, y0 + rows_per)
+        for y in range(y0, y1):
+            up = smooth[y - 1]
+            row = smooth[y]
+            down = smooth[y + 1]
+            for x in range(1, w - 1):
+                c = row[x]
+                hxx = row[x - 1] - 2.0 * c + row[x + 1]
+                hyy = up[x] - 2.0 * c + down[x]
+                hxy = 0.25 * (down[x + 1] - down[x - 1] - up[x + 1] + up[x - 1])
+                half_tr = 0.5 * (hxx + hyy)
+                disc = math.sqrt(0.25 * (hxx - hyy) * (hxx - hyy) + hxy * hxy)
+                l1 = half_tr + disc
+                l2 = half_tr - disc
+                r = s2 * (l1 - abs(l2))
+                if r > resp[y, x]:
+                    resp[y, x] = r
+                    # the line runs along the eigenvector of l2, normal to that of l1
+                    t = 0.5 * math.atan2(2.0 * hxy, hxx - hyy) + 0.5 * math.pi
+                    if t >= math.pi:
+                        t -= math.pi
+                    theta[y, x] = t
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def vote_lines(resp, theta, threshold, n_theta, rho_step, spread, n_tiles, acc):  # pragma: no cover
+    """Hough voting limited by each pixel's own line direction.
+
+    A pixel whose response exceeds ``threshold`` votes, with its response as
+    weight, for the lines through it whose direction is within ``spread``
+    bins of its own. Lines are ``x cos(phi) + y sin(phi) = rho`` with the
+    normal angle ``phi`` in ``n_theta`` bins over ``[0, pi)`` and ``rho`` in
+    bins of ``rho_step`` centred on 0: bin ``j`` holds ``rho = (j - c) rho_step``
+    with ``c = (n_rho - 1) // 2``, so ``rho`` and ``-rho`` mirror about ``c``.
+
+    acc : (n_tiles, n_theta, n_rho) float32, zeroed by the caller; band ``t``
+    votes into ``acc[t]`` (sum over the first axis afterwards).
+    """
+    h, w = resp.shape
+    n_rho = acc.shape[2]
+    centre_rho = (n_rho - 1) // 2
+    rows_per = (h + n_tiles - 1) // n_tiles
+    bin_width = math.pi / n_theta
+    cos_t = np.empty(n_theta)
+    sin_t = np.empty(n_theta)
+    for k in range(n_theta):
+        cos_t[k] = math.cos(k * bin_width)
+        sin_t[k] = math.sin(k * bin_width)
+    for tile in prange(n_tiles):
+        y0 = tile * rows_per
+        y1 = min(h, y0 + rows_per)
+        plane = acc[tile]
+        for y in range(y0, y1):
+            for x in range(w):
+                r = resp[y, x]
+                if r <= threshold:
+                    continue
+                normal = theta[y, x] + 0.5 * math.pi
+                centre = int(normal / bin_width + 0.5)
+                for k in range(centre - spread, centre + spread + 1):
+                    kk = k % n_theta  # the angle of bin kk gives the right rho directly
+                    rho = x * cos_t[kk] + y * sin_t[kk]
+                    j = int(np.floor(rho / rho_step + 0.5)) + centre_rho
+                    if 0 <= j < n_rho:
+                        plane[kk, j] += r
+
+
+@njit(cache=True, nogil=True)
+def accumulator_peaks(acc, min_value, half_theta, half_rho, max_peaks):  # pragma: no cover
+    """Local maxima of a ``(n_theta, n_rho)`` accumulator, strongest first.
+
+    A cell is a peak when it is at least ``min_value`` and no cell within
+    ``half_theta`` angle bins (wrapping, with rho mirrored) and ``half_rho``
+    rho bins is larger. Returns ``(k, 3)`` float64 rows ``(theta_bin, rho_bin, value)``.
+    """
+    n_theta, n_rho = acc.shape
+    found = np.empty((max_peaks * 4 + 16, 3))
+    count = 0
+    for a in range(n_theta):
+        for b in range(n_rho):
+            v = acc[a, b]
+            if v < min_value:
+                continue
+            is_peak = True
+            for da in range(-half_theta, half_theta + 1):
+                aa = a + da
+                bb_centre = b
+                if aa < 0:
+                    aa += n_theta
+                    bb_centre = n_rho - 1 - b
+                elif aa >= n_theta:
+                    aa -= n_theta
+                    bb_centre = n_rho - 1 - b
+                for db in range(-half_rho, half_rho + 1):
+                    bb = bb_centre + db
+                    if bb < 0 or bb >= n_rho or (da == 0 and db == 0):
+                        continue
+                    other = acc[aa, bb]
+                    # ties: the first cell in scan order wins
+                    if other > v or (other == v and (aa < a or (aa == a and bb < b))):
+                        is_peak = False
+                        break
+                if not is_peak:
+                    break
+            if is_peak:
+                if count == found.shape[0]:
+                    bigger = np.empty((found.shape[0] * 2, 3))
+                    bigger[:count] = found[:count]
+                    found = bigger
+                found[count, 0] = a
+                found[count, 1] = b
+                found[count, 2] = v
+                count += 1
+    out = found[:count]
+    order = np.argsort(-out[:, 2])
+    return out[order[:max_peaks]]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bilinear(image, px, py):  # pragma: no cover - jitted
+    h, w = image.shape
+    if px < 0.0:
+        px = 0.0
+    elif px > w - 1:
+        px = w - 1.0
+    if py < 0.0:
+        py = 0.0
+    elif py > h - 1:
+        py = h - 1.0
+    ix = min(int(px), w - 2)
+    iy = min(int(py), h - 2)
+    fx = px - ix
+    fy = py - iy
+    top = image[iy, ix] * (1.0 - fx) + image[iy, ix + 1] * fx
+    bottom = image[iy + 1, ix] * (1.0 - fx) + image[iy + 1, ix + 1] * fx
+    return top * (1.0 - fy) + bottom * fy
+
+
+@njit(cache=True, nogil=True)
+def sample_line(image, resp, x0, y0, dx, dy, n_steps, half_widths, out):  # pragma: no cover
+    """Profiles across a line, one per pixel step along it (a first look).
+
+    From ``(x0, y0)`` in unit steps ``(dx, dy)``; at step ``i`` the grey level
+    is sampled (bilinear) at ``2 half_widths[i] + 1`` points across the line
+    (unit spacing along the normal ``(-dy, dx)``). For each step ``out``
+    receives: 0 the valley response on the line, 1 the offset along the normal
+    of the middle of the trough around the darkest point (between its
+    half-depth crossings), 2 the darkest grey level (3-tap mean), 3 the mean of
+    the profile's two outer quarters (the soil beside the rut), 4 the trough's
+    width at half depth, 5 1 if inside the image and the trough closes within
+    the profile.
+
+    half_widths : (n_steps,) int64; out : (n_steps, 6) float64.
+    """
+    h, w = image.shape
+    prof = np.empty(2 * half_widths.max() + 1)
+    for i in range(n_steps):
+        half_width = half_widths[i]
+        n_prof = 2 * half_width + 1
+        cx = x0 + i * dx
+        cy = y0 + i * dy
+        for k in range(6):
+            out[i, k] = 0.0
+        if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
+            continue
+        out[i, 0] = resp[min(int(cy + 0.5), h - 1), min(int(cx + 0.5), w - 1)]
+        for j in range(n_prof):
+            t = j - half_width
+            prof[j] = _bilinear(image, cx - t * dy, cy + t * dx)
+        best = 1e30
+        best_j = half_width
+        for j in range(1, n_prof - 1):
+            v = (prof[j - 1] + prof[j] + prof[j + 1]) / 3.0
+            if v < best:
+                best = v
+                best_j = j
+        quarter = max(1, n_prof // 4)
+        side = 0.0
+        for j in range(quarter):
+            side += prof[j] + prof[n_prof - 1 - j]
+        side /= 2.0 * quarter
+        level = 0.5 * (side + best)
+        left = best_j
+        while left > 0 and prof[left] < level:
+            left -= 1
+        right = best_j
+        while right < n_prof - 1 and prof[right] < level:
+            right += 1
+        out[i, 1] = 0.5 * (left + right) - half_width
+        out[i, 2] = best
+        out[i, 3] = side
+        out[i, 4] = right - left
+        out[i, 5] = 0.0 if (left == 0 or right == n_prof - 1) else 1.0
+
+
+@njit(cache=True, nogil=True)
+def match_trough(image, resp, x0, y0, dx, dy, n_steps, widths, out):  # pragma: no cover
+    """Where a trough lies across a line and how wide it is, one answer per pixel step.
+
+    At step ``i`` box troughs of widths ``widths[i]`` × (0.5, 0.7, 1, 1.4, 2),
+    flanked by soil bands half as wide, are slid across the line within
+    ``±0.75`` of their width. The flanks-minus-inside contrast is largest when
+    the box fits the trough's floor exactly, in position and in width (a
+    matched filter: symmetric, so uneven soil or tread marks do not pull it
+    aside the way a darkest point does). ``out`` receives: 0 the valley
+    response on the line, 1 the centre's offset along the normal ``(-dy, dx)``
+    (parabola-refined), 2 the inside mean, 3 the flanks' mean, 4 the width that
+    fits, 5 1 if inside the image.
+
+    widths : (n_steps,) float64, the expected widths; out : (n_steps, 6) float64.
+    """
+    h, w = image.shape
+    factors = np.array([0.5, 0.7, 1.0, 1.4, 2.0])
+    max_half = 0
+    for i in range(n_steps):
+        half = int(2.0 * 1.75 * max(2.0, widths[i])) + 4
+        if half > max_half:
+            max_half = half
+    prof = np.empty(2 * max_half + 1)
+    csum = np.empty(2 * max_half + 2)
+    scores = np.empty(2 * max_half + 1)
+    for i in range(n_steps):
+        cx = x0 + i * dx
+        cy = y0 + i * dy
+        for k in range(6):
+            out[i, k] = 0.0
+        if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
+            continue
+        widest = 2.0 * max(2.0, widths[i])
+        half = int(1.75 * widest) + 3
+        n_prof = 2 * half + 1
+        for j in range(n_prof):
+            t = j - half
+            prof[j] = _bilinear(image, cx - t * dy, cy + t * dx)
+        csum[0] = 0.0
+        for j in range(n_prof):
+            csum[j + 1] = csum[j] + prof[j]
+        best = -1e30
+        best_pos = 0.0
+        best_in = 0.0
+        best_w = 0.0
+        for f in range(factors.shape[0]):
+            width = max(2.0, widths[i]) * factors[f]
+            half_in = max(1, int(0.5 * width + 0.5))
+            flank = max(1, int(0.5 * width + 0.5))
+            reach = max(1, int(0.75 * width + 0.5))
+            for k in range(2 * reach + 1):
+                c = half - reach + k
+                inside = (csum[c + half_in + 1] - csum[c - half_in]) / (2 * half_in + 1)
+                lo = c - half_in - flank
+                hi = c + half_in + 1
+                outside = (csum[c - half_in] - csum[lo] + csum[hi + flank] - csum[hi]) / (2 * flank)
+                scores[k] = outside - inside
+            k_best = 0
+            for k in range(1, 2 * reach + 1):
+                if scores[k] > scores[k_best]:
+                    k_best = k
+            if scores[k_best] > best:
+                shift = 0.0
+                if 0 < k_best < 2 * reach:
+                    a = scores[k_best - 1]
+                    b = scores[k_best]
+                    c2 = scores[k_best + 1]
+                    denom = a - 2.0 * b + c2
+                    if denom < 0.0:
+                        shift = 0.5 * (a - c2) / denom
+                best = scores[k_best]
+                best_pos = k_best + shift - reach
+                c = half - reach + k_best
+                best_in = (csum[c + half_in + 1] - csum[c - half_in]) / (2 * half_in + 1)
+                best_w = 2 * half_in + 1
+        out[i, 0] = resp[min(int(cy + 0.5), h - 1), min(int(cx + 0.5), w - 1)]
+        out[i, 1] = best_pos
+        out[i, 2] = best_in
+        out[i, 3] = best_in + best
+        out[i, 4] = best_w
+        out[i, 5] = 1.0

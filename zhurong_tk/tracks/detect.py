@@ -1,0 +1,735 @@
+"""Wheel-track (rut) detection in rear-camera images.
+
+A rut seen from the rover is a long dark trough on the ground that converges,
+with the other ruts of the drive, to one vanishing point; its floor carries
+the grouser marks of the wheel at a steady period. Generic line detectors
+find ruts among thousands of texture and rock edges; what tells them apart
+is length and continuity of a *trough* (dark between lighter sides, not one
+edge), agreement on a vanishing point, and the tread.
+
+The pipeline, on a working copy of at most :data:`WORK_SIDE` pixels:
+
+1. valley strength and direction at three scales (Hessian; numba);
+2. Hough voting limited to each pixel's own direction (numba);
+3. accumulator peaks (numba), each a candidate line;
+4. profiles across each candidate, one per pixel along it (numba): where the
+   trough is, how dark, how wide; the visible extent is the longest run of
+   trough; the centreline is refitted through the trough's floor (and as a
+   curve where the rover steered);
+5. the vanishing point by consensus of the candidates, tread period by
+   autocorrelation along the floor, confidence, pairing into wheel sets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+from zhurong_tk.errors import ParameterError
+from zhurong_tk.io._ffmpeg import cv2
+from zhurong_tk.tracks import _kernels
+
+#: Longest side of the working copy, pixels (ruts need no more).
+WORK_SIDE = 640
+#: Valley scales on the working copy (Gaussian sigma, pixels): far, middle and near ruts.
+SCALES = (2.5, 5.0, 10.0, 20.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraModel:
+    """Pinhole camera over flat ground, to turn pixels into metres.
+
+    Attributes
+    ----------
+    f_px : float
+        Focal length in pixels (of the image given to the detector).
+    cx, cy : float
+        Principal point, pixels.
+    height_m : float
+        Height of the camera above the ground.
+    pitch_deg : float
+        Downward tilt of the optical axis from horizontal.
+    """
+
+    f_px: float
+    cx: float
+    cy: float
+    height_m: float
+    pitch_deg: float
+
+    def __post_init__(self) -> None:
+        if not self.f_px > 0 or not self.height_m > 0 or not -90 < self.pitch_deg < 90:
+            raise ParameterError(f"implausible camera model: {self}")
+
+    def ground(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ground ``(X right, Y forward)`` in metres under pixels (NaN above the horizon)."""
+        p = math.radians(self.pitch_deg)
+        xc = (np.asarray(u, float) - self.cx) / self.f_px
+        yc = (np.asarray(v, float) - self.cy) / self.f_px
+        # camera (x right, y down, z forward) -> world (X right, Y forward, Z up)
+        dir_y = math.cos(p) - yc * math.sin(p)  # forward component of the ray
+        dir_z = -math.sin(p) - yc * math.cos(p)  # vertical component
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(dir_z < -1e-9, self.height_m / -dir_z, np.nan)
+        return xc * t, dir_y * t
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackConfig:
+    """Thresholds of :func:`detect_tracks` (lengths as fractions of the image diagonal).
+
+    Attributes
+    ----------
+    min_length : float
+        Shortest visible rut.
+    min_support : float
+        Fraction of the visible extent where the trough is found.
+    min_contrast : float
+        Soil-minus-floor grey difference, as a multiple of the image's noise.
+    min_confidence : float
+        Candidates below are dropped.
+    max_tracks : int
+    min_elevation_deg : float
+        Lines closer than this to horizontal are not ruts: a rear camera looks
+        along its own tracks, which recede towards the horizon, while texture
+        seen at a grazing angle is stretched horizontally.
+    """
+
+    min_length: float = 0.22
+    min_support: float = 0.6
+    min_contrast: float = 3.0
+    min_confidence: float = 0.5
+    max_tracks: int = 8
+    min_elevation_deg: float = 10.0
+
+
+@dataclasses.dataclass
+class Track:
+    """One detected rut, in pixels of the input image (origin top left).
+
+    Attributes
+    ----------
+    x1, y1, x2, y2 : float
+        Visible extent, near end (lower in the image) first.
+    angle_deg : float
+        Direction of the line in ``[0, 180)``, image x right, y down.
+    confidence : float
+        0..1, from continuity, contrast, vanishing-point agreement and tread.
+    width_px : float
+        Mean width of the trough (at half depth).
+    contrast : float
+        Mean grey difference between the soil beside the rut and its floor (0..1 scale).
+    points : list of [x, y]
+        Centreline polyline (the floor of the trough), near end first.
+    curved : bool
+        Whether the centreline bends (the rover steered).
+    tread_period_px : float or None
+        Period of the grouser pattern along the floor near the near end.
+    tread_strength : float
+        Autocorrelation at that period (0..1; above ~0.3 the tread is clearly there).
+    on_vanishing_point : bool
+        Whether the rut's line passes through the common vanishing point.
+    """
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    angle_deg: float
+    confidence: float
+    width_px: float
+    contrast: float
+    points: list[list[float]]
+    curved: bool
+    tread_period_px: float | None
+    tread_strength: float
+    on_vanishing_point: bool = False
+    support: float = 0.0
+    heading_deg: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for key in ("x1", "y1", "x2", "y2", "angle_deg", "width_px"):
+            d[key] = round(d[key], 2)
+        for key in ("confidence", "contrast", "tread_strength", "support"):
+            d[key] = round(d[key], 4)
+        if d["tread_period_px"] is not None:
+            d["tread_period_px"] = round(d["tread_period_px"], 2)
+        if d["heading_deg"] is not None:
+            d["heading_deg"] = round(d["heading_deg"], 2)
+        d["points"] = [[round(x, 1), round(y, 1)] for x, y in self.points]
+        return d
+
+
+@dataclasses.dataclass
+class TrackResult:
+    """What :func:`detect_tracks` found in one image.
+
+    Attributes
+    ----------
+    width, height : int
+        Size of the input image.
+    tracks : list of Track
+        Strongest first; empty when the image shows none.
+    pairs : list of dict
+        Wheel sets: ``{"tracks": [i, j], "spacing_px", "spacing_m"}`` (metres with a camera).
+    vanishing_point : dict or None
+        ``{"x", "y"}`` where the straight ruts converge (two or more), pixels.
+    scale : float
+        Working copy size ÷ input size.
+    maps : dict of numpy.ndarray
+        With ``debug=True``: ``"response"`` (valley strength) and ``"votes"`` (accumulator).
+    """
+
+    width: int
+    height: int
+    tracks: list[Track]
+    pairs: list[dict[str, Any]]
+    vanishing_point: dict[str, float] | None
+    scale: float
+    maps: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "width": self.width,
+            "height": self.height,
+            "tracks": [t.to_dict() for t in self.tracks],
+            "pairs": self.pairs,
+            "vanishing_point": self.vanishing_point,
+            "found": bool(self.tracks),
+        }
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """float32 grey in [0, 1] from uint8/uint16/float, grey/BGR/BGRA (alpha ignored)."""
+    if image.ndim == 3:
+        if image.shape[2] == 1 or image.shape[2] == 2:
+            image = image[:, :, 0]
+        else:
+            image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2GRAY)
+    if image.ndim != 2:
+        raise ParameterError(f"expected a 2-D or 3-D image array, got shape {image.shape}")
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) * (1 / 255)
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) * (1 / 65535)
+    grey = image.astype(np.float32)
+    lo, hi = float(np.nanmin(grey)), float(np.nanmax(grey))
+    return (grey - lo) / (hi - lo) if hi > lo else np.zeros_like(grey)
+
+
+def _working_copy(grey: np.ndarray) -> tuple[np.ndarray, float]:
+    h, w = grey.shape
+    scale = min(1.0, WORK_SIDE / max(h, w))
+    if scale < 1.0:
+        size = (max(8, round(w * scale)), max(8, round(h * scale)))
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        scale = grey.shape[1] / w
+    return np.ascontiguousarray(grey), scale
+
+
+def _noise_level(grey: np.ndarray) -> float:
+    """Robust sigma of pixel noise (median absolute Laplacian; Immerkaer's estimator)."""
+    lap = cv2.Laplacian(grey, cv2.CV_32F, ksize=1)
+    return float(np.median(np.abs(lap)) / (0.6745 * math.sqrt(20)) + 1e-4)
+
+
+def valley_maps(grey: np.ndarray, n_tiles: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Valley (dark line) strength and direction, the strongest over :data:`SCALES`."""
+    resp = np.zeros_like(grey, dtype=np.float32)
+    theta = np.zeros_like(grey, dtype=np.float32)
+    for sigma in SCALES:
+        smooth = cv2.GaussianBlur(grey, (0, 0), sigma)
+        _kernels.valley_response(smooth, float(sigma), n_tiles, resp, theta)
+    return resp, theta
+
+
+def _line_through(phi: float, rho: float, w: int, h: int) -> tuple[float, float, float, float, int]:
+    """Start point, unit direction and length of the line's chord through the image."""
+    c, s = math.cos(phi), math.sin(phi)
+    dx, dy = -s, c  # along the line
+    # points where x cos + y sin = rho crosses the borders
+    pts = []
+    if abs(s) > 1e-9:
+        for x in (0.0, w - 1.0):
+            y = (rho - x * c) / s
+            if 0 <= y <= h - 1:
+                pts.append((x, y))
+    if abs(c) > 1e-9:
+        for y in (0.0, h - 1.0):
+            x = (rho - y * s) / c
+            if 0 <= x <= w - 1:
+                pts.append((x, y))
+    if len(pts) < 2:
+        return 0.0, 0.0, dx, dy, 0
+    (ax, ay), (bx, by) = (
+        min(pts, key=lambda p: p[0] * dx + p[1] * dy),
+        max(pts, key=lambda p: p[0] * dx + p[1] * dy),
+    )
+    length = int(math.hypot(bx - ax, by - ay))
+    return ax, ay, dx, dy, length
+
+
+def _longest_run(good: np.ndarray, max_gap: int) -> tuple[int, int]:
+    """``[a, b)`` of the longest run of True allowing gaps of ``max_gap`` False."""
+    idx = np.flatnonzero(good)
+    if len(idx) == 0:
+        return 0, 0
+    breaks = np.flatnonzero(np.diff(idx) > max_gap + 1)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(idx) - 1]])
+    k = int(np.argmax(idx[ends] - idx[starts]))
+    return int(idx[starts[k]]), int(idx[ends[k]]) + 1
+
+
+def tread_period(profile: np.ndarray, min_period: float = 3.0) -> tuple[float | None, float]:
+    """Period (samples) and strength (normalised autocorrelation) of a periodic pattern."""
+    n = len(profile)
+    if n < 4 * min_period + 4:
+        return None, 0.0
+    x = profile - np.convolve(profile, np.ones(9) / 9, mode="same")  # drop slow shading
+    x = x[4:-4]
+    x = x - x.mean()
+    energy = float(np.dot(x, x))
+    if energy <= 1e-12:
+        return None, 0.0
+    spectrum = np.fft.rfft(x, 2 * len(x))
+    ac = np.fft.irfft(np.abs(spectrum) ** 2)[: len(x) // 2] / energy
+    lo = math.ceil(min_period)
+    if len(ac) <= lo + 2:
+        return None, 0.0
+    # the first clear maximum after the first zero crossing
+    below = np.flatnonzero(ac[lo:] < 0)
+    if len(below) == 0:
+        return None, 0.0
+    start = lo + int(below[0])
+    if start + 2 >= len(ac):
+        return None, 0.0
+    k = start + int(np.argmax(ac[start:]))
+    if 0 < k < len(ac) - 1:  # parabolic refinement
+        a, b, c = ac[k - 1], ac[k], ac[k + 1]
+        denom = a - 2 * b + c
+        offset = 0.5 * (a - c) / denom if denom != 0 else 0.0
+    else:
+        offset = 0.0
+    return float(k + offset), float(max(0.0, ac[k]))
+
+
+@dataclasses.dataclass
+class _Candidate:
+    points: np.ndarray  # (n, 2) floor of the trough, near end first (working pixels)
+    line: tuple[float, float, float, float]  # point (px, py), unit direction (dx, dy)
+    support: float
+    contrast: float
+    width: float
+    floor: np.ndarray  # grey level along the floor
+    strength: float
+
+
+def _fit_line(points: np.ndarray) -> tuple[float, float, float, float]:
+    centre = points.mean(axis=0)
+    _, _, vt = np.linalg.svd(points - centre, full_matrices=False)
+    dx, dy = vt[0]
+    if dy < 0:  # point down the image: from far to near
+        dx, dy = -dx, -dy
+    return float(centre[0]), float(centre[1]), float(dx), float(dy)
+
+
+def _distance_to_line(points: np.ndarray, line: tuple[float, float, float, float]) -> np.ndarray:
+    px, py, dx, dy = line
+    return np.abs((points[:, 0] - px) * dy - (points[:, 1] - py) * dx)
+
+
+def _profiles(grey, resp, x0, y0, dx, dy, n, half):
+    prof = np.zeros((n, 6))
+    halves = np.broadcast_to(np.asarray(half, dtype=np.int64), (n,)).copy()
+    _kernels.sample_line(grey, resp, x0, y0, dx, dy, n, halves, prof)
+    return prof
+
+
+def _examine(
+    grey: np.ndarray,
+    resp: np.ndarray,
+    phi: float,
+    rho: float,
+    cfg: TrackConfig,
+    noise: float,
+    threshold: float,
+) -> _Candidate | None:
+    """Test the line ``(phi, rho)`` for a rut: find the trough's floor along it, refit
+    the line through the floor, and measure the rut along the refitted line."""
+    h, w = grey.shape
+    diag = math.hypot(w, h)
+    min_len = cfg.min_length * diag
+    half = max(8, int(0.12 * w))
+    x0, y0, dx, dy, n = _line_through(phi, rho, w, h)
+    if n < min_len or abs(dy) < math.sin(math.radians(cfg.min_elevation_deg)):
+        return None
+    # pass 1: where is the floor of a trough near this line?
+    prof = _profiles(grey, resp, x0, y0, dx, dy, n, half)
+    depth = prof[:, 3] - prof[:, 2]
+    loose = (depth > cfg.min_contrast * noise) & (np.abs(prof[:, 1]) < half / 2) & (prof[:, 5] > 0)
+    a, b = _longest_run(loose, max_gap=max(3, n // 20))
+    if b - a < min_len:
+        return None
+    steps = np.arange(a, b)[loose[a:b]]
+    pts = np.column_stack(
+        [x0 + steps * dx - prof[steps, 1] * dy, y0 + steps * dy + prof[steps, 1] * dx]
+    )
+    line = _fit_line(pts)
+    for _ in range(2):
+        dist = _distance_to_line(pts, line)
+        keep = dist < max(2.0, 2.5 * float(np.median(dist)) + 1.0)
+        if keep.sum() < 10:
+            return None
+        pts = pts[keep]
+        line = _fit_line(pts)
+    first_y0, first_dy = y0, dy
+    # the rut's width grows linearly towards the camera: fit it on the first look
+    first = np.arange(a, b)[loose[a:b]]
+    rows = first_y0 + first * first_dy  # image row of each first-look sample
+    slope, intercept = np.polyfit(rows, prof[first, 4], 1) if len(first) > 10 else (0.0, half / 2)
+    # pass 2, repeated: locate the trough of that width at every step along the line
+    # (matched filter), refit the line through the centres, until it stays put
+    # (matched filter, which also finds the width that fits), refit the line through
+    # the centres and the width model through the fitted widths, until it stays put
+    for _ in range(4):
+        found = _measure(grey, resp, line, slope, intercept, cfg, noise, threshold)
+        if found is None:
+            return None
+        new_line, cand, rows, widths = found
+        moved = np.max(_distance_to_line(cand.points[[0, -1]], line))
+        line = new_line
+        if len(rows) > 10:
+            slope, intercept = np.polyfit(rows, widths, 1)
+        if moved < 0.5:
+            break
+    return _follow(grey, resp, cand, slope, intercept, cfg, noise)
+
+
+def _follow(grey, resp, cand, slope, intercept, cfg, noise, step_px=12.0):
+    """Extend a rut beyond its straight extent by following the trough in short steps.
+
+    Where the rover steered the rut bends away from the fitted line; from each
+    end a short segment along the local direction is measured with the matched
+    filter, the position is moved onto the trough's centre and the direction
+    updated, until the trough fades or leaves the image.
+    """
+    h, w = grey.shape
+    pts = cand.points
+    ends = []
+    for chain in (pts[::-1], pts):  # points ordered so that the end to extend is last
+        tail = chain[-min(len(chain), 40) :]
+        direction = tail[-1] - tail[0]
+        norm = float(np.hypot(*direction))
+        if norm < 1e-6:
+            ends.append(np.empty((0, 2)))
+            continue
+        d = direction / norm
+        pos = chain[-1].copy()
+        added = []
+        misses = 0
+        for _ in range(int(2 * math.hypot(w, h) / step_px)):
+            nxt = pos + d * step_px
+            if not (0 <= nxt[0] <= w - 1 and 0 <= nxt[1] <= h - 1):
+                break
+            n = int(step_px)
+            expected = np.full(n, max(2.0, slope * nxt[1] + intercept))
+            out = np.zeros((n, 6))
+            _kernels.match_trough(grey, resp, pos[0], pos[1], d[0], d[1], n, expected, out)
+            depth = out[:, 3] - out[:, 2]
+            ok = (depth > cfg.min_contrast * noise) & (np.abs(out[:, 1]) <= 0.75 * out[:, 4])
+            if ok.mean() < 0.5:
+                misses += 1
+                if misses > 1:
+                    break
+                pos = nxt
+                continue
+            misses = 0
+            shift = float(np.median(out[ok, 1]))
+            centre = nxt + shift * np.array([-d[1], d[0]])
+            new_d = centre - pos
+            new_d /= max(float(np.hypot(*new_d)), 1e-9)
+            # a rut bends gently: limit the turn per step
+            if float(np.dot(new_d, d)) < math.cos(math.radians(8)):
+                break
+            d = new_d
+            pos = centre
+            added.append(centre)
+        ends.append(np.array(added) if added else np.empty((0, 2)))
+    near_more, far_more = ends  # pts[::-1] ends at the near end, pts at the far end
+    if len(far_more) == 0 and len(near_more) == 0:
+        return cand
+    cand.points = (
+        np.vstack([near_more[::-1], pts, far_more])
+        if len(near_more)
+        else np.vstack([pts, far_more])
+    )
+    cand.line = _fit_line(cand.points)
+    return cand
+
+
+def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold):
+    """The rut along ``line``: its extent, centres, contrast and width; None if too weak."""
+    h, w = grey.shape
+    min_len = cfg.min_length * math.hypot(w, h)
+    px, py, ldx, ldy = line
+    phi = math.atan2(-ldx, ldy) % math.pi  # normal angle
+    rho = px * math.cos(phi) + py * math.sin(phi)
+    x0, y0, dx, dy, n = _line_through(phi, rho, w, h)
+    if n < min_len or abs(dy) < math.sin(math.radians(cfg.min_elevation_deg)):
+        return None
+    expected = np.clip(slope * (y0 + np.arange(n) * dy) + intercept, 2.0, 0.15 * w)
+    prof = np.zeros((n, 6))
+    _kernels.match_trough(grey, resp, x0, y0, dx, dy, n, expected.astype(np.float64), prof)
+    offset, floor, side, width = prof[:, 1], prof[:, 2], prof[:, 3], prof[:, 4]
+    depth = side - floor
+    good = (
+        (depth > cfg.min_contrast * noise)
+        & (np.abs(offset) <= np.maximum(2.0, 0.75 * width))
+        & ((prof[:, 0] > 0.25 * threshold) | (depth > 2 * cfg.min_contrast * noise))
+        & (prof[:, 5] > 0)
+    )
+    a, b = _longest_run(good, max_gap=max(3, n // 25))
+    if b - a < min_len:
+        return None
+    support = float(good[a:b].mean())
+    if support < cfg.min_support:
+        return None
+    steps = np.arange(a, b)[good[a:b]]
+    pts = np.column_stack(
+        [x0 + steps * dx - offset[steps] * dy, y0 + steps * dy + offset[steps] * dx]
+    )
+    new_line = _fit_line(pts)
+    for _ in range(2):  # drop centres that locked onto a neighbour (a rock, another rut)
+        dist = _distance_to_line(pts, new_line)
+        keep = dist < max(2.0, 3.0 * float(np.median(dist)) + 1.0)
+        if keep.sum() < 10:
+            return None
+        pts, steps = pts[keep], steps[keep]
+        new_line = _fit_line(pts)
+    order = np.argsort(-(pts[:, 0] * new_line[2] + pts[:, 1] * new_line[3]))  # near end first
+    cand = _Candidate(
+        points=pts[order],
+        line=new_line,
+        support=support,
+        contrast=float(np.median(depth[steps])),
+        width=float(np.median(width[steps])),
+        floor=floor[steps][order],
+        strength=float(np.sum(depth[steps])),
+    )
+    return new_line, cand, y0 + steps * dy, width[steps]
+
+
+def _same_rut(a: _Candidate, b: _Candidate, tol: float) -> bool:
+    angle = abs(a.line[2] * b.line[3] - a.line[3] * b.line[2])  # sin of the angle between
+    if angle > math.sin(math.radians(4)):
+        return False
+    return float(np.median(_distance_to_line(b.points, a.line))) < tol
+
+
+def _vanishing_point(lines: list[tuple[float, float, float, float]], diag: float):
+    """Least-squares point closest to all lines, after a consensus on pairwise intersections.
+
+    Returns ``(point or None, inlier mask)``; a line is an inlier when it passes
+    within 1.5 % of the diagonal of the point, or points at it within 1°.
+    """
+    n = len(lines)
+    if n < 2:
+        return None, np.zeros(n, bool)
+
+    def inliers(pt):
+        mask = np.zeros(n, bool)
+        for i, (px, py, dx, dy) in enumerate(lines):
+            dist = abs((pt[0] - px) * dy - (pt[1] - py) * dx)
+            reach = math.hypot(pt[0] - px, pt[1] - py)
+            mask[i] = dist < 0.015 * diag or (
+                reach > 0 and dist / reach < math.sin(math.radians(1))
+            )
+        return mask
+
+    best, best_mask, best_score = None, np.zeros(n, bool), 0.0
+    for i in range(n):
+        for j in range(i + 1, n):
+            p1, p2 = lines[i], lines[j]
+            det = p1[2] * p2[3] - p1[3] * p2[2]
+            if abs(det) < 1e-6:
+                continue
+            t = ((p2[0] - p1[0]) * p2[3] - (p2[1] - p1[1]) * p2[2]) / det
+            pt = (p1[0] + t * p1[2], p1[1] + t * p1[3])
+            mask = inliers(pt)
+            score = mask.sum()
+            if score > best_score:
+                best, best_mask, best_score = pt, mask, score
+    if best is None or best_mask.sum() < 2:
+        return None, np.zeros(n, bool)
+    # refine: minimise the squared distances to the inlier lines
+    a_rows, b_rows = [], []
+    for keep, (px, py, dx, dy) in zip(best_mask, lines, strict=True):
+        if keep:
+            a_rows.append([dy, -dx])
+            b_rows.append(px * dy - py * dx)
+    sol, *_ = np.linalg.lstsq(np.array(a_rows), np.array(b_rows), rcond=None)
+    point = (float(sol[0]), float(sol[1]))
+    return point, inliers(point) | best_mask
+
+
+def detect_tracks(
+    image: np.ndarray,
+    *,
+    camera: CameraModel | None = None,
+    config: TrackConfig | None = None,
+    n_threads: int = 2,
+    debug: bool = False,
+) -> TrackResult:
+    """Find wheel ruts in a rear-camera image.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        Grey ``(h, w)`` or colour ``(h, w, 3|4)`` (BGR, alpha ignored); uint8,
+        uint16 or float.
+    camera : CameraModel, optional
+        Turns rut spacing into metres and directions into headings.
+    config : TrackConfig, optional
+    n_threads : int
+        Row bands the parallel kernels split the work into.
+    debug : bool
+        Keep the intermediate maps in :attr:`TrackResult.maps`.
+
+    Returns
+    -------
+    TrackResult
+        ``tracks`` empty when the image shows none.
+    """
+    cfg = config or TrackConfig()
+    if image.ndim < 2 or image.shape[0] < 16 or image.shape[1] < 16:
+        raise ParameterError(f"image too small for track detection: {image.shape}")
+    height, width = image.shape[:2]
+    grey, scale = _working_copy(to_grey(image))
+    h, w = grey.shape
+    diag = math.hypot(w, h)
+    noise = _noise_level(grey)
+    n_tiles = max(1, int(n_threads))
+    resp, theta = valley_maps(grey, n_tiles)
+    positive = resp[resp > 0]
+    threshold = float(np.percentile(positive, 90)) if positive.size else 1.0
+    n_theta = 180
+    n_rho = 2 * math.ceil(diag) + 1
+    acc = np.zeros((n_tiles, n_theta, n_rho), np.float32)
+    _kernels.vote_lines(resp, theta, threshold, n_theta, 1.0, 2, n_tiles, acc)
+    votes = cv2.GaussianBlur(acc.sum(axis=0), (5, 5), 1.0)
+    peaks = _kernels.accumulator_peaks(votes, 0.05 * float(votes.max() or 1.0), 3, 8, 40)
+    candidates: list[_Candidate] = []
+    for t_bin, r_bin, _v in peaks:
+        phi = t_bin * math.pi / n_theta
+        rho = r_bin - (n_rho - 1) // 2
+        cand = _examine(grey, resp, phi, float(rho), cfg, noise, threshold)
+        if cand is None:
+            continue
+        tol = max(3.0, 0.6 * cand.width)
+        if any(_same_rut(other, cand, tol) for other in candidates):
+            continue
+        candidates.append(cand)
+    candidates.sort(key=lambda c: -c.strength)
+
+    vp, on_vp = _vanishing_point([c.line for c in candidates], diag)
+    tracks: list[Track] = []
+    for cand, at_vp in zip(candidates, on_vp, strict=True):
+        track = _to_track(cand, at_vp, vp is not None, scale, noise, diag)
+        if track.confidence >= cfg.min_confidence:
+            tracks.append(track)
+    tracks.sort(key=lambda t: -t.confidence)
+    tracks = tracks[: cfg.max_tracks]
+    straight_on_vp = [t for t in tracks if t.on_vanishing_point and not t.curved]
+    vanishing = None
+    if vp is not None and len(straight_on_vp) >= 2:
+        vanishing = {"x": round(vp[0] / scale, 2), "y": round(vp[1] / scale, 2)}
+    for t in tracks:
+        t.on_vanishing_point = t.on_vanishing_point and vanishing is not None
+    pairs = _pairs(tracks, camera)
+    maps = {"response": resp, "votes": votes} if debug else {}
+    return TrackResult(width, height, tracks, pairs, vanishing, scale, maps)
+
+
+def _to_track(
+    cand: _Candidate, at_vp: bool, vp_exists: bool, scale: float, noise: float, diag: float
+) -> Track:
+    pts = cand.points
+    # curvature: a parabola across the line's direction explains the floor much better
+    px, py, dx, dy = cand.line
+    along = (pts[:, 0] - px) * dx + (pts[:, 1] - py) * dy
+    across = (pts[:, 0] - px) * dy - (pts[:, 1] - py) * dx
+    coef = np.polyfit(along, across, 2)
+    bend = np.polyval(coef, along) - np.polyval(np.polyfit(along, across, 1), along)
+    curved = bool(np.ptp(bend) > max(3.0, 0.01 * diag))
+    period, strength = tread_period(cand.floor[: max(16, len(cand.floor) // 3)])
+    contrast_snr = cand.contrast / noise
+    confidence = (
+        0.35 * min(1.0, (cand.support - 0.5) / 0.4)
+        + 0.25 * min(1.0, contrast_snr / 12.0)
+        + 0.2 * min(1.0, (len(pts) / diag) / 0.5)
+        + 0.2 * (1.0 if (at_vp or curved or not vp_exists) else 0.0)
+        + 0.1 * min(1.0, strength / 0.4)
+    )
+    near, far = pts[0], pts[-1]
+    # polyline: every few pixels along the floor, smoothed by the fitted curve
+    n_out = min(len(pts), 24)
+    keep = np.linspace(0, len(pts) - 1, n_out).round().astype(int)
+    fitted = np.polyval(coef if curved else np.polyfit(along, across, 1), along[keep])
+    poly_x = px + along[keep] * dx + fitted * dy
+    poly_y = py + along[keep] * dy - fitted * dx
+    angle = math.degrees(math.atan2(far[1] - near[1], far[0] - near[0])) % 180.0
+    return Track(
+        x1=float(near[0] / scale),
+        y1=float(near[1] / scale),
+        x2=float(far[0] / scale),
+        y2=float(far[1] / scale),
+        angle_deg=angle,
+        confidence=float(min(1.0, confidence)),
+        width_px=cand.width / scale,
+        contrast=cand.contrast,
+        points=[[float(x / scale), float(y / scale)] for x, y in zip(poly_x, poly_y, strict=True)],
+        curved=curved,
+        tread_period_px=None if period is None or strength < 0.2 else period / scale,
+        tread_strength=strength,
+        on_vanishing_point=bool(at_vp),
+        support=cand.support,
+    )
+
+
+def _pairs(tracks: list[Track], camera: CameraModel | None) -> list[dict[str, Any]]:
+    """Wheel sets: neighbouring ruts (by position at the lowest common row) taken in twos."""
+    straight = [i for i, t in enumerate(tracks) if t.on_vanishing_point or t.curved]
+    if len(straight) < 2:
+        return []
+    row = min(max(tracks[i].y1, tracks[i].y2) for i in straight)
+
+    def x_at(track: Track, y: float) -> float:
+        pts = np.array(track.points)
+        order = np.argsort(pts[:, 1])
+        return float(np.interp(y, pts[order, 1], pts[order, 0]))
+
+    xs = sorted((x_at(tracks[i], row), i) for i in straight)
+    pairs = []
+    for (xa, a), (xb, b) in zip(xs[::2], xs[1::2], strict=False):
+        pair: dict[str, Any] = {
+            "tracks": [a, b],
+            "row_px": round(row, 1),
+            "spacing_px": round(xb - xa, 2),
+            "spacing_m": None,
+        }
+        if camera is not None:
+            gx, gy = camera.ground(np.array([xa, xb]), np.array([row, row]))
+            if np.all(np.isfinite(gx)):
+                pair["spacing_m"] = round(float(abs(gx[1] - gx[0])), 3)
+        pairs.append(pair)
+    if camera is not None:
+        for t in tracks:
+            gx, gy = camera.ground(np.array([t.x1, t.x2]), np.array([t.y1, t.y2]))
+            if np.all(np.isfinite(gx)) and np.all(np.isfinite(gy)):
+                t.heading_deg = math.degrees(math.atan2(gx[1] - gx[0], gy[1] - gy[0]))
+    return pairs
