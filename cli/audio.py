@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from zhurong_tk.cli.options import format_option, out_option, overwrite_option
+from zhurong_tk.cli.options import format_option, out_option, overwrite_option, result_folders
 from zhurong_tk.errors import EXIT_INPUT_FAILED, ParameterError, ZhurongError
 
 log = logging.getLogger("zhurong_tk.cli")
@@ -125,7 +125,7 @@ def analyze_command(
         raise click.UsageError(
             "--export-denoised takes a file name, written inside the result folder"
         )
-    folders = _result_folders(files, Path(out_dir))
+    folders = result_folders(files, Path(out_dir))
     summaries, failed = [], 0
     for path, folder in zip(files, folders, strict=True):
         try:
@@ -155,20 +155,6 @@ def analyze_command(
     if failed:
         click.echo(f"zhurong-tk: {failed} of {len(files)} files failed", err=True)
         sys.exit(EXIT_INPUT_FAILED)
-
-
-def _result_folders(files: tuple[str, ...], out: Path) -> list[Path]:
-    """One folder per input: --out itself for one file, else --out/<name> (made unique)."""
-    if len(files) == 1:
-        return [out]
-    used: dict[str, int] = {}
-    folders = []
-    for f in files:
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(f).name) or "input"
-        count = used.get(name, 0)
-        used[name] = count + 1
-        folders.append(out / (name if count == 0 else f"{name}-{count + 1}"))
-    return folders
 
 
 def _summary(path, folder, result, names) -> dict:

@@ -81,12 +81,14 @@ def cli(ctx: click.Context, verbose: int, quiet: int, debug: bool) -> None:
 
 
 def _register() -> None:
-    from zhurong_tk.cli import audio, demo, info, video
+    from zhurong_tk.cli import audio, demo, info, tracks, video, warmup
 
     cli.add_command(info.info)
     cli.add_command(audio.audio)
-    cli.add_command(demo.demo)
     cli.add_command(video.video)
+    cli.add_command(tracks.tracks)
+    cli.add_command(demo.demo)
+    cli.add_command(warmup.warmup)
 
 
 _register()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import click
 
 out_option = click.option(
@@ -27,3 +30,17 @@ def format_option(*choices: str, default: str = "table"):
         show_default=True,
         help="How to print results on stdout.",
     )
+
+
+def result_folders(files: tuple[str, ...] | list[str], out: Path) -> list[Path]:
+    """One folder per input: --out itself for one file, else --out/<name> (made unique)."""
+    if len(files) == 1:
+        return [out]
+    used: dict[str, int] = {}
+    folders = []
+    for f in files:
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(f).name) or "input"
+        count = used.get(name, 0)
+        used[name] = count + 1
+        folders.append(out / (name if count == 0 else f"{name}-{count + 1}"))
+    return folders

@@ -296,3 +296,33 @@ def write(path: str | os.PathLike[str], scene: dict[str, Any], *, truth: bool = 
     if truth:
         write_json(truth_path(path), scene, overwrite=True)
     return path
+
+
+def scene_set(count: int = 50, *, seed: int = 0, width: int = 640, height: int = 480):
+    """A seeded mix of rear-camera scenes for scoring a detector.
+
+    Scene ``i`` has 0–4 ruts (two-rut wheel pairs most often) and in about a
+    quarter of the scenes the rover steered (curvature up to 0.04 per metre).
+    Yields ``(index, scene)``; the same arguments always give the same scenes.
+    """
+    for i in range(count):
+        rng = np.random.default_rng([seed, 1000 + i])
+        n_ruts = int(rng.choice([0, 1, 2, 2, 3, 4]))
+        curvature = float(rng.choice([0.0, 0.0, 0.0, rng.uniform(-0.04, 0.04)]))
+        yield i, track_scene(
+            width=width,
+            height=height,
+            n_ruts=n_ruts,
+            seed=seed * 100_000 + i,
+            curvature_per_m=curvature,
+        )
+
+
+def encode_like_release(scene: dict[str, Any]) -> np.ndarray:
+    """Render and pass through the scene's JPEG quality, as a released image would be."""
+    ok, data = cv2.imencode(
+        ".jpg", render(scene), [cv2.IMWRITE_JPEG_QUALITY, scene["jpeg_quality"]]
+    )
+    if not ok:
+        raise ParameterError("cv2 cannot encode JPEG")
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)

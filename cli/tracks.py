@@ -1,0 +1,125 @@
+"""``zhurong-tk tracks``: wheel ruts in rear-camera images."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from zhurong_tk.cli.options import format_option, out_option, overwrite_option, result_folders
+from zhurong_tk.errors import EXIT_INPUT_FAILED, ZhurongError
+
+
+@click.group()
+def tracks() -> None:
+    """Find the rover's wheel tracks in its rear-camera images."""
+
+
+def _parse_camera(_ctx, _param, value: str | None):
+    if value is None:
+        return None
+    from zhurong_tk.errors import ParameterError
+    from zhurong_tk.tracks import CameraModel
+
+    try:
+        f_px, cx, cy, height_m, pitch_deg = (float(v) for v in value.split(","))
+        return CameraModel(f_px, cx, cy, height_m, pitch_deg)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not F_PX,CX,CY,HEIGHT_M,PITCH_DEG (five numbers)"
+        ) from None
+    except ParameterError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@tracks.command("detect")
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@out_option
+@overwrite_option
+@click.option(
+    "--camera",
+    callback=_parse_camera,
+    metavar="F_PX,CX,CY,HEIGHT_M,PITCH_DEG",
+    help="Pinhole camera over flat ground: spacing in metres and headings.",
+)
+@click.option("--debug-images", is_flag=True, help="Also write response.png and votes.png.")
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Refuse larger images [default: $ZHURONG_TK_MAX_PIXELS or 150 000 000].",
+)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=None, help="Threads [default: cores]."
+)
+@format_option("table", "json")
+@click.pass_context
+def detect_command(
+    ctx, images, out_dir, overwrite, camera, debug_images, max_pixels, threads, output_format
+) -> None:
+    """Detect wheel ruts in IMAGES (PNG, JPEG, TIFF; 8/16-bit; grey or colour).
+
+    Writes report.json and overlay.png per image into --out (into --out/<name>/
+    when several images are given). An image that fails is reported on stderr;
+    the others are still processed (exit status 1).
+    """
+    import os
+
+    import numba
+
+    from zhurong_tk.tracks.run import detect_to_folder
+
+    n_threads = threads or numba.config.NUMBA_NUM_THREADS or os.cpu_count() or 1
+    numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+    summaries, failed = [], 0
+    for path, folder in zip(images, result_folders(images, Path(out_dir)), strict=True):
+        try:
+            _, doc = detect_to_folder(
+                path,
+                folder,
+                camera=camera,
+                overwrite=overwrite,
+                debug_images=debug_images,
+                max_pixels=max_pixels,
+                n_threads=n_threads,
+            )
+        except ZhurongError as exc:
+            if ctx.meta.get("zhurong_tk.debug"):
+                raise
+            failed += 1
+            click.echo(f"zhurong-tk: error: {exc}", err=True)
+            summaries.append({"path": path, "error": str(exc)})
+            continue
+        summaries.append({"path": path, "folder": str(folder), **doc})
+    if output_format == "json":
+        click.echo(json.dumps(summaries, indent=2, ensure_ascii=False, default=str))
+    else:
+        for s in summaries:
+            if "error" not in s:
+                _print(s)
+    if failed:
+        click.echo(f"zhurong-tk: {failed} of {len(images)} images failed", err=True)
+        sys.exit(EXIT_INPUT_FAILED)
+
+
+def _print(s: dict) -> None:
+    size = f"{s['width']}×{s['height']}"
+    click.echo(
+        f"{s['path']}: {size}, {s['message']} ({s['detect_seconds'] * 1e3:.0f} ms) → {s['folder']}"
+    )
+    for i, t in enumerate(s["tracks"]):
+        tread = f", tread {t['tread_period_px']:.1f} px" if t["tread_period_px"] else ""
+        shape = "curved" if t["curved"] else "straight"
+        click.echo(
+            f"  rut {i}: ({t['x1']:.0f},{t['y1']:.0f})→({t['x2']:.0f},{t['y2']:.0f}) "
+            f"{t['angle_deg']:.1f}°, {shape}, width {t['width_px']:.0f} px, "
+            f"confidence {t['confidence']:.2f}{tread}"
+        )
+    for p in s["pairs"]:
+        metres = f" = {p['spacing_m']:.2f} m" if p["spacing_m"] is not None else ""
+        click.echo(f"  pair {p['tracks']}: spacing {p['spacing_px']:.0f} px{metres}")
+    vp = s["vanishing_point"]
+    if vp:
+        click.echo(f"  vanishing point ({vp['x']:.0f}, {vp['y']:.0f})")

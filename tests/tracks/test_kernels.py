@@ -1,0 +1,501 @@
+"""Each track-detector numba kernel against a plain numpy/Python twin, plus analytic cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from zhurong_tk.tracks import _kernels
+
+
+def angle_gap(a, b):
+    """Distance between line directions (mod pi)."""
+    d = np.mod(np.asarray(a, np.float64) - b, np.pi)
+    return np.minimum(d, np.pi - d)
+
+
+# ---------------------------------------------------------------- valley_response
+
+
+def valley_reference(smooth, sigma, resp, theta):
+    """Hessian by central differences, the same float32/float64 steps as the kernel."""
+    resp, theta = resp.copy(), theta.copy()
+    s = smooth.astype(np.float64)
+    c = s[1:-1, 1:-1]
+    hxx = s[1:-1, :-2] - 2.0 * c + s[1:-1, 2:]
+    hyy = s[:-2, 1:-1] - 2.0 * c + s[2:, 1:-1]
+    up, down = smooth[:-2], smooth[2:]  # float32: the kernel sums these in float32
+    hxy = 0.25 * (down[:, 2:] - down[:, :-2] - up[:, 2:] + up[:, :-2]).astype(np.float64)
+    half_tr = 0.5 * (hxx + hyy)
+    disc = np.sqrt(0.25 * (hxx - hyy) * (hxx - hyy) + hxy * hxy)
+    l1, l2 = half_tr + disc, half_tr - disc
+    r = sigma * sigma * (l1 - np.abs(l2))
+    t = 0.5 * np.arctan2(2.0 * hxy, hxx - hyy) + 0.5 * np.pi
+    t = np.where(t >= np.pi, t - np.pi, t)
+    inner_r, inner_t = resp[1:-1, 1:-1], theta[1:-1, 1:-1]
+    better = r > inner_r.astype(np.float64)
+    inner_r[better] = r[better]
+    inner_t[better] = t[better]
+    return resp, theta, better
+
+
+@pytest.mark.parametrize("n_tiles", [1, 3, 7])
+def test_valley_response_matches_numpy(rng, n_tiles):
+    smooth = rng.random((20, 30)).astype(np.float32)
+    resp0 = (rng.random((20, 30)) * 3.0).astype(np.float32)  # some pixels beat it, some not
+    theta0 = np.full((20, 30), -1.0, np.float32)
+    resp, theta = resp0.copy(), theta0.copy()
+    _kernels.valley_response(smooth, 1.5, n_tiles, resp, theta)
+    ref_resp, ref_theta, better = valley_reference(smooth, 1.5, resp0, theta0)
+    assert 50 < better.sum() < better.size - 50  # both branches exercised
+    np.testing.assert_allclose(resp, ref_resp, rtol=1e-5, atol=1e-6)
+    assert np.array_equal(theta == -1.0, ref_theta == -1.0)  # the same pixels were written
+    written = theta != -1.0
+    assert np.all(angle_gap(theta[written], ref_theta[written]) < 1e-6)
+    assert np.all((theta[written] >= 0) & (theta[written] < np.pi))
+    # the border is never touched
+    border = np.ones((20, 30), bool)
+    border[1:-1, 1:-1] = False
+    assert np.array_equal(resp[border], resp0[border]) and np.all(theta[border] == -1.0)
+
+
+def dark_line(shape, centre, direction, depth, width):
+    """A Gaussian dark line of std ``width`` through ``centre`` along angle ``direction``."""
+    y, x = np.mgrid[: shape[0], : shape[1]].astype(np.float64)
+    dist = -(x - centre[0]) * math.sin(direction) + (y - centre[1]) * math.cos(direction)
+    return (1.0 - depth * np.exp(-(dist**2) / (2 * width**2))).astype(np.float32), dist
+
+
+@pytest.mark.parametrize("direction", [0.0, 0.4, np.pi / 4, np.pi / 2, 2.2, 3.0])
+def test_valley_response_direction_of_a_dark_line(direction):
+    image, dist = dark_line((41, 41), (20, 20), direction, 0.5, 2.0)
+    resp = np.zeros_like(image)
+    theta = np.zeros_like(image)
+    _kernels.valley_response(image, 2.0, 1, resp, theta)
+    y, x = np.mgrid[:41, :41]
+    on_line = (np.abs(dist) < 0.5) & (np.abs(x - 20) <= 12) & (np.abs(y - 20) <= 12)
+    assert on_line.sum() >= 20
+    assert np.all(resp[on_line] > 0)
+    assert np.all(angle_gap(theta[on_line], direction) < 0.02)
+
+
+def test_valley_response_horizontal_and_vertical_lines():
+    sigma, s, d = 2.0, 2.0, 0.5
+    horizontal, _ = dark_line((31, 40), (20, 12), 0.0, d, s)
+    resp = np.zeros_like(horizontal)
+    theta = np.full_like(horizontal, -1.0)
+    _kernels.valley_response(horizontal, sigma, 2, resp, theta)
+    # the response peaks on the centre row, at sigma² × the discrete second difference
+    assert np.all(np.argmax(resp[:, 1:-1], axis=0) == 12)
+    expected = sigma**2 * 2 * d * (1 - math.exp(-1 / (2 * s**2)))
+    np.testing.assert_allclose(resp[12, 1:-1], expected, rtol=1e-4)
+    assert np.all(theta[12, 1:-1] == 0.0)  # along x: exactly 0 (pi wraps to 0)
+    vertical, _ = dark_line((31, 40), (17, 12), np.pi / 2, d, s)
+    resp_v = np.zeros_like(vertical)
+    theta_v = np.zeros_like(vertical)
+    _kernels.valley_response(vertical, sigma, 2, resp_v, theta_v)
+    assert np.all(np.argmax(resp_v[1:-1, :], axis=1) == 17)
+    np.testing.assert_allclose(theta_v[1:-1, 17], np.pi / 2, atol=1e-6)
+    np.testing.assert_allclose(resp_v[1:-1, 17], expected, rtol=1e-4)
+
+
+def test_valley_response_blob_is_weaker_than_a_line():
+    s, d = 2.0, 0.5
+    line, _ = dark_line((41, 41), (20, 20), 0.0, d, s)
+    y, x = np.mgrid[:41, :41]
+    blob = (1.0 - d * np.exp(-((x - 20) ** 2 + (y - 20) ** 2) / (2 * s**2))).astype(np.float32)
+    resp_line = np.zeros_like(line)
+    resp_blob = np.zeros_like(blob)
+    _kernels.valley_response(line, 2.0, 1, resp_line, np.zeros_like(line))
+    _kernels.valley_response(blob, 2.0, 1, resp_blob, np.zeros_like(blob))
+    # equal curvature both ways at the blob's centre: nothing there; near it (r²/s² = u) the
+    # response is u·exp(-u/2) of the line's, and its rim (r = s) is a curved "line" at most
+    # exp(-1/2) ≈ 0.61 as strong as a straight one of the same profile
+    assert resp_blob[20, 20] == 0.0
+    assert resp_blob[19:22, 19:22].max() < 0.4 * resp_line.max()
+    assert resp_blob.max() < 0.65 * resp_line.max()
+    # in total (what the Hough votes add up) the blob is a small fraction of a 31 px line
+    assert resp_blob.sum() < 0.15 * resp_line[:, 5:36].sum()
+
+
+def test_valley_response_keeps_the_strongest_scale():
+    strong, _ = dark_line((31, 40), (20, 15), 0.0, 0.5, 2.0)
+    weak_same, _ = dark_line((31, 40), (20, 15), 0.0, 0.25, 2.0)
+    weak_cross, _ = dark_line((31, 40), (20, 15), np.pi / 2, 0.25, 2.0)
+    resp = np.zeros_like(strong)
+    theta = np.zeros_like(strong)
+    _kernels.valley_response(strong, 2.0, 2, resp, theta)
+    first_resp, first_theta = resp.copy(), theta.copy()
+    _kernels.valley_response(weak_same, 2.0, 2, resp, theta)  # weaker everywhere: no change
+    assert np.array_equal(resp, first_resp) and np.array_equal(theta, first_theta)
+    # a weaker crossing line wins only where the first had less
+    alone_resp = np.zeros_like(strong)
+    alone_theta = np.zeros_like(strong)
+    _kernels.valley_response(weak_cross, 2.0, 2, alone_resp, alone_theta)
+    _kernels.valley_response(weak_cross, 2.0, 2, resp, theta)
+    wins = alone_resp > first_resp
+    np.testing.assert_array_equal(resp, np.maximum(first_resp, alone_resp))
+    np.testing.assert_array_equal(theta, np.where(wins, alone_theta, first_theta))
+    assert np.all(theta[15, 1:17] == 0.0) and np.all(theta[15, 24:-1] == 0.0)
+    np.testing.assert_allclose(theta[1:10, 20], np.pi / 2, atol=1e-6)
+    np.testing.assert_allclose(theta[21:-1, 20], np.pi / 2, atol=1e-6)
+
+
+# ---------------------------------------------------------------- vote_lines
+
+
+def vote_reference(resp, theta, threshold, n_theta, rho_step, spread, n_rho, rows=None):
+    bin_width = math.pi / n_theta
+    cos_t = [math.cos(k * bin_width) for k in range(n_theta)]
+    sin_t = [math.sin(k * bin_width) for k in range(n_theta)]
+    centre_rho = (n_rho - 1) // 2
+    acc = np.zeros((n_theta, n_rho))
+    h, w = resp.shape
+    for y in rows if rows is not None else range(h):
+        for x in range(w):
+            r = float(resp[y, x])
+            if r <= threshold:
+                continue
+            centre = math.floor((float(theta[y, x]) + 0.5 * math.pi) / bin_width + 0.5)
+            for k in range(centre - spread, centre + spread + 1):
+                kk = k % n_theta
+                j = math.floor((x * cos_t[kk] + y * sin_t[kk]) / rho_step + 0.5) + centre_rho
+                if 0 <= j < n_rho:
+                    acc[kk, j] += r
+    return acc
+
+
+@pytest.mark.parametrize("n_tiles", [1, 2, 3])
+@pytest.mark.parametrize("n_rho", [None, 21])  # None: every line fits; 21: some fall off
+def test_vote_lines_match_python(rng, n_tiles, n_rho):
+    h, w = 20, 30
+    resp = rng.random((h, w)).astype(np.float32)
+    theta = (rng.random((h, w)) * np.pi).astype(np.float32)
+    n_theta, rho_step, spread, threshold = 36, 1.5, 2, 0.5
+    if n_rho is None:
+        n_rho = 2 * math.ceil(math.hypot(h, w) / rho_step) + 1
+    acc = np.zeros((n_tiles, n_theta, n_rho), np.float32)
+    _kernels.vote_lines(resp, theta, threshold, n_theta, rho_step, spread, n_tiles, acc)
+    rows_per = -(-h // n_tiles)
+    for t in range(n_tiles):  # each band votes into its own plane only
+        rows = range(t * rows_per, min(h, (t + 1) * rows_per))
+        ref = vote_reference(resp, theta, threshold, n_theta, rho_step, spread, n_rho, rows)
+        np.testing.assert_allclose(acc[t], ref, rtol=1e-5, atol=1e-5)
+    total = vote_reference(resp, theta, threshold, n_theta, rho_step, spread, n_rho)
+    np.testing.assert_allclose(acc.sum(axis=0), total, rtol=1e-5, atol=1e-5)
+    assert total.sum() > 100
+
+
+@pytest.mark.parametrize(("phi_bin", "rho"), [(30, 12), (70, -5), (0, 20), (45, 30), (89, -30)])
+def test_vote_lines_single_line_peaks_at_its_bin(phi_bin, rho):
+    h, w, n_theta = 40, 50, 90
+    phi = phi_bin * math.pi / n_theta
+    y, x = np.mgrid[:h, :w]
+    on_line = np.abs(x * math.cos(phi) + y * math.sin(phi) - rho) < 0.5
+    n_on = int(on_line.sum())
+    assert n_on >= 20
+    resp = on_line.astype(np.float32)
+    theta = np.full((h, w), (phi + 0.5 * math.pi) % math.pi, np.float32)  # the line's direction
+    n_rho = 2 * math.ceil(math.hypot(h, w)) + 1
+    centre_rho = (n_rho - 1) // 2
+    votes = []
+    for n_tiles in (1, 2, 3):
+        acc = np.zeros((n_tiles, n_theta, n_rho), np.float32)
+        _kernels.vote_lines(resp, theta, 0.5, n_theta, 1.0, 2, n_tiles, acc)
+        votes.append(acc.sum(axis=0))
+    assert np.array_equal(votes[0], votes[1]) and np.array_equal(votes[0], votes[2])
+    v = votes[0]
+    assert v.sum() == 5 * n_on  # every pixel casts 2 spread + 1 votes, all within the rho range
+    assert np.unravel_index(np.argmax(v), v.shape) == (phi_bin, round(rho) + centre_rho)
+    assert v[phi_bin, round(rho) + centre_rho] == n_on
+    assert np.count_nonzero(v == n_on) == 1
+    # only the spread bins around phi received votes
+    voted = np.nonzero(v.sum(axis=1))[0]
+    assert set(voted) == {(phi_bin + k) % n_theta for k in range(-2, 3)}
+
+
+# ---------------------------------------------------------------- accumulator_peaks
+
+
+def peaks_reference(acc, min_value, half_theta, half_rho, max_peaks):
+    n_theta, n_rho = acc.shape
+    centre = (n_rho - 1) // 2
+    found = []
+    for a in range(n_theta):
+        for b in range(n_rho):
+            v = acc[a, b]
+            if v < min_value:
+                continue
+            neighbours = []
+            for da in range(-half_theta, half_theta + 1):
+                aa, bb_centre = a + da, b
+                if not 0 <= aa < n_theta:  # past pi: the same lines with rho -> -rho
+                    aa, bb_centre = aa % n_theta, 2 * centre - b
+                for db in range(-half_rho, half_rho + 1):
+                    bb = bb_centre + db
+                    if 0 <= bb < n_rho and (da, db) != (0, 0):
+                        neighbours.append(acc[aa, bb])
+            if all(o <= v for o in neighbours):
+                found.append((a, b, float(v)))
+    found.sort(key=lambda p: -p[2])
+    return found[:max_peaks]
+
+
+@pytest.mark.parametrize(("half_theta", "half_rho"), [(1, 1), (2, 3), (4, 0)])
+@pytest.mark.parametrize("max_peaks", [5, 1000])
+def test_accumulator_peaks_match_python(rng, half_theta, half_rho, max_peaks):
+    acc = rng.random((24, 31)).astype(np.float32)  # odd n_rho, as the detector uses
+    peaks = _kernels.accumulator_peaks(acc, 0.3, half_theta, half_rho, max_peaks)
+    ref = peaks_reference(acc, 0.3, half_theta, half_rho, max_peaks)
+    assert len(ref) >= 5
+    assert peaks.shape == (len(ref), 3) and peaks.dtype == np.float64
+    assert [tuple(p) for p in peaks] == ref
+
+
+def test_accumulator_peaks_planted():
+    acc = np.zeros((30, 41), np.float32)
+    acc[8, 12] = 10.0
+    acc[9, 14] = 6.0  # within (2, 3) bins of the first: suppressed
+    acc[20, 30] = 7.0
+    acc[8, 18] = 3.0  # 4 rho bins beyond the suppressed one: a peak of its own
+    acc[14, 5] = 0.5  # below min_value
+    peaks = _kernels.accumulator_peaks(acc, 1.0, 2, 3, 10)
+    assert peaks.tolist() == [[8, 12, 10.0], [20, 30, 7.0], [8, 18, 3.0]]
+    assert _kernels.accumulator_peaks(acc, 1.0, 2, 3, 2).tolist() == [[8, 12, 10.0], [20, 30, 7.0]]
+    assert _kernels.accumulator_peaks(acc, 20.0, 2, 3, 10).shape == (0, 3)
+    # ties: the first cell in scan order is the peak
+    tied = np.zeros((30, 41), np.float32)
+    tied[10, 10] = tied[11, 12] = 5.0
+    assert _kernels.accumulator_peaks(tied, 1.0, 2, 3, 10).tolist() == [[10, 10, 5.0]]
+
+
+def test_accumulator_peaks_wrap_mirrors_rho():
+    # bin 0 (phi = 0) and bin 29 (phi = pi - bin) are neighbours, with rho -> -rho:
+    # rho bin b pairs with n_rho - 1 - b (41 bins, centre 20: rho +5 is bin 25, -5 is 15)
+    def peaks(cells):
+        acc = np.zeros((30, 41), np.float32)
+        for (a, b), v in cells.items():
+            acc[a, b] = v
+        return _kernels.accumulator_peaks(acc, 1.0, 2, 3, 10).tolist()
+
+    assert peaks({(0, 25): 5.0, (29, 15): 8.0}) == [[29, 15, 8.0]]  # bin 0 looks back past 0
+    assert peaks({(0, 25): 8.0, (29, 15): 5.0}) == [[0, 25, 8.0]]  # bin 29 looks on past pi
+    assert peaks({(1, 24): 5.0, (29, 17): 8.0}) == [[29, 17, 8.0]]  # 1 -> 0 -> 29, 24 -> 16 + 1
+    assert len(peaks({(1, 24): 5.0, (28, 16): 8.0})) == 2  # 3 angle bins apart: out of reach
+    assert peaks({(0, 25): 5.0, (29, 25): 8.0}) == [[29, 25, 8.0], [0, 25, 5.0]]  # not mirrored
+    assert peaks({(0, 25): 5.0, (29, 15): 5.0}) == [[0, 25, 5.0]]  # tie: first in scan order
+    assert peaks({(0, 20): 5.0, (29, 20): 8.0}) == [[29, 20, 8.0]]  # rho 0 is its own mirror
+
+
+# ---------------------------------------------------------------- _bilinear
+
+
+def bilinear_reference(image, px, py):
+    h, w = image.shape
+    px = min(max(px, 0.0), w - 1.0)
+    py = min(max(py, 0.0), h - 1.0)
+    ix, iy = min(int(px), w - 2), min(int(py), h - 2)
+    fx, fy = px - ix, py - iy
+    img = image.astype(np.float64)
+    top = img[iy, ix] * (1.0 - fx) + img[iy, ix + 1] * fx
+    bottom = img[iy + 1, ix] * (1.0 - fx) + img[iy + 1, ix + 1] * fx
+    return top * (1.0 - fy) + bottom * fy
+
+
+def test_bilinear_matches_python(rng):
+    image = rng.random((20, 30)).astype(np.float32)
+    points = np.column_stack([rng.uniform(-3, 33, 200), rng.uniform(-3, 23, 200)])
+    points = np.vstack([points, [[0, 0], [29, 19], [29, 0], [0, 19], [29.0, 7.5], [12.5, 19.0]]])
+    for px, py in points:
+        got = _kernels._bilinear(image, px, py)
+        assert got == pytest.approx(bilinear_reference(image, px, py), rel=1e-12, abs=1e-12)
+    for yy, xx in [(0, 0), (19, 29), (7, 29), (19, 3), (5, 11)]:  # the grid: the pixel itself
+        assert _kernels._bilinear(image, float(xx), float(yy)) == pytest.approx(image[yy, xx])
+    # a plane is reproduced exactly inside and held at the edge value outside
+    y, x = np.mgrid[:20, :30]
+    plane = (0.25 * x - 0.5 * y + 1.0).astype(np.float32)
+    assert _kernels._bilinear(plane, 3.25, 7.5) == pytest.approx(0.25 * 3.25 - 0.5 * 7.5 + 1.0)
+    assert _kernels._bilinear(plane, -4.0, 25.0) == pytest.approx(plane[19, 0])
+
+
+# ---------------------------------------------------------------- sample_line
+
+
+def sample_reference(image, resp, x0, y0, dx, dy, n_steps, half_widths):
+    h, w = image.shape
+    out = np.zeros((n_steps, 6))
+    for i in range(n_steps):
+        half = int(half_widths[i])
+        n_prof = 2 * half + 1
+        cx, cy = x0 + i * dx, y0 + i * dy
+        if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
+            continue
+        prof = [bilinear_reference(image, cx - t * dy, cy + t * dx) for t in range(-half, half + 1)]
+        means = [(prof[j - 1] + prof[j] + prof[j + 1]) / 3.0 for j in range(1, n_prof - 1)]
+        best_j = 1 + int(np.argmin(means))  # the first of equal minima, as the kernel
+        best = means[best_j - 1]
+        quarter = max(1, n_prof // 4)
+        side = (sum(prof[:quarter]) + sum(prof[n_prof - quarter :])) / (2.0 * quarter)
+        level = 0.5 * (side + best)
+        left = best_j
+        while left > 0 and prof[left] < level:
+            left -= 1
+        right = best_j
+        while right < n_prof - 1 and prof[right] < level:
+            right += 1
+        closed = left > 0 and right < n_prof - 1
+        r = resp[min(int(cy + 0.5), h - 1), min(int(cx + 0.5), w - 1)]
+        out[i] = [r, 0.5 * (left + right) - half, best, side, right - left, float(closed)]
+    return out
+
+
+def test_sample_line_matches_python(rng):
+    image = rng.random((20, 30)).astype(np.float32)
+    resp = rng.random((20, 30)).astype(np.float32)
+    n = 30
+    dx, dy = math.cos(0.6), math.sin(0.6)
+    half_widths = rng.integers(2, 7, n).astype(np.int64)
+    out = np.full((n, 6), np.nan)
+    _kernels.sample_line(image, resp, 3.3, 2.7, dx, dy, n, half_widths, out)
+    ref = sample_reference(image, resp, 3.3, 2.7, dx, dy, n, half_widths)
+    inside = ref[:, 0] != 0
+    assert 10 < inside.sum() < n  # the line walks out of the image: those steps are all zeros
+    assert np.all(out[~inside] == 0.0)
+    np.testing.assert_allclose(out[:, [0, 2, 3]], ref[:, [0, 2, 3]], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(out[:, [1, 4, 5]], ref[:, [1, 4, 5]])
+    assert 0 < out[inside, 5].sum() < inside.sum()  # closed and open troughs both seen
+
+
+@pytest.mark.parametrize(
+    ("width", "centre", "offset"), [(5, 25, -5.0), (6, 25, -5.5), (3, 17, 3.0)]
+)
+def test_sample_line_vertical_box_trough(width, centre, offset):
+    soil, floor = np.float32(0.8), np.float32(0.2)
+    image = np.full((30, 40), soil, np.float32)
+    first = centre - (width - 1) // 2  # columns first .. first + width - 1
+    image[:, first : first + width] = floor
+    resp = np.zeros_like(image)
+    n = 20
+    out = np.empty((n, 6))
+    # down the image at x = 20: the normal (-dy, dx) = (-1, 0) points to -x
+    _kernels.sample_line(image, resp, 20.0, 2.0, 0.0, 1.0, n, np.full(n, 16, np.int64), out)
+    true_offset = 20 - (first + 0.5 * (width - 1))
+    assert true_offset == offset
+    np.testing.assert_array_equal(out[:, 1], offset)
+    np.testing.assert_array_equal(out[:, 2], floor)  # 3-tap mean on the floor
+    np.testing.assert_array_equal(out[:, 3], float(soil))  # the outer quarters are all soil
+    # width: from the last soil sample to the first soil sample across the trough, i.e. the
+    # box's width + 1 (the half-depth crossings of the interpolated profile are width apart)
+    np.testing.assert_array_equal(out[:, 4], width + 1)
+    np.testing.assert_array_equal(out[:, 5], 1.0)
+
+
+def test_sample_line_horizontal_trough_and_open_profile():
+    image = np.full((40, 30), 0.8, np.float32)
+    image[23:28, :] = 0.2  # rows 23..27, centre 25
+    out = np.empty((10, 6))
+    # along x at y = 20: the normal (-dy, dx) = (0, 1) points down, to +y
+    _kernels.sample_line(image, image, 5.0, 20.0, 1.0, 0.0, 10, np.full(10, 16, np.int64), out)
+    np.testing.assert_array_equal(out[:, 1], 5.0)
+    np.testing.assert_array_equal(out[:, 4], 6.0)
+    np.testing.assert_array_equal(out[:, 0], np.float32(0.8))  # the response image at the line
+    # a dark half-plane: the trough does not close inside the profile
+    half_dark = np.full((30, 40), 0.8, np.float32)
+    half_dark[:, 25:] = 0.2
+    _kernels.sample_line(half_dark, half_dark, 20.0, 2.0, 0.0, 1.0, 10, np.full(10, 16), out)
+    np.testing.assert_array_equal(out[:, 5], 0.0)
+
+
+# ---------------------------------------------------------------- match_trough
+
+
+def match_reference(image, resp, x0, y0, dx, dy, n_steps, widths):
+    h, w = image.shape
+    out = np.zeros((n_steps, 6))
+    for i in range(n_steps):
+        cx, cy = x0 + i * dx, y0 + i * dy
+        if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
+            continue
+        expected = max(2.0, float(widths[i]))
+        half = int(1.75 * 2.0 * expected) + 3
+        prof = [bilinear_reference(image, cx - t * dy, cy + t * dx) for t in range(-half, half + 1)]
+        csum = [0.0]
+        for p in prof:
+            csum.append(csum[-1] + p)
+
+        def box_mean(a, b, csum=csum):  # mean of prof[a:b]
+            return (csum[b] - csum[a]) / (b - a)
+
+        best = None
+        for factor in (0.5, 0.7, 1.0, 1.4, 2.0):
+            width = expected * factor
+            half_in = max(1, int(0.5 * width + 0.5))
+            flank = half_in  # soil bands half as wide as the box
+            reach = max(1, int(0.75 * width + 0.5))
+            scores = []
+            for k in range(2 * reach + 1):
+                c = half - reach + k
+                inside = box_mean(c - half_in, c + half_in + 1)
+                lo, hi = c - half_in - flank, c + half_in + 1
+                outside = (csum[c - half_in] - csum[lo] + csum[hi + flank] - csum[hi]) / (2 * flank)
+                scores.append(outside - inside)
+            k_best = int(np.argmax(scores))
+            if best is None or scores[k_best] > best[0]:
+                shift = 0.0
+                if 0 < k_best < 2 * reach:
+                    a, b, c2 = scores[k_best - 1 : k_best + 2]
+                    denom = a - 2.0 * b + c2
+                    if denom < 0.0:
+                        shift = 0.5 * (a - c2) / denom
+                c = half - reach + k_best
+                inside = box_mean(c - half_in, c + half_in + 1)
+                best = (scores[k_best], k_best + shift - reach, inside, 2 * half_in + 1)
+        score, pos, inside, box = best
+        r = resp[min(int(cy + 0.5), h - 1), min(int(cx + 0.5), w - 1)]
+        out[i] = [r, pos, inside, inside + score, box, 1.0]
+    return out
+
+
+def test_match_trough_matches_python(rng):
+    image = rng.random((20, 30)).astype(np.float32)
+    resp = rng.random((20, 30)).astype(np.float32)
+    n = 30
+    dx, dy = math.cos(2.3), math.sin(2.3)
+    widths = rng.uniform(1.0, 6.0, n)  # some below the 2 px floor
+    out = np.full((n, 6), np.nan)
+    _kernels.match_trough(image, resp, 27.5, 1.5, dx, dy, n, widths, out)
+    ref = match_reference(image, resp, 27.5, 1.5, dx, dy, n, widths)
+    inside = ref[:, 5] == 1.0
+    assert 10 < inside.sum() < n
+    assert np.all(out[~inside] == 0.0)
+    np.testing.assert_allclose(out[:, :4], ref[:, :4], rtol=1e-7, atol=1e-9)
+    np.testing.assert_array_equal(out[:, 4:], ref[:, 4:])
+    assert len(np.unique(out[inside, 4])) > 2  # several box widths chosen
+
+
+@pytest.mark.parametrize("width", [7, 9])
+@pytest.mark.parametrize("factor", [0.7, 1.4])
+@pytest.mark.parametrize("along_x", [False, True])
+def test_match_trough_box_trough_off_the_line(width, factor, along_x):
+    soil, floor = np.float32(0.8), np.float32(0.2)
+    image = np.full((50, 50), soil, np.float32)
+    band = slice(25 - width // 2, 25 + width // 2 + 1)  # centred on 25, 5 px from the line at 20
+    n = 20
+    out = np.empty((n, 6))
+    widths = np.full(n, factor * width)
+    if along_x:  # along x at y = 20: the normal (-dy, dx) = (0, 1) points to +y
+        image[band, :] = floor
+        _kernels.match_trough(image, image, 10.0, 20.0, 1.0, 0.0, n, widths, out)
+        expected_offset = 5.0
+    else:  # down the image at x = 20: the normal (-1, 0) points to -x
+        image[:, band] = floor
+        _kernels.match_trough(image, image, 20.0, 10.0, 0.0, 1.0, n, widths, out)
+        expected_offset = -5.0
+    np.testing.assert_allclose(out[:, 1], expected_offset, atol=1e-9)
+    np.testing.assert_array_equal(out[:, 4], width)
+    np.testing.assert_allclose(out[:, 2], floor, rtol=1e-7)  # the box fits the floor
+    np.testing.assert_allclose(out[:, 3], soil, rtol=1e-7)  # the flanks are all soil
+    np.testing.assert_array_equal(out[:, 0], soil)  # the response image at the line
+    np.testing.assert_array_equal(out[:, 5], 1.0)
