@@ -273,7 +273,7 @@ def test_accumulator_peaks_planted():
 
 def test_accumulator_peaks_wrap_mirrors_rho():
     # bin 0 (phi = 0) and bin 29 (phi = pi - bin) are neighbours, with rho -> -rho:
-    # rho bin b pairs with n_rho - 1 - b (41 bins, centre 20: rho +5 is bin 25, -5 is 15)
+    # rho bin b pairs with 2 c - b (41 bins, centre c = 20: rho +5 is bin 25, -5 is 15)
     def peaks(cells):
         acc = np.zeros((30, 41), np.float32)
         for (a, b), v in cells.items():
@@ -347,7 +347,7 @@ def sample_reference(image, resp, x0, y0, dx, dy, n_steps, half_widths):
             right += 1
         closed = left > 0 and right < n_prof - 1
         r = resp[min(int(cy + 0.5), h - 1), min(int(cx + 0.5), w - 1)]
-        out[i] = [r, 0.5 * (left + right) - half, best, side, right - left, float(closed)]
+        out[i] = [r, 0.5 * (left + right) - half, best, side, right - left - 1, float(closed)]
     return out
 
 
@@ -386,9 +386,8 @@ def test_sample_line_vertical_box_trough(width, centre, offset):
     np.testing.assert_array_equal(out[:, 1], offset)
     np.testing.assert_array_equal(out[:, 2], floor)  # 3-tap mean on the floor
     np.testing.assert_array_equal(out[:, 3], float(soil))  # the outer quarters are all soil
-    # width: from the last soil sample to the first soil sample across the trough, i.e. the
-    # box's width + 1 (the half-depth crossings of the interpolated profile are width apart)
-    np.testing.assert_array_equal(out[:, 4], width + 1)
+    # width: the samples below half depth between the crossings, the box's width
+    np.testing.assert_array_equal(out[:, 4], width)
     np.testing.assert_array_equal(out[:, 5], 1.0)
 
 
@@ -399,7 +398,7 @@ def test_sample_line_horizontal_trough_and_open_profile():
     # along x at y = 20: the normal (-dy, dx) = (0, 1) points down, to +y
     _kernels.sample_line(image, image, 5.0, 20.0, 1.0, 0.0, 10, np.full(10, 16, np.int64), out)
     np.testing.assert_array_equal(out[:, 1], 5.0)
-    np.testing.assert_array_equal(out[:, 4], 6.0)
+    np.testing.assert_array_equal(out[:, 4], 5.0)
     np.testing.assert_array_equal(out[:, 0], np.float32(0.8))  # the response image at the line
     # a dark half-plane: the trough does not close inside the profile
     half_dark = np.full((30, 40), 0.8, np.float32)

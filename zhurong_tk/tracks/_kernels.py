@@ -109,6 +109,7 @@ def accumulator_peaks(acc, min_value, half_theta, half_rho, max_peaks):  # pragm
     rho bins is larger. Returns ``(k, 3)`` float64 rows ``(theta_bin, rho_bin, value)``.
     """
     n_theta, n_rho = acc.shape
+    centre_rho = (n_rho - 1) // 2  # rho and -rho mirror about it (see vote_lines)
     found = np.empty((max_peaks * 4 + 16, 3))
     count = 0
     for a in range(n_theta):
@@ -122,10 +123,10 @@ def accumulator_peaks(acc, min_value, half_theta, half_rho, max_peaks):  # pragm
                 bb_centre = b
                 if aa < 0:
                     aa += n_theta
-                    bb_centre = n_rho - 1 - b
+                    bb_centre = 2 * centre_rho - b
                 elif aa >= n_theta:
                     aa -= n_theta
-                    bb_centre = n_rho - 1 - b
+                    bb_centre = 2 * centre_rho - b
                 for db in range(-half_rho, half_rho + 1):
                     bb = bb_centre + db
                     if bb < 0 or bb >= n_rho or (da == 0 and db == 0):
@@ -224,7 +225,7 @@ def sample_line(image, resp, x0, y0, dx, dy, n_steps, half_widths, out):  # prag
         out[i, 1] = 0.5 * (left + right) - half_width
         out[i, 2] = best
         out[i, 3] = side
-        out[i, 4] = right - left
+        out[i, 4] = right - left - 1  # samples below the level between the two crossings
         out[i, 5] = 0.0 if (left == 0 or right == n_prof - 1) else 1.0
 
 

@@ -374,7 +374,15 @@ def tread_period(profile: np.ndarray, min_period: float = 3.0) -> tuple[float | 
     start = lo + int(below[0])
     if start + 2 >= len(ac):
         return None, 0.0
-    k = start + int(np.argmax(ac[start:]))
+    # the first peak nearly as high as the highest (the others are its multiples)
+    tail = ac[start:]
+    top = float(tail.max())
+    peaks = [
+        j
+        for j in range(1, len(tail) - 1)
+        if tail[j] >= tail[j - 1] and tail[j] >= tail[j + 1] and tail[j] >= 0.8 * top
+    ]
+    k = start + (peaks[0] if peaks else int(np.argmax(tail)))
     if 0 < k < len(ac) - 1:  # parabolic refinement
         a, b, c = ac[k - 1], ac[k], ac[k + 1]
         denom = a - 2 * b + c
