@@ -102,6 +102,12 @@ def _print_summary(result: dict, out_dir: str, *, samples_wanted: bool) -> None:
                 f"  video {name}: {rec['frames_analysed']} frames, {rec['frames_kept']} kept; "
                 f"{events or 'no events'}"
             )
+        for rec in samples.get("tracks", []):
+            name = rec["path"].rsplit("/", 1)[-1]
+            if "error" in rec:
+                click.echo(f"  tracks FAIL {name}: {rec['error']}")
+                continue
+            click.echo(f"  tracks {name}: {rec['tracks']} ruts, {rec['pairs']} pairs")
     click.echo(f"Report: {out_dir}/report.json ({result['elapsed_s']:.1f} s)")
 
 
