@@ -309,12 +309,15 @@ def scene_set(count: int = 50, *, seed: int = 0, width: int = 640, height: int =
         rng = np.random.default_rng([seed, 1000 + i])
         n_ruts = int(rng.choice([0, 1, 2, 2, 3, 4]))
         curvature = float(rng.choice([0.0, 0.0, 0.0, rng.uniform(-0.04, 0.04)]))
-        yield i, track_scene(
-            width=width,
-            height=height,
-            n_ruts=n_ruts,
-            seed=seed * 100_000 + i,
-            curvature_per_m=curvature,
+        yield (
+            i,
+            track_scene(
+                width=width,
+                height=height,
+                n_ruts=n_ruts,
+                seed=seed * 100_000 + i,
+                curvature_per_m=curvature,
+            ),
         )
 
 
