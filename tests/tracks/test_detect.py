@@ -45,8 +45,8 @@ def test_ruts_found_with_their_angles_and_vanishing_point(scored_set):
     s = scored_set
     recall = s["tp"] / s["ruts"]
     precision = s["tp"] / s["detections"]
-    # issue 5 asks 0.9 / 0.9; measured 0.675 / 0.84 (see the issue note): guard the level
-    assert recall >= 0.62, recall
+    # issue 5 asks 0.9 / 0.9; measured 0.735 / 0.82 (see the issue note): guard the level
+    assert recall >= 0.7, recall
     assert precision >= 0.78, precision
     assert np.median(s["angles"]) <= 1.0
     assert len(s["vp"]) >= 10
