@@ -645,7 +645,13 @@ def _vanishing_point(lines: list[tuple[float, float, float, float]], diag: float
             t = ((p2[0] - p1[0]) * p2[3] - (p2[1] - p1[1]) * p2[2]) / det
             pt = (p1[0] + t * p1[2], p1[1] + t * p1[3])
             mask = inliers(pt)
-            score = mask.sum()
+            # most lines through it; among equals, the closest to all of them
+            spread = sum(
+                abs((pt[0] - px) * dy - (pt[1] - py) * dx)
+                for keep, (px, py, dx, dy) in zip(mask, lines, strict=True)
+                if keep
+            )
+            score = mask.sum() - spread / (diag * n)
             if score > best_score:
                 best, best_mask, best_score = pt, mask, score
     if best is None or best_mask.sum() < 2:
@@ -721,7 +727,15 @@ def detect_tracks(
         candidates.append(cand)
     candidates.sort(key=lambda c: -c.strength)
 
-    vp, on_vp = _vanishing_point([c.line for c in candidates], diag)
+    # the vanishing point from the straight candidates only (a bent line has no direction)
+    straight = [
+        i
+        for i, c in enumerate(candidates)
+        if float(np.sqrt(np.mean(_distance_to_line(c.points, c.line) ** 2))) < 2.0
+    ]
+    vp, on_straight = _vanishing_point([candidates[i].line for i in straight], diag)
+    on_vp = np.zeros(len(candidates), bool)
+    on_vp[straight] = on_straight
     tracks: list[Track] = []
     for cand, at_vp in zip(candidates, on_vp, strict=True):
         track = _to_track(cand, at_vp, vp is not None, scale, texture, diag)
