@@ -455,8 +455,9 @@ def _examine(
     prof = _profiles(grey, resp, x0, y0, dx, dy, n, half)
     depth = prof[:, 3] - prof[:, 2]
     loose = (depth > cfg.min_contrast * noise) & (np.abs(prof[:, 1]) < half / 2) & (prof[:, 5] > 0)
-    a, b = _longest_run(loose, max_gap=max(3, n // 20))
-    if b - a < min_len:
+    # a first look only seeds the fit: bridge wide gaps, accept half the length
+    a, b = _longest_run(loose, max_gap=max(3, n // 8))
+    if b - a < 0.5 * min_len:
         return None
     steps = np.arange(a, b)[loose[a:b]]
     pts = np.column_stack(
