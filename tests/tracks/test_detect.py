@@ -45,9 +45,9 @@ def test_ruts_found_with_their_angles_and_vanishing_point(scored_set):
     s = scored_set
     recall = s["tp"] / s["ruts"]
     precision = s["tp"] / s["detections"]
-    # issue 5 asks 0.9 / 0.9; measured 0.735 / 0.82 (see the issue note): guard the level
-    assert recall >= 0.7, recall
-    assert precision >= 0.78, precision
+    # issue 5 asks 0.9 / 0.9; measured 0.795 / 0.877 (see the issue note): guard the level
+    assert recall >= 0.75, recall
+    assert precision >= 0.83, precision
     assert np.median(s["angles"]) <= 1.0
     assert len(s["vp"]) >= 10
     assert np.median(s["vp"]) <= 0.005 and np.percentile(s["vp"], 90) <= 0.02

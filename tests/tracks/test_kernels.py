@@ -9,6 +9,8 @@ import pytest
 
 from zhurong_tk.tracks import _kernels
 
+FACTORS = np.array([0.5, 0.7, 1.0, 1.4, 2.0])  # the widths the detector tries first
+
 
 def angle_gap(a, b):
     """Distance between line directions (mod pi)."""
@@ -464,7 +466,7 @@ def test_match_trough_matches_python(rng):
     dx, dy = math.cos(2.3), math.sin(2.3)
     widths = rng.uniform(1.0, 6.0, n)  # some below the 2 px floor
     out = np.full((n, 6), np.nan)
-    _kernels.match_trough(image, resp, 27.5, 1.5, dx, dy, n, widths, out)
+    _kernels.match_trough(image, resp, 27.5, 1.5, dx, dy, n, widths, FACTORS, out)
     ref = match_reference(image, resp, 27.5, 1.5, dx, dy, n, widths)
     inside = ref[:, 5] == 1.0
     assert 10 < inside.sum() < n
@@ -486,11 +488,11 @@ def test_match_trough_box_trough_off_the_line(width, factor, along_x):
     widths = np.full(n, factor * width)
     if along_x:  # along x at y = 20: the normal (-dy, dx) = (0, 1) points to +y
         image[band, :] = floor
-        _kernels.match_trough(image, image, 10.0, 20.0, 1.0, 0.0, n, widths, out)
+        _kernels.match_trough(image, image, 10.0, 20.0, 1.0, 0.0, n, widths, FACTORS, out)
         expected_offset = 5.0
     else:  # down the image at x = 20: the normal (-1, 0) points to -x
         image[:, band] = floor
-        _kernels.match_trough(image, image, 20.0, 10.0, 0.0, 1.0, n, widths, out)
+        _kernels.match_trough(image, image, 20.0, 10.0, 0.0, 1.0, n, widths, FACTORS, out)
         expected_offset = -5.0
     np.testing.assert_allclose(out[:, 1], expected_offset, atol=1e-9)
     np.testing.assert_array_equal(out[:, 4], width)

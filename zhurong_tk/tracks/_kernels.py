@@ -230,10 +230,10 @@ def sample_line(image, resp, x0, y0, dx, dy, n_steps, half_widths, out):  # prag
 
 
 @njit(cache=True, nogil=True)
-def match_trough(image, resp, x0, y0, dx, dy, n_steps, widths, out):  # pragma: no cover
+def match_trough(image, resp, x0, y0, dx, dy, n_steps, widths, factors, out):  # pragma: no cover
     """Where a trough lies across a line and how wide it is, one answer per pixel step.
 
-    At step ``i`` box troughs of widths ``widths[i]`` × (0.5, 0.7, 1, 1.4, 2),
+    At step ``i`` box troughs of widths ``widths[i]`` × ``factors`` (e.g. 0.5 .. 2),
     flanked by soil bands half as wide, are slid across the line within
     ``±0.75`` of their width. The flanks-minus-inside contrast is largest when
     the box fits the trough's floor exactly, in position and in width (a
@@ -243,10 +243,10 @@ def match_trough(image, resp, x0, y0, dx, dy, n_steps, widths, out):  # pragma: 
     (parabola-refined), 2 the inside mean, 3 the flanks' mean, 4 the width that
     fits, 5 1 if inside the image.
 
-    widths : (n_steps,) float64, the expected widths; out : (n_steps, 6) float64.
+    widths : (n_steps,) float64, the expected widths; factors : (k,) float64, at most 2;
+    out : (n_steps, 6) float64.
     """
     h, w = image.shape
-    factors = np.array([0.5, 0.7, 1.0, 1.4, 2.0])
     max_half = 0
     for i in range(n_steps):
         half = int(2.0 * 1.75 * max(2.0, widths[i])) + 4

@@ -266,7 +266,9 @@ def texture_level(grey: np.ndarray, resp: np.ndarray, n_lines: int = 12) -> floa
         n = int(min(h - 1, 0.8 * h))
         width = (0.02 + 0.04 * (k % 3)) * w
         out = np.zeros((n, 6))
-        _kernels.match_trough(grey, resp, x0, h - 1.0, dx, dy, n, np.full(n, width), out)
+        _kernels.match_trough(
+            grey, resp, x0, h - 1.0, dx, dy, n, np.full(n, width), WIDE_FACTORS, out
+        )
         inside = out[:, 5] > 0
         if inside.any():
             depths.append(float(np.median((out[:, 3] - out[:, 2])[inside])))
@@ -479,8 +481,9 @@ def _examine(
     # pass 2, repeated: locate the trough of that width at every step along the line
     # (matched filter, which also finds the width that fits), refit the line through
     # the centres and the width model through the fitted widths, until it stays put
-    for _ in range(4):
-        found = _measure(grey, resp, line, slope, intercept, cfg, noise, threshold)
+    for k in range(4):
+        factors = WIDE_FACTORS if k < 2 else NARROW_FACTORS
+        found = _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors)
         if found is None:
             return None
         new_line, cand, rows, widths = found
@@ -524,7 +527,9 @@ def _follow(grey, resp, cand, slope, intercept, cfg, noise, step_px=12.0):
             n = int(step_px)
             expected = np.full(n, max(2.0, slope * nxt[1] + intercept))
             out = np.zeros((n, 6))
-            _kernels.match_trough(grey, resp, pos[0], pos[1], d[0], d[1], n, expected, out)
+            _kernels.match_trough(
+                grey, resp, pos[0], pos[1], d[0], d[1], n, expected, WIDE_FACTORS, out
+            )
             depth = out[:, 3] - out[:, 2]
             ok = (depth > cfg.min_contrast * noise) & (np.abs(out[:, 1]) <= 0.75 * out[:, 4])
             if ok.mean() < 0.5:
@@ -557,7 +562,13 @@ def _follow(grey, resp, cand, slope, intercept, cfg, noise, step_px=12.0):
     return cand
 
 
-def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold):
+#: Widths tried by the matched filter, relative to the width model: wide while the
+#: model settles, narrow once it has (the filter's cost grows with their number).
+WIDE_FACTORS = np.array([0.5, 0.7, 1.0, 1.4, 2.0])
+NARROW_FACTORS = np.array([0.8, 1.0, 1.25])
+
+
+def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors=WIDE_FACTORS):
     """The rut along ``line``: its extent, centres, contrast and width; None if too weak."""
     h, w = grey.shape
     min_len = cfg.min_length * math.hypot(w, h)
@@ -569,7 +580,7 @@ def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold):
         return None
     expected = np.clip(slope * (y0 + np.arange(n) * dy) + intercept, 2.0, 0.15 * w)
     prof = np.zeros((n, 6))
-    _kernels.match_trough(grey, resp, x0, y0, dx, dy, n, expected.astype(np.float64), prof)
+    _kernels.match_trough(grey, resp, x0, y0, dx, dy, n, expected.astype(np.float64), factors, prof)
     offset, floor, side, width = prof[:, 1], prof[:, 2], prof[:, 3], prof[:, 4]
     depth = side - floor
     good = (
