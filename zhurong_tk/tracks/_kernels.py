@@ -243,13 +243,14 @@ def match_trough(image, resp, x0, y0, dx, dy, n_steps, widths, factors, out):  #
     (parabola-refined), 2 the inside mean, 3 the flanks' mean, 4 the width that
     fits, 5 1 if inside the image.
 
-    widths : (n_steps,) float64, the expected widths; factors : (k,) float64, at most 2;
+    widths : (n_steps,) float64, the expected widths; factors : (k,) float64;
     out : (n_steps, 6) float64.
     """
     h, w = image.shape
+    top = factors.max()  # the widest box sets the profile's length
     max_half = 0
     for i in range(n_steps):
-        half = int(2.0 * 1.75 * max(2.0, widths[i])) + 4
+        half = int(top * 1.75 * max(2.0, widths[i])) + 4
         if half > max_half:
             max_half = half
     prof = np.empty(2 * max_half + 1)
@@ -262,7 +263,7 @@ def match_trough(image, resp, x0, y0, dx, dy, n_steps, widths, factors, out):  #
             out[i, k] = 0.0
         if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
             continue
-        widest = 2.0 * max(2.0, widths[i])
+        widest = top * max(2.0, widths[i])
         half = int(1.75 * widest) + 3
         n_prof = 2 * half + 1
         for j in range(n_prof):

@@ -443,9 +443,14 @@ def _examine(
     cfg: TrackConfig,
     noise: float,
     threshold: float,
+    known: list[_Candidate] = (),  # type: ignore[assignment]
 ) -> _Candidate | None:
     """Test the line ``(phi, rho)`` for a rut: find the trough's floor along it, refit
-    the line through the floor, and measure the rut along the refitted line."""
+    the line through the floor, and measure the rut along the refitted line.
+
+    A line whose first look lands on a rut already in ``known`` is dropped
+    before the (costly) measurement: neighbouring accumulator peaks of one rut.
+    """
     h, w = grey.shape
     diag = math.hypot(w, h)
     min_len = cfg.min_length * diag
@@ -473,6 +478,12 @@ def _examine(
             return None
         pts = pts[keep]
         line = _fit_line(pts)
+    for other in known:
+        sin_angle = abs(other.line[2] * line[3] - other.line[3] * line[2])
+        if sin_angle < math.sin(math.radians(4)) and float(
+            np.median(_distance_to_line(pts, other.line))
+        ) < max(3.0, 0.6 * other.width):
+            return None
     first_y0, first_dy = y0, dy
     # the rut's width grows linearly towards the camera: fit it on the first look
     first = np.arange(a, b)[loose[a:b]]
@@ -730,7 +741,7 @@ def detect_tracks(
     for t_bin, r_bin, _v in peaks:
         phi = t_bin * math.pi / n_theta
         rho = r_bin - (n_rho - 1) // 2
-        cand = _examine(grey, resp, phi, float(rho), cfg, noise, threshold)
+        cand = _examine(grey, resp, phi, float(rho), cfg, noise, threshold, candidates)
         if cand is None:
             continue
         tol = max(3.0, 0.6 * cand.width)
