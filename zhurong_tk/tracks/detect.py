@@ -243,6 +243,28 @@ def _working_copy(grey: np.ndarray) -> tuple[np.ndarray, float]:
     return np.ascontiguousarray(grey), scale
 
 
+def _working_copy_of(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """Grey float32 working copy: reduced in the image's own depth first (a 12-MP
+    colour frame is read once, and never held as float at full size)."""
+    if image.dtype in (np.uint8, np.uint16):
+        if image.ndim == 3:
+            channels = image.shape[2]
+            if channels >= 3:
+                image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2GRAY)
+            else:
+                image = image[:, :, 0]
+        h, w = image.shape
+        scale = min(1.0, WORK_SIDE / max(h, w))
+        if scale < 1.0:
+            size = (max(8, round(w * scale)), max(8, round(h * scale)))
+            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            scale = small.shape[1] / w
+        else:
+            small = image
+        return np.ascontiguousarray(to_grey(small)), scale
+    return _working_copy(to_grey(image))
+
+
 def _noise_level(grey: np.ndarray) -> float:
     """Robust sigma of pixel noise (median absolute Laplacian; Immerkaer's estimator)."""
     lap = cv2.Laplacian(grey, cv2.CV_32F, ksize=1)
@@ -722,7 +744,7 @@ def detect_tracks(
     if image.ndim < 2 or image.shape[0] < 16 or image.shape[1] < 16:
         raise ParameterError(f"image too small for track detection: {image.shape}")
     height, width = image.shape[:2]
-    grey, scale = _working_copy(to_grey(image))
+    grey, scale = _working_copy_of(image)
     h, w = grey.shape
     diag = math.hypot(w, h)
     noise = _noise_level(grey)
