@@ -36,7 +36,10 @@ from zhurong_tk.tracks import _kernels
 WORK_SIDE = 640
 #: Valley scales on the working copy (Gaussian sigma, pixels): far, middle and near ruts.
 SCALES = (2.5, 5.0, 10.0, 20.0)
-FOLLOW = False
+#: Widths tried by the matched filter, relative to the width model: wide while the
+#: model settles, narrow once it has (the filter's cost grows with their number).
+WIDE_FACTORS = np.array([0.5, 0.7, 1.0, 1.4, 2.0])
+NARROW_FACTORS = np.array([0.8, 1.0, 1.25])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -528,77 +531,7 @@ def _examine(
         cand.width_model = (float(slope), float(intercept))
         if moved < 1.0:
             break
-    return cand if not FOLLOW else _follow(grey, resp, cand, slope, intercept, cfg, noise)
-
-
-def _follow(grey, resp, cand, slope, intercept, cfg, noise, step_px=12.0):
-    """Extend a rut beyond its straight extent by following the trough in short steps.
-
-    Where the rover steered the rut bends away from the fitted line; from each
-    end a short segment along the local direction is measured with the matched
-    filter, the position is moved onto the trough's centre and the direction
-    updated, until the trough fades or leaves the image.
-    """
-    h, w = grey.shape
-    pts = cand.points
-    ends = []
-    for chain in (pts[::-1], pts):  # points ordered so that the end to extend is last
-        tail = chain[-min(len(chain), 40) :]
-        direction = tail[-1] - tail[0]
-        norm = float(np.hypot(*direction))
-        if norm < 1e-6:
-            ends.append(np.empty((0, 2)))
-            continue
-        d = direction / norm
-        pos = chain[-1].copy()
-        added = []
-        misses = 0
-        for _ in range(int(2 * math.hypot(w, h) / step_px)):
-            nxt = pos + d * step_px
-            if not (0 <= nxt[0] <= w - 1 and 0 <= nxt[1] <= h - 1):
-                break
-            n = int(step_px)
-            expected = np.full(n, max(2.0, slope * nxt[1] + intercept))
-            out = np.zeros((n, 6))
-            _kernels.match_trough(
-                grey, resp, pos[0], pos[1], d[0], d[1], n, expected, WIDE_FACTORS, out
-            )
-            depth = out[:, 3] - out[:, 2]
-            ok = (depth > cfg.min_contrast * noise) & (np.abs(out[:, 1]) <= 0.75 * out[:, 4])
-            if ok.mean() < 0.5:
-                misses += 1
-                if misses > 1:
-                    break
-                pos = nxt
-                continue
-            misses = 0
-            shift = float(np.median(out[ok, 1]))
-            centre = nxt + shift * np.array([-d[1], d[0]])
-            new_d = centre - pos
-            new_d /= max(float(np.hypot(*new_d)), 1e-9)
-            # a rut bends gently: limit the turn per step
-            if float(np.dot(new_d, d)) < math.cos(math.radians(8)):
-                break
-            d = new_d
-            pos = centre
-            added.append(centre)
-        ends.append(np.array(added) if added else np.empty((0, 2)))
-    near_more, far_more = ends  # pts[::-1] ends at the near end, pts at the far end
-    if len(far_more) == 0 and len(near_more) == 0:
-        return cand
-    cand.points = (
-        np.vstack([near_more[::-1], pts, far_more])
-        if len(near_more)
-        else np.vstack([pts, far_more])
-    )
-    cand.line = _fit_line(cand.points)
     return cand
-
-
-#: Widths tried by the matched filter, relative to the width model: wide while the
-#: model settles, narrow once it has (the filter's cost grows with their number).
-WIDE_FACTORS = np.array([0.5, 0.7, 1.0, 1.4, 2.0])
-NARROW_FACTORS = np.array([0.8, 1.0, 1.25])
 
 
 def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors=WIDE_FACTORS):
