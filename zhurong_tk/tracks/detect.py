@@ -100,7 +100,7 @@ class TrackConfig:
         A straight line off the vanishing point is a rut only with tread this
         clear or a trough this many times deeper than the soil's own dips.
     max_curve_residual_px : float
-        A bent rut's centres lie within this of a parabola (working pixels).
+        A rut's centres lie within this of a line or parabola (working pixels).
     min_elevation_deg : float
         Lines closer than this to horizontal are not ruts: a rear camera looks
         along its own tracks, which recede towards the horizon, while texture
@@ -744,8 +744,10 @@ def _looks_like_a_rut(track: Track, cfg: TrackConfig, scale: float) -> bool:
     px of its fitted parabola; one wandering through mottling 5-48 px) that
     bends moderately, with some tread or depth.
     """
+    if track.residual_px * scale > cfg.max_curve_residual_px:
+        return False  # centres scattered about any smooth curve: mottling, not a floor
     if track.curved:
-        smooth = track.residual_px * scale <= cfg.max_curve_residual_px
+        smooth = True
         moderate = track.bend_px * scale <= 25.0
         evidence = track.tread_strength > 0.18 or track.texture_ratio > 4.5
         return smooth and moderate and evidence
