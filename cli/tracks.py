@@ -44,6 +44,14 @@ def _parse_camera(_ctx, _param, value: str | None):
     metavar="F_PX,CX,CY,HEIGHT_M,PITCH_DEG",
     help="Pinhole camera over flat ground: spacing in metres and headings.",
 )
+@click.option(
+    "--track-width",
+    "track_width_m",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="M",
+    help="Rover track width in metres (Zhurong: 1.2): pair ruts at that spacing (with --camera).",
+)
 @click.option("--debug-images", is_flag=True, help="Also write response.png and votes.png.")
 @click.option(
     "--max-pixels",
@@ -57,7 +65,16 @@ def _parse_camera(_ctx, _param, value: str | None):
 @format_option("table", "json")
 @click.pass_context
 def detect_command(
-    ctx, images, out_dir, overwrite, camera, debug_images, max_pixels, threads, output_format
+    ctx,
+    images,
+    out_dir,
+    overwrite,
+    camera,
+    track_width_m,
+    debug_images,
+    max_pixels,
+    threads,
+    output_format,
 ) -> None:
     """Detect wheel ruts in IMAGES (PNG, JPEG, TIFF; 8/16-bit; grey or colour).
 
@@ -70,6 +87,9 @@ def detect_command(
     import numba
 
     from zhurong_tk.tracks.run import detect_to_folder
+
+    if track_width_m is not None and camera is None:
+        raise click.UsageError("--track-width needs --camera (spacing on the ground)")
 
     n_threads = threads or numba.config.NUMBA_NUM_THREADS or os.cpu_count() or 1
     numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
@@ -84,6 +104,7 @@ def detect_command(
                 debug_images=debug_images,
                 max_pixels=max_pixels,
                 n_threads=n_threads,
+                track_width_m=track_width_m,
             )
         except ZhurongError as exc:
             if ctx.meta.get("zhurong_tk.debug"):

@@ -65,9 +65,9 @@ def test_no_tracks_on_ground_without_tracks():
     assert false / 12 <= 0.09
 
 
-def _level_scene(seed: int) -> dict:
-    """A straight two-rut scene seen with no roll and no yaw (the camera model's assumptions)."""
-    scene = synth_tracks.track_scene(seed=seed, n_ruts=2, horizon=False)
+def _level_scene(seed: int, n_ruts: int = 2) -> dict:
+    """A straight rut scene seen with no roll and no yaw (the camera model's assumptions)."""
+    scene = synth_tracks.track_scene(seed=seed, n_ruts=n_ruts, horizon=False)
     scene["camera"].update(roll_deg=0.0, yaw_deg=0.0)
     for rut in scene["ruts"]:
         rut["y_start_m"] = 0.0
@@ -92,6 +92,19 @@ def test_camera_model_gives_track_width_and_heading(seed):
     assert math.hypot(
         result.vanishing_point["x"] - truth["x"], result.vanishing_point["y"] - truth["y"]
     ) < 0.02 * math.hypot(640, 480)
+
+
+def test_track_width_pairs_the_wheels_of_one_pass():
+    # two passes side by side: the nearest ruts (0.6 m apart) belong to different passes
+    scene = _level_scene(1, n_ruts=4)
+    cam = scene["camera"]
+    camera = CameraModel(cam["f_px"], cam["cx"], cam["cy"], cam["height_m"], cam["pitch_deg"])
+    image = synth_tracks.render(scene)
+    result = detect_tracks(image, camera=camera, track_width_m=1.2)
+    assert len(result.tracks) == 4
+    assert [p["spacing_m"] for p in result.pairs] == pytest.approx([1.2, 1.2], abs=0.12)
+    closest = detect_tracks(image, camera=camera)  # without the width: closest first
+    assert closest.pairs[0]["spacing_m"] == pytest.approx(0.6, abs=0.1)
 
 
 def test_camera_ground_projection_is_exact():

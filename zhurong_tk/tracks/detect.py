@@ -652,6 +652,7 @@ def detect_tracks(
     config: TrackConfig | None = None,
     n_threads: int = 2,
     debug: bool = False,
+    track_width_m: float | None = None,
 ) -> TrackResult:
     """Find wheel ruts in a rear-camera image.
 
@@ -663,6 +664,9 @@ def detect_tracks(
     camera : CameraModel, optional
         Turns rut spacing into metres and directions into headings.
     config : TrackConfig, optional
+    track_width_m : float, optional
+        The rover's track width (centre to centre of its left and right wheels; 1.2 m
+        for Zhurong): with a camera, ruts are paired at that spacing.
     n_threads : int
         Row bands the parallel kernels split the work into.
     debug : bool
@@ -728,7 +732,7 @@ def detect_tracks(
         vanishing = {"x": round(vp[0] / scale, 2), "y": round(vp[1] / scale, 2)}
     for t in tracks:
         t.on_vanishing_point = t.on_vanishing_point and vanishing is not None
-    pairs = _pairs(tracks, camera)
+    pairs = _pairs(tracks, camera, track_width_m)
     maps = {"response": resp, "votes": votes} if debug else {}
     return TrackResult(width, height, tracks, pairs, vanishing, scale, maps)
 
@@ -809,9 +813,13 @@ def _to_track(
     )
 
 
-def _pairs(tracks: list[Track], camera: CameraModel | None) -> list[dict[str, Any]]:
-    """Wheel sets: the closest neighbouring ruts (across the image at the lowest row
-    they share) are paired first; a rut is in one pair at most. Ruts that do not
+def _pairs(
+    tracks: list[Track], camera: CameraModel | None, track_width_m: float | None = None
+) -> list[dict[str, Any]]:
+    """Wheel sets: neighbouring ruts (across the image at the lowest row they share),
+    a rut in one pair at most. With a camera and the rover's track width, the
+    neighbours whose spacing on the ground is nearest that width are paired
+    (within 25 %); otherwise the closest neighbours first. Ruts that do not
     converge with the others (unless curved) are not paired."""
     usable = [i for i, t in enumerate(tracks) if t.on_vanishing_point or t.curved]
     if len(usable) < 2:
@@ -827,12 +835,24 @@ def _pairs(tracks: list[Track], camera: CameraModel | None) -> list[dict[str, An
         return float(np.interp(y, pts[order, 1], pts[order, 0]))
 
     xs = sorted((x_at(tracks[i], row), i) for i in usable)
-    gaps = sorted((xs[k + 1][0] - xs[k][0], k) for k in range(len(xs) - 1))
+    ground = None
+    if camera is not None:
+        ground, _ = camera.ground(np.array([x for x, _ in xs]), np.full(len(xs), row))
+    if track_width_m and ground is not None and np.all(np.isfinite(ground)):
+        # how far each neighbour spacing is from the track width, as a fraction of it
+        misfit = [
+            abs(ground[k + 1] - ground[k] - track_width_m) / track_width_m
+            for k in range(len(xs) - 1)
+        ]
+        order = sorted((m, k) for k, m in enumerate(misfit) if m <= 0.25)
+    else:
+        gaps = sorted((xs[k + 1][0] - xs[k][0], k) for k in range(len(xs) - 1))
+        closest = gaps[0][0]
+        order = [(gap, k) for gap, k in gaps if gap <= 1.6 * max(closest, 1.0)]
     taken: set[int] = set()
     pairs = []
-    closest = gaps[0][0]
-    for gap, k in gaps:
-        if k in taken or k + 1 in taken or gap > 1.6 * max(closest, 1.0):
+    for _, k in order:
+        if k in taken or k + 1 in taken:
             continue
         taken.update((k, k + 1))
         (xa, a), (xb, b) = xs[k], xs[k + 1]

@@ -87,6 +87,7 @@ def detect_to_folder(
     debug_images: bool = False,
     max_pixels: int | None = None,
     n_threads: int = 2,
+    track_width_m: float | None = None,
 ) -> tuple[TrackResult, dict[str, Any]]:
     """Detect tracks in the image at ``path``; write report.json and overlay.png.
 
@@ -108,7 +109,12 @@ def detect_to_folder(
     image = read_image(path, max_pixels=max_pixels)
     started = time.perf_counter()
     result = detect_tracks(
-        image, camera=camera, config=config, n_threads=n_threads, debug=debug_images
+        image,
+        camera=camera,
+        config=config,
+        n_threads=n_threads,
+        debug=debug_images,
+        track_width_m=track_width_m,
     )
     elapsed = time.perf_counter() - started
     found = result.to_dict()
@@ -124,6 +130,7 @@ def detect_to_folder(
             "dtype": info.dtype,
         },
         camera=None if camera is None else camera.__dict__,
+        track_width_m=track_width_m,
         working_scale=round(result.scale, 5),
         **found,
         message=f"{len(result.tracks)} tracks found" if result.tracks else "no tracks found",
