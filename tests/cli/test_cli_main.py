@@ -125,3 +125,29 @@ def test_installed_command_on_bad_input_prints_no_traceback():
     assert proc.stderr.splitlines()[0] == f"zhurong-tk: error: {BAD / 'truncated.wav'}: {reason}"
     assert "8000 Hz" in proc.stdout  # the good file was still probed
     assert "FFmpeg" not in proc.stderr and "libav" not in proc.stderr  # decoder chatter is silenced
+
+
+def test_installed_command_detects_tracks_and_extracts_frames(tmp_path):
+    from zhurong_tk.synth import tracks as synth_tracks
+    from zhurong_tk.synth import video as synth_video
+
+    image = synth_tracks.write(tmp_path / "ruts.jpg", synth_tracks.track_scene(seed=4, n_ruts=2))
+    proc = _installed("tracks", "detect", str(image), "--out", str(tmp_path / "t"))
+    assert proc.returncode == 0, proc.stderr
+    assert "tracks found" in proc.stdout and (tmp_path / "t" / "overlay.png").is_file()
+    scene = synth_video.edl_scene(duration_s=6, width=160, height=96, seed=2)
+    video = synth_video.write(tmp_path / "edl.mp4", scene)
+    proc = _installed(
+        "video",
+        "frames",
+        str(video),
+        "--out",
+        str(tmp_path / "v"),
+        "--events",
+        "edl",
+        "--every",
+        "2s",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "v" / "contact_sheet.jpg").is_file()
+    assert "FFmpeg" not in proc.stderr and "Traceback" not in proc.stderr
