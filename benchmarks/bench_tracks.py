@@ -28,16 +28,17 @@ then the issue's targets. Inputs are cached in ``--workdir``.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+from functools import partial
 from pathlib import Path
+
+from _harness import arguments, best_of, run_process
 
 DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "zhurong-bench-tracks"
 SIZES = {"1 MP": (1152, 864), "4 MP": (2304, 1728), "12 MP": (4000, 3000)}
@@ -138,51 +139,6 @@ def generate(workdir: Path, size: str) -> Path:
     return path
 
 
-def run_once(argv: list[str], timeout_s: float) -> dict:
-    """Run one case in a fresh process: wall seconds (or its own timing) and peak RSS."""
-    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
-        deadline = t0 + timeout_s
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                proc.returncode = -9
-                return {"error": f">timeout ({timeout_s:.0f} s)"}
-            time.sleep(0.005)
-        seconds = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        stdout.seek(0)
-        stderr.seek(0)
-        text, err = stdout.read(), stderr.read().strip()
-    if proc.returncode != 0:
-        return {"error": err.splitlines()[-1] if err else f"exit {proc.returncode}"}
-    row = {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024}
-    for line in reversed(text.strip().splitlines()):
-        if line.startswith("{"):
-            row.update(json.loads(line))  # the case timed itself (after imports and decoding)
-            break
-    return row
-
-
-def best_of(repeat: int, argv: list[str], timeout_s: float) -> dict:
-    """The fastest of ``repeat`` runs, with the largest peak memory seen."""
-    runs = []
-    for _ in range(max(1, repeat)):
-        runs.append(run_once(argv, timeout_s))
-        if "error" in runs[-1]:
-            break
-    good = [r for r in runs if "error" not in r]
-    if not good:
-        return runs[-1]
-    best = min(good, key=lambda r: r["seconds"])
-    return {**best, "peak_mb": max(r["peak_mb"] for r in good), "runs": len(good)}
-
-
 def megapixels(size: str) -> float:
     width, height = SIZES[size]
     return width * height / 1e6
@@ -267,19 +223,12 @@ def check_targets(report: dict[str, dict[str, dict]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1 and 4 MP only (a smoke run)")
-    parser.add_argument("--skip", nargs="*", default=[], help="case names to skip")
-    parser.add_argument(
-        "--repeat",
-        type=int,
-        default=2,
-        help="runs per case; the fastest counts (timings on a busy machine drift)",
+    parser = arguments(
+        __doc__.split("\n\n")[0],
+        quick="1 and 4 MP only (a smoke run)",
+        workdir=DEFAULT_WORKDIR,
+        timeout_s=60.0,
     )
-    parser.add_argument(
-        "--workdir", type=Path, default=DEFAULT_WORKDIR, help="cache of the generated inputs"
-    )
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per run at most")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     sizes = ["1 MP", "4 MP"] if args.quick else list(SIZES)
@@ -297,13 +246,13 @@ def main() -> None:
                     continue
                 argv = [sys.executable, "-c", PRELUDE + textwrap.dedent(code), str(path)]
                 t0 = time.perf_counter()
-                rows[name] = best_of(args.repeat, argv, args.timeout)
+                rows[name] = best_of(args.repeat, partial(run_process, argv, args.timeout))
                 print(f"  {size} {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
             if size == CLI_SIZE and CLI not in args.skip:
                 argv = [zhurong, "tracks", "detect", str(path), "--out", f"{tmp}/out"]
                 argv.append("--overwrite")
-                run_once(argv, args.timeout)  # untimed: the page cache and numba's
-                rows[CLI] = best_of(args.repeat, argv, args.timeout)
+                run_process(argv, args.timeout)  # untimed: the page cache and numba's
+                rows[CLI] = best_of(args.repeat, partial(run_process, argv, args.timeout))
             print_table(size, path, rows)
             report[size] = rows
     first = {s: r[OURS]["first_s"] for s, r in report.items() if "first_s" in r.get(OURS, {})}

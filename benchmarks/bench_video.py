@@ -31,16 +31,17 @@ ffmpeg's concat demuxer (no re-encode); they are cached in ``--workdir``.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+from functools import partial
 from pathlib import Path
+
+from _harness import arguments, best_of, run_process
 
 DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "zhurong-bench-video"
 BASE_S = 20  # seconds rendered per frame size; longer inputs repeat it
@@ -189,58 +190,19 @@ def generate(workdir: Path, ffmpeg: str, size: str, duration_s: int) -> Path:
 
 
 def run_once(name: str, command: list[str], path: Path, timeout_s: float) -> dict:
-    """Run one case in a fresh process: wall seconds (or its own timing) and peak RSS."""
+    """One run of a case on ``path`` in a fresh folder; counts the images it wrote."""
     with tempfile.TemporaryDirectory(prefix="bench_video_") as tmp:
         out = Path(tmp) / "out"
         if name.startswith("ffmpeg"):
             out.mkdir()  # ffmpeg does not create the folder of its image sequence
         argv = [a.replace("{path}", str(path)).replace("{out}", str(out)) for a in command]
-        with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
-            deadline = t0 + timeout_s
-            while True:
-                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.perf_counter() > deadline:
-                    proc.kill()
-                    pid, status, usage = os.wait4(proc.pid, 0)
-                    proc.returncode = -9
-                    return {"error": f"timed out after {timeout_s:.0f} s"}
-                time.sleep(0.01)
-            seconds = time.perf_counter() - t0
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            stdout.seek(0)
-            stderr.seek(0)
-            text, err = stdout.read(), stderr.read().strip()
-        kept = sum(
+        row = run_process(argv, timeout_s)
+        row["images"] = sum(
             1
             for p in (out.rglob("*") if out.exists() else ())
             if p.suffix in (".jpg", ".png") and p.stem not in ("contact_sheet", "signals")
         )
-    if proc.returncode != 0:
-        return {"error": err.splitlines()[-1] if err else f"exit {proc.returncode}"}
-    row = {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, "images": kept}
-    for line in reversed(text.strip().splitlines()):
-        if line.startswith("{"):
-            row.update(json.loads(line))  # the case timed itself (after its imports)
-            break
     return row
-
-
-def best_of(repeat: int, name: str, command: list[str], path: Path, timeout_s: float) -> dict:
-    """The fastest of ``repeat`` runs, with the largest peak memory seen."""
-    runs = []
-    for _ in range(max(1, repeat)):
-        runs.append(run_once(name, command, path, timeout_s))
-        if "error" in runs[-1]:
-            break
-    good = [r for r in runs if "error" not in r]
-    if not good:
-        return runs[-1]
-    best = min(good, key=lambda r: r["seconds"])
-    return {**best, "peak_mb": max(r["peak_mb"] for r in good), "runs": len(good)}
 
 
 def probe(path: Path) -> str:
@@ -328,19 +290,12 @@ def check_targets(report: list[dict]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="shorter inputs (a smoke run)")
-    parser.add_argument("--skip", nargs="*", default=[], help="case names to skip")
-    parser.add_argument(
-        "--repeat",
-        type=int,
-        default=2,
-        help="runs per case; the fastest counts (timings on a busy machine drift)",
+    parser = arguments(
+        __doc__.split("\n\n")[0],
+        quick="shorter inputs (a smoke run)",
+        workdir=DEFAULT_WORKDIR,
+        timeout_s=600.0,
     )
-    parser.add_argument(
-        "--workdir", type=Path, default=DEFAULT_WORKDIR, help="cache of the generated inputs"
-    )
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per run at most")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     ffmpeg = ffmpeg_exe()
@@ -380,7 +335,9 @@ def main() -> None:
             if name in args.skip or (long and name not in LONG_CASES):
                 continue
             t0 = time.perf_counter()
-            rows[name] = best_of(args.repeat, name, commands[name], path, args.timeout)
+            rows[name] = best_of(
+                args.repeat, partial(run_once, name, commands[name], path, args.timeout)
+            )
             print(f"  {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         print_table(label, rows)
         report.append({"label": label, "size": size, "duration_s": duration, "rows": rows})
