@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import sys
 from pathlib import Path
 
 import click
 
-from zhurong_tk.cli.options import format_option, out_option, overwrite_option, result_folders
-from zhurong_tk.errors import EXIT_INPUT_FAILED, ParameterError, ZhurongError
+from zhurong_tk.cli.options import format_option, out_option, overwrite_option, process_each
+from zhurong_tk.errors import ParameterError
 
 log = logging.getLogger("zhurong_tk.cli")
 
@@ -125,36 +123,21 @@ def analyze_command(
         raise click.UsageError(
             "--export-denoised takes a file name, written inside the result folder"
         )
-    folders = result_folders(files, Path(out_dir))
-    summaries, failed = [], 0
-    for path, folder in zip(files, folders, strict=True):
-        try:
-            result, names = analyze_to_folder(
-                path,
-                folder,
-                params,
-                overwrite=overwrite,
-                stream=stream_index,
-                log_freq=not linear_freq,
-                export_denoised=export_denoised,
-                bandpass=tuple(bandpass) if bandpass else None,
-            )
-        except ZhurongError as exc:
-            if ctx.meta.get("zhurong_tk.debug"):
-                raise
-            failed += 1
-            click.echo(f"zhurong-tk: error: {exc}", err=True)
-            summaries.append({"path": path, "error": str(exc)})
-            continue
-        summaries.append(_summary(path, folder, result, names))
-    if output_format == "json":
-        click.echo(json.dumps(summaries, indent=2, ensure_ascii=False, default=str))
-    else:
-        for s in summaries:
-            _print_summary(s)
-    if failed:
-        click.echo(f"zhurong-tk: {failed} of {len(files)} files failed", err=True)
-        sys.exit(EXIT_INPUT_FAILED)
+
+    def work(path: str, folder: Path) -> dict:
+        result, names = analyze_to_folder(
+            path,
+            folder,
+            params,
+            overwrite=overwrite,
+            stream=stream_index,
+            log_freq=not linear_freq,
+            export_denoised=export_denoised,
+            bandpass=tuple(bandpass) if bandpass else None,
+        )
+        return _summary(path, folder, result, names)
+
+    process_each(ctx, files, out_dir, work, output_format=output_format, show=_print_summary)
 
 
 def _summary(path, folder, result, names) -> dict:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
+
+from zhurong_tk.errors import EXIT_INPUT_FAILED, ZhurongError
 
 out_option = click.option(
     "--out",
@@ -44,3 +50,40 @@ def result_folders(files: tuple[str, ...] | list[str], out: Path) -> list[Path]:
         used[name] = count + 1
         folders.append(out / (name if count == 0 else f"{name}-{count + 1}"))
     return folders
+
+
+def process_each(
+    ctx: click.Context,
+    inputs: tuple[str, ...],
+    out_dir: str,
+    work: Callable[[str, Path], dict[str, Any]],
+    *,
+    output_format: str,
+    show: Callable[[dict[str, Any]], None],
+    noun: str = "files",
+) -> None:
+    """Run ``work(path, folder)`` on each input into its own result folder, then report.
+
+    A :class:`ZhurongError` on one input is a one-line message on stderr and the
+    others go on; the summaries (failed ones with an ``"error"``) print as JSON or
+    through ``show``; any failure
+    ends with exit status 1 (the others' results are kept).
+    """
+    summaries, failed = [], 0
+    for path, folder in zip(inputs, result_folders(inputs, Path(out_dir)), strict=True):
+        try:
+            summaries.append(work(path, folder))
+        except ZhurongError as exc:
+            if ctx.meta.get("zhurong_tk.debug"):
+                raise
+            failed += 1
+            click.echo(f"zhurong-tk: error: {exc}", err=True)
+            summaries.append({"path": path, "error": str(exc)})
+    if output_format == "json":
+        click.echo(json.dumps(summaries, indent=2, ensure_ascii=False, default=str))
+    else:
+        for summary in summaries:
+            show(summary)
+    if failed:
+        click.echo(f"zhurong-tk: {failed} of {len(inputs)} {noun} failed", err=True)
+        sys.exit(EXIT_INPUT_FAILED)

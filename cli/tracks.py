@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import click
 
-from zhurong_tk.cli.options import format_option, out_option, overwrite_option, result_folders
-from zhurong_tk.errors import EXIT_INPUT_FAILED, ZhurongError
+from zhurong_tk.cli.options import format_option, out_option, overwrite_option, process_each
 
 
 @click.group()
@@ -93,39 +90,29 @@ def detect_command(
 
     n_threads = threads or numba.config.NUMBA_NUM_THREADS or os.cpu_count() or 1
     numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
-    summaries, failed = [], 0
-    for path, folder in zip(images, result_folders(images, Path(out_dir)), strict=True):
-        try:
-            _, doc = detect_to_folder(
-                path,
-                folder,
-                camera=camera,
-                overwrite=overwrite,
-                debug_images=debug_images,
-                max_pixels=max_pixels,
-                n_threads=n_threads,
-                track_width_m=track_width_m,
-            )
-        except ZhurongError as exc:
-            if ctx.meta.get("zhurong_tk.debug"):
-                raise
-            failed += 1
-            click.echo(f"zhurong-tk: error: {exc}", err=True)
-            summaries.append({"path": path, "error": str(exc)})
-            continue
-        summaries.append({"path": path, "folder": str(folder), **doc})
-    if output_format == "json":
-        click.echo(json.dumps(summaries, indent=2, ensure_ascii=False, default=str))
-    else:
-        for s in summaries:
-            if "error" not in s:
-                _print(s)
-    if failed:
-        click.echo(f"zhurong-tk: {failed} of {len(images)} images failed", err=True)
-        sys.exit(EXIT_INPUT_FAILED)
+
+    def work(path: str, folder: Path) -> dict:
+        _, doc = detect_to_folder(
+            path,
+            folder,
+            camera=camera,
+            overwrite=overwrite,
+            debug_images=debug_images,
+            max_pixels=max_pixels,
+            n_threads=n_threads,
+            track_width_m=track_width_m,
+        )
+        return {"path": path, "folder": str(folder), **doc}
+
+    process_each(
+        ctx, images, out_dir, work, output_format=output_format, show=_print, noun="images"
+    )
 
 
 def _print(s: dict) -> None:
+    if "error" in s:
+        click.echo(f"{s['path']}: FAILED")
+        return
     size = f"{s['width']}×{s['height']}"
     click.echo(
         f"{s['path']}: {size}, {s['message']} ({s['detect_seconds'] * 1e3:.0f} ms) → {s['folder']}"
