@@ -31,6 +31,19 @@ from zhurong_tk.synth import video as synth_video
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
+#: Public samples the demo runs ``video frames`` and ``tracks detect`` on (when present).
+SAMPLE_VIDEOS = (
+    "video/m2020_lcam_descent",
+    "video/m2020_edl_downlook_reprojected.webm",
+    "video/generic/opencv_box.mp4",
+)
+SAMPLE_TRACKS = (
+    "images/m2020_first_drive_wheel_tracks.jpg",
+    "images/mer_spirit_husband_hill_panorama.png",
+    "images/yutu/yutu2_rover_wheel_tracks_small.png",
+    "images/msl_navcam_NLB_524534514EDR_F0562034NCAM00280M_.jpeg",
+    "images/msl_navcam_NRB_524534514EDR_F0562034NCAM00280M_.jpeg",
+)
 
 
 @dataclasses.dataclass
@@ -441,49 +454,22 @@ def run_demo(
     if root is not None:
         say(f"probing the public samples in {root}")
         samples = survey_samples(root)
-        recordings = [
-            *sorted((root / "audio").glob("*")),
-            root / "video" / "generic" / "opencv_box.mp4",
-        ]
-        samples["audio"] = []
-        for path in recordings:
-            if path.is_file():
-                say(f"audio analyze {path.name} (public sample)")
-                samples["audio"].append(
-                    summarise_recording(
-                        path, out.path / "samples" / "audio" / path.name, overwrite=overwrite
-                    )
-                )
-        samples["video"] = []
-        for relative in (
-            "video/m2020_lcam_descent",
-            "video/m2020_edl_downlook_reprojected.webm",
-            "video/generic/opencv_box.mp4",
-        ):
-            path = root / relative
-            if path.exists():
-                say(f"video frames {path.name} (public sample)")
-                samples["video"].append(
-                    summarise_video(
-                        path, out.path / "samples" / "video" / path.name, overwrite=overwrite
-                    )
-                )
-        samples["tracks"] = []
-        for relative in (
-            "images/m2020_first_drive_wheel_tracks.jpg",
-            "images/mer_spirit_husband_hill_panorama.png",
-            "images/yutu/yutu2_rover_wheel_tracks_small.png",
-            "images/msl_navcam_NLB_524534514EDR_F0562034NCAM00280M_.jpeg",
-            "images/msl_navcam_NRB_524534514EDR_F0562034NCAM00280M_.jpeg",
-        ):
-            path = root / relative
-            if path.exists():
-                say(f"tracks detect {path.name} (public sample)")
-                samples["tracks"].append(
-                    summarise_tracks(
-                        path, out.path / "samples" / "tracks" / path.name, overwrite=overwrite
-                    )
-                )
+        runs = {
+            "audio": (
+                "audio analyze",
+                summarise_recording,
+                [*sorted((root / "audio").glob("*")), root / "video/generic/opencv_box.mp4"],
+            ),
+            "video": ("video frames", summarise_video, [root / r for r in SAMPLE_VIDEOS]),
+            "tracks": ("tracks detect", summarise_tracks, [root / r for r in SAMPLE_TRACKS]),
+        }
+        for kind, (command, summarise, paths) in runs.items():
+            samples[kind] = []
+            for path in paths:
+                if path.exists():
+                    say(f"{command} {path.name} (public sample)")
+                    folder = out.path / "samples" / kind / path.name
+                    samples[kind].append(summarise(path, folder, overwrite=overwrite))
     elif use_samples:
         log.info("public samples not found (set %s to their folder); skipped", samples_mod.ENV_VAR)
     ok = all(c.ok for c in checks) and (
