@@ -127,19 +127,6 @@ class FrameSelection:
         if not self.motion_every_s > 0:
             raise ParameterError(f"motion_every_s must be positive, got {self.motion_every_s}")
 
-    @property
-    def selects_anything(self) -> bool:
-        return bool(
-            self.every_s
-            or self.fps
-            or self.count
-            or self.at_s
-            or self.scenes
-            or self.events
-            or self.motion
-            or self.keyframes
-        )
-
     def interval_s(self, duration_s: float | None) -> float | None:
         """Length of the interval selectors' intervals, widened to honour ``max_frames``."""
         step = self.every_s or (1.0 / self.fps if self.fps else None)
