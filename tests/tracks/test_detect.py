@@ -207,3 +207,24 @@ def test_tiny_sixteen_bit_and_alpha_images(tmp_path):
     cv2.imwrite(str(alpha), np.dstack([image, np.full(image.shape[:2], 200, np.uint8)]))
     result, report = detect_to_folder(alpha, tmp_path / "alpha")
     assert report["input"]["channels"] == 4 and len(result.tracks) == len(eight_bit.tracks)
+
+
+def test_large_jpeg_is_decoded_reduced_and_reported_in_its_own_pixels(tmp_path):
+    image = synth_tracks.render(synth_tracks.track_scene(seed=4, n_ruts=2))
+    big = cv2.resize(image, (4480, 3360), interpolation=cv2.INTER_CUBIC)
+    path = tmp_path / "big.jpg"
+    cv2.imwrite(str(path), big, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    result, report = detect_to_folder(path, tmp_path / "o")
+    assert report["decoded_at"] == 0.5  # 2240 px wide: still above the overlay's 2000
+    assert (report["width"], report["height"]) == (4480, 3360)
+    full = detect_tracks(big)
+    assert len(result.tracks) == len(full.tracks) >= 2
+    for a, b in zip(
+        sorted(result.tracks, key=lambda t: t.x1),
+        sorted(full.tracks, key=lambda t: t.x1),
+        strict=True,
+    ):
+        for key in ("x1", "y1", "x2", "y2"):
+            assert getattr(a, key) == pytest.approx(getattr(b, key), abs=0.01 * 4480)
+    overlay = cv2.imread(str(tmp_path / "o" / "overlay.png"))
+    assert overlay.shape[1] == 2000

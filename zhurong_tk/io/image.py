@@ -172,8 +172,20 @@ def _tail_problem(path: Path, fmt: str) -> str | None:
     return None
 
 
-def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> np.ndarray:
+def read_image(
+    path: str | os.PathLike[str], *, max_pixels: int | None = None, reduce: int = 1
+) -> np.ndarray:
     """Decode an image to a numpy array in its own depth.
+
+    Parameters
+    ----------
+    path : path-like
+    max_pixels : int, optional
+        Refuse larger images (see :func:`probe_image`).
+    reduce : int
+        1, 2, 4 or 8: decode at that fraction of the size. An 8-bit JPEG is
+        decoded reduced directly (its DCT is scaled: fast, and the full-size
+        pixels are never held); other images are decoded and then reduced.
 
     Returns
     -------
@@ -187,9 +199,25 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
     MediaReadError, UnsupportedFormatError
         As :func:`probe_image`, or when decoding fails.
     """
+    if reduce not in (1, 2, 4, 8):
+        raise ParameterError(f"reduce must be 1, 2, 4 or 8, got {reduce}")
     info = probe_image(path, max_pixels=max_pixels)
     data = np.fromfile(os.fspath(path), dtype=np.uint8)  # imdecode: paths with any characters
-    pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if reduce > 1 and info.format == "JPEG" and info.dtype == "uint8" and info.channels in (1, 3):
+        flags = {
+            (1, 2): cv2.IMREAD_REDUCED_GRAYSCALE_2,
+            (1, 4): cv2.IMREAD_REDUCED_GRAYSCALE_4,
+            (1, 8): cv2.IMREAD_REDUCED_GRAYSCALE_8,
+            (3, 2): cv2.IMREAD_REDUCED_COLOR_2,
+            (3, 4): cv2.IMREAD_REDUCED_COLOR_4,
+            (3, 8): cv2.IMREAD_REDUCED_COLOR_8,
+        }
+        pixels = cv2.imdecode(data, flags[(info.channels, reduce)])
+    else:
+        pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if pixels is not None and reduce > 1:
+            size = (max(1, pixels.shape[1] // reduce), max(1, pixels.shape[0] // reduce))
+            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
     if pixels is None:
         raise MediaReadError(path, f"cv2 could not decode this {info.format} image")
     return pixels

@@ -207,6 +207,39 @@ class TrackResult:
     scale: float
     maps: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
+    def scaled(self, factor: float, width: int, height: int) -> TrackResult:
+        """The result in the pixels of the image ``factor`` times larger, ``width`` × ``height``."""
+        tracks = []
+        for t in self.tracks:
+            tracks.append(
+                dataclasses.replace(
+                    t,
+                    x1=t.x1 * factor,
+                    y1=t.y1 * factor,
+                    x2=t.x2 * factor,
+                    y2=t.y2 * factor,
+                    width_px=t.width_px * factor,
+                    points=[[x * factor, y * factor] for x, y in t.points],
+                    tread_period_px=None
+                    if t.tread_period_px is None
+                    else t.tread_period_px * factor,
+                    bend_px=t.bend_px * factor,
+                    residual_px=t.residual_px * factor,
+                )
+            )
+        pairs = [
+            {
+                **p,
+                "row_px": round(p["row_px"] * factor, 1),
+                "spacing_px": round(p["spacing_px"] * factor, 2),
+            }
+            for p in self.pairs
+        ]
+        vp = self.vanishing_point
+        if vp is not None:
+            vp = {"x": round(vp["x"] * factor, 2), "y": round(vp["y"] * factor, 2)}
+        return TrackResult(width, height, tracks, pairs, vp, self.scale / factor, self.maps)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "width": self.width,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import Any
@@ -103,12 +104,23 @@ def detect_to_folder(
     out = OutputDir(out_dir, overwrite=overwrite)
     names = ["report.json", "overlay.png"] + (["response.png", "votes.png"] if debug_images else [])
     out.check_free(*names)
+    camera_given = camera
     info = probe_image(path, max_pixels=max_pixels)
     if info.width < 16 or info.height < 16:
         raise MediaReadError(path, f"image is {info.width}×{info.height}: too small to show tracks")
-    image = read_image(path, max_pixels=max_pixels)
+    # detection needs 640 pixels and the overlay 2000: a large JPEG is decoded at a
+    # half, quarter or eighth of its size directly (its full pixels are never held)
+    reduce = max(
+        (f for f in (1, 2, 4, 8) if max(info.width, info.height) / f >= OVERLAY_SIDE), default=1
+    )
+    image = read_image(path, max_pixels=max_pixels, reduce=reduce)
+    factor = info.width / image.shape[1]
+    if camera is not None and factor != 1.0:
+        camera = dataclasses.replace(
+            camera, f_px=camera.f_px / factor, cx=camera.cx / factor, cy=camera.cy / factor
+        )
     started = time.perf_counter()
-    result = detect_tracks(
+    reduced = detect_tracks(
         image,
         camera=camera,
         config=config,
@@ -117,6 +129,7 @@ def detect_to_folder(
         track_width_m=track_width_m,
     )
     elapsed = time.perf_counter() - started
+    result = reduced.scaled(factor, info.width, info.height) if factor != 1.0 else reduced
     found = result.to_dict()
     doc = report(
         SCHEMA,
@@ -129,14 +142,15 @@ def detect_to_folder(
             "channels": info.channels,
             "dtype": info.dtype,
         },
-        camera=None if camera is None else camera.__dict__,
+        camera=None if camera is None else dataclasses.asdict(camera_given),
         track_width_m=track_width_m,
         working_scale=round(result.scale, 5),
+        decoded_at=round(1 / factor, 5),
         **found,
         message=f"{len(result.tracks)} tracks found" if result.tracks else "no tracks found",
         detect_seconds=round(elapsed, 4),
     )
-    ok, png = cv2.imencode(".png", overlay_image(image, result))
+    ok, png = cv2.imencode(".png", overlay_image(image, reduced))
     if not ok:
         raise ParameterError("could not encode overlay.png")
     out.bytes("overlay.png", png.tobytes())
