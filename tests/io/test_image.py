@@ -104,3 +104,21 @@ def test_real_images_match_the_manifest(samples_root, entry):
         expect["channels"],
         expect["dtype"],
     )
+
+
+def test_read_image_reduced(tmp_path):
+    rng = np.random.default_rng(3)
+    colour = (rng.random((64, 96, 3)) * 255).astype(np.uint8)
+    for suffix in (".jpg", ".png"):
+        path = tmp_path / f"img{suffix}"
+        cv2.imwrite(str(path), colour)
+        for factor in (2, 4, 8):
+            reduced = read_image(path, reduce=factor)
+            assert reduced.shape == (64 // factor, 96 // factor, 3)
+            # the mean level survives the reduction (DCT scaling or area averaging)
+            assert abs(float(reduced.mean()) - float(colour.mean())) < 3.0
+    deep = tmp_path / "deep.png"
+    cv2.imwrite(str(deep), (colour[:, :, 0].astype(np.uint16) * 257))
+    assert read_image(deep, reduce=2).dtype == np.uint16
+    with pytest.raises(ParameterError, match="reduce"):
+        read_image(deep, reduce=3)
