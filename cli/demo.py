@@ -69,46 +69,40 @@ def _print_summary(result: dict, out_dir: str, *, samples_wanted: bool) -> None:
         )
         for failure in samples["failures"]:
             click.echo(f"  FAIL {failure['path']}: {failure['error']}")
-        for rec in samples.get("audio", []):
-            name = rec["path"].rsplit("/", 1)[-1]
-            if "error" in rec:
-                click.echo(f"  audio FAIL {name}: {rec['error']}")
-                continue
-            lines = ", ".join(f"{f:g} Hz" for f in rec["tonal_lines_hz"]) or "no tonal lines"
-            segs = (
-                ", ".join(f"{n} {k}" for k, n in sorted(rec["segments"].items())) or "no segments"
-            )
-            low = (
-                ""
-                if rec["power_below_300hz"] is None
-                else f", {100 * rec['power_below_300hz']:.0f} % of power < 300 Hz"
-            )
-            click.echo(
-                f"  audio {name}: {rec['duration_s']:.1f} s, RMS {rec['rms_dbfs']:.1f} dBFS{low}; "
-                f"{segs}; {lines}"
-            )
-        for rec in samples.get("video", []):
-            name = rec["path"].rsplit("/", 1)[-1]
-            if "error" in rec:
-                click.echo(f"  video FAIL {name}: {rec['error']}")
-                continue
-            events = ", ".join(
-                f"{e['kind']} {e['start_s']:.1f} s"
-                if e["kind"] not in ("hover", "dust", "motion")
-                else f"{e['kind']} {e['start_s']:.1f}–{e['end_s']:.1f} s"
-                for e in rec["events"]
-            )
-            click.echo(
-                f"  video {name}: {rec['frames_analysed']} frames, {rec['frames_kept']} kept; "
-                f"{events or 'no events'}"
-            )
-        for rec in samples.get("tracks", []):
-            name = rec["path"].rsplit("/", 1)[-1]
-            if "error" in rec:
-                click.echo(f"  tracks FAIL {name}: {rec['error']}")
-                continue
-            click.echo(f"  tracks {name}: {rec['tracks']} ruts, {rec['pairs']} pairs")
+        describe = {"audio": _audio_line, "video": _video_line, "tracks": _tracks_line}
+        for kind, line in describe.items():
+            for rec in samples.get(kind, []):
+                name = rec["path"].rsplit("/", 1)[-1]
+                if "error" in rec:
+                    click.echo(f"  {kind} FAIL {name}: {rec['error']}")
+                else:
+                    click.echo(f"  {kind} {name}: {line(rec)}")
     click.echo(f"Report: {out_dir}/report.json ({result['elapsed_s']:.1f} s)")
+
+
+def _audio_line(rec: dict) -> str:
+    lines = ", ".join(f"{f:g} Hz" for f in rec["tonal_lines_hz"]) or "no tonal lines"
+    segs = ", ".join(f"{n} {k}" for k, n in sorted(rec["segments"].items())) or "no segments"
+    low = (
+        ""
+        if rec["power_below_300hz"] is None
+        else f", {100 * rec['power_below_300hz']:.0f} % of power < 300 Hz"
+    )
+    return f"{rec['duration_s']:.1f} s, RMS {rec['rms_dbfs']:.1f} dBFS{low}; {segs}; {lines}"
+
+
+def _video_line(rec: dict) -> str:
+    events = ", ".join(
+        f"{e['kind']} {e['start_s']:.1f} s"
+        if e["kind"] not in ("hover", "dust", "motion")
+        else f"{e['kind']} {e['start_s']:.1f}–{e['end_s']:.1f} s"
+        for e in rec["events"]
+    )
+    return f"{rec['frames_analysed']} frames, {rec['frames_kept']} kept; {events or 'no events'}"
+
+
+def _tracks_line(rec: dict) -> str:
+    return f"{rec['tracks']} ruts, {rec['pairs']} pairs"
 
 
 def _short(value) -> str:
