@@ -250,10 +250,6 @@ class Frame:
             src = cv2.LUT(src, self._lut)
         return src, k
 
-    def release(self) -> None:
-        """Drop the colour image and the decoder's buffers (the frame is then unusable)."""
-        self._luma = self._bgr = self._to_bgr = None
-
 
 def _from_av(index: int, time_s: float, frame: av.VideoFrame) -> Frame:
     fmt = frame.format.name

@@ -269,36 +269,28 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     return (grey - lo) / (hi - lo) if hi > lo else np.zeros_like(grey)
 
 
-def _working_copy(grey: np.ndarray) -> tuple[np.ndarray, float]:
+def _working_copy_of(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """Grey float32 working copy of at most :data:`WORK_SIDE` pixels, and its scale.
+
+    8- and 16-bit images are made grey and reduced in their own depth first, so a
+    12-MP colour frame is never held as float at full size.
+    """
+    native = image.dtype in (np.uint8, np.uint16)
+    if native and image.ndim == 3:
+        grey = (
+            cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2GRAY)
+            if image.shape[2] >= 3
+            else image[:, :, 0]
+        )
+    else:
+        grey = image if native else to_grey(image)
     h, w = grey.shape
     scale = min(1.0, WORK_SIDE / max(h, w))
     if scale < 1.0:
         size = (max(8, round(w * scale)), max(8, round(h * scale)))
         grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         scale = grey.shape[1] / w
-    return np.ascontiguousarray(grey), scale
-
-
-def _working_copy_of(image: np.ndarray) -> tuple[np.ndarray, float]:
-    """Grey float32 working copy: reduced in the image's own depth first (a 12-MP
-    colour frame is read once, and never held as float at full size)."""
-    if image.dtype in (np.uint8, np.uint16):
-        if image.ndim == 3:
-            channels = image.shape[2]
-            if channels >= 3:
-                image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2GRAY)
-            else:
-                image = image[:, :, 0]
-        h, w = image.shape
-        scale = min(1.0, WORK_SIDE / max(h, w))
-        if scale < 1.0:
-            size = (max(8, round(w * scale)), max(8, round(h * scale)))
-            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            scale = small.shape[1] / w
-        else:
-            small = image
-        return np.ascontiguousarray(to_grey(small)), scale
-    return _working_copy(to_grey(image))
+    return np.ascontiguousarray(to_grey(grey) if native else grey), scale
 
 
 def _noise_level(grey: np.ndarray) -> float:
@@ -536,12 +528,8 @@ def _examine(
             return None
         pts = pts[keep]
         line = _fit_line(pts)
-    for other in known:
-        sin_angle = abs(other.line[2] * line[3] - other.line[3] * line[2])
-        if sin_angle < math.sin(math.radians(4)) and float(
-            np.median(_distance_to_line(pts, other.line))
-        ) < max(3.0, 0.6 * other.width):
-            return None
+    if any(_on_rut(other, line, pts, max(3.0, 0.6 * other.width)) for other in known):
+        return None
     first_y0, first_dy = y0, dy
     # the rut's width grows linearly towards the camera: fit it on the first look
     first = np.arange(a, b)[loose[a:b]]
@@ -619,11 +607,13 @@ def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors=
     return new_line, cand, (y0 + steps * dy)[order], width[steps][order]
 
 
-def _same_rut(a: _Candidate, b: _Candidate, tol: float) -> bool:
-    angle = abs(a.line[2] * b.line[3] - a.line[3] * b.line[2])  # sin of the angle between
+def _on_rut(rut: _Candidate, line: tuple, points: np.ndarray, tol: float) -> bool:
+    """Whether ``line`` (through ``points``) runs along ``rut``: within 4° of it, and
+    its points within ``tol`` of it (median)."""
+    angle = abs(rut.line[2] * line[3] - rut.line[3] * line[2])  # sin of the angle between
     if angle > math.sin(math.radians(4)):
         return False
-    return float(np.median(_distance_to_line(b.points, a.line))) < tol
+    return float(np.median(_distance_to_line(points, rut.line))) < tol
 
 
 def _vanishing_point(lines: list[tuple[float, float, float, float]], diag: float):
@@ -737,7 +727,7 @@ def detect_tracks(
         if cand is None:
             continue
         tol = max(3.0, 0.6 * cand.width)
-        if any(_same_rut(other, cand, tol) for other in candidates):
+        if any(_on_rut(other, cand.line, cand.points, tol) for other in candidates):
             continue
         candidates.append(cand)
     candidates.sort(key=lambda c: -c.strength)

@@ -8,10 +8,6 @@ from typing import Any
 import numpy as np
 
 
-def line_angle_deg(x1: float, y1: float, x2: float, y2: float) -> float:
-    return math.degrees(math.atan2(y2 - y1, x2 - x1)) % 180.0
-
-
 def angle_difference(a: float, b: float) -> float:
     """Difference of two line directions in degrees, in [0, 90]."""
     d = abs(a - b) % 180.0
