@@ -412,16 +412,23 @@ def test_sample_line_horizontal_trough_and_open_profile():
 # ---------------------------------------------------------------- match_trough
 
 
-def match_reference(image, resp, x0, y0, dx, dy, n_steps, widths):
+def line_path(x0, y0, dx, dy, n):
+    """Points one pixel apart along a line and its normal ``(-dy, dx)``, as match_trough takes."""
+    steps = np.arange(n)
+    return x0 + steps * dx, y0 + steps * dy, np.full(n, -dy), np.full(n, dx)
+
+
+def match_reference(image, resp, xs, ys, nxs, nys, widths):
     h, w = image.shape
+    n_steps = len(xs)
     out = np.zeros((n_steps, 6))
     for i in range(n_steps):
-        cx, cy = x0 + i * dx, y0 + i * dy
+        cx, cy, nx, ny = xs[i], ys[i], nxs[i], nys[i]
         if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
             continue
         expected = max(2.0, float(widths[i]))
         half = int(1.75 * 2.0 * expected) + 3
-        prof = [bilinear_reference(image, cx - t * dy, cy + t * dx) for t in range(-half, half + 1)]
+        prof = [bilinear_reference(image, cx + t * nx, cy + t * ny) for t in range(-half, half + 1)]
         csum = [0.0]
         for p in prof:
             csum.append(csum[-1] + p)
@@ -466,8 +473,9 @@ def test_match_trough_matches_python(rng):
     dx, dy = math.cos(2.3), math.sin(2.3)
     widths = rng.uniform(1.0, 6.0, n)  # some below the 2 px floor
     out = np.full((n, 6), np.nan)
-    _kernels.match_trough(image, resp, 27.5, 1.5, dx, dy, n, widths, FACTORS, out)
-    ref = match_reference(image, resp, 27.5, 1.5, dx, dy, n, widths)
+    path = line_path(27.5, 1.5, dx, dy, n)
+    _kernels.match_trough(image, resp, *path, widths, FACTORS, out)
+    ref = match_reference(image, resp, *path, widths)
     inside = ref[:, 5] == 1.0
     assert 10 < inside.sum() < n
     assert np.all(out[~inside] == 0.0)
@@ -488,11 +496,15 @@ def test_match_trough_box_trough_off_the_line(width, factor, along_x):
     widths = np.full(n, factor * width)
     if along_x:  # along x at y = 20: the normal (-dy, dx) = (0, 1) points to +y
         image[band, :] = floor
-        _kernels.match_trough(image, image, 10.0, 20.0, 1.0, 0.0, n, widths, FACTORS, out)
+        _kernels.match_trough(
+            image, image, *line_path(10.0, 20.0, 1.0, 0.0, n), widths, FACTORS, out
+        )
         expected_offset = 5.0
     else:  # down the image at x = 20: the normal (-1, 0) points to -x
         image[:, band] = floor
-        _kernels.match_trough(image, image, 20.0, 10.0, 0.0, 1.0, n, widths, FACTORS, out)
+        _kernels.match_trough(
+            image, image, *line_path(20.0, 10.0, 0.0, 1.0, n), widths, FACTORS, out
+        )
         expected_offset = -5.0
     np.testing.assert_allclose(out[:, 1], expected_offset, atol=1e-9)
     np.testing.assert_array_equal(out[:, 4], width)
@@ -500,3 +512,27 @@ def test_match_trough_box_trough_off_the_line(width, factor, along_x):
     np.testing.assert_allclose(out[:, 3], soil, rtol=1e-7)  # the flanks are all soil
     np.testing.assert_array_equal(out[:, 0], soil)  # the response image at the line
     np.testing.assert_array_equal(out[:, 5], 1.0)
+
+
+def test_match_trough_along_a_curve_matches_python_and_finds_a_ring(rng):
+    """A dark ring of radius 20 and width 5, followed along a circle of radius 17: the
+    trough lies 3 px out along the outward normal at every step."""
+    yy, xx = np.mgrid[0:60, 0:60]
+    r = np.hypot(xx - 30.0, yy - 30.0)
+    image = np.where(np.abs(r - 20.0) <= 2.5, 0.2, 0.8).astype(np.float32)
+    angles = np.arange(0, 2 * math.pi, 1 / 17)  # one pixel apart on radius 17
+    nxs, nys = np.cos(angles), np.sin(angles)  # outward normals
+    xs, ys = 30 + 17 * nxs, 30 + 17 * nys
+    widths = np.full(len(xs), 5.0)
+    out = np.empty((len(xs), 6))
+    _kernels.match_trough(image, image, xs, ys, nxs, nys, widths, FACTORS, out)
+    ref = match_reference(image, image, xs, ys, nxs, nys, widths)
+    np.testing.assert_allclose(out, ref, rtol=1e-7, atol=1e-9)
+    assert np.median(np.abs(out[:, 1] - 3.0)) < 0.5
+    assert np.median(out[:, 4]) == 5.0
+    # noise does not break the twin
+    noisy = (image + 0.05 * rng.standard_normal(image.shape)).astype(np.float32)
+    _kernels.match_trough(noisy, noisy, xs, ys, nxs, nys, widths, FACTORS, out)
+    np.testing.assert_allclose(
+        out, match_reference(noisy, noisy, xs, ys, nxs, nys, widths), rtol=1e-7, atol=1e-9
+    )

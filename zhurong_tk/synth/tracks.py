@@ -28,6 +28,8 @@ from zhurong_tk.synth.audio import truth_path
 SCENE_SCHEMA = "zhurong-tk/synth.tracks/1"
 #: Zhurong's wheel track width (centre to centre of left and right wheels), metres.
 ZHURONG_TRACK_WIDTH_M = 1.2
+#: A rut counts as visible (must be found) from this image length, as a fraction of the diagonal.
+MIN_VISIBLE_LENGTH = 0.15
 
 
 def track_scene(
@@ -151,6 +153,35 @@ def rut_centreline_m(scene: dict[str, Any], rut: dict[str, Any], y: np.ndarray) 
     return rut["offset_m"] + 0.5 * scene["curvature_per_m"] * y**2
 
 
+def _visible_centreline(scene: dict[str, Any], rut: dict[str, Any], n: int = 400) -> np.ndarray:
+    """Pixels of a rut's centreline inside the image where it is at least 1.5 px wide.
+
+    Sampled evenly in 1/Y (even steps down the image on flat ground), first over
+    the whole rut to find the visible stretch, then ``n`` points over that stretch
+    alone, so a rut entering from the side is sampled as densely as one from the bottom.
+    """
+    w, h = scene["width"], scene["height"]
+    cam = scene["camera"]
+    eye = np.array([0, 0, cam["height_m"]])
+
+    def sample(near: float, far: float, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ys = 1.0 / np.linspace(1.0 / near, 1.0 / far, count)
+        pts = np.column_stack([rut_centreline_m(scene, rut, ys), ys, np.zeros_like(ys)])
+        uv, front = project(scene, pts)
+        inside = (
+            front & (uv[:, 0] >= 0) & (uv[:, 0] <= w - 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= h - 1)
+        )
+        dist = np.linalg.norm(pts - eye, axis=1)
+        wide = rut["width_m"] * cam["f_px"] / np.maximum(dist, 1e-6) >= 1.5
+        return uv, ys, inside & wide
+
+    uv, ys, keep = sample(max(rut["y_start_m"], 0.05), rut["y_end_m"], 4000)
+    if keep.sum() < 2:
+        return uv[keep]
+    uv, _, keep = sample(float(ys[keep].min()), float(ys[keep].max()), n)
+    return uv[keep]
+
+
 def _add_image_truth(scene: dict[str, Any]) -> None:
     w, h = scene["width"], scene["height"]
     cam = scene["camera"]
@@ -163,22 +194,15 @@ def _add_image_truth(scene: dict[str, Any]) -> None:
     n_cam = r @ np.array([0.0, 0.0, 1.0])  # ground normal in camera coords
     line = np.linalg.inv(k).T @ n_cam  # l·(u,v,1) = 0
     horizon_y = float(-(line[0] * w / 2 + line[2]) / line[1]) if abs(line[1]) > 1e-12 else None
+    diag = math.hypot(w, h)
     for rut in scene["ruts"]:
-        # even steps in 1/Y are even steps down the image (v ~ 1/Y on flat ground)
-        near, far = max(rut["y_start_m"], 0.05), rut["y_end_m"]
-        ys = 1.0 / np.linspace(1.0 / near, 1.0 / far, 400)
-        pts = np.column_stack([rut_centreline_m(scene, rut, ys), ys, np.zeros_like(ys)])
-        uv, front = project(scene, pts)
-        inside = (
-            front & (uv[:, 0] >= 0) & (uv[:, 0] <= w - 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= h - 1)
-        )
-        uv = uv[inside]
-        # a rut narrower than a pixel is invisible: keep where its projected width >= 1.5 px
-        dist = np.linalg.norm(pts[inside] - np.array([0, 0, cam["height_m"]]), axis=1)
-        uv = uv[rut["width_m"] * cam["f_px"] / np.maximum(dist, 1e-6) >= 1.5]
+        uv = _visible_centreline(scene, rut)
+        length = float(np.sum(np.hypot(*np.diff(uv, axis=0).T))) if len(uv) > 1 else 0.0
         rut["points"] = np.round(uv, 2).tolist()
-        rut["visible"] = len(uv) >= 10
-        if rut["visible"]:
+        rut["visible_length_px"] = round(length, 1)
+        # shorter glimpses (a rut crossing a corner) are neither required nor false when found
+        rut["visible"] = length >= MIN_VISIBLE_LENGTH * diag
+        if len(uv) >= 2:
             (x1, y1), (x2, y2) = uv[0], uv[-1]
             rut.update(
                 {

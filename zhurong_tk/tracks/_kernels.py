@@ -230,23 +230,25 @@ def sample_line(image, resp, x0, y0, dx, dy, n_steps, half_widths, out):  # prag
 
 
 @njit(cache=True, nogil=True)
-def match_trough(image, resp, x0, y0, dx, dy, n_steps, widths, factors, out):  # pragma: no cover
-    """Where a trough lies across a line and how wide it is, one answer per pixel step.
+def match_trough(image, resp, xs, ys, nxs, nys, widths, factors, out):  # pragma: no cover
+    """Where a trough lies across a path and how wide it is, one answer per step.
 
-    At step ``i`` box troughs of widths ``widths[i]`` × ``factors`` (e.g. 0.5 .. 2),
-    flanked by soil bands half as wide, are slid across the line within
-    ``±0.75`` of their width. The flanks-minus-inside contrast is largest when
-    the box fits the trough's floor exactly, in position and in width (a
-    matched filter: symmetric, so uneven soil or tread marks do not pull it
-    aside the way a darkest point does). ``out`` receives: 0 the valley
-    response on the line, 1 the centre's offset along the normal ``(-dy, dx)``
-    (parabola-refined), 2 the inside mean, 3 the flanks' mean, 4 the width that
-    fits, 5 1 if inside the image.
+    At step ``i`` (the point ``xs[i], ys[i]``, unit normal ``nxs[i], nys[i]``;
+    a line or a curve, one pixel apart) box troughs of widths ``widths[i]`` ×
+    ``factors`` (e.g. 0.5 .. 2), flanked by soil bands half as wide, are slid
+    along the normal within ``±0.75`` of their width. The flanks-minus-inside
+    contrast is largest when the box fits the trough's floor exactly, in
+    position and in width (a matched filter: symmetric, so uneven soil or
+    tread marks do not pull it aside the way a darkest point does). ``out``
+    receives: 0 the valley response at the point, 1 the centre's offset along
+    the normal (parabola-refined), 2 the inside mean, 3 the flanks' mean, 4 the
+    width that fits, 5 1 if inside the image.
 
-    widths : (n_steps,) float64, the expected widths; factors : (k,) float64;
-    out : (n_steps, 6) float64.
+    xs, ys, nxs, nys, widths : (n,) float64, widths the expected ones;
+    factors : (k,) float64; out : (n, 6) float64.
     """
     h, w = image.shape
+    n_steps = xs.shape[0]
     top = factors.max()  # the widest box sets the profile's length
     max_half = 0
     for i in range(n_steps):
@@ -257,8 +259,10 @@ def match_trough(image, resp, x0, y0, dx, dy, n_steps, widths, factors, out):  #
     csum = np.empty(2 * max_half + 2)
     scores = np.empty(2 * max_half + 1)
     for i in range(n_steps):
-        cx = x0 + i * dx
-        cy = y0 + i * dy
+        cx = xs[i]
+        cy = ys[i]
+        nx = nxs[i]
+        ny = nys[i]
         for k in range(6):
             out[i, k] = 0.0
         if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
@@ -268,7 +272,7 @@ def match_trough(image, resp, x0, y0, dx, dy, n_steps, widths, factors, out):  #
         n_prof = 2 * half + 1
         for j in range(n_prof):
             t = j - half
-            prof[j] = _bilinear(image, cx - t * dy, cy + t * dx)
+            prof[j] = _bilinear(image, cx + t * nx, cy + t * ny)
         csum[0] = 0.0
         for j in range(n_prof):
             csum[j + 1] = csum[j] + prof[j]

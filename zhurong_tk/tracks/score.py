@@ -21,6 +21,19 @@ def mean_distance_to_line(points: np.ndarray, x1: float, y1: float, x2: float, y
     return float(np.mean(np.abs((points[:, 0] - x1) * dy - (points[:, 1] - y1) * dx)) / norm)
 
 
+def mean_distance_to_polyline(points: np.ndarray, polyline: np.ndarray) -> float:
+    """Mean distance of ``points`` (n, 2) to a polyline (m, 2), its end segments extended."""
+    best = np.full(len(points), np.inf)
+    last = len(polyline) - 2
+    for k in range(last + 1):
+        a, b = polyline[k], polyline[k + 1]
+        d = b - a
+        t = ((points - a) @ d) / (float(d @ d) or 1.0)
+        t = np.clip(t, -np.inf if k == 0 else 0.0, np.inf if k == last else 1.0)
+        best = np.minimum(best, np.hypot(*(points - (a + t[:, None] * d)).T))
+    return float(best.mean())
+
+
 def match_ruts(
     truth: dict[str, Any],
     tracks: list[dict[str, Any]],
@@ -32,25 +45,37 @@ def match_ruts(
 
     A rut matches a detection when their directions differ by at most
     ``max_angle_deg`` and the true centreline points lie on average within
-    ``max_distance`` × image width of the detected line. Each detection
-    matches at most one rut (greedy, closest first).
+    ``max_distance`` × image width of the detected line (of its polyline
+    ``points`` when the detection is ``curved``). Each detection
+    matches at most one rut (greedy, closest first). Ruts seen too briefly to
+    be required (``visible`` false, e.g. crossing a corner) are left out of the
+    count, and so are detections of them.
 
     Returns
     -------
     dict
-        ``true_positives``, ``ruts`` (visible), ``detections``, and
+        ``true_positives``, ``ruts`` (visible), ``detections`` (not
+        counting ``ignored``, the detections of briefly seen ruts), and
         ``angle_errors_deg`` of the matches.
     """
     ruts = [r for r in truth["ruts"] if r.get("visible")]
+    glimpses = [r for r in truth["ruts"] if not r.get("visible") and len(r.get("points", ())) >= 2]
     limit = max_distance * truth["width"]
+
+    def matches(rut: dict[str, Any], t: dict[str, Any]) -> tuple[bool, float, float]:
+        pts = np.asarray(rut["points"], float)
+        angle = angle_difference(rut["angle_deg"], t["angle_deg"])
+        if t.get("curved") and len(t.get("points", ())) >= 2:
+            dist = mean_distance_to_polyline(pts, np.asarray(t["points"], float))
+        else:
+            dist = mean_distance_to_line(pts, t["x1"], t["y1"], t["x2"], t["y2"])
+        return angle <= max_angle_deg and dist <= limit, dist, angle
+
     options = []
     for i, rut in enumerate(ruts):
-        pts = np.asarray(rut["points"], float)
-        true_angle = rut["angle_deg"]
         for j, t in enumerate(tracks):
-            angle = angle_difference(true_angle, t["angle_deg"])
-            dist = mean_distance_to_line(pts, t["x1"], t["y1"], t["x2"], t["y2"])
-            if angle <= max_angle_deg and dist <= limit:
+            ok, dist, angle = matches(rut, t)
+            if ok:
                 options.append((dist, i, j, angle))
     used_r: set[int] = set()
     used_t: set[int] = set()
@@ -61,9 +86,16 @@ def match_ruts(
         used_r.add(i)
         used_t.add(j)
         errors.append(angle)
+    # a detection of a rut too short to be required is not counted against the detector
+    ignored = sum(
+        1
+        for j, t in enumerate(tracks)
+        if j not in used_t and any(matches(r, t)[0] for r in glimpses)
+    )
     return {
         "true_positives": len(errors),
         "ruts": len(ruts),
-        "detections": len(tracks),
+        "detections": len(tracks) - ignored,
+        "ignored": ignored,
         "angle_errors_deg": errors,
     }
