@@ -615,15 +615,15 @@ def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors=
     on_line[all_steps] = _distance_to_line(all_pts, new_line) < max(
         2.0, 3.0 * float(np.median(_distance_to_line(pts, new_line))) + 1.0
     )
-    a, b = _longest_run(on_line, max_gap=max(3, n // 25))
-    support = float(on_line[a:b].mean()) if b > a else 0.0
-    if b - a < min_len or support < cfg.min_support:
-        return None
-    steps = np.arange(a, b)[on_line[a:b]]
-    pts = np.column_stack(
-        [x0 + steps * dx - offset[steps] * dy, y0 + steps * dy + offset[steps] * dx]
-    )
-    new_line = _fit_line(pts)
+    a2, b2 = _longest_run(on_line, max_gap=max(3, n // 25))
+    support2 = float(on_line[a2:b2].mean()) if b2 > a2 else 0.0
+    if b2 - a2 >= min_len and support2 >= cfg.min_support:
+        support = support2
+        steps = np.arange(a2, b2)[on_line[a2:b2]]
+        pts = np.column_stack(
+            [x0 + steps * dx - offset[steps] * dy, y0 + steps * dy + offset[steps] * dx]
+        )
+        new_line = _fit_line(pts)
     order = np.argsort(-(pts[:, 0] * new_line[2] + pts[:, 1] * new_line[3]))  # near end first
     cand = _Candidate(
         points=pts[order],
