@@ -34,6 +34,18 @@ def mean_distance_to_polyline(points: np.ndarray, polyline: np.ndarray) -> float
     return float(best.mean())
 
 
+def _chord_angle_over(points: np.ndarray, track: dict[str, Any]) -> float:
+    """Direction difference between a detection's chord and the true centreline's
+    chord over the rows the detection spans (degrees; 90 if they share too few)."""
+    top, bottom = sorted((track["y1"], track["y2"]))
+    inside = points[(points[:, 1] >= top) & (points[:, 1] <= bottom)]
+    if len(inside) < 2 or np.ptp(inside[:, 1]) < 0.5 * (bottom - top):
+        return 90.0
+    far, near = inside[np.argmin(inside[:, 1])], inside[np.argmax(inside[:, 1])]
+    true_angle = math.degrees(math.atan2(far[1] - near[1], far[0] - near[0])) % 180.0
+    return angle_difference(true_angle, track["angle_deg"])
+
+
 def match_ruts(
     truth: dict[str, Any],
     tracks: list[dict[str, Any]],
@@ -45,8 +57,11 @@ def match_ruts(
 
     A rut matches a detection when their directions differ by at most
     ``max_angle_deg`` and the true centreline points lie on average within
-    ``max_distance`` × image width of the detected line (of its polyline
-    ``points`` when the detection is ``curved``). Each detection
+    ``max_distance`` × image width of the detected line. A bent rut has no one
+    direction: a ``curved`` detection is measured by its polyline ``points``,
+    and its chord compared with the true centreline's chord over the same
+    rows (a bend near the horizon turns a whole-rut chord by degrees when the
+    far end is found a few pixels short). Each detection
     matches at most one rut (greedy, closest first). Ruts seen too briefly to
     be required (``visible`` false, e.g. crossing a corner) are left out of the
     count, and so are detections of them.
@@ -67,6 +82,7 @@ def match_ruts(
         angle = angle_difference(rut["angle_deg"], t["angle_deg"])
         if t.get("curved") and len(t.get("points", ())) >= 2:
             dist = mean_distance_to_polyline(pts, np.asarray(t["points"], float))
+            angle = min(angle, _chord_angle_over(pts, t))
         else:
             dist = mean_distance_to_line(pts, t["x1"], t["y1"], t["x2"], t["y2"])
         return angle <= max_angle_deg and dist <= limit, dist, angle
