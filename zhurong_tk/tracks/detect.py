@@ -107,7 +107,7 @@ class TrackConfig:
         seen at a grazing angle is stretched horizontally.
     """
 
-    min_length: float = 0.22
+    min_length: float = 0.17
     min_support: float = 0.6
     min_contrast: float = 3.0
     min_confidence: float = 0.5
