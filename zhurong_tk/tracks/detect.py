@@ -296,7 +296,8 @@ def _working_copy_of(image: np.ndarray) -> tuple[np.ndarray, float]:
 def _noise_level(grey: np.ndarray) -> float:
     """Robust sigma of pixel noise (median absolute Laplacian; Immerkaer's estimator)."""
     lap = cv2.Laplacian(grey, cv2.CV_32F, ksize=1)
-    return float(np.median(np.abs(lap)) / (0.6745 * math.sqrt(20)) + 1e-4)
+    # a median of every third row and column is as good and ten times cheaper
+    return float(np.median(np.abs(lap[::3, ::3])) / (0.6745 * math.sqrt(20)) + 1e-4)
 
 
 def texture_level(grey: np.ndarray, resp: np.ndarray, n_lines: int = 12) -> float:
@@ -313,12 +314,11 @@ def texture_level(grey: np.ndarray, resp: np.ndarray, n_lines: int = 12) -> floa
         x0 = (k + 0.5) * w / n_lines
         angle = math.radians(60 + 60 * ((k * 7) % n_lines) / n_lines)  # 60..120 degrees
         dx, dy = math.cos(angle), -math.sin(angle)  # upwards
-        n = int(min(h - 1, 0.8 * h))
+        n = int(min(h - 1, 0.8 * h)) // 2  # every other pixel: a median needs no more
         width = (0.02 + 0.04 * (k % 3)) * w
         out = np.zeros((n, 6))
-        _kernels.match_trough(
-            grey, resp, *_line_path(x0, h - 1.0, dx, dy, n), np.full(n, width), WIDE_FACTORS, out
-        )
+        path = _line_path(x0, h - 1.0, dx, dy, n, spacing=2.0)
+        _kernels.match_trough(grey, resp, *path, np.full(n, width), WIDE_FACTORS, out)
         inside = out[:, 5] > 0
         if inside.any():
             depths.append(float(np.median((out[:, 3] - out[:, 2])[inside])))
@@ -363,10 +363,11 @@ def _line_through(phi: float, rho: float, w: int, h: int) -> tuple[float, float,
 
 
 def _line_path(
-    x0: float, y0: float, dx: float, dy: float, n: int
+    x0: float, y0: float, dx: float, dy: float, n: int, spacing: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Points one pixel apart along a line and its normal ``(-dy, dx)`` (for match_trough)."""
-    steps = np.arange(n, dtype=np.float64)
+    """``n`` points ``spacing`` pixels apart along a line, and its normal ``(-dy, dx)``
+    (for match_trough)."""
+    steps = np.arange(n, dtype=np.float64) * spacing
     return x0 + steps * dx, y0 + steps * dy, np.full(n, -dy), np.full(n, dx)
 
 
@@ -674,16 +675,16 @@ def _fit_curve(points: np.ndarray, height: int) -> tuple[tuple[float, float, flo
     """The curve of :func:`_curve_x` through ``points`` (least squares; ``v_h``
     searched above the points), and its RMS residual in pixels."""
     u, v = points[:, 0], points[:, 1]
-    best: tuple[float, tuple[float, float, float, float]] = (math.inf, (0.0, 0.0, 0.0, 0.0))
-    for gap in np.geomspace(2.0, 20.0 * height, 48):
-        v_h = float(v.min() - gap)
-        d = v - v_h
-        design = np.column_stack([np.ones_like(d), d, 1.0 / d])
-        coef, *_ = np.linalg.lstsq(design, u, rcond=None)
-        rms = float(np.sqrt(np.mean((design @ coef - u) ** 2)))
-        if rms < best[0]:
-            best = (rms, (v_h, float(coef[0]), float(coef[1]), float(coef[2])))
-    return best[1], best[0]
+    rows = float(v.min()) - np.geomspace(2.0, 20.0 * height, 48)
+    # every candidate horizon at once: normal equations of u = a + b d + c / d
+    d = v[None, :] - rows[:, None]
+    basis = np.stack([np.ones_like(d), d, 1.0 / d], axis=2)  # (rows, points, 3)
+    gram = np.einsum("gpi,gpj->gij", basis, basis)
+    rhs = np.einsum("gpi,p->gi", basis, u)
+    coef = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+    rms = np.sqrt(np.mean((np.einsum("gpi,gi->gp", basis, coef) - u[None, :]) ** 2, axis=1))
+    k = int(np.argmin(rms))
+    return (float(rows[k]), *(float(c) for c in coef[k])), float(rms[k])  # type: ignore[return-value]
 
 
 def _curve_path(
