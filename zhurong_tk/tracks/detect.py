@@ -709,6 +709,117 @@ def _curve_path(
     return xs, ys, -1.0 / norm, slope / norm  # normal of the tangent (slope, 1) / norm
 
 
+def _row_path(
+    u: np.ndarray, v: np.ndarray, w: int, h: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A path ``u(v)`` given finely in rows, resampled one pixel apart inside the
+    image, with unit normals ``(-1, du/dv) / norm`` (for match_trough)."""
+    inside = (u >= 0) & (u <= w - 1) & (v >= 0) & (v <= h - 1)
+    u, v = u[inside], v[inside]
+    if len(v) < 2:
+        return (np.empty(0),) * 4  # type: ignore[return-value]
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(u), np.diff(v)))])
+    s = np.arange(0.0, arc[-1], 1.0)
+    xs, ys = np.interp(s, arc, u), np.interp(s, arc, v)
+    slope = np.gradient(u, v)
+    slope = np.interp(s, arc, slope)
+    norm = np.hypot(slope, 1.0)
+    return xs, ys, -1.0 / norm, slope / norm
+
+
+def _track_far(
+    grey: np.ndarray,
+    resp: np.ndarray,
+    cand: _Candidate,
+    cfg: TrackConfig,
+    noise: float,
+) -> _Candidate | None:
+    """Re-trace the far part of a rut a short stretch at a time, letting it bend.
+
+    A steered rut bends most near the horizon, where the straight measurement
+    either stops or runs on along the line over soil. From 60 % of the way out,
+    each next stretch of rows is tried with a range of bends from the rut's
+    local direction (all in one matched-filter call), the one along which the
+    trough holds best is kept, and the direction updated, until the trough
+    is lost. None when the traced rut does not bend away from the line.
+    """
+    h, w = grey.shape
+    diag = math.hypot(w, h)
+    pts = cand.points[np.argsort(-cand.points[:, 1])]  # near end first
+    if len(pts) < 40:
+        return None
+    slope_w, intercept_w = cand.width_model
+    kept = [pts[: int(0.6 * len(pts))]]
+    floors = [cand.floor[np.argsort(-cand.points[:, 1])][: len(kept[0])]]
+    chunk = max(8.0, 0.06 * h)
+    bends = np.linspace(-1.0, 1.0, 21)
+    for _ in range(int(h / chunk) + 1):
+        known = np.concatenate(kept)
+        v_far = float(known[:, 1].min())
+        if v_far - 1.0 < 1.0:
+            break
+        recent = known[known[:, 1] <= v_far + max(20.0, 0.1 * h)]
+        slope, u_far = np.polyfit(recent[:, 1] - v_far, recent[:, 0], 1)
+        rows = np.arange(v_far - 1.0, max(v_far - chunk, 0.0), -0.25)
+        if len(rows) < 8:
+            break
+        dv = rows - v_far
+        reach = max(3.0, 0.5 * chunk)  # lateral play at the end of the stretch
+        paths = [
+            _row_path(u_far + slope * dv + b * reach * (dv / chunk) ** 2, rows, w, h) for b in bends
+        ]
+        sizes = [len(p[0]) for p in paths]
+        if max(sizes) < 4:
+            break
+        xs, ys, nxs, nys = (np.concatenate([p[k] for p in paths]) for k in range(4))
+        expected = np.clip(slope_w * ys + intercept_w, 2.0, 0.15 * w)
+        prof = np.zeros((len(xs), 6))
+        _kernels.match_trough(grey, resp, xs, ys, nxs, nys, expected, NARROW_FACTORS, prof)
+        depth = prof[:, 3] - prof[:, 2]
+        good = (
+            (depth > cfg.min_contrast * noise)
+            & (np.abs(prof[:, 1]) <= np.maximum(1.5, 0.4 * prof[:, 4]))
+            & (prof[:, 5] > 0)
+        )
+        best, best_score, first = None, 0.0, 0
+        for size in sizes:
+            sl = slice(first, first + size)
+            first += size
+            if size < 4:
+                continue
+            score = float(np.sum(depth[sl] * good[sl])) / chunk
+            if score > best_score and good[sl].mean() >= 0.6:
+                best, best_score = sl, score
+        if best is None:
+            break
+        steps = np.arange(best.start, best.stop)[good[best]]
+        found = np.column_stack(
+            [xs[steps] + prof[steps, 1] * nxs[steps], ys[steps] + prof[steps, 1] * nys[steps]]
+        )
+        if float(found[:, 1].min()) > v_far - 1.0:
+            break  # no farther
+        kept.append(found[np.argsort(-found[:, 1])])
+        floors.append(prof[steps, 2][np.argsort(-found[:, 1])])
+    traced = np.concatenate(kept)
+    if len(kept) < 2:
+        return None
+    curve, rms = _fit_curve(traced, h)
+    fitted = np.column_stack([_curve_x(curve, traced[:, 1]), traced[:, 1]])
+    bend = float(np.max(_distance_to_line(fitted, _fit_line(traced[[0, -1]]))))
+    if rms > 2.5 or bend < max(3.0, 0.01 * diag):
+        return None
+    floor = np.concatenate(floors)
+    return dataclasses.replace(
+        cand,
+        points=traced,
+        line=_fit_line(traced),
+        floor=floor,
+        rows=traced[:, 1],
+        curve=curve,
+        strength=cand.strength,
+    )
+
+
 def _follow_curve(
     grey: np.ndarray,
     resp: np.ndarray,
@@ -902,7 +1013,14 @@ def detect_tracks(
         if any(_on_rut(other, cand.line, cand.points, tol) for other in candidates):
             continue
         candidates.append(cand)
-    candidates.sort(key=lambda c: -c.strength)
+    # the far ends of bent ruts, traced a stretch at a time
+    traced: list[_Candidate] = []
+    for cand in sorted(candidates, key=lambda c: -c.strength):
+        cand = _track_far(grey, resp, cand, cfg, noise) or cand
+        tol = max(3.0, 0.6 * cand.width)
+        if not any(_on_rut(other, cand.line, cand.points, tol) for other in traced):
+            traced.append(cand)
+    candidates = traced
 
     # the vanishing point from the straight candidates only (a bent line has no direction)
     straight = [
@@ -952,7 +1070,7 @@ def _looks_like_a_rut(track: Track, cfg: TrackConfig, scale: float, followed: bo
     evidence = track.tread_strength > 0.18 or track.texture_ratio > 4.5
     if track.curved:
         if followed:
-            return residual <= 1.5 and (track.tread_strength > 0.15 or track.texture_ratio > 3.0)
+            return residual <= 2.5 and (track.tread_strength > 0.15 or track.texture_ratio > 3.0)
         return track.bend_px * scale <= 25.0 and evidence
     return (
         track.on_vanishing_point
