@@ -1064,6 +1064,9 @@ def _looks_like_a_rut(track: Track, cfg: TrackConfig, scale: float, followed: bo
     floor, with some tread or depth; bent without the curve model, it must
     bend moderately too (a parabola fits mottling more readily).
     """
+    elevation = min(track.angle_deg, 180.0 - track.angle_deg)
+    if elevation < cfg.min_elevation_deg:
+        return False  # lying across the view: texture stretched by the grazing angle
     residual = track.residual_px * scale
     if residual > cfg.max_curve_residual_px:
         return False  # centres scattered about any smooth curve: mottling, not a floor
