@@ -1079,7 +1079,7 @@ def _looks_like_a_rut(track: Track, cfg: TrackConfig, scale: float, followed: bo
         track.on_vanishing_point
         or track.tread_strength > cfg.min_tread_strength
         or track.texture_ratio > cfg.min_texture_ratio
-        or (residual <= 1.3 and track.support >= 0.95 and track.texture_ratio >= 3.5)
+        or (residual <= 1.5 and track.support >= 0.9 and track.texture_ratio >= 3.5)
     )
 
 
