@@ -119,3 +119,26 @@ def test_horizon_in_view_when_asked():
 def test_parameters_are_checked(kwargs, message):
     with pytest.raises(ParameterError, match=message):
         synth_tracks.track_scene(**kwargs)
+
+
+def test_a_rut_entering_from_the_side_is_sampled_densely_and_counted_visible():
+    # seed 13 of scene_set(50, seed=7): the fourth rut enters at the right edge, 289 px
+    # of it in view; sampled over its whole length it had 8 points and was dropped
+    scene = list(synth_tracks.scene_set(50, seed=7))[13][1]
+    rut = scene["ruts"][3]
+    pts = np.array(rut["points"])
+    assert len(pts) >= 300
+    assert pts[:, 0].max() == pytest.approx(scene["width"] - 1, abs=3.0)  # from the edge
+    steps = np.hypot(*np.diff(pts, axis=0).T)
+    assert rut["visible_length_px"] == pytest.approx(steps.sum(), abs=0.1)
+    assert steps.max() < 2.0  # dense enough to score against
+    assert rut["visible"] is True
+
+
+def test_glimpses_are_not_required():
+    scene = synth_tracks.track_scene(seed=0, n_ruts=2)
+    diag = np.hypot(scene["width"], scene["height"])
+    for rut in scene["ruts"]:
+        assert rut["visible"] == (
+            rut["visible_length_px"] >= synth_tracks.MIN_VISIBLE_LENGTH * diag
+        )

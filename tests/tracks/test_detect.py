@@ -45,9 +45,11 @@ def test_ruts_found_with_their_angles_and_vanishing_point(scored_set):
     s = scored_set
     recall = s["tp"] / s["ruts"]
     precision = s["tp"] / s["detections"]
-    # issue 5 asks 0.9 / 0.9; measured 0.795 / 0.894 (see the issue note): guard the level
-    assert recall >= 0.75, recall
-    assert precision >= 0.85, precision
+    # issue 5 asks 0.9 / 0.9; measured 0.908 / 0.973 on this set (0.875-0.923 and
+    # 0.93-0.99 over four seeded sets): two ruts of margin for arithmetic that differs
+    # between machines
+    assert recall >= 0.89, recall
+    assert precision >= 0.93, precision
     assert np.median(s["angles"]) <= 1.0
     assert len(s["vp"]) >= 10
     assert np.median(s["vp"]) <= 0.005 and np.percentile(s["vp"], 90) <= 0.02
@@ -61,8 +63,8 @@ def test_no_tracks_on_ground_without_tracks():
         false += len(result.tracks)
         if not result.tracks:
             assert result.vanishing_point is None and result.pairs == []
-    # issue 5 asks <= 0.05 per image; measured 0.025 on 40 such images
-    assert false / 12 <= 0.09
+    # issue 5 asks <= 0.05 per image; measured 0 on 60 such images
+    assert false / 12 <= 0.05
 
 
 def _level_scene(seed: int, n_ruts: int = 2) -> dict:
@@ -228,3 +230,25 @@ def test_large_jpeg_is_decoded_reduced_and_reported_in_its_own_pixels(tmp_path):
             assert getattr(a, key) == pytest.approx(getattr(b, key), abs=0.01 * 4480)
     overlay = cv2.imread(str(tmp_path / "o" / "overlay.png"))
     assert overlay.shape[1] == 2000
+
+
+def test_steered_rut_curve_is_recovered_from_its_points():
+    from zhurong_tk.tracks.detect import _curve_x, _fit_curve
+
+    v = np.linspace(470.0, 120.0, 200)
+    curve = (80.0, 320.0, 0.3, 2500.0)  # horizon row, a, b, c
+    u = _curve_x(curve, v)
+    fitted, rms = _fit_curve(np.column_stack([u, v]), 480)
+    assert rms < 0.3
+    np.testing.assert_allclose(_curve_x(fitted, v), u, atol=0.5)
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5, 7])
+@pytest.mark.parametrize("curvature", [0.03, -0.03])
+def test_steered_ruts_are_followed_along_their_bend(seed, curvature):
+    scene = synth_tracks.track_scene(seed=seed, n_ruts=2, curvature_per_m=curvature)
+    found = detect_tracks(synth_tracks.encode_like_release(scene)).to_dict()
+    m = match_ruts(scene, found["tracks"])
+    assert m["true_positives"] == m["ruts"] == m["detections"] == 2
+    assert all(t["curved"] for t in found["tracks"])
+    assert found["vanishing_point"] is None  # bent ruts share no one point

@@ -673,17 +673,27 @@ def _curve_x(curve: tuple[float, float, float, float], v: np.ndarray) -> np.ndar
 
 def _fit_curve(points: np.ndarray, height: int) -> tuple[tuple[float, float, float, float], float]:
     """The curve of :func:`_curve_x` through ``points`` (least squares; ``v_h``
-    searched above the points), and its RMS residual in pixels."""
+    searched above the points, coarse then fine), and its RMS residual in pixels."""
     u, v = points[:, 0], points[:, 1]
+
+    def fits(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # every candidate horizon at once: normal equations of u = a + b d + c / d
+        d = v[None, :] - rows[:, None]
+        basis = np.stack([np.ones_like(d), d, 1.0 / d], axis=2)  # (rows, points, 3)
+        gram = np.einsum("gpi,gpj->gij", basis, basis)
+        rhs = np.einsum("gpi,p->gi", basis, u)
+        coef = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+        miss = np.einsum("gpi,gi->gp", basis, coef) - u[None, :]
+        return coef, np.sqrt(np.mean(miss**2, axis=1))
+
     rows = float(v.min()) - np.geomspace(2.0, 20.0 * height, 48)
-    # every candidate horizon at once: normal equations of u = a + b d + c / d
-    d = v[None, :] - rows[:, None]
-    basis = np.stack([np.ones_like(d), d, 1.0 / d], axis=2)  # (rows, points, 3)
-    gram = np.einsum("gpi,gpj->gij", basis, basis)
-    rhs = np.einsum("gpi,p->gi", basis, u)
-    coef = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
-    rms = np.sqrt(np.mean((np.einsum("gpi,gi->gp", basis, coef) - u[None, :]) ** 2, axis=1))
+    coef, rms = fits(rows)
     k = int(np.argmin(rms))
+    fine = np.linspace(rows[min(k + 1, len(rows) - 1)], rows[max(k - 1, 0)], 24)
+    coef_fine, rms_fine = fits(fine)
+    if rms_fine.min() < rms[k]:
+        k = int(np.argmin(rms_fine))
+        rows, coef, rms = fine, coef_fine, rms_fine
     return (float(rows[k]), *(float(c) for c in coef[k])), float(rms[k])  # type: ignore[return-value]
 
 
