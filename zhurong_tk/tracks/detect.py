@@ -761,27 +761,27 @@ def _track_far(
     slope_w, intercept_w = cand.width_model
     kept = [pts[: int(0.6 * len(pts))]]
     floors = [cand.floor[np.argsort(-cand.points[:, 1])][: len(kept[0])]]
-    chunk = max(8.0, 0.06 * h)
-    bends = np.linspace(-1.0, 1.0, 21)
-    for _ in range(int(h / chunk) + 1):
+    chunk = max(8.0, 0.06 * h)  # length of a stretch along the rut, pixels
+    bends = np.linspace(-1.0, 1.0, 15)[:, None]  # lateral play at its end, x reach
+    spacing = 2.0  # every other pixel: the matched filter's box spans several anyway
+    for _ in range(int(h / chunk) + 8):
         known = np.concatenate(kept)
         v_far = float(known[:, 1].min())
-        if v_far - 1.0 < 1.0:
-            break
         recent = known[known[:, 1] <= v_far + max(20.0, 0.1 * h)]
-        slope, u_far = np.polyfit(recent[:, 1] - v_far, recent[:, 0], 1)
-        rows = np.arange(v_far - 1.0, max(v_far - chunk, 0.0), -0.25)
-        if len(rows) < 8:
+        slope, u_far = np.polyfit(recent[:, 1] - v_far, recent[:, 0], 1)  # du/dv, u at v_far
+        rows_per_step = spacing / math.hypot(slope, 1.0)
+        rows_per_chunk = chunk / math.hypot(slope, 1.0)
+        dv = -rows_per_step * np.arange(1, int(rows_per_chunk / rows_per_step) + 1)
+        dv = dv[v_far + dv >= 0.0]
+        if len(dv) < 4:
             break
-        dv = rows - v_far
-        reach = max(3.0, 0.5 * chunk)  # lateral play at the end of the stretch
-        paths = [
-            _row_path(u_far + slope * dv + b * reach * (dv / chunk) ** 2, rows, w, h) for b in bends
-        ]
-        sizes = [len(p[0]) for p in paths]
-        if max(sizes) < 4:
-            break
-        xs, ys, nxs, nys = (np.concatenate([p[k] for p in paths]) for k in range(4))
+        reach = max(3.0, 0.5 * chunk)
+        # every bend at once: u(v) = u_far + slope dv + bend reach (dv / rows_per_chunk)^2
+        us = u_far + slope * dv + bends * reach * (dv / rows_per_chunk) ** 2
+        du = slope + 2.0 * bends * reach * dv / rows_per_chunk**2
+        norm = np.hypot(du, 1.0)
+        xs, ys = us.ravel(), np.broadcast_to(v_far + dv, us.shape).ravel()
+        nxs, nys = (-1.0 / norm).ravel(), (du / norm).ravel()
         expected = np.clip(slope_w * ys + intercept_w, 2.0, 0.15 * w)
         prof = np.zeros((len(xs), 6))
         _kernels.match_trough(grey, resp, xs, ys, nxs, nys, expected, NARROW_FACTORS, prof)
@@ -791,25 +791,21 @@ def _track_far(
             & (np.abs(prof[:, 1]) <= np.maximum(1.5, 0.4 * prof[:, 4]))
             & (prof[:, 5] > 0)
         )
-        best, best_score, first = None, 0.0, 0
-        for size in sizes:
-            sl = slice(first, first + size)
-            first += size
-            if size < 4:
-                continue
-            score = float(np.sum(depth[sl] * good[sl])) / chunk
-            if score > best_score and good[sl].mean() >= 0.6:
-                best, best_score = sl, score
-        if best is None:
-            break
-        steps = np.arange(best.start, best.stop)[good[best]]
+        shape = us.shape
+        score = np.where(
+            good.reshape(shape).mean(axis=1) >= 0.6, (depth * good).reshape(shape).sum(axis=1), 0.0
+        )
+        if not score.max() > 0.0:
+            break  # the trough is lost
+        row = int(np.argmax(score))
+        steps = row * shape[1] + np.flatnonzero(good.reshape(shape)[row])
         found = np.column_stack(
             [xs[steps] + prof[steps, 1] * nxs[steps], ys[steps] + prof[steps, 1] * nys[steps]]
         )
         if float(found[:, 1].min()) > v_far - 1.0:
             break  # no farther
-        kept.append(found[np.argsort(-found[:, 1])])
-        floors.append(prof[steps, 2][np.argsort(-found[:, 1])])
+        kept.append(found)
+        floors.append(prof[steps, 2])
     traced = np.concatenate(kept)
     if len(kept) < 2:
         return None
