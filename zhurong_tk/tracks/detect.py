@@ -679,11 +679,19 @@ def _fit_curve(points: np.ndarray, height: int) -> tuple[tuple[float, float, flo
     def fits(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # every candidate horizon at once: normal equations of u = a + b d + c / d
         d = v[None, :] - rows[:, None]
-        basis = np.stack([np.ones_like(d), d, 1.0 / d], axis=2)  # (rows, points, 3)
-        gram = np.einsum("gpi,gpj->gij", basis, basis)
-        rhs = np.einsum("gpi,p->gi", basis, u)
+        e = 1.0 / d
+        n = float(len(v))
+        sd, se, sdd, see = d.sum(1), e.sum(1), (d * d).sum(1), (e * e).sum(1)
+        gram = np.empty((len(rows), 3, 3))
+        gram[:, 0, 0] = n
+        gram[:, 0, 1] = gram[:, 1, 0] = sd
+        gram[:, 0, 2] = gram[:, 2, 0] = se
+        gram[:, 1, 1] = sdd
+        gram[:, 1, 2] = gram[:, 2, 1] = n  # d * (1 / d)
+        gram[:, 2, 2] = see
+        rhs = np.stack([np.full(len(rows), u.sum()), d @ u, e @ u], axis=1)
         coef = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
-        miss = np.einsum("gpi,gi->gp", basis, coef) - u[None, :]
+        miss = coef[:, :1] + coef[:, 1:2] * d + coef[:, 2:] * e - u[None, :]
         return coef, np.sqrt(np.mean(miss**2, axis=1))
 
     rows = float(v.min()) - np.geomspace(2.0, 20.0 * height, 48)
