@@ -14,9 +14,10 @@ The pipeline, on a working copy of at most :data:`WORK_SIDE` pixels:
 3. accumulator peaks (numba), each a candidate line;
 4. profiles across each candidate, one per pixel along it (numba): where the
    trough is, how dark, how wide; the visible extent is the longest run of
-   trough; the centreline is refitted through the trough's floor (and as a
-   curve where the rover steered);
-5. the vanishing point by consensus of the candidates, tread period by
+   trough; the centreline is refitted through the trough's floor;
+5. the far part of each rut traced again a stretch at a time, letting it bend
+   (where the rover steered), and described by the steered-rut curve;
+6. the vanishing point by consensus of the straight candidates, tread period by
    autocorrelation along the floor, confidence, pairing into wheel sets.
 """
 
@@ -562,7 +563,7 @@ def _examine(
         cand.width_model = (float(slope), float(intercept))
         if moved < 1.0:
             break
-    return _follow_curve(grey, resp, cand, cfg, noise, threshold) or cand
+    return cand
 
 
 def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors=WIDE_FACTORS):
@@ -705,46 +706,6 @@ def _fit_curve(points: np.ndarray, height: int) -> tuple[tuple[float, float, flo
     return (float(rows[k]), *(float(c) for c in coef[k])), float(rms[k])  # type: ignore[return-value]
 
 
-def _curve_path(
-    curve: tuple[float, float, float, float], w: int, h: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Points one pixel apart along the curve inside the image, bottom first, and
-    unit normals (for match_trough)."""
-    v_h = curve[0]
-    v = np.arange(h - 1.0, max(v_h + 1.0, 0.0), -0.25)
-    if len(v) < 2:
-        return (np.empty(0),) * 4  # type: ignore[return-value]
-    u = _curve_x(curve, v)
-    inside = (u >= 0) & (u <= w - 1)
-    v, u = v[inside], u[inside]
-    if len(v) < 2:
-        return (np.empty(0),) * 4  # type: ignore[return-value]
-    arc = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(u), np.diff(v)))])
-    s = np.arange(0.0, arc[-1], 1.0)
-    xs, ys = np.interp(s, arc, u), np.interp(s, arc, v)
-    slope = curve[2] - curve[3] / (ys - v_h) ** 2  # du/dv
-    norm = np.hypot(slope, 1.0)
-    return xs, ys, -1.0 / norm, slope / norm  # normal of the tangent (slope, 1) / norm
-
-
-def _row_path(
-    u: np.ndarray, v: np.ndarray, w: int, h: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A path ``u(v)`` given finely in rows, resampled one pixel apart inside the
-    image, with unit normals ``(-1, du/dv) / norm`` (for match_trough)."""
-    inside = (u >= 0) & (u <= w - 1) & (v >= 0) & (v <= h - 1)
-    u, v = u[inside], v[inside]
-    if len(v) < 2:
-        return (np.empty(0),) * 4  # type: ignore[return-value]
-    arc = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(u), np.diff(v)))])
-    s = np.arange(0.0, arc[-1], 1.0)
-    xs, ys = np.interp(s, arc, u), np.interp(s, arc, v)
-    slope = np.gradient(u, v)
-    slope = np.interp(s, arc, slope)
-    norm = np.hypot(slope, 1.0)
-    return xs, ys, -1.0 / norm, slope / norm
-
-
 def _track_far(
     grey: np.ndarray,
     resp: np.ndarray,
@@ -832,85 +793,6 @@ def _track_far(
         curve=curve,
         strength=cand.strength,
     )
-
-
-def _follow_curve(
-    grey: np.ndarray,
-    resp: np.ndarray,
-    cand: _Candidate,
-    cfg: TrackConfig,
-    noise: float,
-    threshold: float,
-) -> _Candidate | None:
-    """Measure a rut along the steered-rut curve through a straight candidate's floor.
-
-    The straight measurement holds only the stretch of a bent rut near its
-    line; the curve fitted to that stretch predicts where the rest lies. The
-    trough is matched along the curve, the curve refitted through the matched
-    centres, until it stays put. None when the floor is not bent or the curve
-    finds no more rut than the line did.
-    """
-    h, w = grey.shape
-    diag = math.hypot(w, h)
-    line_rms = float(np.sqrt(np.mean(_distance_to_line(cand.points, cand.line) ** 2)))
-    curve, rms = _fit_curve(cand.points, h)
-    if line_rms < 1.0 or rms > 0.75 * line_rms:
-        return None  # the floor lies on a line
-    slope, intercept = cand.width_model
-    best = None
-    for _ in range(3):
-        xs, ys, nxs, nys = _curve_path(curve, w, h)
-        n = len(xs)
-        if n < cfg.min_length * diag:
-            break
-        expected = np.clip(slope * ys + intercept, 2.0, 0.15 * w)
-        prof = np.zeros((n, 6))
-        _kernels.match_trough(grey, resp, xs, ys, nxs, nys, expected, NARROW_FACTORS, prof)
-        offset, floor, side, width = prof[:, 1], prof[:, 2], prof[:, 3], prof[:, 4]
-        depth = side - floor
-        good = (
-            (depth > cfg.min_contrast * noise)
-            & (np.abs(offset) <= np.maximum(2.0, 0.75 * width))
-            & ((prof[:, 0] > 0.25 * threshold) | (depth > 2 * cfg.min_contrast * noise))
-            & (prof[:, 5] > 0)
-        )
-        a, b = _longest_run(good, max_gap=max(3, n // 25))
-        if b - a < cfg.min_length * diag or good[a:b].mean() < cfg.min_support:
-            break
-        steps = np.arange(a, b)[good[a:b]]
-        pts = np.column_stack(
-            [xs[steps] + offset[steps] * nxs[steps], ys[steps] + offset[steps] * nys[steps]]
-        )
-        new_curve, _ = _fit_curve(pts, h)
-        for _ in range(2):  # drop centres that locked onto a neighbour
-            miss = np.abs(pts[:, 0] - _curve_x(new_curve, pts[:, 1]))
-            keep = miss < max(2.0, 3.0 * float(np.median(miss)) + 1.0)
-            if keep.sum() < 10:
-                return best
-            pts, steps = pts[keep], steps[keep]
-            new_curve, _ = _fit_curve(pts, h)
-        order = np.argsort(-pts[:, 1])  # near end (bottom) first
-        best = _Candidate(
-            points=pts[order],
-            line=_fit_line(pts),
-            support=float(good[a:b].mean()),
-            contrast=float(np.median(depth[steps])),
-            width=float(np.median(width[steps])),
-            floor=floor[steps][order],
-            strength=float(np.sum(depth[steps])),
-            rows=pts[order, 1],
-            width_model=cand.width_model,
-            curve=new_curve,
-        )
-        moved = float(
-            np.max(np.abs(_curve_x(new_curve, pts[[0, -1], 1]) - _curve_x(curve, pts[[0, -1], 1])))
-        )
-        curve = new_curve
-        if moved < 1.0:
-            break
-    if best is None or best.strength < 1.05 * cand.strength:
-        return None
-    return best
 
 
 def _vanishing_point(lines: list[tuple[float, float, float, float]], diag: float):
