@@ -34,6 +34,7 @@ def test_demo_checks_pass_against_the_truth(demo_run):
     quantities = {(c["subject"], c["quantity"]) for c in report["checks"]}
     assert ("edl_vfr.mp4", "max_timestamp_error_s") in quantities
     assert ("egress_aac.m4a", "decoded_duration_s") in quantities
+    assert ("tracks_02.jpg", "ruts_found") in quantities  # the steering scene is checked too
     assert all(c["ok"] for c in report["checks"])
     assert "checks against the truth passed" in result.stdout
     assert "Public samples: not present" not in result.stdout  # --no-samples says nothing of them
