@@ -6,6 +6,7 @@ Exit codes (see :mod:`zhurong_tk.errors`): 0 ok, 1 some input failed,
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -28,8 +29,31 @@ Exit status: 0 ok; 1 some input could not be processed; 2 usage error;
 Public samples are looked up in $ZHURONG_TK_SAMPLES or ../shared/fixtures."""
 
 
+#: Subcommands, imported only when run (or listed): ``tracks detect`` need not load
+#: scipy and PyAV for ``info`` and ``audio``. The pattern of click's "lazily loading
+#: subcommands" documentation.
+LAZY_COMMANDS = {
+    "info": "zhurong_tk.cli.info:info",
+    "audio": "zhurong_tk.cli.audio:audio",
+    "video": "zhurong_tk.cli.video:video",
+    "tracks": "zhurong_tk.cli.tracks:tracks",
+    "demo": "zhurong_tk.cli.demo:demo",
+    "warmup": "zhurong_tk.cli.warmup:warmup",
+}
+
+
 class ZhurongGroup(click.Group):
-    """A click group that turns our exceptions into one-line messages and exit codes."""
+    """A click group that turns our exceptions into one-line messages and exit codes,
+    and imports its subcommands when they are used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            module, attr = LAZY_COMMANDS[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -78,20 +102,6 @@ def cli(ctx: click.Context, verbose: int, quiet: int, debug: bool) -> None:
     ctx.meta["zhurong_tk.debug"] = debug
     ctx.meta["zhurong_tk.quiet"] = quiet > 0
     _configure_logging(verbose + (2 if debug else 0), quiet)
-
-
-def _register() -> None:
-    from zhurong_tk.cli import audio, demo, info, tracks, video, warmup
-
-    cli.add_command(info.info)
-    cli.add_command(audio.audio)
-    cli.add_command(video.video)
-    cli.add_command(tracks.tracks)
-    cli.add_command(demo.demo)
-    cli.add_command(warmup.warmup)
-
-
-_register()
 
 
 def main() -> None:
