@@ -1,7 +1,7 @@
 """The ``zhurong-tk`` command group: global options, logging, and error mapping.
 
 Exit codes (see :mod:`zhurong_tk.errors`): 0 ok, 1 some input failed,
-2 usage, 3 internal error, 130 interrupted.
+2 usage, 3 internal error, 130 interrupted, 141 stdout closed by its reader.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 import click
 
 from zhurong_tk import __version__
-from zhurong_tk.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ZhurongError
+from zhurong_tk.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, ZhurongError
 
 log = logging.getLogger("zhurong_tk")
 
@@ -68,6 +68,11 @@ class ZhurongGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("zhurong-tk: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # the reader of stdout is gone (`| head`): stop quietly; stdout goes to
+            # devnull so that Python's own flush at exit does not complain again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:
             if ctx.meta.get("zhurong_tk.debug"):
                 raise

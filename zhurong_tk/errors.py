@@ -15,6 +15,7 @@ code      meaning
 2         usage: bad option or parameter value
 3         internal error (a bug; re-run with ``--debug`` and report it)
 130       interrupted (Ctrl-C)
+141       standard output closed by its reader (e.g. piped into ``head``)
 ========  ===========================================================
 """
 
@@ -27,6 +28,8 @@ EXIT_INPUT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
+#: 128 + SIGPIPE, as for a process the shell's pipe closed
+EXIT_BROKEN_PIPE = 141
 
 
 class ZhurongError(Exception):

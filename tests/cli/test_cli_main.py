@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 import zhurong_tk
 from tests.conftest import BAD
 from zhurong_tk.cli import main as cli_main
-from zhurong_tk.errors import ParameterError
+from zhurong_tk.errors import EXIT_BROKEN_PIPE, ParameterError
 
 
 @pytest.fixture
@@ -151,3 +152,25 @@ def test_installed_command_detects_tracks_and_extracts_frames(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "v" / "contact_sheet.jpg").is_file()
     assert "FFmpeg" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_installed_command_stops_quietly_when_its_reader_goes(tmp_path):
+    # `zhurong-tk tracks detect *.jpg | head -0`: the reader of stdout is gone
+    from zhurong_tk.synth import tracks as synth_tracks
+
+    images = [
+        str(synth_tracks.write(tmp_path / f"t{i}.jpg", synth_tracks.track_scene(seed=i)))
+        for i in range(2)
+    ]
+    exe = shutil.which("zhurong-tk")
+    command = [exe] if exe else [sys.executable, "-m", "zhurong_tk"]
+    with subprocess.Popen(
+        [*command, "tracks", "detect", *images, "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        proc.stdout.close()
+        stderr = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == EXIT_BROKEN_PIPE
+    assert stderr == ""  # no "internal error", no "Exception ignored"
+    assert (tmp_path / "out" / "t1.jpg" / "report.json").is_file()  # the work was done

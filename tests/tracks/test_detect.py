@@ -24,8 +24,13 @@ from zhurong_tk.tracks.score import match_ruts
 def scored_set():
     """50 seeded scenes (0-4 ruts, a quarter steering), as released JPEGs, scored."""
     totals = {"tp": 0, "ruts": 0, "detections": 0, "angles": [], "vp": [], "empty_false": []}
+    totals["off_image"] = 0
     for _, scene in synth_tracks.scene_set(50, seed=0):
         found = detect_tracks(synth_tracks.encode_like_release(scene)).to_dict()
+        for t in found["tracks"]:
+            xy = np.array([[t["x1"], t["y1"]], [t["x2"], t["y2"]], *t["points"]])
+            limit = np.array([scene["width"] - 1, scene["height"] - 1])
+            totals["off_image"] += int(np.any((xy < 0) | (xy > limit)))
         m = match_ruts(scene, found["tracks"])
         totals["tp"] += m["true_positives"]
         totals["ruts"] += m["ruts"]
@@ -49,6 +54,7 @@ def test_ruts_found_with_their_angles_and_vanishing_point(scored_set):
     # 0.97-0.99 over four seeded sets)
     assert recall >= 0.9, recall
     assert precision >= 0.95, precision
+    assert s["off_image"] == 0  # endpoints and polylines lie on the image
     assert np.median(s["angles"]) <= 1.0
     assert len(s["vp"]) >= 10
     assert np.median(s["vp"]) <= 0.005 and np.percentile(s["vp"], 90) <= 0.02

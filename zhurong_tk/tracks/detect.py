@@ -929,7 +929,7 @@ def detect_tracks(
     on_vp[straight] = on_straight
     tracks: list[Track] = []
     for cand, at_vp in zip(candidates, on_vp, strict=True):
-        track = _to_track(cand, at_vp, vp is not None, scale, texture, diag)
+        track = _to_track(cand, at_vp, vp is not None, scale, texture, (w, h))
         track.texture_ratio = cand.contrast / texture
         if track.confidence >= cfg.min_confidence and _looks_like_a_rut(
             track, cfg, scale, cand.curve is not None
@@ -980,8 +980,14 @@ def _looks_like_a_rut(track: Track, cfg: TrackConfig, scale: float, followed: bo
 
 
 def _to_track(
-    cand: _Candidate, at_vp: bool, vp_exists: bool, scale: float, texture: float, diag: float
+    cand: _Candidate,
+    at_vp: bool,
+    vp_exists: bool,
+    scale: float,
+    texture: float,
+    size: tuple[int, int],
 ) -> Track:
+    diag = math.hypot(*size)
     pts = cand.points
     if cand.curve is not None:
         # followed along the steered-rut curve: the curve is the centreline
@@ -1014,9 +1020,11 @@ def _to_track(
         + 0.2 * geometry
         + 0.2 * min(1.0, strength / 0.4)
     )
-    near, far = pts[0], pts[-1]
+    # (a centre found half a box beyond the border is still reported on the image)
+    near, far = np.clip(pts[[0, -1]], 0.0, np.array(size, float) - 1.0)
     # polyline: every few pixels along the floor, smoothed by the fitted curve
     keep = np.linspace(0, len(pts) - 1, min(len(pts), 24)).round().astype(int)
+    fitted = np.clip(fitted, 0.0, np.array(size, float) - 1.0)
     poly_x, poly_y = fitted[keep, 0], fitted[keep, 1]
     angle = math.degrees(math.atan2(far[1] - near[1], far[0] - near[0])) % 180.0
     return Track(
