@@ -182,6 +182,23 @@ def _visible_centreline(scene: dict[str, Any], rut: dict[str, Any], n: int = 400
     return uv[keep]
 
 
+def tread_period_px(scene: dict[str, Any], rut: dict[str, Any], x: float, y: float) -> float:
+    """True grouser period in image pixels along ``rut`` where it passes nearest ``(x, y)``.
+
+    The image distance between the rut's centreline points one tread period
+    apart on the ground, at the ground distance whose projection is nearest
+    the pixel: what :func:`zhurong_tk.tracks.detect_tracks` reports as
+    ``tread_period_px`` at a rut's near end.
+    """
+    ys = np.linspace(max(rut["y_start_m"], 0.05), rut["y_end_m"], 4000)
+    ground = np.column_stack([rut_centreline_m(scene, rut, ys), ys, np.zeros_like(ys)])
+    uv, _ = project(scene, ground)
+    y0 = float(ys[int(np.nanargmin(np.hypot(uv[:, 0] - x, uv[:, 1] - y)))])
+    pair = np.array([y0, y0 + rut["tread_period_m"]])
+    ends, _ = project(scene, np.column_stack([rut_centreline_m(scene, rut, pair), pair, [0, 0]]))
+    return float(np.hypot(*(ends[1] - ends[0])))
+
+
 def _add_image_truth(scene: dict[str, Any]) -> None:
     w, h = scene["width"], scene["height"]
     cam = scene["camera"]

@@ -41,6 +41,9 @@ SCALES = (2.5, 5.0, 10.0, 20.0)
 #: model settles, narrow once it has (the filter's cost grows with their number).
 WIDE_FACTORS = np.array([0.5, 0.7, 1.0, 1.4, 2.0])
 NARROW_FACTORS = np.array([0.8, 1.0, 1.25])
+#: Tread strength from which the period is reported: on generated scenes 88 % of such
+#: periods lie within 10 % of the truth (weaker ones often lock onto a multiple).
+TREAD_REPORTED = 0.4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -385,36 +388,49 @@ def _longest_run(good: np.ndarray, max_gap: int) -> tuple[int, int]:
 
 
 def ground_tread(
-    floor: np.ndarray, rows: np.ndarray, width_model: tuple[float, float]
+    floor: np.ndarray,
+    rows: np.ndarray,
+    width_model: tuple[float, float],
+    horizon_row: float | None = None,
 ) -> tuple[float | None, float]:
     """Tread period (image pixels along the rows, at the near end) and its strength.
 
     Grousers repeat at a fixed distance on the ground, which perspective
-    compresses towards the horizon. The rut's width, which shrinks to zero at
-    the horizon row ``v_h``, locates it; ground distance goes as ``1 / (v - v_h)``,
-    so the floor's grey levels are resampled evenly in that variable before
-    the autocorrelation. Only the near part, where the rut is at least 4
-    pixels wide, is used.
+    compresses towards the horizon row ``v_h`` (given, e.g. the vanishing
+    point's row, or where the rut's width shrinks to zero). Ground distance
+    goes as ``1 / (v - v_h)``, so the floor's grey levels are resampled evenly
+    in that variable before the autocorrelation. Only the near stretch is
+    used: where the rut is at least 4 pixels wide and out to twice the nearest
+    distance, so the pattern is compressed at most four-fold across it; the
+    grid is as fine as the stretch's far end (a coarser one would alias the
+    period onto its multiples).
     """
     slope, intercept = width_model
-    if slope <= 1e-4 or len(rows) < 24:
+    if horizon_row is None:
+        if slope <= 1e-4:
+            return None, 0.0
+        horizon_row = -intercept / slope
+    v_h = float(horizon_row)
+    if len(rows) < 24:
         return None, 0.0
-    v_h = -intercept / slope
-    widths = slope * rows + intercept
-    near = widths >= 4.0
+    v_near = float(rows.max())
+    if v_near - v_h < 8.0:
+        return None, 0.0
+    near = (slope * rows + intercept >= 4.0) & (rows - v_h >= 0.5 * (v_near - v_h))
     if near.sum() < 24:
         return None, 0.0
     v = rows[near]
     g = 1.0 / np.maximum(v - v_h, 1e-3)
     order = np.argsort(g)
     g, values = g[order], floor[near][order]
-    grid = np.linspace(g[0], g[-1], 256)
+    step = 1.0 / (float(v.min()) - v_h) ** 2  # one pixel at the far end, in g
+    n = int(min(4096, max(64, math.ceil((g[-1] - g[0]) / step) + 1)))
+    grid = np.linspace(g[0], g[-1], n)
     resampled = np.interp(grid, g, values)
     period, strength = tread_period(resampled)
     if period is None:
         return None, strength
-    step_g = (grid[-1] - grid[0]) / 255
-    v_near = float(v.max())
+    step_g = (grid[-1] - grid[0]) / (n - 1)
     return float(period * step_g * (v_near - v_h) ** 2), strength
 
 
@@ -927,9 +943,18 @@ def detect_tracks(
     vp, on_straight = _vanishing_point([candidates[i].line for i in straight], diag)
     on_vp = np.zeros(len(candidates), bool)
     on_vp[straight] = on_straight
+    horizons = [
+        -c.width_model[1] / c.width_model[0]
+        for c in candidates
+        if c.width_model[0] > 1e-3 and -c.width_model[1] / c.width_model[0] < c.points[:, 1].min()
+    ]
+    shared_horizon = float(np.median(horizons)) if len(horizons) >= 2 else None
     tracks: list[Track] = []
     for cand, at_vp in zip(candidates, on_vp, strict=True):
-        track = _to_track(cand, at_vp, vp is not None, scale, texture, (w, h))
+        # the row where this rut's ground distance runs out: the vanishing point's for
+        # a rut through it, else the ruts' common horizon (from their widths)
+        horizon_row = vp[1] if (at_vp and vp is not None) else shared_horizon
+        track = _to_track(cand, at_vp, vp is not None, scale, texture, (w, h), horizon_row)
         track.texture_ratio = cand.contrast / texture
         if track.confidence >= cfg.min_confidence and _looks_like_a_rut(
             track, cfg, scale, cand.curve is not None
@@ -986,6 +1011,7 @@ def _to_track(
     scale: float,
     texture: float,
     size: tuple[int, int],
+    horizon_row: float | None = None,
 ) -> Track:
     diag = math.hypot(*size)
     pts = cand.points
@@ -1009,7 +1035,7 @@ def _to_track(
         residual = float(np.sqrt(np.mean((across - np.polyval(coef, along)) ** 2)))
         fit = np.polyval(coef if curved else np.polyfit(along, across, 1), along)
         fitted = np.column_stack([px + along * dx + fit * dy, py + along * dy - fit * dx])
-    period, strength = ground_tread(cand.floor, cand.rows, cand.width_model)
+    period, strength = ground_tread(cand.floor, cand.rows, cand.width_model, horizon_row)
     # evidence a line is a rut and not a texture or rock edge: a continuous trough,
     # clearly darker than the soil's own mottling, converging with the other ruts
     # (or bending smoothly), with the grousers' period along its floor
@@ -1038,7 +1064,7 @@ def _to_track(
         contrast=cand.contrast,
         points=[[float(x / scale), float(y / scale)] for x, y in zip(poly_x, poly_y, strict=True)],
         curved=curved,
-        tread_period_px=None if period is None or strength < 0.2 else period / scale,
+        tread_period_px=None if period is None or strength < TREAD_REPORTED else period / scale,
         tread_strength=strength,
         on_vanishing_point=bool(at_vp),
         support=cand.support,
