@@ -117,7 +117,7 @@ class TrackConfig:
     min_confidence: float = 0.5
     min_tread_strength: float = 0.25
     min_texture_ratio: float = 6.0
-    max_curve_residual_px: float = 4.0
+    max_curve_residual_px: float = 3.0
     max_tracks: int = 8
     min_elevation_deg: float = 10.0
 
