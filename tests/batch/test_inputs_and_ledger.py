@@ -1,0 +1,168 @@
+"""Batch inputs (folders, globs, manifests), result folders, and the ledger."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from zhurong_tk.batch import (
+    Ledger,
+    content_hash,
+    expand_inputs,
+    options_key,
+    read_manifest,
+    result_folders,
+)
+from zhurong_tk.errors import ParameterError
+from zhurong_tk.io.sniff import AUDIO_SUFFIXES
+
+AUDIO = AUDIO_SUFFIXES
+
+
+def _touch(path: Path, data: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def archive(tmp_path):
+    """sol1/ and sol2/ both hold a.wav; frames in natural order; noise to skip."""
+    root = tmp_path / "archive"
+    for name in ["sol1/a.wav", "sol2/a.wav", "sol2/deep/clip_10.flac", "sol2/deep/clip_2.flac"]:
+        _touch(root / name, name.encode())
+    for name in ["sol1/notes.txt", "sol1/.hidden.wav", "sol2/image.png"]:
+        _touch(root / name)
+    return root
+
+
+def test_folders_are_searched_recursively_for_the_commands_types(archive):
+    found = expand_inputs([archive], AUDIO)
+    rel = [p.relative_to(archive).as_posix() for p in found]
+    assert rel == ["sol1/a.wav", "sol2/a.wav", "sol2/deep/clip_2.flac", "sol2/deep/clip_10.flac"]
+
+
+def test_globs_files_and_duplicates(archive):
+    found = expand_inputs(
+        [str(archive / "**" / "*.flac"), archive / "sol1" / "a.wav", archive / "sol1"], AUDIO
+    )
+    rel = [p.relative_to(archive).as_posix() for p in found]
+    # the folder sol1 adds nothing new: a.wav was already named
+    assert rel == ["sol2/deep/clip_2.flac", "sol2/deep/clip_10.flac", "sol1/a.wav"]
+
+
+def test_a_named_file_is_kept_whatever_it_is_so_the_batch_can_record_why_it_failed(archive):
+    missing = archive / "gone.wav"
+    found = expand_inputs([missing, archive / "sol1" / "notes.txt"], AUDIO)
+    assert found == [missing, archive / "sol1" / "notes.txt"]
+
+
+def test_nothing_to_do_is_an_error(tmp_path):
+    with pytest.raises(ParameterError, match="no input files found"):
+        expand_inputs([tmp_path, str(tmp_path / "*.wav")], AUDIO)
+
+
+def test_manifests_plain_and_csv(archive, tmp_path):
+    plain = tmp_path / "list.txt"
+    plain.write_text(f"# two clips\n{archive / 'sol1/a.wav'}\n\n../archive/sol2/a.wav\n")
+    assert read_manifest(plain) == [
+        str(archive / "sol1/a.wav"),
+        str(tmp_path / "../archive/sol2/a.wav"),
+    ]
+    table = tmp_path / "clips.csv"
+    table.write_text("sol,Path,note\n1,archive/sol1/a.wav,wind\n2,archive/sol2/a.wav,\n")
+    assert read_manifest(table) == [
+        str(tmp_path / "archive/sol1/a.wav"),
+        str(tmp_path / "archive/sol2/a.wav"),
+    ]
+    found = expand_inputs([], AUDIO, manifest=table)
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+        "archive/sol1/a.wav",
+        "archive/sol2/a.wav",
+    ]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("file,size\na.wav,1\n")
+    with pytest.raises(ParameterError, match="needs a 'path' column"):
+        read_manifest(bad)
+    with pytest.raises(ParameterError, match="cannot read the manifest"):
+        read_manifest(tmp_path / "absent.txt")
+
+
+def test_result_folders_never_collide_and_stay_inside(archive, tmp_path):
+    odd = _touch(archive / "sol1" / "a b.wav")
+    near = _touch(archive / "sol1" / "a_b.wav")
+    inputs = [archive / "sol1/a.wav", archive / "sol2/a.wav", odd, near]
+    out = tmp_path / "out"
+    folders = result_folders(inputs, out)
+    assert [f.relative_to(out).as_posix() for f in folders] == [
+        "sol1/a.wav",
+        "sol2/a.wav",
+        "sol1/a_b.wav",
+        "sol1/a_b.wav-2",
+    ]
+    # a lone input, or inputs whose names start with dots, still land inside
+    dotted = _touch(tmp_path / "..weird" / "..x.wav")
+    (folder,) = result_folders([dotted], out)
+    assert folder.resolve().is_relative_to(out.resolve())
+    assert folder.name == "x.wav"
+
+
+def test_ledger_records_are_durable_and_a_cut_line_is_ignored(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.append({"path": "/a.wav", "status": "done", "sha256": "sha256:1", "options": "k"})
+    ledger.append({"path": "/b.wav", "status": "failed", "error": "truncated"})
+    with open(tmp_path / "ledger.jsonl", "a") as fh:
+        fh.write('{"path": "/c.wav", "status": "do')  # killed mid-write
+    again = Ledger(tmp_path)
+    assert sorted(again.latest) == ["/a.wav", "/b.wav"]
+    assert again.latest["/b.wav"]["error"] == "truncated"
+    first = json.loads((tmp_path / "ledger.jsonl").read_text().splitlines()[0])
+    assert first["schema"] == "zhurong-tk/batch.ledger/1"
+
+
+def test_ledger_decides_what_a_rerun_does(tmp_path):
+    clip = _touch(tmp_path / "in" / "a.wav", b"first")
+    folder = tmp_path / "out" / "a.wav"
+    ledger = Ledger(tmp_path / "out")
+    key = options_key("audio analyze", {"n_fft": 4096})
+    action, state = ledger.decide(clip, key, folder)
+    assert action == "run" and state.sha256 == content_hash(clip)
+    ledger.append(
+        {
+            "path": os.path.realpath(clip),
+            "status": "done",
+            "options": key,
+            **vars(state),
+        }
+    )
+    assert ledger.decide(clip, key, folder)[0] == "run"  # no result folder yet
+    folder.mkdir(parents=True)
+    assert ledger.decide(clip, key, folder)[0] == "skip-done"
+    assert ledger.decide(clip, key, folder, force=True)[0] == "run"
+    other = options_key("audio analyze", {"n_fft": 8192})
+    assert other != key and ledger.decide(clip, other, folder)[0] == "run"
+    clip.write_bytes(b"changed")  # new content: done again
+    assert ledger.decide(clip, key, folder)[0] == "run"
+    # a failure is skipped until asked to retry
+    ledger.append({"path": os.path.realpath(clip), "status": "failed", "options": key,
+                   **vars(ledger.decide(clip, key, folder)[1])})  # fmt: skip
+    assert ledger.decide(clip, key, folder)[0] == "skip-failed"
+    assert ledger.decide(clip, key, folder, retry_failed=True)[0] == "run"
+    # an unreadable input runs, to be recorded as failed with its reason
+    assert ledger.decide(tmp_path / "gone.wav", key, folder) == ("run", None)
+
+
+def test_unchanged_files_are_not_read_again(tmp_path, monkeypatch):
+    clip = _touch(tmp_path / "a.wav", b"data")
+    ledger = Ledger(tmp_path / "out")
+    _, state = ledger.decide(clip, "k", tmp_path)
+    ledger.append({"path": os.path.realpath(clip), "status": "done", "options": "k", **vars(state)})
+
+    def no_reading(path):
+        raise AssertionError("hashed again")
+
+    monkeypatch.setattr("zhurong_tk.batch.ledger.content_hash", no_reading)
+    assert Ledger(tmp_path / "out").decide(clip, "k", tmp_path)[0] == "skip-done"

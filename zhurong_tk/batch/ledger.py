@@ -1,0 +1,134 @@
+"""The batch ledger: one JSON line per input and attempt, appended durably.
+
+``OUTDIR/ledger.jsonl`` is the run's memory. Each record says what was done to
+which input (path, size, content hash, the options' key), how it ended
+(``done`` or ``failed`` with the reason), how long it took and where its
+results are. A line is written whole and flushed to disk before the next
+input is reported, so a run killed at any moment leaves every finished
+input recorded; a half-written last line (the kill landed mid-write) is
+ignored on reading. Re-running the same command reads the ledger to skip
+what is already done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+LEDGER_NAME = "ledger.jsonl"
+LEDGER_SCHEMA = "zhurong-tk/batch.ledger/1"
+
+
+def content_hash(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, as ``"sha256:<hex>"``."""
+    with open(path, "rb") as fh:
+        return "sha256:" + hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def options_key(command: str, options: dict[str, Any]) -> str:
+    """A short key of the command and its options: equal keys, equal results."""
+    text = json.dumps({"command": command, "options": options}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True)
+class FileState:
+    """What a file is now: its size, modification time and content hash."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+def file_state(path: str | os.PathLike[str], known: dict[str, Any] | None = None) -> FileState:
+    """The file's state; its hash is taken from ``known`` (an earlier ledger
+    record) when size and modification time are unchanged, as ``make`` and
+    ``rsync`` do, so a re-run does not read every finished file again.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read (the batch records the input as failed).
+    """
+    st = os.stat(path)
+    if known and known.get("size") == st.st_size and known.get("mtime_ns") == st.st_mtime_ns:
+        return FileState(st.st_size, st.st_mtime_ns, known["sha256"])
+    return FileState(st.st_size, st.st_mtime_ns, content_hash(path))
+
+
+class Ledger:
+    """Records of a batch's output folder, read once and appended to.
+
+    Parameters
+    ----------
+    out_dir : path
+        The batch's output folder; the ledger is ``out_dir/ledger.jsonl``.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike[str]) -> None:
+        self.path = Path(out_dir) / LEDGER_NAME
+        self.latest: dict[str, dict[str, Any]] = {}  # input's real path -> its last record
+        if self.path.exists():
+            for record in _read_records(self.path):
+                self.latest[record["path"]] = record
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one record as a line, flushed to disk before returning."""
+        record = {"schema": LEDGER_SCHEMA, **record}
+        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.latest[record["path"]] = record
+
+    def decide(
+        self,
+        path: str | os.PathLike[str],
+        key: str,
+        result_folder: str | os.PathLike[str],
+        *,
+        retry_failed: bool = False,
+        force: bool = False,
+    ) -> tuple[str, FileState | None]:
+        """What to do with an input: ``"run"``, ``"skip-done"`` or ``"skip-failed"``.
+
+        Done inputs are skipped while their content hash, the options' key and
+        the result folder are unchanged; failed ones are skipped unless
+        ``retry_failed`` (or they changed); ``force`` runs everything. Returns
+        the file's state too (None when it cannot be read: it runs, to be
+        recorded as failed with the reason).
+        """
+        real = os.path.realpath(path)
+        earlier = self.latest.get(real)
+        try:
+            state = file_state(real, earlier)
+        except OSError:
+            return "run", None
+        if force or earlier is None:
+            return "run", state
+        same = earlier.get("sha256") == state.sha256 and earlier.get("options") == key
+        if not same:
+            return "run", state
+        if earlier.get("status") == "done" and Path(result_folder).is_dir():
+            return "skip-done", state
+        if earlier.get("status") == "failed" and not retry_failed:
+            return "skip-failed", state
+        return "run", state
+
+
+def _read_records(path: Path) -> Iterable[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a killed run
+            if isinstance(record, dict) and "path" in record:
+                yield record
