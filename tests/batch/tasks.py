@@ -1,0 +1,28 @@
+"""Per-file tasks for the batch tests (importable by Dask's worker processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from zhurong_tk.errors import MediaReadError
+
+
+def count_bytes(path: Path, folder: Path) -> dict:
+    """Writes report.json with the file's size; misbehaves on request by file name."""
+    data = path.read_bytes() if path.exists() else None
+    if data is None:
+        raise MediaReadError(path, "no such file")
+    if b"crash" in data:
+        os.kill(os.getpid(), signal.SIGKILL)  # as a decoder's segfault would
+    if b"hang" in data:
+        time.sleep(600)
+    if b"bug" in data:
+        raise ZeroDivisionError("division by zero")
+    if b"bad" in data:
+        raise MediaReadError(path, "truncated: header declares 2,044 bytes, file has 3")
+    (folder / "report.json").write_text(json.dumps({"bytes": len(data)}))
+    return {"bytes": len(data)}

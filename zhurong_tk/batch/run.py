@@ -1,0 +1,321 @@
+"""Run one per-file task over many inputs, on local worker processes or a Dask cluster.
+
+The engine is dask.distributed: a :class:`~distributed.LocalCluster` of
+single-threaded worker processes on this machine by default, or an existing
+cluster's scheduler. Dask replaces a worker that dies; with the scheduler's
+``allowed-failures`` at 0 and ``worker-saturation`` at 1.0 a crash fails only
+the task that caused it (measured: docs/batch_engine_research.md). Dask has
+no per-task timeout, so each task arms a :mod:`faulthandler` watchdog that
+ends its worker process when the time is up, even inside a C or numba loop.
+
+Every task writes into a hidden folder under the output folder and renames
+it into place when complete, so a run killed midway never leaves a result
+folder that looks finished; the ledger records each input as it completes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import faulthandler
+import logging
+import os
+import shutil
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from zhurong_tk.batch.inputs import expand_inputs, result_folders
+from zhurong_tk.batch.ledger import Ledger, options_key
+from zhurong_tk.errors import ZhurongError
+
+log = logging.getLogger(__name__)
+
+#: Scheduler settings the runner needs (see the module's docstring).
+DASK_CONFIG = {
+    "distributed.scheduler.allowed-failures": 0,
+    "distributed.scheduler.worker-saturation": 1.0,
+}
+PARTIAL = ".partial"  # where tasks write before their results are renamed into place
+
+Task = Callable[[Path, Path], dict[str, Any]]
+
+
+@dataclasses.dataclass
+class BatchSummary:
+    """How a batch ended.
+
+    Attributes
+    ----------
+    done, skipped, failed : int
+        Inputs finished now, skipped (done before, or failed before without
+        ``retry_failed``), and failed now.
+    seconds : float
+        Wall time of the run.
+    records : list of dict
+        This run's ledger records, in completion order.
+    interrupted : bool
+        Stopped by Ctrl-C before every input was handled.
+    """
+
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    records: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    interrupted: bool = False
+
+
+def run_one(task: Task, path: str, folder: str, timeout_s: float | None) -> dict[str, Any]:
+    """Run ``task(path, partial_folder)`` and rename the folder into ``folder``.
+
+    Runs on a worker. A :class:`ZhurongError` (bad input) is a failed record
+    with its one-line message; any other exception is a failed record marked
+    as an internal error. With ``timeout_s``, a watchdog ends the whole
+    worker process when the time is up (Dask then reports the worker lost);
+    a marker file left beside the partial folder tells the runner why.
+    """
+    final = Path(folder)
+    partial = final.parent / f"{PARTIAL}-{final.name}-{uuid.uuid4().hex[:8]}"
+    marker = None
+    started = time.perf_counter()
+    try:
+        partial.mkdir(parents=True)
+        if timeout_s:
+            marker = open(_timeout_marker(final), "w")  # noqa: SIM115 - the watchdog writes it
+            faulthandler.dump_traceback_later(timeout_s, exit=True, file=marker)
+        try:
+            summary = task(Path(path), partial)
+        finally:
+            if marker is not None:
+                faulthandler.cancel_dump_traceback_later()
+        _replace(partial, final)
+        return {"status": "done", "summary": summary, "seconds": time.perf_counter() - started}
+    except ZhurongError as exc:
+        return {"status": "failed", "error": str(exc), "seconds": time.perf_counter() - started}
+    except Exception as exc:  # a bug in a task must not end the batch
+        return {
+            "status": "failed",
+            "error": f"internal error: {type(exc).__name__}: {exc}",
+            "seconds": time.perf_counter() - started,
+        }
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+        if marker is not None:
+            marker.close()
+            Path(marker.name).unlink(missing_ok=True)
+
+
+def _timeout_marker(folder: Path) -> Path:
+    return folder.parent / f"{PARTIAL}-{folder.name}.timeout"
+
+
+def _replace(partial: Path, final: Path) -> None:
+    """Move a finished result folder into place, replacing an older one."""
+    if final.exists():
+        old = final.parent / f"{PARTIAL}-{final.name}-old-{uuid.uuid4().hex[:8]}"
+        os.replace(final, old)
+        os.replace(partial, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(partial, final)
+
+
+def run_batch(
+    task: Task,
+    inputs: Iterable[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    command: str,
+    options: dict[str, Any],
+    suffixes: frozenset[str],
+    manifest: str | os.PathLike[str] | None = None,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    timeout_s: float | None = None,
+    retry_failed: bool = False,
+    force: bool = False,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> BatchSummary:
+    """Run ``task`` on every input into its own folder under ``out_dir``, resumably.
+
+    Parameters
+    ----------
+    task : callable ``(input_path, folder) -> dict``
+        Analyses one input and writes its results into ``folder`` (an empty,
+        hidden folder renamed into place when the task returns); returns a
+        JSON-able summary. Must be picklable (a module-level function, or a
+        :func:`functools.partial` of one).
+    inputs, manifest, suffixes
+        Folders, globs, files and a manifest, see :func:`expand_inputs`.
+    command, options
+        Name and options of the analysis: with the inputs' content hashes
+        they decide what a re-run can skip.
+    jobs : int, optional
+        Worker processes on this machine [default: the number of cores].
+    scheduler : str, optional
+        Address of a Dask scheduler to run on instead (its workers need
+        zhurong-tk and the input paths).
+    timeout_s : float, optional
+        Longest time for one input; a task still running then is stopped
+        (its worker process ended and replaced) and recorded as failed.
+    retry_failed, force
+        Run inputs that failed before again; run everything again.
+    progress : callable, optional
+        Called with each ledger record as it is written.
+
+    Returns
+    -------
+    BatchSummary
+    """
+    from distributed import as_completed
+
+    started = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = expand_inputs(inputs, suffixes, manifest=manifest)
+    folders = result_folders(files, out)
+    ledger = Ledger(out)
+    key = options_key(command, options)
+    summary = BatchSummary()
+    todo = []
+    for path, folder in zip(files, folders, strict=True):
+        action, state = ledger.decide(path, key, folder, retry_failed=retry_failed, force=force)
+        if action == "run":
+            todo.append((path, folder, state))
+        else:
+            summary.skipped += 1
+
+    def record(path: Path, folder: Path, state: Any, outcome: dict[str, Any]) -> None:
+        entry = {
+            "path": os.path.realpath(path),
+            "input": str(path),
+            "status": outcome["status"],
+            "options": key,
+            "command": command,
+            "result": str(folder.relative_to(out)) if outcome["status"] == "done" else None,
+            "error": outcome.get("error"),
+            "seconds": round(outcome.get("seconds", 0.0), 3),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **(dataclasses.asdict(state) if state is not None else {}),
+        }
+        ledger.append(entry)
+        summary.records.append(entry)
+        if outcome["status"] == "done":
+            summary.done += 1
+        else:
+            summary.failed += 1
+        if progress is not None:
+            progress(entry)
+
+    if not todo:
+        summary.seconds = time.perf_counter() - started
+        return summary
+    with _client(jobs, scheduler) as (client, cluster):
+        futures = client.map(
+            run_one,
+            [task] * len(todo),
+            [str(p) for p, _, _ in todo],
+            [str(f) for _, f, _ in todo],
+            [timeout_s] * len(todo),
+            key=[
+                f"zhurong-{command.replace(' ', '-')}-{uuid.uuid4().hex[:8]}-{i}"
+                for i in range(len(todo))
+            ],
+            pure=False,
+        )
+        where = {f.key: item for f, item in zip(futures, todo, strict=True)}
+        try:
+            for future in as_completed(futures):
+                path, folder, state = where[future.key]
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # the worker died: a crash, or the watchdog
+                    outcome = _lost_worker(folder, exc, timeout_s)
+                future.release()
+                record(path, folder, state, outcome)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            client.cancel(futures)
+            _kill_workers(cluster)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _lost_worker(folder: Path, exc: Exception, timeout_s: float | None) -> dict[str, Any]:
+    marker = _timeout_marker(folder)
+    timed_out = marker.exists() and marker.stat().st_size > 0
+    marker.unlink(missing_ok=True)
+    for leftover in folder.parent.glob(f"{PARTIAL}-{folder.name}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    if timed_out:
+        return {
+            "status": "failed",
+            "error": f"timed out after {timeout_s:g} s",
+            "seconds": timeout_s,
+        }
+    name = type(exc).__name__
+    return {"status": "failed", "error": f"the worker process died ({name}: a crash in a decoder?)"}
+
+
+class _client:
+    """A Dask client on a new local cluster (or the given scheduler), closed on exit."""
+
+    def __init__(self, jobs: int | None, scheduler: str | None) -> None:
+        self.jobs = jobs or os.cpu_count() or 1
+        self.scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+        self.cluster = None
+        self.client = None
+
+    def __enter__(self):
+        import dask
+        from distributed import Client, LocalCluster
+
+        self._config = dask.config.set(DASK_CONFIG)
+        self._config.__enter__()
+        if self.scheduler:
+            self.client = Client(self.scheduler)
+            self.client.run_on_scheduler(_configure_scheduler)
+        else:
+            # workers must not see the terminal's Ctrl-C: the client stops them
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                self.cluster = LocalCluster(
+                    n_workers=self.jobs,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",  # a free port: runs side by side never clash
+                    silence_logs=logging.ERROR,
+                )
+            finally:
+                signal.signal(signal.SIGINT, previous)
+            self.client = Client(self.cluster)
+        return self.client, self.cluster
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.client is not None:
+                self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+        finally:
+            self._config.__exit__(None, None, None)
+
+
+def _configure_scheduler(dask_scheduler=None) -> None:  # pragma: no cover - on the scheduler
+    dask_scheduler.allowed_failures = 0
+    dask_scheduler.WORKER_SATURATION = 1.0
+
+
+def _kill_workers(cluster: Any) -> None:
+    """End local workers at once (a hung task would hold a graceful close for seconds)."""
+    if cluster is None:
+        return
+    for worker in list(getattr(cluster, "workers", {}).values()):
+        pid = getattr(getattr(worker, "process", None), "pid", None)
+        if pid:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
