@@ -26,3 +26,10 @@ def count_bytes(path: Path, folder: Path) -> dict:
         raise MediaReadError(path, "truncated: header declares 2,044 bytes, file has 3")
     (folder / "report.json").write_text(json.dumps({"bytes": len(data)}))
     return {"bytes": len(data)}
+
+
+def slow_copy(path: Path, folder: Path) -> dict:
+    """A third of a second per input, then report.json: for runs interrupted midway."""
+    time.sleep(0.3)
+    (folder / "report.json").write_text(json.dumps({"bytes": len(path.read_bytes())}))
+    return {}

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +89,66 @@ def test_a_rerun_skips_what_is_done_and_retries_failures_on_request(tmp_path):
     forced = _run(inputs, out, options={"x": 2}, force=True)
     assert forced.done == 3 and forced.skipped == 0
     assert len(_ledger(out)) == 3 + 2 + 3 + 3
+
+
+RUNNER = """
+import sys
+from tests.batch.tasks import slow_copy
+from zhurong_tk.batch.run import run_batch
+from zhurong_tk.io.sniff import AUDIO_SUFFIXES
+
+if __name__ == "__main__":
+    summary = run_batch(slow_copy, [sys.argv[1]], sys.argv[2], command="test slow",
+                        options={}, suffixes=AUDIO_SUFFIXES, jobs=2)
+    print(summary.done, summary.skipped, summary.failed)
+"""
+
+
+def _start_runner(tmp_path: Path, inputs: Path, out: Path) -> subprocess.Popen:
+    script = tmp_path / "runner.py"
+    script.write_text(RUNNER)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(inputs), str(out)],
+        cwd=Path(__file__).parents[2],  # where `tests` imports from, for the workers too
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # started from a test, the child must see SIGINT as a terminal would deliver it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def _wait_for_records(out: Path, count: int, limit_s: float = 60.0) -> None:
+    ledger = out / "ledger.jsonl"
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if ledger.exists() and len(ledger.read_text().splitlines()) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} records after {limit_s} s")
+
+
+@pytest.mark.parametrize("how", ["sigkill", "ctrl-c"])
+def test_a_run_stopped_midway_keeps_what_it_finished_and_the_rerun_does_the_rest(tmp_path, how):
+    inputs = _inputs(tmp_path / "in", {f"clip_{i:02d}.wav": b"x" * (i + 1) for i in range(24)})
+    out = tmp_path / "out"
+    with _start_runner(tmp_path, inputs, out) as proc:
+        _wait_for_records(out, 4)
+        proc.send_signal(signal.SIGKILL if how == "sigkill" else signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    if how == "ctrl-c":
+        assert proc.returncode != 0 and "KeyboardInterrupt" in stderr
+    finished = [r for r in _ledger(out) if r["status"] == "done"]
+    assert 4 <= len(finished) < 24
+    # a result folder exists only for a finished input, and is complete
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert folders == sorted(Path(r["input"]).name for r in finished)
+    assert all((out / name / "report.json").is_file() for name in folders)
+    # the re-run does only the rest, and clears what the stopped run left half-written
+    with _start_runner(tmp_path, inputs, out) as proc:
+        stdout, _ = proc.communicate(timeout=120)
+    done, skipped, failed = map(int, stdout.split())
+    assert (done, skipped, failed) == (24 - len(finished), len(finished), 0)
+    assert not list(out.glob(".partial*"))
+    assert len({r["path"] for r in _ledger(out) if r["status"] == "done"}) == 24

@@ -57,8 +57,6 @@ class BatchSummary:
         Wall time of the run.
     records : list of dict
         This run's ledger records, in completion order.
-    interrupted : bool
-        Stopped by Ctrl-C before every input was handled.
     """
 
     done: int = 0
@@ -66,7 +64,6 @@ class BatchSummary:
     failed: int = 0
     seconds: float = 0.0
     records: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    interrupted: bool = False
 
 
 def run_one(task: Task, path: str, folder: str, timeout_s: float | None) -> dict[str, Any]:
@@ -170,12 +167,23 @@ def run_batch(
     Returns
     -------
     BatchSummary
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On Ctrl-C, after the workers are stopped; the ledger holds every input
+        finished until then.
     """
     from distributed import as_completed
 
     started = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.rglob(f"{PARTIAL}-*"):  # left by a run that was killed
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
     files = expand_inputs(inputs, suffixes, manifest=manifest)
     folders = result_folders(files, out)
     ledger = Ledger(out)
@@ -238,9 +246,10 @@ def run_batch(
                 future.release()
                 record(path, folder, state, outcome)
         except KeyboardInterrupt:
-            summary.interrupted = True
+            # the ledger holds every input finished so far; a re-run does the rest
             client.cancel(futures)
             _kill_workers(cluster)
+            raise
     summary.seconds = time.perf_counter() - started
     return summary
 
