@@ -152,3 +152,32 @@ def test_a_run_stopped_midway_keeps_what_it_finished_and_the_rerun_does_the_rest
     assert (done, skipped, failed) == (24 - len(finished), len(finished), 0)
     assert not list(out.glob(".partial*"))
     assert len({r["path"] for r in _ledger(out) if r["status"] == "done"}) == 24
+
+
+def test_on_an_existing_cluster_a_crash_fails_alone(tmp_path):
+    # a cluster started elsewhere, with Dask's defaults (a crashed task retried 3 times,
+    # blaming the tasks queued beside it): the runner sets its scheduler for one try
+    import logging
+
+    from distributed import LocalCluster
+
+    inputs = _inputs(
+        tmp_path / "in", {**{f"c{i}.wav": b"ok" * (i + 1) for i in range(8)}, "crash.wav": b"crash"}
+    )
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, dashboard_address=":0", silence_logs=logging.ERROR
+    ) as cluster:
+        before = (cluster.scheduler.allowed_failures, cluster.scheduler.WORKER_SATURATION)
+        summary = run_batch(
+            count_bytes,
+            [inputs],
+            tmp_path / "out",
+            command="test count",
+            options={},
+            suffixes=AUDIO_SUFFIXES,
+            scheduler=cluster.scheduler_address,
+        )
+        after = (cluster.scheduler.allowed_failures, cluster.scheduler.WORKER_SATURATION)
+    assert (summary.done, summary.failed) == (8, 1)
+    assert [Path(r["input"]).name for r in summary.records if r["error"]] == ["crash.wav"]
+    assert after == before == (3, 1.1)  # the shared scheduler's settings are given back

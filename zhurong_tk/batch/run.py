@@ -278,6 +278,7 @@ class _client:
         self.scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
         self.cluster = None
         self.client = None
+        self._restore: tuple[int, float] | None = None
 
     def __enter__(self):
         import dask
@@ -287,7 +288,8 @@ class _client:
         self._config.__enter__()
         if self.scheduler:
             self.client = Client(self.scheduler)
-            self.client.run_on_scheduler(_configure_scheduler)
+            # the scheduler reads its own settings, not ours: set them for this run
+            self._restore = self.client.run_on_scheduler(_configure_scheduler, 0, 1.0)
         else:
             # workers must not see the terminal's Ctrl-C: the client stops them
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -307,6 +309,9 @@ class _client:
     def __exit__(self, *exc: object) -> None:
         try:
             if self.client is not None:
+                if self.scheduler and self._restore is not None:  # a shared cluster
+                    with contextlib.suppress(Exception):
+                        self.client.run_on_scheduler(_configure_scheduler, *self._restore)
                 self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
@@ -314,9 +319,14 @@ class _client:
             self._config.__exit__(None, None, None)
 
 
-def _configure_scheduler(dask_scheduler=None) -> None:  # pragma: no cover - on the scheduler
-    dask_scheduler.allowed_failures = 0
-    dask_scheduler.WORKER_SATURATION = 1.0
+def _configure_scheduler(
+    allowed_failures: int, saturation: float, dask_scheduler=None
+) -> tuple[int, float]:  # pragma: no cover - runs on the scheduler
+    """Set the scheduler's retry count and saturation; return the previous values."""
+    previous = (dask_scheduler.allowed_failures, dask_scheduler.WORKER_SATURATION)
+    dask_scheduler.allowed_failures = allowed_failures
+    dask_scheduler.WORKER_SATURATION = saturation
+    return previous
 
 
 def _kill_workers(cluster: Any) -> None:
