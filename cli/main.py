@@ -39,6 +39,7 @@ LAZY_COMMANDS = {
     "tracks": "zhurong_tk.cli.tracks:tracks",
     "demo": "zhurong_tk.cli.demo:demo",
     "warmup": "zhurong_tk.cli.warmup:warmup",
+    "batch": "zhurong_tk.cli.batch:batch",
 }
 
 

@@ -53,6 +53,8 @@ class BatchSummary:
     done, skipped, failed : int
         Inputs finished now, skipped (done before, or failed before without
         ``retry_failed``), and failed now.
+    failed_before : int
+        Of the skipped, those that failed in an earlier run.
     seconds : float
         Wall time of the run.
     records : list of dict
@@ -62,6 +64,7 @@ class BatchSummary:
     done: int = 0
     skipped: int = 0
     failed: int = 0
+    failed_before: int = 0
     seconds: float = 0.0
     records: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
@@ -196,6 +199,7 @@ def run_batch(
             todo.append((path, folder, state))
         else:
             summary.skipped += 1
+            summary.failed_before += action == "skip-failed"
 
     def record(path: Path, folder: Path, state: Any, outcome: dict[str, Any]) -> None:
         entry = {

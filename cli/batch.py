@@ -1,0 +1,174 @@
+"""``zhurong-tk batch``: any per-file command over many files, resumably, in parallel."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from zhurong_tk.errors import EXIT_INPUT_FAILED, ZhurongError
+
+#: The commands a batch can run, and the file types it collects from folders and globs.
+BATCHABLE = {
+    ("audio", "analyze"): "audio",
+    ("video", "frames"): "video",
+    ("tracks", "detect"): "image",
+}
+
+
+class CommandFailed(ZhurongError):
+    """One input's command ended with an error (its message is the command's own)."""
+
+
+def _suffixes(kind: str) -> frozenset[str]:
+    from zhurong_tk.io.sniff import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+    return {
+        "audio": AUDIO_SUFFIXES | VIDEO_SUFFIXES,  # the sound inside videos too
+        "video": VIDEO_SUFFIXES,
+        "image": IMAGE_SUFFIXES,
+    }[kind]
+
+
+def _resolve(ctx: click.Context, words: tuple[str, str]) -> click.Command:
+    root = ctx.find_root().command
+    group = root.get_command(ctx, words[0]) if isinstance(root, click.Group) else None
+    command = group.get_command(ctx, words[1]) if isinstance(group, click.Group) else None
+    if command is None or tuple(words) not in BATCHABLE:
+        names = ", ".join(" ".join(k) for k in BATCHABLE)
+        raise click.UsageError(f"batch runs one of: {names}; got {' '.join(words)!r}")
+    return command
+
+
+def run_command(words: tuple[str, str], options: list[str], path: Path, folder: Path) -> dict:
+    """Run ``zhurong-tk WORDS PATH --out FOLDER OPTIONS`` in this process (on a worker)
+    and return its JSON summary; its error message becomes a :class:`CommandFailed`."""
+    from zhurong_tk.cli.main import cli
+
+    ctx = click.Context(cli)
+    command = _resolve(ctx, words)
+    args = [str(path), "--out", str(folder), "--format", "json", *options]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            command.main(
+                args=args, prog_name=f"zhurong-tk {' '.join(words)}", standalone_mode=False
+            )
+            status = 0
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else 1
+        except ZhurongError as exc:
+            raise CommandFailed(str(exc)) from None
+        except click.ClickException as exc:
+            raise CommandFailed(exc.format_message()) from None
+    if status:
+        lines = [line for line in err.getvalue().splitlines() if line.startswith("zhurong-tk:")]
+        message = lines[0].removeprefix("zhurong-tk: error: ") if lines else f"exit {status}"
+        raise CommandFailed(message)
+    summaries = json.loads(out.getvalue() or "[]")
+    return summaries[0] if isinstance(summaries, list) and summaries else {}
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option(
+    "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes [default: cores]."
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Run on this Dask scheduler instead [default: $DASK_SCHEDULER_ADDRESS or local].",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Longest time for one input, seconds; then it fails and the run goes on.",
+)
+@click.option("--manifest", type=click.Path(dir_okay=False), default=None, help="Input list.")
+@click.option("--retry-failed", is_flag=True, help="Run inputs that failed before again.")
+@click.option("--force", is_flag=True, help="Run every input again.")
+@click.argument("command_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def batch(
+    ctx, out_dir, jobs, scheduler, timeout_s, manifest, retry_failed, force, command_args
+) -> None:
+    """Run COMMAND over many files: zhurong-tk batch --out DIR tracks detect [OPTIONS] INPUTS...
+
+    INPUTS are files, folders (searched recursively for the command's file types), or globs;
+    --manifest adds a list (one path per line, or a CSV with a path column). Each input gets
+    its own folder under --out, mirroring its path; OUT/ledger.jsonl records every input, so
+    running the same line again does only what is left. A bad, crashing or hung input fails
+    alone (exit status 1 at the end).
+    """
+    import functools
+    import time
+
+    from zhurong_tk.batch import run_batch
+
+    if len(command_args) < 2:
+        raise click.UsageError("name the command, e.g. 'tracks detect', then its inputs")
+    words = (command_args[0], command_args[1])
+    command = _resolve(ctx, words)
+    rest = list(command_args[2:])
+    # the command's own parser separates its inputs from its options
+    parsed = command.make_context(
+        " ".join(words), [*rest, "--out", str(out_dir)], parent=ctx, resilient_parsing=True
+    )
+    inputs_param = next(p for p in command.params if isinstance(p, click.Argument))
+    inputs = [str(i) for i in parsed.params.get(inputs_param.name) or ()]
+    options = [token for token in rest if token not in inputs]
+    if not inputs and manifest is None:
+        raise click.UsageError("no inputs given")
+    # the options are checked once here, not once per input on the workers
+    command.make_context(" ".join(words), [*options, "--out", str(out_dir), "input"], parent=ctx)
+    quiet = ctx.meta.get("zhurong_tk.quiet") or not sys.stderr.isatty()
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(unit="file", file=sys.stderr, desc=" ".join(words))
+
+    def progress(record: dict) -> None:
+        if record["status"] == "failed":
+            click.echo(f"zhurong-tk: error: {record['error']}", err=True)
+        if bar is not None:
+            bar.update()
+
+    started = time.perf_counter()
+    try:
+        summary = run_batch(
+            functools.partial(run_command, words, options),
+            inputs,
+            out_dir,
+            command=" ".join(words),
+            options={"args": options},
+            suffixes=_suffixes(BATCHABLE[words]),
+            manifest=manifest,
+            jobs=jobs,
+            scheduler=scheduler,
+            timeout_s=timeout_s,
+            retry_failed=retry_failed,
+            force=force,
+            progress=progress,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    earlier = (
+        f" ({summary.failed_before} failed before: --retry-failed runs them again)"
+        if summary.failed_before
+        else ""
+    )
+    click.echo(
+        f"{summary.done} done, {summary.skipped} skipped{earlier}, {summary.failed} failed "
+        f"in {time.perf_counter() - started:.1f} s → {Path(out_dir) / 'ledger.jsonl'}"
+    )
+    if summary.failed or summary.failed_before:  # the archive is not all done
+        ctx.exit(EXIT_INPUT_FAILED)

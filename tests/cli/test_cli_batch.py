@@ -1,0 +1,89 @@
+"""``zhurong-tk batch``: a command over a folder, resumed, with bad inputs and bad options."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from zhurong_tk.cli.main import cli
+from zhurong_tk.synth import tracks as synth_tracks
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def hazcam(tmp_path):
+    root = tmp_path / "hazcam"
+    for sol in ("sol1", "sol2"):
+        (root / sol).mkdir(parents=True)
+    for i in range(3):
+        synth_tracks.write(
+            root / f"sol{1 + i % 2}" / f"rear_{i}.jpg",
+            synth_tracks.track_scene(seed=i),
+            truth=False,
+        )
+    (root / "sol2" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
+    (root / "sol2" / "notes.txt").write_text("not an image: not collected from the folder")
+    return root
+
+
+def test_batch_tracks_over_a_folder_then_resumed(hazcam, tmp_path):
+    out = tmp_path / "out"
+    args = [
+        "batch",
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "tracks",
+        "detect",
+        "--max-pixels",
+        "50000000",
+    ]
+    first = CliRunner().invoke(cli, [*args, str(hazcam)])
+    assert first.exit_code == 1, first.output
+    assert first.stdout.startswith("3 done, 0 skipped, 1 failed")
+    assert "broken.jpg: cannot read JPEG header" in first.stderr
+    for name in ("sol1/rear_0.jpg", "sol2/rear_1.jpg", "sol1/rear_2.jpg"):
+        report = json.loads((out / name / "report.json").read_text())
+        assert report["schema"] == "zhurong-tk/tracks.detect/1" and len(report["tracks"]) >= 1
+        assert (out / name / "overlay.png").is_file()
+    records = [json.loads(line) for line in (out / "ledger.jsonl").read_text().splitlines()]
+    assert sorted(r["status"] for r in records) == ["done", "done", "done", "failed"]
+    # again: nothing to do, but the archive is still not all done
+    again = CliRunner().invoke(cli, [*args, str(hazcam)])
+    assert again.exit_code == 1
+    assert again.stdout.startswith("0 done, 4 skipped (1 failed before")
+    # the broken image replaced by a good one: --retry-failed runs it
+    synth_tracks.write(
+        hazcam / "sol2" / "broken.jpg", synth_tracks.track_scene(seed=7), truth=False
+    )
+    retry = [
+        "batch",
+        "--out",
+        str(out),
+        "--retry-failed",
+        "tracks",
+        "detect",
+        "--max-pixels",
+        "50000000",
+    ]
+    retried = CliRunner().invoke(cli, [*retry, str(hazcam)])
+    assert retried.exit_code == 0, retried.output
+    assert retried.stdout.startswith("1 done, 3 skipped, 0 failed")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["video", "info"], "batch runs one of: audio analyze, video frames, tracks detect"),
+        (["tracks"], "name the command"),
+        (["tracks", "detect", "--camera", "1,2", "x.jpg"], "--camera"),
+    ],
+)
+def test_batch_usage_errors(args, message, tmp_path):
+    result = CliRunner().invoke(cli, ["batch", "--out", str(tmp_path / "o"), *args])
+    assert result.exit_code == 2
+    assert message in result.output
