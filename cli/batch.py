@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import sys
 from pathlib import Path
 
@@ -45,13 +44,13 @@ def _resolve(ctx: click.Context, words: tuple[str, str]) -> click.Command:
 
 
 def run_command(words: tuple[str, str], options: list[str], path: Path, folder: Path) -> dict:
-    """Run ``zhurong-tk WORDS PATH --out FOLDER OPTIONS`` in this process (on a worker)
-    and return its JSON summary; its error message becomes a :class:`CommandFailed`."""
+    """Run ``zhurong-tk WORDS PATH --out FOLDER OPTIONS`` in this process (on a worker);
+    returns which report it wrote. Its error message becomes a :class:`CommandFailed`."""
     from zhurong_tk.cli.main import cli
 
     ctx = click.Context(cli)
     command = _resolve(ctx, words)
-    args = [str(path), "--out", str(folder), "--format", "json", *options]
+    args = [str(path), "--out", str(folder), *options]
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -69,8 +68,8 @@ def run_command(words: tuple[str, str], options: list[str], path: Path, folder: 
         lines = [line for line in err.getvalue().splitlines() if line.startswith("zhurong-tk:")]
         message = lines[0].removeprefix("zhurong-tk: error: ") if lines else f"exit {status}"
         raise CommandFailed(message)
-    summaries = json.loads(out.getvalue() or "[]")
-    return summaries[0] if isinstance(summaries, list) and summaries else {}
+    reports = [name for name in ("report.json", "index.json") if (folder / name).is_file()]
+    return {"report": reports[0] if reports else None}
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -117,12 +116,15 @@ def batch(
     words = (command_args[0], command_args[1])
     command = _resolve(ctx, words)
     rest = list(command_args[2:])
-    # the command's own parser separates its inputs from its options
-    parsed = command.make_context(
+    # the command's own options separate its inputs from its options; its input argument
+    # is widened to many (video frames takes one video per run)
+    single = next(p for p in command.params if isinstance(p, click.Argument))
+    many = click.Argument([single.name], nargs=-1)
+    probe = click.Command(command.name, params=[many if p is single else p for p in command.params])
+    parsed = probe.make_context(
         " ".join(words), [*rest, "--out", str(out_dir)], parent=ctx, resilient_parsing=True
     )
-    inputs_param = next(p for p in command.params if isinstance(p, click.Argument))
-    inputs = [str(i) for i in parsed.params.get(inputs_param.name) or ()]
+    inputs = [str(i) for i in parsed.params.get(single.name) or ()]
     options = [token for token in rest if token not in inputs]
     if not inputs and manifest is None:
         raise click.UsageError("no inputs given")

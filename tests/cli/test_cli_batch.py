@@ -87,3 +87,31 @@ def test_batch_usage_errors(args, message, tmp_path):
     result = CliRunner().invoke(cli, ["batch", "--out", str(tmp_path / "o"), *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_batch_runs_audio_analyze_and_video_frames_with_their_options(tmp_path):
+    from zhurong_tk.synth import audio as synth_audio
+    from zhurong_tk.synth import video as synth_video
+
+    media = tmp_path / "media"
+    media.mkdir()
+    synth_audio.write(media / "egress.wav", synth_audio.egress_scene(duration_s=12), sr=16000)
+    synth_video.write(media / "drive.mp4", synth_video.drive_scene(seed=0))
+    out = tmp_path / "out"
+    audio = CliRunner().invoke(
+        cli, ["batch", "--out", str(out / "a"), "audio", "analyze", "--n-fft", "1024", str(media)]
+    )
+    # videos are collected for their sound too; this one is silent, and fails alone
+    assert audio.exit_code == 1, audio.output
+    assert audio.stdout.startswith("1 done, 0 skipped, 1 failed")
+    assert "drive.mp4: MP4/MOV file has no audio track" in audio.stderr
+    report = json.loads((out / "a" / "egress.wav" / "report.json").read_text())
+    assert report["parameters"]["n_fft"] == 1024  # the option reached the command
+    video = CliRunner().invoke(
+        cli, ["batch", "--out", str(out / "v"), "video", "frames", "--every", "2s", str(media)]
+    )
+    assert video.exit_code == 0, video.output
+    assert video.stdout.startswith("1 done")  # videos only
+    index = json.loads((out / "v" / "drive.mp4" / "index.json").read_text())
+    assert index["selection"]["interval_s"] == 2.0  # the option reached the command
+    assert index["frames"] and (out / "v" / "drive.mp4" / "contact_sheet.jpg").is_file()
