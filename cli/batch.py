@@ -50,7 +50,7 @@ def run_command(words: tuple[str, str], options: list[str], path: Path, folder: 
 
     ctx = click.Context(cli)
     command = _resolve(ctx, words)
-    args = [str(path), "--out", str(folder), *options]
+    args = ["--out", str(folder), *options, "--", str(path)]  # a path may start with "-"
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -70,6 +70,33 @@ def run_command(words: tuple[str, str], options: list[str], path: Path, folder: 
         raise CommandFailed(message)
     reports = [name for name in ("report.json", "index.json") if (folder / name).is_file()]
     return {"report": reports[0] if reports else None}
+
+
+def _split(command: click.Command, tokens: list[str]) -> tuple[list[str], list[str]]:
+    """The command's inputs (its positional words) and its option tokens, by its options:
+    a value-taking option consumes the words after it (``--every 2s``), a flag none."""
+    takes: dict[str, int] = {}
+    for param in command.params:
+        if isinstance(param, click.Option):
+            for name in (*param.opts, *param.secondary_opts):
+                takes[name] = 0 if (param.is_flag or param.count) else param.nargs
+    inputs: list[str] = []
+    options: list[str] = []
+    words = iter(tokens)
+    for token in words:
+        if token == "--":
+            inputs += list(words)
+            break
+        name = token.split("=", 1)[0]
+        if token.startswith("-") and name in takes:
+            options.append(token)
+            if "=" not in token:
+                options += [next(words, "") for _ in range(takes[name])]
+        elif token.startswith("-") and len(token) > 1:
+            options.append(token)  # unknown: the command's check below names it
+        else:
+            inputs.append(token)
+    return inputs, options
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -116,16 +143,8 @@ def batch(
     words = (command_args[0], command_args[1])
     command = _resolve(ctx, words)
     rest = list(command_args[2:])
-    # the command's own options separate its inputs from its options; its input argument
-    # is widened to many (video frames takes one video per run)
-    single = next(p for p in command.params if isinstance(p, click.Argument))
-    many = click.Argument([single.name], nargs=-1)
-    probe = click.Command(command.name, params=[many if p is single else p for p in command.params])
-    parsed = probe.make_context(
-        " ".join(words), [*rest, "--out", str(out_dir)], parent=ctx, resilient_parsing=True
-    )
-    inputs = [str(i) for i in parsed.params.get(single.name) or ()]
-    options = [token for token in rest if token not in inputs]
+    # the command's own options tell its inputs from its option values
+    inputs, options = _split(command, rest)
     if not inputs and manifest is None:
         raise click.UsageError("no inputs given")
     # the options are checked once here, not once per input on the workers

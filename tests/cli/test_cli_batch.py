@@ -115,3 +115,22 @@ def test_batch_runs_audio_analyze_and_video_frames_with_their_options(tmp_path):
     index = json.loads((out / "v" / "drive.mp4" / "index.json").read_text())
     assert index["selection"]["interval_s"] == 2.0  # the option reached the command
     assert index["frames"] and (out / "v" / "drive.mp4" / "contact_sheet.jpg").is_file()
+
+
+def test_the_command_line_is_split_by_the_commands_options():
+    from zhurong_tk.cli.batch import _split
+    from zhurong_tk.cli.tracks import detect_command
+
+    tokens = ["a.jpg", "--camera", "476,331,233,1.5,24", "--debug-images", "b.jpg"]
+    tokens += ["--max-pixels=1000", "--threads", "a.jpg", "--", "-odd.jpg"]
+    inputs, options = _split(detect_command, tokens)
+    # an option's value spelled like an input stays with its option
+    assert inputs == ["a.jpg", "b.jpg", "-odd.jpg"]
+    assert options == [
+        "--camera",
+        "476,331,233,1.5,24",
+        "--debug-images",
+        "--max-pixels=1000",
+        "--threads",
+        "a.jpg",
+    ]
