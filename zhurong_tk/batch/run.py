@@ -182,13 +182,16 @@ def run_batch(
     started = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.rglob(f"{PARTIAL}-*"):  # left by a run that was killed
-        if stale.is_dir():
-            shutil.rmtree(stale, ignore_errors=True)
-        else:
-            stale.unlink(missing_ok=True)
     files = expand_inputs(inputs, suffixes, manifest=manifest)
     folders = result_folders(files, out)
+    # a killed run leaves its partial folders beside the result folders, nowhere else:
+    # look there, not through every finished result
+    for parent in {f.parent for f in folders}:
+        for stale in parent.glob(f"{PARTIAL}-*"):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
     ledger = Ledger(out)
     key = options_key(command, options)
     summary = BatchSummary()
