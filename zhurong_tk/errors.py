@@ -86,15 +86,27 @@ class OutputExistsError(ZhurongError, FileExistsError):
 
 
 class OutputWriteError(ZhurongError, OSError):
-    """An output could not be written (permissions, disk full); nothing partial is left."""
+    """An output could not be written (permissions, disk full); nothing partial is left.
 
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file or folder that could not be written.
+    reason : str
+        What went wrong.
+    errno : int, optional
+        The system's error number (``errno.ENOSPC`` for a full disk), when
+        there was one: a batch stops on a full or read-only output.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], reason: str, errno: int | None = None) -> None:
         self.path = os.fspath(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+        self.errno = errno
 
     def __str__(self) -> str:
         return f"{self.path}: cannot write: {self.reason}"
 
     def __reduce__(self):
-        return (type(self), (self.path, self.reason))
+        return (type(self), (self.path, self.reason, self.errno))

@@ -134,3 +134,44 @@ def test_the_command_line_is_split_by_the_commands_options():
         "--threads",
         "a.jpg",
     ]
+
+
+def test_installed_batch_stops_on_ctrl_c_with_exit_130_and_a_consistent_ledger(tmp_path):
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    images = tmp_path / "hazcam"
+    images.mkdir()
+    for i in range(30):
+        synth_tracks.write(images / f"rear_{i:02}.jpg", synth_tracks.track_scene(seed=i))
+    out = tmp_path / "out"
+    exe = shutil.which("zhurong-tk")
+    command = [exe] if exe else [sys.executable, "-m", "zhurong_tk"]
+    with subprocess.Popen(
+        [*command, "batch", "--out", str(out), "--jobs", "2", "tracks", "detect", str(images)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # started from a test, the child must see SIGINT as a terminal would deliver it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    ) as proc:
+        ledger = out / "ledger.jsonl"
+        deadline = time.monotonic() + 120
+        while not (ledger.exists() and len(ledger.read_text().splitlines()) >= 3):
+            assert time.monotonic() < deadline, "no results after 120 s"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert stderr.strip().splitlines()[-1] == "zhurong-tk: interrupted"
+    assert "Traceback" not in stderr
+    records = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert 3 <= len(records) < 30 and {r["status"] for r in records} == {"done"}
+    # only finished inputs have result folders, each with its report
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert folders == sorted(r["result"] for r in records)
+    for name in folders:
+        assert json.loads((out / name / "report.json").read_text())["schema"]

@@ -9,9 +9,10 @@ cluster; a crashed or hung input fails alone, and the ledger
 
 from zhurong_tk.batch.inputs import expand_inputs, read_manifest, result_folders
 from zhurong_tk.batch.ledger import Ledger, content_hash, file_state, options_key
-from zhurong_tk.batch.run import BatchSummary, run_batch
+from zhurong_tk.batch.run import BatchStopped, BatchSummary, run_batch
 
 __all__ = [
+    "BatchStopped",
     "BatchSummary",
     "Ledger",
     "content_hash",

@@ -12,6 +12,7 @@ what is already done.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -19,6 +20,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from zhurong_tk.errors import OutputWriteError
 
 LEDGER_NAME = "ledger.jsonl"
 LEDGER_SCHEMA = "zhurong-tk/batch.ledger/1"
@@ -76,16 +79,42 @@ class Ledger:
         if self.path.exists():
             for record in _read_records(self.path):
                 self.latest[record["path"]] = record
+        try:  # an output the run cannot write to fails now, before any work
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                # a line cut short by a killed run is ended, so the next record starts whole
+                if os.fstat(fd).st_size and _last_byte(self.path) != b"\n":
+                    _write_durably(fd, b"\n")
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise OutputWriteError(self.path, exc.strerror or str(exc), exc.errno) from exc
 
     def append(self, record: dict[str, Any]) -> None:
-        """Write one record as a line, flushed to disk before returning."""
+        """Write one record as a line, flushed to disk before returning.
+
+        Raises
+        ------
+        OutputWriteError
+            The ledger could not be written (disk full, read-only); the file
+            is cut back to its last whole record.
+        """
         record = {"schema": LEDGER_SCHEMA, **record}
-        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise OutputWriteError(self.path, exc.strerror or str(exc), exc.errno) from exc
+        try:
+            end = os.fstat(fd).st_size
+            _write_durably(fd, line)
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # leave no half record behind
+                os.ftruncate(fd, end)
+            raise OutputWriteError(self.path, exc.strerror or str(exc), exc.errno) from exc
+        finally:
+            os.close(fd)
         self.latest[record["path"]] = record
 
     def decide(
@@ -121,6 +150,19 @@ class Ledger:
         if earlier.get("status") == "failed" and not retry_failed:
             return "skip-failed", state
         return "run", state
+
+
+def _write_durably(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:  # a write may stop short when the disk fills; the next one raises
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1)
 
 
 def _read_records(path: Path) -> Iterable[dict[str, Any]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import faulthandler
 import logging
 import os
@@ -30,7 +31,7 @@ from typing import Any
 
 from zhurong_tk.batch.inputs import expand_inputs, result_folders
 from zhurong_tk.batch.ledger import Ledger, options_key
-from zhurong_tk.errors import ZhurongError
+from zhurong_tk.errors import OutputWriteError, ZhurongError
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,30 @@ DASK_CONFIG = {
 PARTIAL = ".partial"  # where tasks write before their results are renamed into place
 
 Task = Callable[[Path, Path], dict[str, Any]]
+
+
+class BatchStopped(ZhurongError, OSError):
+    """The output filled up or became read-only: the batch stopped.
+
+    The input that met it is not recorded as failed (a re-run does it);
+    every input finished before is in the ledger, every result folder in
+    place is complete.
+    """
+
+    def __init__(self, reason: str, done: int, errno: int | None = None) -> None:
+        self.reason = reason
+        self.done = done
+        super().__init__(reason)
+        self.errno = errno
+
+    def __str__(self) -> str:
+        return (
+            f"{self.reason}; the batch stopped ({self.done} inputs done in this run are in"
+            " the ledger; run the same command again when the output has room)"
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.reason, self.done, self.errno))
 
 
 @dataclasses.dataclass
@@ -83,7 +108,7 @@ def run_one(task: Task, path: str, folder: str, timeout_s: float | None) -> dict
     marker = None
     started = time.perf_counter()
     try:
-        partial.mkdir(parents=True)
+        _make_folder(partial)
         if timeout_s:
             marker = open(_timeout_marker(final), "w")  # noqa: SIM115 - the watchdog writes it
             faulthandler.dump_traceback_later(timeout_s, exit=True, file=marker)
@@ -92,21 +117,45 @@ def run_one(task: Task, path: str, folder: str, timeout_s: float | None) -> dict
         finally:
             if marker is not None:
                 faulthandler.cancel_dump_traceback_later()
-        _replace(partial, final)
+        try:
+            _replace(partial, final)
+        except OSError as exc:
+            raise OutputWriteError(final, exc.strerror or str(exc), exc.errno) from exc
         return {"status": "done", "summary": summary, "seconds": time.perf_counter() - started}
-    except ZhurongError as exc:
-        return {"status": "failed", "error": str(exc), "seconds": time.perf_counter() - started}
-    except Exception as exc:  # a bug in a task must not end the batch
-        return {
-            "status": "failed",
-            "error": f"internal error: {type(exc).__name__}: {exc}",
-            "seconds": time.perf_counter() - started,
-        }
+    except Exception as exc:
+        outcome = {"status": "failed", "seconds": time.perf_counter() - started}
+        if _output_lost(exc):  # every input after this one would fail too: the run stops
+            outcome["stop"] = exc.errno
+        if isinstance(exc, ZhurongError):
+            outcome["error"] = str(exc)
+        else:  # a bug in a task must not end the batch
+            outcome["error"] = f"internal error: {type(exc).__name__}: {exc}"
+        return outcome
     finally:
         shutil.rmtree(partial, ignore_errors=True)
         if marker is not None:
             marker.close()
             Path(marker.name).unlink(missing_ok=True)
+
+
+#: System errors that mean the output as a whole cannot take more results.
+OUTPUT_LOST = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def _output_lost(exc: BaseException) -> bool:
+    """A full or read-only output (or, for our own writers, one we may not write to)."""
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, OutputWriteError):
+        return code in OUTPUT_LOST or code in (errno.EACCES, errno.EPERM)
+    # a raw OSError from a library writing into the result folder
+    return isinstance(exc, OSError) and not isinstance(exc, ZhurongError) and code in OUTPUT_LOST
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True)
+    except OSError as exc:
+        raise OutputWriteError(folder, exc.strerror or str(exc), exc.errno) from exc
 
 
 def _timeout_marker(folder: Path) -> Path:
@@ -176,12 +225,20 @@ def run_batch(
     KeyboardInterrupt
         On Ctrl-C, after the workers are stopped; the ledger holds every input
         finished until then.
+    OutputWriteError
+        ``out_dir`` or its ledger cannot be written (before any work, or when
+        the disk fills while recording).
+    BatchStopped
+        The output filled up or became read-only during the run.
     """
     from distributed import as_completed
 
     started = time.perf_counter()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputWriteError(out, exc.strerror or str(exc), exc.errno) from exc
     files = expand_inputs(inputs, suffixes, manifest=manifest)
     folders = result_folders(files, out)
     # a killed run leaves its partial folders beside the result folders, nowhere else:
@@ -251,8 +308,11 @@ def run_batch(
                 except Exception as exc:  # the worker died: a crash, or the watchdog
                     outcome = _lost_worker(folder, exc, timeout_s)
                 future.release()
+                if outcome.get("stop"):
+                    # not recorded as failed: the input is fine, and a re-run does it
+                    raise BatchStopped(outcome["error"], summary.done, outcome["stop"])
                 record(path, folder, state, outcome)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, OutputWriteError, BatchStopped):
             # the ledger holds every input finished so far; a re-run does the rest
             client.cancel(futures)
             _kill_workers(cluster)

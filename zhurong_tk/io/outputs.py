@@ -65,7 +65,7 @@ def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
         )
         os.close(fd)
     except OSError as exc:
-        raise OutputWriteError(final, exc.strerror or str(exc)) from exc
+        raise OutputWriteError(final, exc.strerror or str(exc), exc.errno) from exc
     tmp = Path(tmp_name)
     try:
         yield tmp
@@ -78,7 +78,7 @@ def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OutputExistsError | OutputWriteError):
             raise
-        raise OutputWriteError(final, exc.strerror or str(exc)) from exc
+        raise OutputWriteError(final, exc.strerror or str(exc), exc.errno) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
