@@ -216,7 +216,7 @@ class WorkerMemory:
         self.done: list[float] = []  # when each file completed
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._worker: dict[int, bool] = {}
+        self._workers: set[int] = set()
 
     def __enter__(self) -> WorkerMemory:
         self._t0 = time.perf_counter()
@@ -234,12 +234,17 @@ class WorkerMemory:
     def _is_worker(self, proc: psutil.Process) -> bool:
         import psutil
 
-        if proc.pid not in self._worker:
-            try:
-                self._worker[proc.pid] = any("spawn_main" in word for word in proc.cmdline())
-            except psutil.Error:
-                return False
-        return self._worker[proc.pid]
+        if proc.pid in self._workers:
+            return True
+        try:
+            # not remembered when false: caught between fork and exec, a new worker still
+            # shows this process's command line
+            if any("spawn_main" in word for word in proc.cmdline()):
+                self._workers.add(proc.pid)
+                return True
+        except psutil.Error:
+            pass
+        return False
 
     def _run(self) -> None:
         import psutil

@@ -45,7 +45,8 @@ def _resolve(ctx: click.Context, words: tuple[str, str]) -> click.Command:
 
 def run_command(words: tuple[str, str], options: list[str], path: Path, folder: Path) -> dict:
     """Run ``zhurong-tk WORDS PATH --out FOLDER OPTIONS`` in this process (on a worker);
-    returns which report it wrote. Its error message becomes a :class:`CommandFailed`."""
+    returns which report it wrote and its digest (counts of its main lists). Its error
+    message becomes a :class:`CommandFailed`."""
     from zhurong_tk.cli.main import cli
 
     ctx = click.Context(cli)
@@ -68,8 +69,10 @@ def run_command(words: tuple[str, str], options: list[str], path: Path, folder: 
         lines = [line for line in err.getvalue().splitlines() if line.startswith("zhurong-tk:")]
         message = lines[0].removeprefix("zhurong-tk: error: ") if lines else f"exit {status}"
         raise CommandFailed(message)
+    from zhurong_tk.batch.overview import read_digest
+
     reports = [name for name in ("report.json", "index.json") if (folder / name).is_file()]
-    return {"report": reports[0] if reports else None}
+    return {"report": reports[0] if reports else None, "digest": read_digest(folder)}
 
 
 def _split(command: click.Command, tokens: list[str]) -> tuple[list[str], list[str]]:
@@ -189,7 +192,8 @@ def batch(
     )
     click.echo(
         f"{summary.done} done, {summary.skipped} skipped{earlier}, {summary.failed} failed "
-        f"in {time.perf_counter() - started:.1f} s → {Path(out_dir) / 'ledger.jsonl'}"
+        f"in {time.perf_counter() - started:.1f} s → {Path(out_dir) / 'index.json'}"
+        " (overview.jpg, ledger.jsonl beside it)"
     )
     if summary.failed or summary.failed_before:  # the archive is not all done
         ctx.exit(EXIT_INPUT_FAILED)

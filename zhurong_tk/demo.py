@@ -9,6 +9,7 @@ truth. Each capability adds its own section here.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -98,8 +99,6 @@ def generate_media(folder: Path, *, seed: int = 0) -> list[tuple[str, Path]]:
 
 
 def _load_truth(path: Path) -> dict[str, Any]:
-    import json
-
     return json.loads(synth_audio.truth_path(path).read_text())
 
 
@@ -307,6 +306,84 @@ def check_track_detection(path: Path, out_dir: Path, *, overwrite: bool) -> list
     return checks
 
 
+def detect_into(path: Path, folder: Path) -> dict[str, Any]:
+    """The demo batch's task: ``tracks detect`` one image into its result folder."""
+    from zhurong_tk.tracks.run import detect_to_folder
+
+    _, doc = detect_to_folder(path, folder, n_threads=1)
+    return {"digest": {"tracks": len(doc["tracks"])}}
+
+
+def generate_archive(folder: Path, *, seed: int = 0, count: int = 10) -> dict[str, Any]:
+    """A small hazcam archive: ``count`` generated images, one per sol folder, all
+    named ``rear.jpg`` (two inputs must never share a result folder), plus a
+    truncated copy and an empty file. Returns the paths of the good and bad ones."""
+    good = []
+    for i, scene in synth_tracks.scene_set(count, seed=seed + 100):
+        (folder / f"sol{i:03d}").mkdir(parents=True, exist_ok=True)
+        good.append(synth_tracks.write(folder / f"sol{i:03d}" / "rear.jpg", scene))
+    (folder / "sol999").mkdir(parents=True, exist_ok=True)
+    truncated = folder / "sol999" / "rear.jpg"
+    data = good[0].read_bytes()
+    truncated.write_bytes(data[: len(data) // 3])  # a downlink cut short
+    empty = folder / "sol999" / "rear_cam2.png"
+    empty.write_bytes(b"")
+    return {"good": good, "bad": [truncated, empty]}
+
+
+def check_batch(media: Path, out_dir: Path, *, seed: int, jobs: int | None = None) -> list[Check]:
+    """Run a ``tracks detect`` batch over a generated archive with bad files in it,
+    then again, and compare with the truth: every good image done, every bad one failed
+    with its reason, the ruts found, and the re-run skipping everything."""
+    from zhurong_tk.batch import run_batch
+    from zhurong_tk.io.sniff import IMAGE_SUFFIXES
+    from zhurong_tk.tracks.score import match_ruts
+
+    archive = generate_archive(media, seed=seed)
+
+    def run(force: bool) -> Any:
+        return run_batch(
+            detect_into,
+            [media],
+            out_dir,
+            command="tracks detect",
+            options={"demo": 1},
+            suffixes=IMAGE_SUFFIXES,
+            jobs=jobs,
+            force=force,  # the first run does everything, even in a demo folder run before
+        )
+
+    first = run(True)
+    subject = "batch"
+    errors = {r["input"]: r["error"] for r in first.records if r["status"] == "failed"}
+    true_ruts = found = detections = 0
+    for r in first.records:
+        if r["status"] != "done":
+            continue
+        doc = json.loads((out_dir / r["result"] / "report.json").read_text())
+        m = match_ruts(_load_truth(Path(r["input"])), doc["tracks"])
+        true_ruts, found = true_ruts + m["ruts"], found + m["true_positives"]
+        detections += m["detections"]
+    again = run(False)
+    return [
+        _equal(subject, "images_done", len(archive["good"]), first.done),
+        _equal(
+            subject,
+            "bad_files_failed_with_reason",
+            sorted(os.path.relpath(p, media) for p in archive["bad"]),
+            sorted(
+                os.path.relpath(p, media)
+                for p, e in errors.items()
+                if e and "internal error" not in e
+            ),
+        ),
+        _close(subject, "rut_recall", 1.0, found / true_ruts if true_ruts else None, 0.2),
+        _close(subject, "rut_precision", 1.0, found / detections if detections else None, 0.2),
+        _equal(subject, "rerun_skipped", first.done + first.failed, again.skipped),
+        _equal(subject, "rerun_ran", 0, again.done + again.failed),
+    ]
+
+
 def summarise_video(path: Path, out_dir: Path, *, overwrite: bool) -> dict[str, Any]:
     """``video frames`` on a real video or image folder: what it found, for the summary."""
     from zhurong_tk.errors import ZhurongError
@@ -332,21 +409,38 @@ def summarise_video(path: Path, out_dir: Path, *, overwrite: bool) -> dict[str, 
     }
 
 
-def summarise_tracks(path: Path, out_dir: Path, *, overwrite: bool) -> dict[str, Any]:
-    """``tracks detect`` on a real image: how many ruts, and where they converge."""
-    from zhurong_tk.errors import ZhurongError
-    from zhurong_tk.tracks.run import detect_to_folder
+def batch_sample_tracks(paths: list[Path], out_dir: Path) -> list[dict[str, Any]]:
+    """``tracks detect`` over real images as one batch: per image how many ruts, and
+    where they converge (or why it failed)."""
+    from zhurong_tk.batch import run_batch
+    from zhurong_tk.io.sniff import IMAGE_SUFFIXES
 
-    try:
-        _, doc = detect_to_folder(path, out_dir, overwrite=overwrite)
-    except ZhurongError as exc:
-        return {"path": str(path), "error": str(exc)}
-    return {
-        "path": str(path),
-        "tracks": len(doc["tracks"]),
-        "pairs": len(doc["pairs"]),
-        "vanishing_point": doc["vanishing_point"],
-    }
+    summary = run_batch(
+        detect_into,
+        paths,
+        out_dir,
+        command="tracks detect",
+        options={"demo": 1},
+        suffixes=IMAGE_SUFFIXES,
+        force=True,
+    )
+    by_input = {r["input"]: r for r in summary.records}
+    found = []
+    for path in paths:
+        record = by_input.get(str(path))
+        if record is None or record["status"] != "done":
+            found.append({"path": str(path), "error": record["error"] if record else "not run"})
+            continue
+        doc = json.loads((out_dir / record["result"] / "report.json").read_text())
+        found.append(
+            {
+                "path": str(path),
+                "tracks": len(doc["tracks"]),
+                "pairs": len(doc["pairs"]),
+                "vanishing_point": doc["vanishing_point"],
+            }
+        )
+    return found
 
 
 def summarise_recording(path: Path, out_dir: Path, *, overwrite: bool) -> dict[str, Any]:
@@ -423,7 +517,7 @@ def run_demo(
     """
     say = progress or (lambda _msg: None)
     out = OutputDir(out_dir, overwrite=overwrite)
-    out.check_free("report.json", "media", "audio", "video", "tracks", "samples")
+    out.check_free("report.json", "media", "audio", "video", "tracks", "batch", "samples")
     started = time.perf_counter()
     say("generating synthetic media with known truth")
     made = generate_media(out.path / "media", seed=seed)  # creates the folder
@@ -447,6 +541,8 @@ def run_demo(
         if kind == "video":
             say(f"video frames {path.name}")
             checks += check_video_frames(path, out.path / "video" / path.name, overwrite=overwrite)
+    say("batch: tracks detect over a generated archive with bad files in it, twice")
+    checks += check_batch(out.path / "media" / "archive", out.path / "batch", seed=seed)
     root = samples_mod.samples_dir() if use_samples else None
     samples = None
     if root is not None:
@@ -459,7 +555,6 @@ def run_demo(
                 [*sorted((root / "audio").glob("*")), root / "video/generic/opencv_box.mp4"],
             ),
             "video": ("video frames", summarise_video, [root / r for r in SAMPLE_VIDEOS]),
-            "tracks": ("tracks detect", summarise_tracks, [root / r for r in SAMPLE_TRACKS]),
         }
         for kind, (command, summarise, paths) in runs.items():
             samples[kind] = []
@@ -468,6 +563,11 @@ def run_demo(
                     say(f"{command} {path.name} (public sample)")
                     folder = out.path / "samples" / kind / path.name
                     samples[kind].append(summarise(path, folder, overwrite=overwrite))
+        say("batch: tracks detect over the public sample images")
+        samples["tracks"] = batch_sample_tracks(
+            [p for p in (root / r for r in SAMPLE_TRACKS) if p.exists()],
+            out.path / "samples" / "tracks",
+        )
     elif use_samples:
         log.info("public samples not found (set %s to their folder); skipped", samples_mod.ENV_VAR)
     ok = all(c.ok for c in checks) and (

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from zhurong_tk.cli.main import cli
+from zhurong_tk.io._ffmpeg import cv2
 from zhurong_tk.synth import tracks as synth_tracks
 
 pytestmark = pytest.mark.slow
@@ -52,6 +54,18 @@ def test_batch_tracks_over_a_folder_then_resumed(hazcam, tmp_path):
         assert (out / name / "overlay.png").is_file()
     records = [json.loads(line) for line in (out / "ledger.jsonl").read_text().splitlines()]
     assert sorted(r["status"] for r in records) == ["done", "done", "done", "failed"]
+    # the table of contents: each input's state, each result's count of tracks
+    index = json.loads((out / "index.json").read_text())
+    assert index["schema"] == "zhurong-tk/batch.index/1" and index["command"] == "tracks detect"
+    assert (index["inputs"], index["done"], index["failed"]) == (4, 3, 1)
+    by_name = {Path(e["input"]).name: e for e in index["results"]}
+    assert "cannot read JPEG header" in by_name["broken.jpg"]["error"]
+    for name in ("rear_0.jpg", "rear_1.jpg", "rear_2.jpg"):
+        report = json.loads((out / by_name[name]["result"] / "report.json").read_text())
+        assert by_name[name]["digest"] == {"tracks": len(report["tracks"])}
+    # and the picture of it all: a contact sheet of the overlays and the failure
+    overview = cv2.imread(str(out / "overview.jpg"))
+    assert overview.shape[1] > 4 * 200 and overview.shape[0] > 150
     # again: nothing to do, but the archive is still not all done
     again = CliRunner().invoke(cli, [*args, str(hazcam)])
     assert again.exit_code == 1
@@ -165,11 +179,11 @@ def test_installed_batch_stops_on_ctrl_c_with_exit_130_and_a_consistent_ledger(t
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert stderr.strip().splitlines()[-1] == "zhurong-tk: interrupted"
-    assert "Traceback" not in stderr
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "zhurong-tk: interrupted", stderr
+    assert "Traceback" not in stderr, stderr
     records = [json.loads(line) for line in ledger.read_text().splitlines()]
-    assert 3 <= len(records) < 30 and {r["status"] for r in records} == {"done"}
+    assert 3 <= len(records) < 30 and {r["status"] for r in records} == {"done"}, records
     # only finished inputs have result folders, each with its report
     folders = sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
     assert folders == sorted(r["result"] for r in records)

@@ -35,6 +35,12 @@ def test_demo_checks_pass_against_the_truth(demo_run):
     assert ("edl_vfr.mp4", "max_timestamp_error_s") in quantities
     assert ("egress_aac.m4a", "decoded_duration_s") in quantities
     assert ("tracks_02.jpg", "ruts_found") in quantities  # the steering scene is checked too
+    # a batch over a generated archive with bad files in it, run twice
+    assert ("batch", "bad_files_failed_with_reason") in quantities
+    assert ("batch", "rerun_skipped") in quantities
+    index = json.loads((out / "batch" / "index.json").read_text())
+    assert (index["inputs"], index["done"], index["failed"]) == (12, 10, 2)
+    assert (out / "batch" / "overview.jpg").is_file()
     assert all(c["ok"] for c in report["checks"])
     assert "checks against the truth passed" in result.stdout
     assert "Public samples: not present" not in result.stdout  # --no-samples says nothing of them

@@ -31,6 +31,7 @@ from typing import Any
 
 from zhurong_tk.batch.inputs import expand_inputs, result_folders
 from zhurong_tk.batch.ledger import Ledger, options_key
+from zhurong_tk.batch.overview import write_index, write_overview
 from zhurong_tk.errors import OutputWriteError, ZhurongError
 
 log = logging.getLogger(__name__)
@@ -230,9 +231,12 @@ def run_batch(
         the disk fills while recording).
     BatchStopped
         The output filled up or became read-only during the run.
-    """
-    from distributed import as_completed
 
+    Notes
+    -----
+    At the end, ``out_dir/index.json`` lists each input's latest state and
+    ``out_dir/overview.jpg`` shows the results' pictures and the failures.
+    """
     started = time.perf_counter()
     out = Path(out_dir)
     try:
@@ -270,6 +274,7 @@ def run_batch(
             "command": command,
             "result": str(folder.relative_to(out)) if outcome["status"] == "done" else None,
             "error": outcome.get("error"),
+            "summary": outcome.get("summary"),
             "seconds": round(outcome.get("seconds", 0.0), 3),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **(dataclasses.asdict(state) if state is not None else {}),
@@ -283,9 +288,20 @@ def run_batch(
         if progress is not None:
             progress(entry)
 
-    if not todo:
-        summary.seconds = time.perf_counter() - started
-        return summary
+    if todo:
+        _run_all(task, todo, record, command, jobs, scheduler, timeout_s, summary, out)
+    summary.seconds = time.perf_counter() - started
+    latest = [ledger.latest.get(os.path.realpath(p)) for p in files]
+    latest = [r for r in latest if r is not None]
+    write_index(out, latest, command=command, seconds=summary.seconds)
+    write_overview(out, latest, command=command)
+    return summary
+
+
+def _run_all(task, todo, record, command, jobs, scheduler, timeout_s, summary, out) -> None:
+    """Run the inputs still to do on the cluster, recording each as it completes."""
+    from distributed import as_completed
+
     with _client(jobs, scheduler) as (client, cluster):
         futures = client.map(
             run_one,
@@ -317,8 +333,6 @@ def run_batch(
             client.cancel(futures)
             _kill_workers(cluster)
             raise
-    summary.seconds = time.perf_counter() - started
-    return summary
 
 
 def _lost_worker(folder: Path, exc: Exception, timeout_s: float | None) -> dict[str, Any]:
@@ -361,10 +375,13 @@ class _client:
             # workers must not see the terminal's Ctrl-C: the client stops them
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
+                # the cores shared out: a worker's numba kernels use its share, not all of them
+                share = max(1, (os.cpu_count() or 1) // self.jobs)
                 self.cluster = LocalCluster(
                     n_workers=self.jobs,
                     threads_per_worker=1,
                     processes=True,
+                    env={"NUMBA_NUM_THREADS": str(share)},
                     dashboard_address=":0",  # a free port: runs side by side never clash
                     silence_logs=logging.ERROR,
                 )
