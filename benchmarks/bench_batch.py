@@ -349,6 +349,15 @@ def case_batch(
     return _summarise(seconds, summary.records, memory, jobs or WORKERS)
 
 
+#: What run_batch's local workers run with: Dask's one-thread settings and a share of the cores.
+WORKER_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // WORKERS)),
+}
+
+
 def _pid_after(seconds: float) -> int:
     """This process's id, after a pause (to start every process of a pool)."""
     time.sleep(seconds)
@@ -372,8 +381,15 @@ def case_pool(
         concurrent.futures.ProcessPoolExecutor(WORKERS, mp_context=context) as pool,
     ):
         # start both processes before the timer, as the running cluster's workers are;
-        # each sleeps so the pool cannot hand both calls to one process
-        pids = set(pool.map(_pid_after, [0.3] * WORKERS))
+        # each sleeps so the pool cannot hand both calls to one process. They get the
+        # thread settings run_batch gives its workers (Dask's and the core share).
+        saved = dict(os.environ)
+        os.environ.update(WORKER_ENV)
+        try:
+            pids = set(pool.map(_pid_after, [0.3] * WORKERS))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         if len(pids) != WORKERS:
             raise RuntimeError(f"the pool started {len(pids)} processes, not {WORKERS}")
         t0 = time.perf_counter()
@@ -394,15 +410,20 @@ def case_cluster(
     kind: str, files: list[Path], out: Path, options: list[str], timeout_s: float
 ) -> dict:
     """``run_batch`` on a 2-worker LocalCluster started before the timer."""
+    import dask
     from distributed import LocalCluster
 
-    cluster = LocalCluster(
-        n_workers=WORKERS,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",  # a free port: never clashes with another run
-        silence_logs=logging.ERROR,
-    )
+    from zhurong_tk.batch.run import DASK_CONFIG
+
+    with dask.config.set(DASK_CONFIG):  # the worker environment run_batch's own cluster gets
+        cluster = LocalCluster(
+            n_workers=WORKERS,
+            threads_per_worker=1,
+            processes=True,
+            env={"NUMBA_NUM_THREADS": WORKER_ENV["NUMBA_NUM_THREADS"]},
+            dashboard_address=":0",  # a free port: never clashes with another run
+            silence_logs=logging.ERROR,
+        )
     try:
         return case_batch(kind, files, out, options, timeout_s, scheduler=cluster.scheduler_address)
     finally:
