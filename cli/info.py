@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -103,6 +104,8 @@ def describe(result: ProbeResult) -> list[tuple[str, str, str]]:
                     f"~{track['frames']} frames · {_fmt_seconds(track['duration_s'])}",
                 )
             )
+    elif result.kind == "pds4":
+        rows = _pds4_rows(d)
     else:
         rows = [
             (
@@ -113,6 +116,24 @@ def describe(result: ProbeResult) -> list[tuple[str, str, str]]:
         ]
     for note in d.get("notes", []):
         rows.append(("  note", "", note))
+    return rows
+
+
+def _pds4_rows(d: dict) -> list[tuple[str, str, str]]:
+    facts = d["facts"]
+    mission = facts.get("mission_area") or {}
+    parts = (facts.get("mission"), mission.get("instrument_id"), mission.get("product_level"))
+    what = " ".join(str(v) for v in parts if v)
+    span = f"{facts.get('start_time') or '?'} – {facts.get('stop_time') or '?'}"
+    rows = [("pds4", "PDS4 label", f"{what} · {span}".strip(" ·"))]
+    for s in d["structures"]:
+        shape = "×".join(str(n) for n in s["shape"])
+        size = f"{shape} records · {len(s['fields'])} fields" if s["fields"] else shape
+        rows.append(("└ " + s["kind"], s["name"], f"{size} · {Path(s['data_file']).name}"))
+        for f in s["fields"]:
+            unit = f" [{f['unit']}]" if f["unit"] not in (None, "none") else ""
+            repeat = f" ×{f['repetitions']}" if f["repetitions"] > 1 else ""
+            rows.append(("  field", f["data_type"], f"{f['name']}{repeat}{unit}"))
     return rows
 
 

@@ -40,6 +40,7 @@ LAZY_COMMANDS = {
     "demo": "zhurong_tk.cli.demo:demo",
     "warmup": "zhurong_tk.cli.warmup:warmup",
     "batch": "zhurong_tk.cli.batch:batch",
+    "telemetry": "zhurong_tk.cli.telemetry:telemetry",
 }
 
 

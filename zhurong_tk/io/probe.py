@@ -16,6 +16,7 @@ from pathlib import Path
 from zhurong_tk.errors import MediaReadError, UnsupportedFormatError, ZhurongError
 from zhurong_tk.io import audio as audio_io
 from zhurong_tk.io import image as image_io
+from zhurong_tk.io import pds4
 from zhurong_tk.io import video as video_io
 from zhurong_tk.io.sniff import MEDIA_SUFFIXES, Kind, sniff, suffix_kind
 
@@ -30,8 +31,8 @@ class ProbeResult:
     ----------
     path : str
     kind : str
-        ``"audio"``, ``"video"``, ``"image"`` or ``"error"``.
-    info : AudioInfo, VideoInfo, ImageInfo or None
+        ``"audio"``, ``"video"``, ``"image"``, ``"pds4"`` or ``"error"``.
+    info : AudioInfo, VideoInfo, ImageInfo, ProductInfo or None
     error : str or None
         Why the file could not be read.
     notes : list of str
@@ -40,7 +41,9 @@ class ProbeResult:
 
     path: str
     kind: str
-    info: audio_io.AudioInfo | video_io.VideoInfo | image_io.ImageInfo | None = None
+    info: audio_io.AudioInfo | video_io.VideoInfo | image_io.ImageInfo | pds4.ProductInfo | None = (
+        None
+    )
     error: str | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
 
@@ -84,7 +87,8 @@ def probe(
     try:
         return _probe(p, verify=verify, max_pixels=max_pixels)
     except ZhurongError as exc:
-        reason = exc.reason if isinstance(exc, MediaReadError) else str(exc)
+        # a product's error may be about another file (its data file): keep that file's name
+        reason = exc.reason if _about(exc, p) else str(exc)
         return ProbeResult(path=p, kind="error", error=reason)
 
 
@@ -118,6 +122,14 @@ def _probe(path: str, *, verify: bool, max_pixels: int | None) -> ProbeResult:
         else:
             info = image_io.probe_image(path, max_pixels=max_pixels)
         result = ProbeResult(path, "image", info, notes=notes)
+    elif kind is Kind.XML and pds4.looks_like_label(path):
+        result = ProbeResult(path, "pds4", pds4.open_product(path), notes=notes)
+        return result
+    elif kind is Kind.UNKNOWN and fmt == "unknown" and _has_label(path):
+        # binary without a signature: the data file of a PDS4 product, found by its label
+        info = pds4.open_product(path)
+        notes.append(f"data file of the PDS4 label {Path(info.label).name}")
+        return ProbeResult(path, "pds4", info, notes=notes)
     else:
         what = {
             "XML": "an XML document",
@@ -129,6 +141,24 @@ def _probe(path: str, *, verify: bool, max_pixels: int | None) -> ProbeResult:
     if named is not None and named != actual and not (named == "video" and actual == "audio"):
         result.notes.append(f"file name says {named} but the content is {fmt} {actual}")
     return result
+
+
+def _about(exc: ZhurongError, path: str) -> bool:
+    """True when the error is about ``path`` itself (its message need not name it again)."""
+    if not isinstance(exc, MediaReadError):
+        return False
+    try:
+        return os.path.samefile(exc.path, path)
+    except OSError:
+        return exc.path == path
+
+
+def _has_label(path: str) -> bool:
+    try:
+        pds4.find_label(path)
+    except MediaReadError:
+        return False
+    return True
 
 
 def _verify_audio(result: ProbeResult) -> None:
@@ -148,13 +178,17 @@ def _verify_audio(result: ProbeResult) -> None:
 
 
 def iter_media_paths(
-    paths: Iterable[str | os.PathLike[str]], *, suffixes: frozenset[str] = MEDIA_SUFFIXES
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    suffixes: frozenset[str] = MEDIA_SUFFIXES,
+    pds4_labels: bool = True,
 ) -> Iterator[tuple[Path, bool]]:
     """Expand files and folders into the files to probe.
 
     Files named explicitly are always yielded (whatever their name: content
     decides). Folders are walked recursively in sorted order, yielding only
-    files whose suffix is in ``suffixes`` and skipping hidden entries.
+    files whose suffix is in ``suffixes`` and (with ``pds4_labels``) PDS4
+    labels whatever their name, and skipping hidden entries.
 
     Yields
     ------
@@ -171,6 +205,8 @@ def iter_media_paths(
                     child = Path(root) / name
                     if child.suffix.lower() in suffixes:
                         yield child, False
+                    elif pds4_labels and pds4.looks_like_label(child):
+                        yield child, False  # a PDS4 product, by its label's content
                     else:
                         log.debug("skipped %s: not a media file name", child)
         else:

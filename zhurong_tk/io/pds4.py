@@ -1,0 +1,386 @@
+"""PDS4 archive products: an XML label and the data files it describes.
+
+Tianwen-1's science data are released in PDS4, the planetary archive standard:
+each product is a data file (``.2B``, ``.2C``, ...) beside a label (``.2BL``,
+``.2CL``, ``.xml``) that describes its tables and arrays. Labels are read with
+``pds4_tools``, the PDS Small Bodies Node's reader; this module adds what a
+batch of untrusted downloads needs around it:
+
+- a product is recognised by its label's content (the PDS4 namespace), never
+  by a file name, and found from its data file through the labels beside it;
+- a label is untrusted XML: before any parser expands it, :mod:`defusedxml`
+  refuses DTDs and entity declarations (PDS4 labels never need them) and the
+  size is bounded;
+- a data file that is missing, shorter than its label says, or holds a data
+  type this module does not decode is refused with a message naming both
+  files, before any data is read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zhurong_tk.errors import MediaReadError, UnsupportedFormatError
+
+PDS4_NAMESPACE = "http://pds.nasa.gov/pds4/pds/v1"
+#: Labels larger than this are refused (real ones are tens of kB).
+LABEL_MAX_BYTES = 8_000_000
+#: Binary field and array element types read here (PDS4 Standards Reference, 4B.1).
+BINARY_TYPES = frozenset(
+    {
+        "SignedByte",
+        "UnsignedByte",
+        "SignedMSB2",
+        "SignedMSB4",
+        "SignedMSB8",
+        "UnsignedMSB2",
+        "UnsignedMSB4",
+        "UnsignedMSB8",
+        "SignedLSB2",
+        "SignedLSB4",
+        "SignedLSB8",
+        "UnsignedLSB2",
+        "UnsignedLSB4",
+        "UnsignedLSB8",
+        "IEEE754MSBSingle",
+        "IEEE754MSBDouble",
+        "IEEE754LSBSingle",
+        "IEEE754LSBDouble",
+        "ComplexMSB8",
+        "ComplexMSB16",
+        "ComplexLSB8",
+        "ComplexLSB16",
+        "UnsignedBitString",
+        "SignedBitString",
+        "ASCII_String",
+        "ASCII_Integer",
+        "ASCII_Real",
+        "ASCII_Date_Time_YMD",
+        "ASCII_Date_Time_YMD_UTC",
+        "UTF8_String",
+    }
+)
+#: Label elements reported for every product, by path below the root.
+LABEL_FACTS = {
+    "logical_identifier": "Identification_Area/logical_identifier",
+    "version_id": "Identification_Area/version_id",
+    "title": "Identification_Area/title",
+    "product_class": "Identification_Area/product_class",
+    "start_time": "Observation_Area/Time_Coordinates/start_date_time",
+    "stop_time": "Observation_Area/Time_Coordinates/stop_date_time",
+    "processing_level": "Observation_Area/Primary_Result_Summary/processing_level",
+    "mission": "Observation_Area/Investigation_Area/name",
+    "observing_system": "Observation_Area/Observing_System/name",
+    "target": "Observation_Area/Target_Identification/name",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldInfo:
+    """One field of a table (a group's fields are named ``"Group, Field"``)."""
+
+    name: str
+    data_type: str
+    unit: str | None
+    repetitions: int
+    description: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class StructureInfo:
+    """One table or array of a product, as its label declares it."""
+
+    name: str
+    kind: str  # "Table_Binary", "Array_2D_Image", ...
+    data_file: str
+    offset: int
+    shape: tuple[int, ...]
+    fields: tuple[FieldInfo, ...] = ()
+    data_type: str | None = None  # an array's element type
+
+
+@dataclasses.dataclass(frozen=True)
+class ProductInfo:
+    """A PDS4 product: its label, data files, facts from the label and its structures.
+
+    Attributes
+    ----------
+    label : str
+        Path of the label.
+    facts : dict
+        ``logical_identifier``, ``start_time``, ``mission``, ... (see
+        :data:`LABEL_FACTS`; None where the label has no such element) and
+        ``mission_area``: the label's mission-specific block as a nested dict
+        (Tianwen-1: instrument, work mode, landing site, local solar times).
+    structures : tuple of StructureInfo
+    """
+
+    label: str
+    data_files: tuple[str, ...]
+    facts: dict[str, Any]
+    structures: tuple[StructureInfo, ...]
+
+
+def looks_like_label(path: str | os.PathLike[str]) -> bool:
+    """True when the file starts as XML and names the PDS4 namespace near its top."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return text.startswith(b"<") and PDS4_NAMESPACE.encode() in head
+
+
+def find_label(path: str | os.PathLike[str]) -> Path:
+    """The label of a product given by its label or by one of its data files.
+
+    Raises
+    ------
+    MediaReadError
+        ``path`` is missing, or no PDS4 label beside it names it.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise MediaReadError(p, "no such file" if not p.exists() else "not a file")
+    if looks_like_label(p):
+        return p
+    wanted = f"<file_name>{p.name}</file_name>".encode()
+    for candidate in sorted(p.parent.iterdir()):
+        if candidate == p or not candidate.is_file():
+            continue
+        with contextlib.suppress(OSError):
+            small = candidate.stat().st_size <= LABEL_MAX_BYTES
+            if small and looks_like_label(candidate) and wanted in candidate.read_bytes():
+                return candidate
+    raise MediaReadError(p, "not a PDS4 label, and no label beside it names it as its data file")
+
+
+def check_label_xml(label: str | os.PathLike[str]) -> bytes:
+    """Read a label's bytes and refuse unsafe or malformed XML before any parser expands it.
+
+    Raises
+    ------
+    MediaReadError
+        Too large, not well-formed, or declaring a DTD or entities (a PDS4
+        label never does; entity tricks can exhaust memory or read local files).
+    UnsupportedFormatError
+        Well-formed XML whose root is not a PDS4 product.
+    """
+    import xml.etree.ElementTree as ET
+
+    import defusedxml
+    import defusedxml.ElementTree as safe_et
+
+    p = Path(label)
+    size = p.stat().st_size
+    if size > LABEL_MAX_BYTES:
+        raise MediaReadError(p, f"label is {size:,} bytes: larger than any real PDS4 label")
+    raw = p.read_bytes()
+    try:
+        root = safe_et.fromstring(raw, forbid_dtd=True)
+    except defusedxml.DTDForbidden:
+        raise MediaReadError(p, "label declares a DTD (refused: PDS4 labels have none)") from None
+    except defusedxml.DefusedXmlException as exc:
+        raise MediaReadError(p, f"label declares entities (refused): {exc}") from None
+    except ET.ParseError as exc:
+        raise MediaReadError(p, f"label is not well-formed XML ({exc})") from None
+    if not root.tag.startswith(f"{{{PDS4_NAMESPACE}}}"):
+        raise UnsupportedFormatError(p, f"XML, but not a PDS4 label (root <{root.tag}>)")
+    return raw
+
+
+def open_product(path: str | os.PathLike[str]) -> ProductInfo:
+    """Describe a PDS4 product from its label; check its data files without reading them.
+
+    Parameters
+    ----------
+    path : path-like
+        The label, or a data file with its label beside it.
+
+    Raises
+    ------
+    MediaReadError
+        Unsafe or malformed label; a data file missing or shorter than the
+        label says (the message names the data file and the label).
+    UnsupportedFormatError
+        Not a PDS4 product, or a field of a type this module does not decode.
+    """
+    label = find_label(path)
+    check_label_xml(label)
+    structures = _read_label(label)
+    infos = []
+    for structure in structures:
+        info = _structure_info(label, structure)
+        _check_data_file(label, structure, info)
+        infos.append(info)
+    full = structures.label
+    facts: dict[str, Any] = {key: full.findtext(where) for key, where in LABEL_FACTS.items()}
+    mission_area = full.find("Observation_Area/Mission_Area")
+    # to_dict() wraps the element's content in its own tag: {"Mission_Area": {...}}
+    facts["mission_area"] = (
+        _plain(next(iter(mission_area.to_dict().values()))) if mission_area is not None else None
+    )
+    files = tuple(dict.fromkeys(i.data_file for i in infos))
+    return ProductInfo(str(label), files, facts, tuple(infos))
+
+
+def read_table(product: ProductInfo, name: str | None = None) -> dict[str, np.ndarray]:
+    """The columns of a product's table as numpy arrays, by field name.
+
+    Parameters
+    ----------
+    product : ProductInfo
+        From :func:`open_product`.
+    name : str, optional
+        The table's name [default: the first table].
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        One array per field, records along the first axis (``(records,)``, or
+        ``(records, repetitions)`` for a field repeated in a group); bit
+        strings as ``uint8`` arrays of their bytes, ``(records, bytes)``.
+
+    Raises
+    ------
+    MediaReadError
+        The data file cannot be decoded as its label describes.
+    """
+    tables = [s for s in product.structures if s.kind.startswith("Table")]
+    chosen = next((s for s in tables if name in (None, s.name)), None)
+    if chosen is None:
+        raise UnsupportedFormatError(
+            product.label, f"has no table {name!r}" if name else "no table"
+        )
+    structures = _read_label(Path(product.label))
+    structure = next(s for s in structures if s.id == chosen.name)
+    columns: dict[str, np.ndarray] = {}
+    try:
+        for field in chosen.fields:
+            values = structure[field.name]
+            if field.data_type.endswith("BitString"):
+                width = values.dtype.itemsize
+                # numpy's bytes dtype drops trailing zero bytes: take the raw buffer
+                raw = np.frombuffer(np.ascontiguousarray(values).tobytes(), np.uint8)
+                columns[field.name] = raw.reshape(*values.shape, width)
+            else:
+                columns[field.name] = np.asarray(values)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise MediaReadError(
+            chosen.data_file,
+            f"cannot be decoded as its label {Path(product.label).name} says ({exc})",
+        ) from None
+    return columns
+
+
+def _read_label(label: Path):
+    """pds4_tools' structures of a label, lazily (no data read), silently."""
+    import pds4_tools
+
+    hook = sys.excepthook  # pds4_tools installs its own on every read
+    try:
+        return pds4_tools.read(
+            str(label), lazy_load=True, quiet=True, no_scale=True, decode_strings=False
+        )
+    except Exception as exc:  # pds4_tools raises bare exceptions of many kinds
+        raise MediaReadError(label, f"pds4_tools cannot read the label ({exc})") from None
+    finally:
+        sys.excepthook = hook
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _walk_fields(node: Any, prefix: str = "", repeat: int = 1) -> Iterator[FieldInfo]:
+    for field in _as_list(node.get("Field_Binary")) + _as_list(node.get("Field_Character")):
+        yield FieldInfo(
+            name=prefix + field["name"],
+            data_type=field["data_type"],
+            unit=field.get("unit"),
+            repetitions=repeat,
+            description=field.get("description"),
+        )
+    for group in _as_list(node.get("Group_Field_Binary")) + _as_list(
+        node.get("Group_Field_Character")
+    ):
+        yield from _walk_fields(group, f"{prefix}{group['name']}, ", repeat * group["repetitions"])
+
+
+def _structure_info(label: Path, structure: Any) -> StructureInfo:
+    meta = structure.meta_data
+    data_file = str(label.parent / structure.parent_filename)
+    if structure.is_table():
+        record = meta.get("Record_Binary") or meta.get("Record_Character") or {}
+        fields = tuple(_walk_fields(record))
+        for field in fields:
+            if field.data_type not in BINARY_TYPES:
+                raise UnsupportedFormatError(
+                    label, f"field {field.name!r} has data type {field.data_type!r}, not read here"
+                )
+        return StructureInfo(
+            name=structure.id,
+            kind=structure.type,
+            data_file=data_file,
+            offset=int(meta.get("offset", 0)),
+            shape=(int(meta["records"]),),
+            fields=fields,
+        )
+    element = meta.get("Element_Array", {})
+    data_type = element.get("data_type")
+    if data_type not in BINARY_TYPES:
+        raise UnsupportedFormatError(
+            label, f"array {structure.id!r} has data type {data_type!r}, not read here"
+        )
+    axes = sorted(_as_list(meta.get("Axis_Array")), key=lambda a: int(a.get("sequence_number", 0)))
+    return StructureInfo(
+        name=structure.id,
+        kind=structure.type,
+        data_file=data_file,
+        offset=int(meta.get("offset", 0)),
+        shape=tuple(int(a["elements"]) for a in axes),
+        data_type=data_type,
+    )
+
+
+def _check_data_file(label: Path, structure: Any, info: StructureInfo) -> None:
+    data = Path(info.data_file)
+    if not data.is_file():
+        raise MediaReadError(data, f"missing: the label {label.name} describes it")
+    needed = info.offset + _byte_length(structure, info)
+    size = data.stat().st_size
+    if size < needed:
+        raise MediaReadError(
+            data,
+            f"truncated: {size:,} bytes, the label {label.name} describes {needed:,}",
+        )
+
+
+def _byte_length(structure: Any, info: StructureInfo) -> int:
+    meta = structure.meta_data
+    if structure.is_table():
+        record = meta.get("Record_Binary") or meta.get("Record_Character") or {}
+        return int(record.get("record_length", 0)) * info.shape[0]
+    sizes = {"Byte": 1, "2": 2, "4": 4, "8": 8, "Single": 4, "Double": 8, "16": 16}
+    element = next((n for suffix, n in sizes.items() if info.data_type.endswith(suffix)), 1)
+    return int(np.prod(info.shape, dtype=np.int64)) * element
+
+
+def _plain(value: Any) -> Any:
+    """pds4_tools' OrderedDicts and lists as plain JSON-able values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
