@@ -41,6 +41,7 @@ LAZY_COMMANDS = {
     "warmup": "zhurong_tk.cli.warmup:warmup",
     "batch": "zhurong_tk.cli.batch:batch",
     "telemetry": "zhurong_tk.cli.telemetry:telemetry",
+    "radar": "zhurong_tk.cli.radar:radar",
 }
 
 

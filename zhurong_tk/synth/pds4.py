@@ -6,7 +6,7 @@ the rover's velocities, positions and attitude as sign-magnitude integers,
 the same in float, sun angles and a quality byte), so a reader tested on these
 reads the archive. The rover drives at a constant speed along a heading that
 turns at a constant rate; each trace is a complex time-domain echo with the
-direct wave and one flat reflector.
+direct wave and one dipping reflector.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def roper_scene(
     start_north_m: float = 5.38,
     start_east_m: float = 0.12,
     reflector_ns: float = 900.0,
+    reflector_slope_ns_per_m: float = 30.0,
     direct_sample: int = 20,
     pause_after: int | None = None,
     pause_s: float = 0.0,
@@ -93,6 +94,8 @@ def roper_scene(
         "sample_interval_ns": SAMPLE_INTERVAL_NS,
         "direct_sample": direct_sample,
         "reflector_ns": reflector_ns,
+        # a dipping layer (a flat one would go with the background): its delay per trace
+        "reflector_delay_ns": (reflector_ns + reflector_slope_ns_per_m * distance).tolist(),
         "seed": seed,
     }
 
@@ -108,9 +111,9 @@ def _traces(scene: dict[str, Any]) -> np.ndarray:
         envelope = np.exp(-0.5 * ((t - centre) / 3.0) ** 2)
         return amplitude * envelope * np.exp(2j * np.pi * f * (t - centre))
 
-    reflector = scene["direct_sample"] + scene["reflector_ns"] / SAMPLE_INTERVAL_NS
     echoes = np.empty((n, m), np.complex64)
     for i in range(n):
+        reflector = scene["direct_sample"] + scene["reflector_delay_ns"][i] / SAMPLE_INTERVAL_NS
         trace = wavelet(scene["direct_sample"], 1e9) + wavelet(reflector, 2e7)
         noise = rng.normal(0, 2e5, m) + 1j * rng.normal(0, 2e5, m)
         echoes[i] = trace + noise

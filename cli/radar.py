@@ -1,0 +1,141 @@
+"""``zhurong-tk radar``: radargrams of Zhurong's RoPeR products."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from zhurong_tk.cli.options import format_option, out_option, overwrite_option, process_each
+
+
+@click.group()
+def radar() -> None:
+    """Ground-penetrating radar products (Zhurong RoPeR, PDS4)."""
+
+
+@radar.command("radargram")
+@click.argument("products", nargs=-1, required=True, type=click.Path())
+@out_option
+@overwrite_option
+@click.option(
+    "--dewow",
+    "dewow_samples",
+    type=click.IntRange(min=0),
+    default=25,
+    show_default=True,
+    help="Running-mean window subtracted along each trace, samples (0: off).",
+)
+@click.option("--no-time-zero", is_flag=True, help="Keep the traces as recorded.")
+@click.option(
+    "--background",
+    "background_traces",
+    type=click.IntRange(min=-1),
+    default=0,
+    show_default=True,
+    help="Subtract the mean trace: 0 over all traces, N over a running window, -1 off.",
+)
+@click.option(
+    "--bandpass",
+    "bandpass_mhz",
+    type=(float, float),
+    default=None,
+    metavar="LOW HIGH",
+    help="Zero-phase band-pass, MHz (LF published band: 15 95).",
+)
+@click.option(
+    "--gain",
+    type=click.Choice(["agc", "exp", "none"]),
+    default="agc",
+    show_default=True,
+    help="Automatic gain control, exp(a·t)·t^b, or none.",
+)
+@click.option("--agc-window", type=click.IntRange(min=2), default=50, show_default=True)
+@click.option("--exp-gain", "exp_a", type=float, default=0.002, show_default=True, help="a, 1/ns.")
+@click.option(
+    "--permittivity",
+    type=click.FloatRange(min=1.0),
+    default=4.0,
+    show_default=True,
+    help="Relative permittivity for the depth axis.",
+)
+@click.option(
+    "--hf-sample-interval",
+    "hf_dt_ns",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="HF channel's sample interval, ns (the products do not give it).",
+)
+@click.option("--show-all", is_flag=True, help="Picture the whole window, not only the echoes.")
+@format_option("table", "json")
+@click.pass_context
+def radargram_command(
+    ctx,
+    products,
+    out_dir,
+    overwrite,
+    dewow_samples,
+    no_time_zero,
+    background_traces,
+    bandpass_mhz,
+    gain,
+    agc_window,
+    exp_a,
+    permittivity,
+    hf_dt_ns,
+    show_all,
+    output_format,
+) -> None:
+    """A B-scan per product: radargram.png, traces.npz and report.json in --out.
+
+    PRODUCTS are RoPeR labels or data files. The chain (each step recorded in the
+    report): dewow, time zero at the direct wave, background (mean-trace) removal,
+    optional band-pass, gain; trace positions from the product's telemetry give the
+    distance axis, the permittivity the depth axis.
+    """
+    from zhurong_tk.radar.radargram import Processing, radargram_to_folder
+
+    steps = Processing(
+        dewow_samples=dewow_samples or None,
+        time_zero=not no_time_zero,
+        background_traces=None if background_traces < 0 else background_traces,
+        bandpass_mhz=bandpass_mhz,
+        gain=gain,
+        agc_samples=agc_window,
+        exp_a_per_ns=exp_a,
+        permittivity=permittivity,
+    )
+
+    def work(path: str, folder: Path) -> dict:
+        doc = radargram_to_folder(
+            path,
+            folder,
+            steps=steps,
+            hf_sample_interval_ns=hf_dt_ns,
+            show_all=show_all,
+            overwrite=overwrite,
+        )
+        return {"path": path, "folder": str(folder), **doc}
+
+    process_each(
+        ctx, products, out_dir, work, output_format=output_format, show=_print, noun="products"
+    )
+
+
+def _print(s: dict) -> None:
+    if "error" in s:
+        click.echo(f"{s['path']}: FAILED")
+        return
+    axis = (
+        f"{s['sample_interval_ns']:g} ns/sample, to {s['max_depth_m']:.0f} m at ε_r "
+        f"{s['permittivity']:g}"
+        if s["sample_interval_ns"]
+        else "sample axis (interval unknown)"
+    )
+    click.echo(
+        f"{s['path']}: {s['channel']}, {s['traces']} traces × {s['samples']} samples over "
+        f"{s['distance_m']:.2f} m, {axis}; echoes to sample {s['signal_extent_samples']} "
+        f"→ {s['folder']}"
+    )
+    for note in s["notes"]:
+        click.echo(f"  note: {note}")

@@ -1,0 +1,1 @@
+"""Ground-penetrating radar (Zhurong RoPeR): the processing chain and radargrams."""
