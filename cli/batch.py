@@ -16,6 +16,7 @@ BATCHABLE = {
     ("audio", "analyze"): "audio",
     ("video", "frames"): "video",
     ("tracks", "detect"): "image",
+    ("radar", "radargram"): "pds4",
 }
 
 
@@ -24,12 +25,14 @@ class CommandFailed(ZhurongError):
 
 
 def _suffixes(kind: str) -> frozenset[str]:
+    from zhurong_tk.batch.inputs import PDS4_LABELS
     from zhurong_tk.io.sniff import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     return {
         "audio": AUDIO_SUFFIXES | VIDEO_SUFFIXES,  # the sound inside videos too
         "video": VIDEO_SUFFIXES,
         "image": IMAGE_SUFFIXES,
+        "pds4": frozenset({PDS4_LABELS}),  # labels by content, whatever their names
     }[kind]
 
 

@@ -92,7 +92,7 @@ def test_batch_tracks_over_a_folder_then_resumed(hazcam, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["video", "info"], "batch runs one of: audio analyze, video frames, tracks detect"),
+        (["video", "info"], "batch runs one of: audio analyze, video frames, tracks detect, radar"),
         (["tracks"], "name the command"),
         (["tracks", "detect", "--camera", "1,2", "x.jpg"], "--camera"),
     ],

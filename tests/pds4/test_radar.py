@@ -105,3 +105,29 @@ def test_the_real_products_give_radargrams(samples_root, tmp_path, relative, cha
     assert max(zero) - min(zero) <= 6
     assert 10 < doc["signal_extent_samples"] < doc["samples"] // 2
     assert 6.0 < doc["distance_m"] < 7.5
+
+
+@pytest.mark.slow
+def test_batch_picks_up_labels_in_folders_by_content(tmp_path):
+    archive = tmp_path / "archive"
+    for sol in ("sol011", "sol012"):
+        (archive / sol).mkdir(parents=True)
+        synth_pds4.write(
+            archive / sol / "RoPeR_LF.2BL", synth_pds4.roper_scene(records=6, samples=64)
+        )
+    # a label named like anything: still a product
+    synth_pds4.write(
+        archive / "sol012" / "label.xml", synth_pds4.roper_scene(records=6, samples=64)
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["batch", "--out", str(out), "--jobs", "1", "radar", "radargram", str(archive)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("3 done, 0 skipped, 0 failed")
+    index = json.loads((out / "index.json").read_text())
+    assert sorted(e["result"] for e in index["results"]) == [
+        "sol011/RoPeR_LF.2BL",
+        "sol012/RoPeR_LF.2BL",
+        "sol012/label.xml",
+    ]

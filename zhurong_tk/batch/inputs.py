@@ -57,8 +57,20 @@ def _natural_key(path: Path) -> list[object]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
 
 
+#: Put in ``suffixes`` to collect PDS4 labels too, recognised by content whatever their name.
+PDS4_LABELS = "<pds4-label>"
+
+
 def _wanted(path: Path, suffixes: frozenset[str]) -> bool:
-    return path.is_file() and path.suffix.lower() in suffixes and not path.name.startswith(".")
+    if not path.is_file() or path.name.startswith("."):
+        return False
+    if path.suffix.lower() in suffixes:
+        return True
+    if PDS4_LABELS in suffixes:
+        from zhurong_tk.io.pds4 import looks_like_label
+
+        return looks_like_label(path)
+    return False
 
 
 def expand_inputs(
