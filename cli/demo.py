@@ -77,6 +77,23 @@ def _print_summary(result: dict, out_dir: str, *, samples_wanted: bool) -> None:
                     click.echo(f"  {kind} FAIL {name}: {rec['error']}")
                 else:
                     click.echo(f"  {kind} {name}: {line(rec)}")
+        pds4 = samples.get("pds4")
+        if pds4 and "error" in pds4:
+            click.echo(f"  pds4 FAIL {pds4['path']}: {pds4['error']}")
+        elif pds4:
+            click.echo(
+                f"  pds4 telemetry: {pds4['records']} records from {pds4['products']} products, "
+                f"{pds4['start']} – {pds4['stop']}, drove {pds4['distance_m']:.2f} m"
+            )
+            for r in pds4["radargrams"]:
+                name = r["path"].rsplit("/", 1)[-1]
+                if "error" in r:
+                    click.echo(f"  radar FAIL {name}: {r['error']}")
+                else:
+                    click.echo(
+                        f"  radar {name}: {r['channel']}, {r['traces']} traces, echoes to sample "
+                        f"{r['signal_extent_samples']}"
+                    )
     click.echo(f"Report: {out_dir}/report.json ({result['elapsed_s']:.1f} s)")
 
 

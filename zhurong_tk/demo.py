@@ -384,6 +384,72 @@ def check_batch(media: Path, out_dir: Path, *, seed: int, jobs: int | None = Non
     ]
 
 
+def check_pds4(folder: Path, out_dir: Path, *, seed: int, overwrite: bool) -> list[Check]:
+    """Write a synthetic RoPeR product, extract its telemetry and its radargram, and
+    compare with the truth: times, distance, the gap, the dipping reflector."""
+    from zhurong_tk.radar.radargram import Processing, radargram_to_folder
+    from zhurong_tk.synth import pds4 as synth_pds4
+    from zhurong_tk.telemetry.run import extract_to_folder
+
+    folder.mkdir(parents=True, exist_ok=True)
+    scene = synth_pds4.roper_scene(records=40, samples=300, pause_after=19, pause_s=300, seed=seed)
+    label = synth_pds4.write(folder / "HX1-Ro_SYNTH_RoPeR-LF_00001_A.2BL", scene)
+    name = label.name
+    doc = extract_to_folder([label], out_dir / "telemetry", overwrite=overwrite)
+    summary = doc["summary"]
+    gaps = summary["gaps"]
+    radar = radargram_to_folder(
+        label, out_dir / "radar", steps=Processing(gain="none"), overwrite=overwrite
+    )
+    truth = np.array(scene["reflector_delay_ns"]) / scene["sample_interval_ns"]
+    found = np.array(radar["strongest_reflection_samples"])
+    return [
+        _equal(name, "telemetry_start", scene["time_utc"][0], summary["start"]),
+        _equal(name, "telemetry_stop", scene["time_utc"][-1], summary["stop"]),
+        _close(name, "distance_driven_m", scene["distance_m"], summary["distance_m"], 0.01),
+        _close(name, "gap_s", 300 + 0.5 / 0.055, gaps[0]["duration_s"] if gaps else None, 0.01),
+        _close(name, "reflector_max_error_samples", 0.0, float(np.abs(found - truth).max()), 1.0),
+    ]
+
+
+def summarise_pds4(root: Path, out_dir: Path, *, overwrite: bool) -> dict[str, Any]:
+    """Telemetry and radargrams of the real RoPeR products: a few sanity figures."""
+    from zhurong_tk.errors import ZhurongError
+    from zhurong_tk.radar.radargram import radargram_to_folder
+    from zhurong_tk.telemetry.run import extract_to_folder
+
+    try:
+        doc = extract_to_folder([root], out_dir / "telemetry", overwrite=overwrite)
+    except ZhurongError as exc:
+        return {"path": str(root), "error": str(exc)}
+    s = doc["summary"]
+    radargrams = []
+    for product in doc["products"]:
+        label = Path(product["label"])
+        try:
+            radar = radargram_to_folder(label, out_dir / "radar" / label.name, overwrite=overwrite)
+        except ZhurongError as exc:
+            radargrams.append({"path": str(label), "error": str(exc)})
+            continue
+        radargrams.append(
+            {
+                "path": str(label),
+                "channel": radar["channel"],
+                "traces": radar["traces"],
+                "signal_extent_samples": radar["signal_extent_samples"],
+            }
+        )
+    return {
+        "path": str(root),
+        "products": len(doc["products"]),
+        "records": s["records"],
+        "start": s["start"],
+        "stop": s["stop"],
+        "distance_m": s["distance_m"],
+        "radargrams": radargrams,
+    }
+
+
 def summarise_video(path: Path, out_dir: Path, *, overwrite: bool) -> dict[str, Any]:
     """``video frames`` on a real video or image folder: what it found, for the summary."""
     from zhurong_tk.errors import ZhurongError
@@ -517,7 +583,7 @@ def run_demo(
     """
     say = progress or (lambda _msg: None)
     out = OutputDir(out_dir, overwrite=overwrite)
-    out.check_free("report.json", "media", "audio", "video", "tracks", "batch", "samples")
+    out.check_free("report.json", "media", "audio", "video", "tracks", "pds4", "batch", "samples")
     started = time.perf_counter()
     say("generating synthetic media with known truth")
     made = generate_media(out.path / "media", seed=seed)  # creates the folder
@@ -541,6 +607,10 @@ def run_demo(
         if kind == "video":
             say(f"video frames {path.name}")
             checks += check_video_frames(path, out.path / "video" / path.name, overwrite=overwrite)
+    say("telemetry extract and radar radargram of a generated RoPeR product")
+    checks += check_pds4(
+        out.path / "media" / "pds4", out.path / "pds4", seed=seed, overwrite=overwrite
+    )
     say("batch: tracks detect over a generated archive with bad files in it, twice")
     checks += check_batch(out.path / "media" / "archive", out.path / "batch", seed=seed)
     root = samples_mod.samples_dir() if use_samples else None
@@ -563,6 +633,11 @@ def run_demo(
                     say(f"{command} {path.name} (public sample)")
                     folder = out.path / "samples" / kind / path.name
                     samples[kind].append(summarise(path, folder, overwrite=overwrite))
+        if (root / "pds4" / "zhurong_roper").is_dir():
+            say("telemetry extract and radar radargram of the real RoPeR products")
+            samples["pds4"] = summarise_pds4(
+                root / "pds4" / "zhurong_roper", out.path / "samples" / "pds4", overwrite=overwrite
+            )
         say("batch: tracks detect over the public sample images")
         samples["tracks"] = batch_sample_tracks(
             [p for p in (root / r for r in SAMPLE_TRACKS) if p.exists()],
@@ -579,6 +654,8 @@ def run_demo(
                 for a in samples.get("audio", [])
                 + samples.get("video", [])
                 + samples.get("tracks", [])
+                + ([samples["pds4"]] if "pds4" in samples else [])
+                + (samples.get("pds4") or {}).get("radargrams", [])
             )
         )
     )
