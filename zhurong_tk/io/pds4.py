@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import sys
 from collections.abc import Iterator
@@ -216,7 +217,7 @@ def open_product(path: str | os.PathLike[str]) -> ProductInfo:
     """
     label = find_label(path)
     check_label_xml(label)
-    structures = _read_label(label)
+    structures = _structures_of(str(label))
     infos = []
     for structure in structures:
         info = _structure_info(label, structure)
@@ -261,7 +262,7 @@ def read_table(product: ProductInfo, name: str | None = None) -> dict[str, np.nd
         raise UnsupportedFormatError(
             product.label, f"has no table {name!r}" if name else "no table"
         )
-    structures = _read_label(Path(product.label))
+    structures = _structures_of(product.label)
     structure = next(s for s in structures if s.id == chosen.name)
     columns: dict[str, np.ndarray] = {}
     try:
@@ -279,7 +280,23 @@ def read_table(product: ProductInfo, name: str | None = None) -> dict[str, np.nd
             chosen.data_file,
             f"cannot be decoded as its label {Path(product.label).name} says ({exc})",
         ) from None
+    finally:
+        # the parse was kept for this read only: a data file replaced later is read afresh
+        _cached_structures.cache_clear()
     return columns
+
+
+def _structures_of(label: str):
+    """The structures of a label, parsed once for :func:`open_product` and the
+    :func:`read_table` that follows it (keyed by the label's size and time;
+    dropped once the table is read)."""
+    st = os.stat(label)
+    return _cached_structures(label, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_structures(label: str, size: int, mtime_ns: int):
+    return _read_label(Path(label))
 
 
 def _read_label(label: Path):
