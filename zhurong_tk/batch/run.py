@@ -340,7 +340,9 @@ def _run_all(task, todo, record, command, jobs, scheduler, timeout_s, summary, o
                     raise BatchStopped(outcome["error"], summary.done, outcome["stop"])
                 record(path, folder, state, outcome)
         except (KeyboardInterrupt, OutputWriteError, BatchStopped):
-            # the ledger holds every input finished so far; a re-run does the rest
+            # the ledger holds every input finished so far; a re-run does the rest. Dask
+            # logs the connections the killed workers drop, tracebacks and all: not news
+            logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
             client.cancel(futures)
             _kill_workers(cluster)
             raise
@@ -378,6 +380,11 @@ class _client:
 
         self._config = dask.config.set(DASK_CONFIG)
         self._config.__enter__()
+        # Dask reports at INFO on stderr (workers joining, connections closing): a batch
+        # reports its own progress, and Dask's warnings and errors still come through
+        self._log = logging.getLogger("distributed")
+        self._log_level = self._log.level
+        self._log.setLevel(max(self._log.getEffectiveLevel(), logging.WARNING))
         if self.scheduler:
             self.client = Client(self.scheduler)
             # the scheduler reads its own settings, not ours: set them for this run
@@ -412,6 +419,7 @@ class _client:
                 self.cluster.close()
         finally:
             self._config.__exit__(None, None, None)
+            self._log.setLevel(self._log_level)
 
 
 def _configure_scheduler(
