@@ -136,3 +136,36 @@ def test_the_real_roper_products(samples_root, relative, records, fields):
     columns = pds4.read_table(info)
     science = [k for k in columns if k.startswith("Scientific_Data")]
     assert all(columns[k].dtype == np.float32 for k in science)
+
+
+def test_a_pds4_image_product_is_an_image_for_every_command(tmp_path):
+    import cv2
+
+    from zhurong_tk.io.image import probe_image, read_image
+    from zhurong_tk.synth import tracks as synth_tracks
+    from zhurong_tk.tracks.run import detect_to_folder
+
+    scene = synth_tracks.track_scene(seed=3)
+    bgr = synth_tracks.render(scene)
+    label = synth_pds4.write_image_product(tmp_path / "NaTeCam.2CL", bgr[..., ::-1].copy())
+    info = probe_image(label)
+    assert (info.format, info.width, info.height, info.channels) == (
+        "PDS4 Array_3D_Image",
+        640,
+        480,
+        3,
+    )
+    assert np.array_equal(read_image(label), bgr)  # bands in the label's order, as BGR
+    assert np.array_equal(read_image(label.with_suffix(".2C")), bgr)  # by its data file
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.uint16) * 257
+    grey_label = synth_pds4.write_image_product(tmp_path / "grey.2CL", grey)
+    assert np.array_equal(read_image(grey_label), grey)  # 16-bit big-endian, native out
+    with pytest.raises(MediaReadError, match="above the limit of 1,000"):
+        probe_image(grey_label, max_pixels=1000)
+    _, from_product = detect_to_folder(label, tmp_path / "product")
+    png = tmp_path / "same.png"
+    cv2.imwrite(str(png), bgr)
+    _, from_png = detect_to_folder(png, tmp_path / "png")
+    assert len(from_product["tracks"]) == len(from_png["tracks"]) == 2
+    assert from_product["tracks"][0]["x1"] == pytest.approx(from_png["tracks"][0]["x1"])
+    assert from_product["pds4"]["mission"] == "HX-1" and from_png["pds4"] is None

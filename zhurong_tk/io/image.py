@@ -97,9 +97,14 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) 
         Not an image.
     """
     kind, fmt = sniff(path)
+    limit = max_pixels_default() if max_pixels is None else max_pixels
+    if kind is Kind.XML or kind is Kind.UNKNOWN:
+        from zhurong_tk.io import pds4
+
+        if pds4.looks_like_label(path) or (kind is Kind.UNKNOWN and _labelled(path)):
+            return _probe_pds4_image(path, limit)
     if kind is not Kind.IMAGE:
         raise UnsupportedFormatError(path, f"not an image (content looks like {fmt})")
-    limit = max_pixels_default() if max_pixels is None else max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -202,6 +207,12 @@ def read_image(
     if reduce not in (1, 2, 4, 8):
         raise ParameterError(f"reduce must be 1, 2, 4 or 8, got {reduce}")
     info = probe_image(path, max_pixels=max_pixels)
+    if info.mode == "PDS4":
+        pixels = _read_pds4_image(path)
+        if reduce > 1:
+            size = (max(1, pixels.shape[1] // reduce), max(1, pixels.shape[0] // reduce))
+            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        return pixels
     data = np.fromfile(os.fspath(path), dtype=np.uint8)  # imdecode: paths with any characters
     if reduce > 1 and info.format == "JPEG" and info.dtype == "uint8" and info.channels in (1, 3):
         flags = {
@@ -221,6 +232,66 @@ def read_image(
     if pixels is None:
         raise MediaReadError(path, f"cv2 could not decode this {info.format} image")
     return pixels
+
+
+def _labelled(path: str | os.PathLike[str]) -> bool:
+    """A binary file without a signature that a PDS4 label beside it names."""
+    from zhurong_tk.io import pds4
+
+    try:
+        pds4.find_label(path)
+    except MediaReadError:
+        return False
+    return True
+
+
+def _probe_pds4_image(path: str | os.PathLike[str], limit: int) -> ImageInfo:
+    """An image array of a PDS4 product (Tianwen-1 cameras' ``.2C`` products), by its label."""
+    from zhurong_tk.io import pds4
+
+    product = pds4.open_product(path)
+    array = pds4.image_structure(product)
+    shape = array.shape
+    bands = 1 if len(shape) == 2 else shape[0]
+    height, width = shape[-2], shape[-1]
+    if width * height > limit:
+        raise MediaReadError(
+            path,
+            f"image is {width}×{height} = {width * height:,} pixels, above the limit of {limit:,} "
+            "(raise it with max_pixels or ZHURONG_TK_MAX_PIXELS)",
+        )
+    element = array.data_type or ""
+    dtype = (
+        "uint8"
+        if element == "UnsignedByte"
+        else ("uint16" if element in ("UnsignedMSB2", "UnsignedLSB2") else "float32")
+    )
+    return ImageInfo(
+        path=os.fspath(path),
+        format=f"PDS4 {array.kind}",
+        width=int(width),
+        height=int(height),
+        channels=int(bands),
+        dtype=dtype,
+        mode="PDS4",
+    )
+
+
+def _read_pds4_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Pixels of a PDS4 image array: lines × samples (× bands last, in BGR order)."""
+    from zhurong_tk.io import pds4
+
+    product = pds4.open_product(path)
+    pixels = pds4.read_array(product)
+    if pixels.ndim == 3:  # band-sequential: bands first in the label's order
+        pixels = np.moveaxis(pixels, 0, -1)
+        if pixels.shape[2] >= 3:
+            pixels = pixels[..., [2, 1, 0]]  # RGB bands to cv2's BGR
+    if pixels.dtype.kind == "u" and pixels.dtype.itemsize <= 2:
+        depth = np.uint8 if pixels.dtype.itemsize == 1 else np.uint16  # native byte order
+    else:
+        depth = np.float32  # cv2 takes neither big-endian nor 32-bit integer pixels
+    return np.ascontiguousarray(pixels.astype(depth))
 
 
 def verify_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> ImageInfo:

@@ -401,3 +401,47 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def image_structure(product: ProductInfo) -> StructureInfo:
+    """The product's first 2-D or 3-D array (an image), as its label declares it.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        The product has no image array.
+    """
+    for structure in product.structures:
+        if structure.kind.startswith(("Array_2D", "Array_3D")) and len(structure.shape) in (2, 3):
+            return structure
+    raise UnsupportedFormatError(product.label, "PDS4 product without an image array")
+
+
+def read_array(product: ProductInfo, name: str | None = None) -> np.ndarray:
+    """An array of a product as numpy, in the label's axis order (the first axis is the
+    label's ``sequence_number`` 1: lines for an image, bands first for a band-sequential
+    cube), values as stored (no scaling).
+
+    Raises
+    ------
+    MediaReadError
+        The data file cannot be decoded as its label says.
+    """
+    chosen = (
+        image_structure(product)
+        if name is None
+        else next((s for s in product.structures if s.name == name), None)
+    )
+    if chosen is None:
+        raise UnsupportedFormatError(product.label, f"has no array {name!r}")
+    structures = _structures_of(product.label)
+    try:
+        structure = next(s for s in structures if s.id == chosen.name)
+        return np.asarray(structure.data)
+    except (OSError, ValueError) as exc:
+        label_name = Path(product.label).name
+        raise MediaReadError(
+            chosen.data_file, f"cannot be decoded as its label {label_name} says ({exc})"
+        ) from None
+    finally:
+        _cached_structures.cache_clear()

@@ -321,3 +321,78 @@ def write(label_path: str | os.PathLike[str], scene: dict[str, Any], *, truth: b
     if truth:
         write_json(Path(f"{label}.truth.json"), scene, overwrite=True)
     return label
+
+
+def write_image_product(label_path: str | os.PathLike[str], image: np.ndarray) -> Path:
+    """Write a grey (lines × samples) or colour (lines × samples × 3, RGB) image as a PDS4
+    product, like a Tianwen-1 camera's ``.2C``: 8 or 16-bit, band-sequential, beside
+    its label (``.2CL`` → ``.2C``). Returns the label's path."""
+    label = Path(label_path)
+    data = label.with_suffix(".2C") if label.suffix.upper() == ".2CL" else label.with_suffix(".img")
+    pixels = np.asarray(image)
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise ValueError("8 or 16-bit pixels")
+    cube = pixels[None] if pixels.ndim == 2 else np.moveaxis(pixels, -1, 0)
+    element = "UnsignedByte" if pixels.dtype == np.uint8 else "UnsignedMSB2"
+    data.write_bytes(cube.astype(">u2" if element == "UnsignedMSB2" else np.uint8).tobytes())
+    axes = [("Band", cube.shape[0])] if pixels.ndim == 3 else []
+    axes += [("Line", cube.shape[1]), ("Sample", cube.shape[2])]
+    kind = "Array_3D_Image" if pixels.ndim == 3 else "Array_2D_Image"
+    axis_xml = "".join(
+        f"""			<Axis_Array>
+				<axis_name>{name}</axis_name>
+				<elements>{n}</elements>
+				<sequence_number>{i + 1}</sequence_number>
+			</Axis_Array>
+"""
+        for i, (name, n) in enumerate(axes)
+    )
+    label.write_text(
+        f"""<?xml version="1.0" encoding="UTF-8"?>
+<Product_Observational xmlns="http://pds.nasa.gov/pds4/pds/v1">
+	<Identification_Area>
+		<logical_identifier>{data.stem}.2C</logical_identifier>
+		<version_id>1.0</version_id>
+		<title>HX-1 mission (synthetic camera image, zhurong-tk)</title>
+		<information_model_version>1.12.0.0</information_model_version>
+		<product_class>Product_Observational</product_class>
+	</Identification_Area>
+	<Observation_Area>
+		<Time_Coordinates>
+			<start_date_time>2021-05-25T04:20:00.000Z</start_date_time>
+			<stop_date_time>2021-05-25T04:20:00.000Z</stop_date_time>
+		</Time_Coordinates>
+		<Investigation_Area>
+			<name>HX-1</name>
+			<type>Mission</type>
+		</Investigation_Area>
+		<Observing_System>
+			<name>HX-1 Rover</name>
+			<Observing_System_Component>
+				<name>Navigation and Terrain Camera</name>
+				<type>Instrument</type>
+			</Observing_System_Component>
+		</Observing_System>
+		<Target_Identification>
+			<name>Mars</name>
+			<type>Planet</type>
+		</Target_Identification>
+	</Observation_Area>
+	<File_Area_Observational>
+		<File>
+			<file_name>{data.name}</file_name>
+		</File>
+		<{kind}>
+			<offset unit="byte">0</offset>
+			<axes>{len(axes)}</axes>
+			<axis_index_order>Last Index Fastest</axis_index_order>
+			<Element_Array>
+				<data_type>{element}</data_type>
+			</Element_Array>
+{axis_xml}		</{kind}>
+	</File_Area_Observational>
+</Product_Observational>
+""",
+        encoding="utf-8",
+    )
+    return label

@@ -142,6 +142,8 @@ def detect_to_folder(
             "channels": info.channels,
             "dtype": info.dtype,
         },
+        # a PDS4 product's label facts (mission, instrument, times): the archive's own record
+        pds4=_label_facts(path) if info.mode == "PDS4" else None,
         camera=None if camera is None else dataclasses.asdict(camera_given),
         track_width_m=track_width_m,
         working_scale=round(result.scale, 5),
@@ -159,3 +161,10 @@ def detect_to_folder(
         out.bytes("votes.png", _map_png(result.maps["votes"]))
     out.json("report.json", doc)
     return result, doc
+
+
+def _label_facts(path: str | os.PathLike[str]) -> dict:
+    from zhurong_tk.io.pds4 import open_product
+
+    product = open_product(path)
+    return {"label": product.label, "data_files": list(product.data_files), **product.facts}
