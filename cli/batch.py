@@ -25,13 +25,13 @@ class CommandFailed(ZhurongError):
 
 
 def _suffixes(kind: str) -> frozenset[str]:
-    from zhurong_tk.batch.inputs import PDS4_LABELS
+    from zhurong_tk.batch.inputs import PDS4_IMAGE_LABELS, PDS4_LABELS
     from zhurong_tk.io.sniff import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     return {
         "audio": AUDIO_SUFFIXES | VIDEO_SUFFIXES,  # the sound inside videos too
         "video": VIDEO_SUFFIXES,
-        "image": IMAGE_SUFFIXES,
+        "image": IMAGE_SUFFIXES | {PDS4_IMAGE_LABELS},  # camera products by their labels
         "pds4": frozenset({PDS4_LABELS}),  # labels by content, whatever their names
     }[kind]
 

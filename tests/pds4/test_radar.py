@@ -131,3 +131,15 @@ def test_batch_picks_up_labels_in_folders_by_content(tmp_path):
         "sol012/RoPeR_LF.2BL",
         "sol012/label.xml",
     ]
+
+
+def test_inputs_collect_image_product_labels_for_image_commands(tmp_path):
+    from zhurong_tk.batch.inputs import PDS4_IMAGE_LABELS, expand_inputs
+    from zhurong_tk.io.sniff import IMAGE_SUFFIXES
+
+    synth_pds4.write(tmp_path / "radar.2BL", synth_pds4.roper_scene(records=4, samples=8))
+    image = np.zeros((32, 48), np.uint8)
+    synth_pds4.write_image_product(tmp_path / "camera.2CL", image)
+    (tmp_path / "photo.png").write_bytes(b"")
+    found = expand_inputs([tmp_path], IMAGE_SUFFIXES | {PDS4_IMAGE_LABELS})
+    assert sorted(p.name for p in found) == ["camera.2CL", "photo.png"]

@@ -59,6 +59,8 @@ def _natural_key(path: Path) -> list[object]:
 
 #: Put in ``suffixes`` to collect PDS4 labels too, recognised by content whatever their name.
 PDS4_LABELS = "<pds4-label>"
+#: The same for the labels of image products only (camera ``.2C`` products).
+PDS4_IMAGE_LABELS = "<pds4-image-label>"
 
 
 def _wanted(path: Path, suffixes: frozenset[str]) -> bool:
@@ -66,10 +68,18 @@ def _wanted(path: Path, suffixes: frozenset[str]) -> bool:
         return False
     if path.suffix.lower() in suffixes:
         return True
-    if PDS4_LABELS in suffixes:
+    if PDS4_LABELS in suffixes or PDS4_IMAGE_LABELS in suffixes:
         from zhurong_tk.io.pds4 import looks_like_label
 
-        return looks_like_label(path)
+        if not looks_like_label(path):
+            return False
+        if PDS4_LABELS in suffixes:
+            return True
+        try:  # a label is small; an image product declares a 2-D or 3-D array
+            text = path.read_bytes()[:2_000_000]
+        except OSError:
+            return False
+        return b"<Array_2D" in text or b"<Array_3D" in text
     return False
 
 
