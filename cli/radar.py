@@ -67,6 +67,11 @@ def radar() -> None:
     help="HF channel's sample interval, ns (the products do not give it).",
 )
 @click.option("--show-all", is_flag=True, help="Picture the whole window, not only the echoes.")
+@click.option(
+    "--along-traverse",
+    is_flag=True,
+    help="One radargram per channel over all PRODUCTS, in time order, into --out.",
+)
 @format_option("table", "json")
 @click.pass_context
 def radargram_command(
@@ -84,6 +89,7 @@ def radargram_command(
     permittivity,
     hf_dt_ns,
     show_all,
+    along_traverse,
     output_format,
 ) -> None:
     """A B-scan per product: radargram.png, traces.npz and report.json in --out.
@@ -106,6 +112,10 @@ def radargram_command(
         permittivity=permittivity,
     )
 
+    if along_traverse:
+        _along_traverse(products, out_dir, steps, hf_dt_ns, show_all, overwrite, output_format)
+        return
+
     def work(path: str, folder: Path) -> dict:
         doc = radargram_to_folder(
             path,
@@ -120,6 +130,33 @@ def radargram_command(
     process_each(
         ctx, products, out_dir, work, output_format=output_format, show=_print, noun="products"
     )
+
+
+def _along_traverse(products, out_dir, steps, hf_dt_ns, show_all, overwrite, output_format):
+    import json
+    import sys
+
+    from zhurong_tk.errors import EXIT_INPUT_FAILED
+    from zhurong_tk.io.outputs import to_jsonable
+    from zhurong_tk.radar.radargram import radargrams_along_traverse
+
+    doc = radargrams_along_traverse(
+        list(products),
+        out_dir,
+        steps=steps,
+        hf_sample_interval_ns=hf_dt_ns,
+        show_all=show_all,
+        overwrite=overwrite,
+    )
+    for failure in doc["failed"]:
+        click.echo(f"zhurong-tk: error: {failure['error']}", err=True)
+    if output_format == "json":
+        click.echo(json.dumps(to_jsonable(doc), indent=2, ensure_ascii=False))
+    else:
+        for channel in doc["channels"].values():
+            _print({"path": f"{len(channel['products'])} products", "folder": out_dir, **channel})
+    if doc["failed"]:
+        sys.exit(EXIT_INPUT_FAILED)
 
 
 def _print(s: dict) -> None:

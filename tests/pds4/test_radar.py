@@ -143,3 +143,26 @@ def test_inputs_collect_image_product_labels_for_image_commands(tmp_path):
     (tmp_path / "photo.png").write_bytes(b"")
     found = expand_inputs([tmp_path], IMAGE_SUFFIXES | {PDS4_IMAGE_LABELS})
     assert sorted(p.name for p in found) == ["camera.2CL", "photo.png"]
+
+
+def test_products_along_a_traverse_make_one_radargram_per_channel(tmp_path):
+    first = synth_pds4.roper_scene(records=10, samples=200)
+    later = synth_pds4.roper_scene(
+        records=10,
+        samples=200,
+        start="2021-05-25T04:25:00.601",
+        start_north_m=first["north_m"][-1] + 0.5,
+        start_east_m=first["east_m"][-1],
+    )
+    a = synth_pds4.write(tmp_path / "A.2BL", first)
+    b = synth_pds4.write(tmp_path / "B.2BL", later)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["radar", "radargram", str(b), str(a), "--along-traverse", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "report.json").read_text())
+    lf = doc["channels"]["LF"]
+    assert lf["traces"] == 20 and lf["products"] == ["A.2B", "B.2B"]  # in time order
+    assert lf["distance_m"] == pytest.approx(4.5 + 0.5 + 4.5, abs=1e-3)
+    assert (out / "radargram_LF.png").is_file() and (out / "traces_LF.npz").is_file()

@@ -44,6 +44,10 @@ class RadarTraces:
     channel: str
     distance_m: np.ndarray
     notes: list[str] = dataclasses.field(default_factory=list)
+    time: np.ndarray | None = None  # UTC of each trace
+    north_m: np.ndarray | None = None  # position in the landing site's frame
+    east_m: np.ndarray | None = None
+    products: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -73,6 +77,8 @@ def read_traces(product: ProductInfo, *, hf_sample_interval_ns: float | None = N
     tel = telemetry_from_product(product)
     step = np.hypot(np.diff(tel.columns["x_north_m"]), np.diff(tel.columns["y_east_m"]))
     distance = np.concatenate([[0.0], np.cumsum(np.nan_to_num(step))])
+    name = product.facts.get("logical_identifier") or os.path.basename(product.label)
+    where = (tel.time, tel.columns["x_north_m"], tel.columns["y_east_m"], [name])
     notes = []
     echo = columns.get("Scientific_Data, ECHO_DATA")
     if echo is not None:
@@ -94,7 +100,7 @@ def read_traces(product: ProductInfo, *, hf_sample_interval_ns: float | None = N
                 f"data length {int(lengths[0])} bytes is not one the label documents; "
                 f"{LF_SAMPLE_INTERVAL_NS:g} ns per sample assumed"
             )
-        return RadarTraces(traces, LF_SAMPLE_INTERVAL_NS, "LF", distance, notes)
+        return RadarTraces(traces, LF_SAMPLE_INTERVAL_NS, "LF", distance, notes, *where)
     real = columns.get("Scientific_Data, Scientific_Data_R")
     imag = columns.get("Scientific_Data, Scientific_Data_I")
     if real is not None and imag is not None:
@@ -106,7 +112,7 @@ def read_traces(product: ProductInfo, *, hf_sample_interval_ns: float | None = N
                 "HF sample interval not in the product: axis in samples (give it to get time"
                 " and depth)"
             )
-        return RadarTraces(traces, hf_sample_interval_ns, "HF", distance, notes)
+        return RadarTraces(traces, hf_sample_interval_ns, "HF", distance, notes, *where)
     raise UnsupportedFormatError(product.label, "no radar traces (ECHO_DATA or Scientific_Data)")
 
 
@@ -214,6 +220,106 @@ def radargram_to_folder(
     out.check_free(*OUTPUTS)
     product = open_product(path)
     data = read_traces(product, hf_sample_interval_ns=hf_sample_interval_ns)
+    doc = report(
+        "radar.radargram",
+        SCHEMA_VERSION,
+        product=product.label,
+        logical_identifier=data.products[0],
+        **_write_channel(out, data, steps, show_all, ""),
+    )
+    out.json("report.json", doc)
+    return doc
+
+
+def merge_traces(parts: list[RadarTraces]) -> RadarTraces:
+    """Traces of one channel from several products as one section along the traverse:
+    products in time order, cut to the shortest trace, distance measured along the
+    joined path."""
+    if not parts or len({(p.channel, p.sample_interval_ns) for p in parts}) != 1:
+        raise ParameterError("traces to merge must be of one channel and one sample interval")
+    parts = sorted(parts, key=lambda p: p.time[0] if p.time is not None else 0)
+    samples = min(p.traces.shape[1] for p in parts)
+    north = np.concatenate([p.north_m for p in parts])
+    east = np.concatenate([p.east_m for p in parts])
+    step = np.nan_to_num(np.hypot(np.diff(north), np.diff(east)))
+    return RadarTraces(
+        traces=np.concatenate([p.traces[:, :samples] for p in parts]),
+        sample_interval_ns=parts[0].sample_interval_ns,
+        channel=parts[0].channel,
+        distance_m=np.concatenate([[0.0], np.cumsum(step)]),
+        notes=[n for p in parts for n in p.notes],
+        time=np.concatenate([p.time for p in parts]),
+        north_m=north,
+        east_m=east,
+        products=[name for p in parts for name in p.products],
+    )
+
+
+def radargrams_along_traverse(
+    paths: list[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    steps: Processing | None = None,
+    hf_sample_interval_ns: float | None = None,
+    show_all: bool = False,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """One radargram per channel over all products (in time order along the traverse):
+    ``radargram_LF.png``, ``traces_LF.npz`` (and HF), and one ``report.json``.
+
+    A product that cannot be read is listed in the report's ``failed``; the
+    others are used.
+
+    Raises
+    ------
+    MediaReadError
+        No product could be read.
+    """
+    from zhurong_tk.errors import MediaReadError, ZhurongError
+    from zhurong_tk.telemetry.run import product_labels
+
+    steps = steps or Processing()
+    out = OutputDir(out_dir, overwrite=overwrite)
+    failed: list[dict[str, str]] = []
+    by_channel: dict[str, list[RadarTraces]] = {}
+    labels = []
+    for path in paths:
+        try:
+            labels += [p for p in product_labels([path]) if p not in labels]
+        except ZhurongError as exc:
+            failed.append({"path": str(path), "error": str(exc)})
+    for label in labels:
+        try:
+            data = read_traces(open_product(label), hf_sample_interval_ns=hf_sample_interval_ns)
+        except ZhurongError as exc:
+            failed.append({"path": str(label), "error": str(exc)})
+            continue
+        by_channel.setdefault(data.channel, []).append(data)
+    if not by_channel:
+        reasons = "; ".join(f["error"] for f in failed) or "no PDS4 labels found"
+        raise MediaReadError(", ".join(map(str, paths)), f"no radar traces read ({reasons})")
+    names = [
+        f"{kind}_{c}.{ext}"
+        for c in by_channel
+        for kind, ext in (("radargram", "png"), ("traces", "npz"))
+    ]
+    out.check_free("report.json", *names)
+    channels = {}
+    for channel, parts in sorted(by_channel.items()):
+        merged = merge_traces(parts)
+        channels[channel] = {
+            "products": merged.products,
+            **_write_channel(out, merged, steps, show_all, f"_{channel}"),
+        }
+    doc = report("radar.radargram", SCHEMA_VERSION, channels=channels, failed=failed)
+    out.json("report.json", doc)
+    return doc
+
+
+def _write_channel(
+    out: OutputDir, data: RadarTraces, steps: Processing, show_all: bool, suffix: str
+) -> dict[str, Any]:
+    """Process one channel's traces and write its picture and arrays; the report's part."""
     traces, applied = run_chain(data, steps)
     amplitude = np.abs(traces).astype(np.float32)
     dt = data.sample_interval_ns
@@ -221,43 +327,37 @@ def radargram_to_folder(
     shown = amplitude.shape[1] if show_all else min(amplitude.shape[1], round(extent * 1.5) + 10)
     times = np.arange(amplitude.shape[1]) * dt if dt else None
     depth = process.depth_axis(times, steps.permittivity) if times is not None else None
-    name = product.facts.get("logical_identifier") or os.path.basename(product.label)
-    title = f"{name}\n{data.channel} channel · " + ", ".join(s["step"] for s in applied)
+    what = data.products[0] if len(data.products) == 1 else f"{len(data.products)} products"
+    title = f"{what}\n{data.channel} channel · " + ", ".join(s["step"] for s in applied)
+    picture, arrays = f"radargram{suffix}.png", f"traces{suffix}.npz"
     out.figure(
-        "radargram.png",
+        picture,
         radargram_figure(
             amplitude[:, :shown], data.distance_m, dt, steps.permittivity, title=title
         ),
     )
-    with out.atomic("traces.npz") as tmp, open(tmp, "wb") as fh:
+    with out.atomic(arrays) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(
             fh,
             amplitude=amplitude,
             distance_m=data.distance_m,
             time_ns=times if times is not None else np.arange(amplitude.shape[1]),
         )
-    strongest = _strongest_below_surface(amplitude)
-    doc = report(
-        "radar.radargram",
-        SCHEMA_VERSION,
-        product=product.label,
-        logical_identifier=name,
-        channel=data.channel,
-        traces=int(amplitude.shape[0]),
-        samples=int(amplitude.shape[1]),
-        sample_interval_ns=dt,
-        permittivity=steps.permittivity,
-        max_depth_m=float(depth[-1]) if depth is not None else None,
-        distance_m=float(data.distance_m[-1]),
-        processing=applied,
-        strongest_reflection_samples=strongest,
-        signal_extent_samples=extent,
-        shown_samples=shown,
-        notes=data.notes,
-        outputs=list(OUTPUTS),
-    )
-    out.json("report.json", doc)
-    return doc
+    return {
+        "channel": data.channel,
+        "traces": int(amplitude.shape[0]),
+        "samples": int(amplitude.shape[1]),
+        "sample_interval_ns": dt,
+        "permittivity": steps.permittivity,
+        "max_depth_m": float(depth[-1]) if depth is not None else None,
+        "distance_m": float(data.distance_m[-1]),
+        "processing": applied,
+        "strongest_reflection_samples": _strongest_below_surface(amplitude),
+        "signal_extent_samples": extent,
+        "shown_samples": shown,
+        "notes": data.notes,
+        "outputs": ["report.json", picture, arrays],
+    }
 
 
 def _strongest_below_surface(amplitude: np.ndarray, skip: int = 5) -> list[int]:
