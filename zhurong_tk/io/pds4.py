@@ -23,7 +23,7 @@ import dataclasses
 import functools
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +163,44 @@ def find_label(path: str | os.PathLike[str]) -> Path:
             if small and looks_like_label(candidate) and wanted in candidate.read_bytes():
                 return candidate
     raise MediaReadError(p, "not a PDS4 label, and no label beside it names it as its data file")
+
+
+def product_labels(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The labels of the products named by ``paths``: labels, data files (their label
+    is found beside them), or folders searched recursively for labels. Each label once.
+
+    Raises
+    ------
+    MediaReadError
+        A path that is missing, or a file that is neither a label nor a data
+        file with its label beside it.
+    """
+    labels: dict[str, Path] = {}
+    for path in paths:
+        p = Path(path)
+        if p.is_dir():
+            found = [f for f in sorted(p.rglob("*")) if f.is_file() and looks_like_label(f)]
+            for label in found:
+                labels.setdefault(os.path.realpath(label), label)
+            continue
+        label = find_label(p)
+        labels.setdefault(os.path.realpath(label), label)
+    return list(labels.values())
+
+
+def collect_labels(
+    paths: Iterable[str | os.PathLike[str]],
+) -> tuple[list[Path], list[dict[str, str]]]:
+    """:func:`product_labels` of each path on its own: the labels found, and for each
+    path that names no product, ``{"path", "error"}`` (one bad name hides no other)."""
+    labels: list[Path] = []
+    failures: list[dict[str, str]] = []
+    for path in paths:
+        try:
+            labels += [p for p in product_labels([path]) if p not in labels]
+        except MediaReadError as exc:
+            failures.append({"path": str(path), "error": str(exc)})
+    return labels, failures
 
 
 def check_label_xml(label: str | os.PathLike[str]) -> bytes:

@@ -276,18 +276,12 @@ def radargrams_along_traverse(
         No product could be read.
     """
     from zhurong_tk.errors import MediaReadError, ZhurongError
-    from zhurong_tk.telemetry.run import product_labels
+    from zhurong_tk.io.pds4 import collect_labels
 
     steps = steps or Processing()
     out = OutputDir(out_dir, overwrite=overwrite)
-    failed: list[dict[str, str]] = []
     by_channel: dict[str, list[RadarTraces]] = {}
-    labels = []
-    for path in paths:
-        try:
-            labels += [p for p in product_labels([path]) if p not in labels]
-        except ZhurongError as exc:
-            failed.append({"path": str(path), "error": str(exc)})
+    labels, failed = collect_labels(paths)
     for label in labels:
         try:
             data = read_traces(open_product(label), hf_sample_interval_ns=hf_sample_interval_ns)

@@ -208,6 +208,44 @@ def _field_xml(
 """
 
 
+def _label_head(lid: str, title: str, start: str, stop: str, instrument: str) -> str:
+    """A Tianwen-1 label's opening: identification, times, mission, instrument, target
+    (the caller continues inside ``Observation_Area``)."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Product_Observational xmlns="http://pds.nasa.gov/pds4/pds/v1">
+	<Identification_Area>
+		<logical_identifier>{lid}</logical_identifier>
+		<version_id>1.0</version_id>
+		<title>{title}</title>
+		<information_model_version>1.12.0.0</information_model_version>
+		<product_class>Product_Observational</product_class>
+	</Identification_Area>
+	<Observation_Area>
+		<Time_Coordinates>
+			<start_date_time>{start}</start_date_time>
+			<stop_date_time>{stop}</stop_date_time>
+		</Time_Coordinates>
+		<Primary_Result_Summary>
+			<purpose>Science</purpose>
+			<processing_level>Calibrated</processing_level>
+		</Primary_Result_Summary>
+		<Investigation_Area>
+			<name>HX-1</name>
+			<type>Mission</type>
+		</Investigation_Area>
+		<Observing_System>
+			<name>HX-1 Rover</name>
+			<Observing_System_Component>
+				<name>{instrument}</name>
+				<type>Instrument</type>
+			</Observing_System_Component>
+		</Observing_System>
+		<Target_Identification>
+			<name>Mars</name>
+			<type>Planet</type>
+		</Target_Identification>"""
+
+
 def label_xml(scene: dict[str, Any], data_name: str, data_size: int, record_length: int) -> str:
     """The PDS4 label of a synthetic product whose data file is ``data_name``."""
     m = scene["samples"]
@@ -239,39 +277,14 @@ def label_xml(scene: dict[str, Any], data_name: str, data_size: int, record_leng
         after.append(_field_xml(number, location, name, dtype, length, unit, text))
         location, number = location + length, number + 1
     product = Path(data_name).stem
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<Product_Observational xmlns="http://pds.nasa.gov/pds4/pds/v1">
-	<Identification_Area>
-		<logical_identifier>{product}.2B</logical_identifier>
-		<version_id>1.0</version_id>
-		<title>HX-1 mission (synthetic, zhurong-tk)</title>
-		<information_model_version>1.12.0.0</information_model_version>
-		<product_class>Product_Observational</product_class>
-	</Identification_Area>
-	<Observation_Area>
-		<Time_Coordinates>
-			<start_date_time>{scene["time_utc"][0]}</start_date_time>
-			<stop_date_time>{scene["time_utc"][-1]}</stop_date_time>
-		</Time_Coordinates>
-		<Primary_Result_Summary>
-			<purpose>Science</purpose>
-			<processing_level>Calibrated</processing_level>
-		</Primary_Result_Summary>
-		<Investigation_Area>
-			<name>HX-1</name>
-			<type>Mission</type>
-		</Investigation_Area>
-		<Observing_System>
-			<name>HX-1 Rover</name>
-			<Observing_System_Component>
-				<name>Mars Rover Penetrating Radar</name>
-				<type>Instrument</type>
-			</Observing_System_Component>
-		</Observing_System>
-		<Target_Identification>
-			<name>Mars</name>
-			<type>Planet</type>
-		</Target_Identification>
+    head = _label_head(
+        f"{product}.2B",
+        "HX-1 mission (synthetic, zhurong-tk)",
+        scene["time_utc"][0],
+        scene["time_utc"][-1],
+        "Mars Rover Penetrating Radar",
+    )
+    return f"""{head}
 		<Mission_Area>
 			<product_id>{product}.2B</product_id>
 			<product_level>2B</product_level>
@@ -348,35 +361,15 @@ def write_image_product(label_path: str | os.PathLike[str], image: np.ndarray) -
         for i, (name, n) in enumerate(axes)
     )
     label.write_text(
-        f"""<?xml version="1.0" encoding="UTF-8"?>
-<Product_Observational xmlns="http://pds.nasa.gov/pds4/pds/v1">
-	<Identification_Area>
-		<logical_identifier>{data.stem}.2C</logical_identifier>
-		<version_id>1.0</version_id>
-		<title>HX-1 mission (synthetic camera image, zhurong-tk)</title>
-		<information_model_version>1.12.0.0</information_model_version>
-		<product_class>Product_Observational</product_class>
-	</Identification_Area>
-	<Observation_Area>
-		<Time_Coordinates>
-			<start_date_time>2021-05-25T04:20:00.000Z</start_date_time>
-			<stop_date_time>2021-05-25T04:20:00.000Z</stop_date_time>
-		</Time_Coordinates>
-		<Investigation_Area>
-			<name>HX-1</name>
-			<type>Mission</type>
-		</Investigation_Area>
-		<Observing_System>
-			<name>HX-1 Rover</name>
-			<Observing_System_Component>
-				<name>Navigation and Terrain Camera</name>
-				<type>Instrument</type>
-			</Observing_System_Component>
-		</Observing_System>
-		<Target_Identification>
-			<name>Mars</name>
-			<type>Planet</type>
-		</Target_Identification>
+        f"""{
+            _label_head(
+                f"{data.stem}.2C",
+                "HX-1 mission (synthetic camera image, zhurong-tk)",
+                "2021-05-25T04:20:00.000Z",
+                "2021-05-25T04:20:00.000Z",
+                "Navigation and Terrain Camera",
+            )
+        }
 	</Observation_Area>
 	<File_Area_Observational>
 		<File>

@@ -4,42 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from zhurong_tk.errors import MediaReadError, ZhurongError
 from zhurong_tk.io.outputs import OutputDir, report
-from zhurong_tk.io.pds4 import ProductInfo, find_label, looks_like_label, open_product
+from zhurong_tk.io.pds4 import ProductInfo, collect_labels, open_product
 from zhurong_tk.telemetry.decode import COLUMNS, telemetry_from_product
 from zhurong_tk.telemetry.traverse import merge, summarise, traverse_figure, traverse_geojson
 
 SCHEMA_VERSION = 1
 OUTPUTS = ("report.json", "telemetry.csv", "traverse.geojson", "traverse.png")
-
-
-def product_labels(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """The labels of the products named by ``paths``: labels, data files (their label
-    is found beside them), or folders searched recursively for labels. Each label once.
-
-    Raises
-    ------
-    MediaReadError
-        A path that is missing, or a file that is neither a label nor a data
-        file with its label beside it.
-    """
-    labels: dict[str, Path] = {}
-    for path in paths:
-        p = Path(path)
-        if p.is_dir():
-            found = [f for f in sorted(p.rglob("*")) if f.is_file() and looks_like_label(f)]
-            for label in found:
-                labels.setdefault(os.path.realpath(label), label)
-            continue
-        label = find_label(p)
-        labels.setdefault(os.path.realpath(label), label)
-    return list(labels.values())
 
 
 def extract_to_folder(
@@ -62,15 +38,9 @@ def extract_to_folder(
     out = OutputDir(out_dir, overwrite=overwrite)
     out.check_free(*OUTPUTS)
     products: list[dict[str, Any]] = []
-    failures: list[dict[str, str]] = []
     parts = []
     inputs = [str(p) for p in paths]
-    labels: list[Path] = []
-    for path in inputs:  # one bad name must not hide the others
-        try:
-            labels += [p for p in product_labels([path]) if p not in labels]
-        except ZhurongError as exc:
-            failures.append({"path": path, "error": str(exc)})
+    labels, failures = collect_labels(inputs)
     infos = []
     for label in labels:
         try:
