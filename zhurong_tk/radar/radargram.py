@@ -74,7 +74,7 @@ def read_traces(product: ProductInfo, *, hf_sample_interval_ns: float | None = N
         No radar traces in the product.
     """
     columns = read_table(product)
-    tel = telemetry_from_product(product)
+    tel = telemetry_from_product(product, columns)
     step = np.hypot(np.diff(tel.columns["x_north_m"]), np.diff(tel.columns["y_east_m"]))
     distance = np.concatenate([[0.0], np.cumsum(np.nan_to_num(step))])
     name = product.facts.get("logical_identifier") or os.path.basename(product.label)

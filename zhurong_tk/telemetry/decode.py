@@ -143,8 +143,12 @@ def scaled_unit(unit: str | None) -> tuple[float, str]:
     return factor * _SI[base], "deg" if base == "deg" else ("s" if base == "s" else "m")
 
 
-def telemetry_from_product(product: ProductInfo) -> Telemetry:
+def telemetry_from_product(
+    product: ProductInfo, table: dict[str, np.ndarray] | None = None
+) -> Telemetry:
     """The rover telemetry of every record of a product.
+
+    ``table``: the product's columns when already read (:func:`read_table`).
 
     Raises
     ------
@@ -161,7 +165,7 @@ def telemetry_from_product(product: ProductInfo) -> Telemetry:
         raise UnsupportedFormatError(
             product.label, f"carries no rover telemetry (no field {', '.join(missing)})"
         )
-    table = read_table(product)
+    table = read_table(product) if table is None else table
     n = len(table["Time"])
     notes: list[str] = []
     try:
