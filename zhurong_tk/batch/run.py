@@ -40,12 +40,12 @@ log = logging.getLogger(__name__)
 DASK_CONFIG = {
     "distributed.scheduler.allowed-failures": 0,
     "distributed.scheduler.worker-saturation": 1.0,
-    # Dask's default environment for new workers, less MALLOC_TRIM_THRESHOLD_: setting it
-    # turns off glibc's adaptive mmap threshold, so every large array is a fresh mmap and
-    # page faults (audio analyze ran 28 % slower per file, measured)
     # the workers' statistical profiler samples every task's stack each 10 ms and keeps
     # what it saw: memory that grew with every file (audio analyze: +60 MB per 60 files)
     "distributed.worker.profile.enabled": False,
+    # Dask's default environment for new workers, less MALLOC_TRIM_THRESHOLD_: setting it
+    # turns off glibc's adaptive mmap threshold, so every large array is a fresh mmap and
+    # page faults (audio analyze ran 28 % slower per file, measured)
     "distributed.nanny.pre-spawn-environ": {
         "OMP_NUM_THREADS": 1,
         "MKL_NUM_THREADS": 1,
