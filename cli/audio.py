@@ -69,6 +69,21 @@ def _parse_band(_ctx, _param, values: tuple[str, ...]) -> tuple[tuple[float, flo
     help="Audio stream of a container (0 = first).",
 )
 @click.option(
+    "--field",
+    default=None,
+    metavar="NAME",
+    help="PDS4 products: the table field holding the samples (a repeated field is read"
+    " record after record).",
+)
+@click.option(
+    "--rate",
+    "rate_hz",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="HZ",
+    help="PDS4 products: the sample rate, where the label declares none.",
+)
+@click.option(
     "--export-denoised",
     metavar="NAME.wav",
     default=None,
@@ -96,11 +111,17 @@ def analyze_command(
     bands,
     linear_freq,
     stream_index,
+    field,
+    rate_hz,
     export_denoised,
     bandpass,
     output_format,
 ) -> None:
     """Spectrum, levels, bands, tonal lines, impulses and activity segments of FILES.
+
+    FILES are audio files, videos with an audio track, or PDS4 products (label
+    or data file) naming an audio file or holding samples in an array or a
+    table field (--field, --rate where the label does not say).
 
     Writes, per file, report.json, frames.csv, spectrogram.png and psd.png into
     --out (into --out/<name>/ when several files are given). A file that fails
@@ -108,6 +129,7 @@ def analyze_command(
     """
     from zhurong_tk.audio.analyze import AnalysisParams, analyze_to_folder
     from zhurong_tk.audio.bands import DEFAULT_USER_BANDS
+    from zhurong_tk.io.pds4 import SignalRequest
 
     try:
         params = AnalysisParams(
@@ -131,6 +153,7 @@ def analyze_command(
             params,
             overwrite=overwrite,
             stream=stream_index,
+            signal=SignalRequest(field=field, rate_hz=rate_hz) if field or rate_hz else None,
             log_freq=not linear_freq,
             export_denoised=export_denoised,
             bandpass=tuple(bandpass) if bandpass else None,

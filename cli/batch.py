@@ -25,11 +25,12 @@ class CommandFailed(ZhurongError):
 
 
 def _suffixes(kind: str) -> frozenset[str]:
-    from zhurong_tk.batch.inputs import PDS4_IMAGE_LABELS, PDS4_LABELS
+    from zhurong_tk.batch.inputs import PDS4_IMAGE_LABELS, PDS4_LABELS, PDS4_SIGNAL_LABELS
     from zhurong_tk.io.sniff import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     return {
-        "audio": AUDIO_SUFFIXES | VIDEO_SUFFIXES,  # the sound inside videos too
+        # the sound inside videos too, and PDS4 products with a signal, by their labels
+        "audio": AUDIO_SUFFIXES | VIDEO_SUFFIXES | {PDS4_SIGNAL_LABELS},
         "video": VIDEO_SUFFIXES,
         "image": IMAGE_SUFFIXES | {PDS4_IMAGE_LABELS},  # camera products by their labels
         "pds4": frozenset({PDS4_LABELS}),  # labels by content, whatever their names

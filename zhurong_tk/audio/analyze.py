@@ -51,6 +51,7 @@ from zhurong_tk.audio.spectral import (
 from zhurong_tk.audio.tonal import TonalConfig, TonalLine, TonalTracker
 from zhurong_tk.errors import ParameterError
 from zhurong_tk.io.audio import AudioInfo, AudioReader
+from zhurong_tk.io.pds4 import SignalRequest
 
 log = logging.getLogger(__name__)
 
@@ -720,6 +721,7 @@ def analyze(
     params: AnalysisParams | None = None,
     *,
     stream: int = 0,
+    signal: SignalRequest | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> AudioAnalysis:
     """Analyse an audio file (or a video's audio track) in one streaming pass.
@@ -731,6 +733,9 @@ def analyze(
     params : AnalysisParams, optional
     stream : int
         Audio stream of a container.
+    signal : SignalRequest, optional
+        For a PDS4 product: the table field holding the samples and the sample
+        rate, where the label does not settle them.
     progress : callable, optional
         Called with the number of frames read after each block.
 
@@ -745,7 +750,7 @@ def analyze(
     ------
     MediaReadError, UnsupportedFormatError, ParameterError
     """
-    reader = AudioReader(path, stream=stream)
+    reader = AudioReader(path, stream=stream, signal=signal)
     info = reader.info
     params = (params or AnalysisParams()).resolved(info.samplerate)
     if info.frames < params.n_fft and info.frames_exact:
@@ -879,6 +884,7 @@ def analyze_to_folder(
     *,
     overwrite: bool = False,
     stream: int = 0,
+    signal: SignalRequest | None = None,
     log_freq: bool = True,
     export_denoised: str | None = None,
     bandpass: tuple[float, float] | None = None,
@@ -892,6 +898,8 @@ def analyze_to_folder(
         File name (inside ``out_dir``) for a spectrally gated copy.
     bandpass : (lo, hi), optional
         Also write ``bandpass_<lo>-<hi>Hz.wav`` with only that band.
+    stream, signal
+        As for :func:`analyze`.
 
     Returns
     -------
@@ -910,7 +918,7 @@ def analyze_to_folder(
         planned.append(bandpass_name)
         export_mod.band_gains(np.array([0.0, 1.0]), *bandpass)  # validate before the long work
     out.check_free(*planned)
-    result = analyze(path, params, stream=stream, progress=progress)
+    result = analyze(path, params, stream=stream, signal=signal, progress=progress)
     try:
         names = write_outputs(
             result, out, log_freq=log_freq, title=os.path.basename(os.fspath(path))
@@ -921,6 +929,7 @@ def analyze_to_folder(
         "n_fft": result.stft.n_fft,
         "mix": result.params.mix,
         "stream": stream,
+        "signal": signal,
         "overwrite": overwrite,
     }
     if export_denoised:

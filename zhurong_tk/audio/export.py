@@ -19,6 +19,7 @@ from zhurong_tk.audio.spectral import window_array
 from zhurong_tk.errors import ParameterError
 from zhurong_tk.io.audio import AudioReader
 from zhurong_tk.io.outputs import atomic_path
+from zhurong_tk.io.pds4 import SignalRequest
 
 
 def gate_gains(
@@ -69,6 +70,7 @@ def export(
     band_hz: tuple[float, float] | None = None,
     mix: bool = False,
     stream: int = 0,
+    signal: SignalRequest | None = None,
     noise_percentile: float = 10.0,
     threshold_db: float = 6.0,
     reduction_db: float = 20.0,
@@ -85,7 +87,7 @@ def export(
     """
     if noise_floors is None and band_hz is None:
         raise ParameterError("nothing to export: give a noise floor to gate against or a band")
-    reader = AudioReader(path, stream=stream)
+    reader = AudioReader(path, stream=stream, signal=signal)
     sr = reader.info.samplerate
     hop = n_fft // 4
     window = window_array("hann", n_fft)

@@ -61,6 +61,15 @@ def _natural_key(path: Path) -> list[object]:
 PDS4_LABELS = "<pds4-label>"
 #: The same for the labels of image products only (camera ``.2C`` products).
 PDS4_IMAGE_LABELS = "<pds4-image-label>"
+#: The same for the labels of products with a signal: a 1-D array, a 2-D array that is not
+#: an image, or an audio file (a table field needs ``--field``: name such labels explicitly).
+PDS4_SIGNAL_LABELS = "<pds4-signal-label>"
+_SIGNAL_MARKS = (b"<Array_1D", b"<Array_2D>", b"<Encoded_Audio")
+_PDS4_SENTINELS = {
+    PDS4_LABELS: lambda text: True,
+    PDS4_IMAGE_LABELS: lambda text: b"<Array_2D" in text or b"<Array_3D" in text,
+    PDS4_SIGNAL_LABELS: lambda text: any(mark in text for mark in _SIGNAL_MARKS),
+}
 
 
 def _wanted(path: Path, suffixes: frozenset[str]) -> bool:
@@ -68,18 +77,17 @@ def _wanted(path: Path, suffixes: frozenset[str]) -> bool:
         return False
     if path.suffix.lower() in suffixes:
         return True
-    if PDS4_LABELS in suffixes or PDS4_IMAGE_LABELS in suffixes:
+    tests = [test for sentinel, test in _PDS4_SENTINELS.items() if sentinel in suffixes]
+    if tests:
         from zhurong_tk.io.pds4 import looks_like_label
 
         if not looks_like_label(path):
             return False
-        if PDS4_LABELS in suffixes:
-            return True
-        try:  # a label is small; an image product declares a 2-D or 3-D array
+        try:  # a label is small: what it declares decides
             text = path.read_bytes()[:2_000_000]
         except OSError:
             return False
-        return b"<Array_2D" in text or b"<Array_3D" in text
+        return any(test(text) for test in tests)
     return False
 
 

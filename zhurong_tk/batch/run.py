@@ -393,13 +393,14 @@ class _client:
             # workers must not see the terminal's Ctrl-C: the client stops them
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
-                # the cores shared out: a worker's numba kernels use its share, not all of them
-                share = max(1, (os.cpu_count() or 1) // self.jobs)
+                # the cores shared out: a worker's numba kernels and cv2's thread pool (sized
+                # to every core, in every process) use its share, not all of them
+                share = str(max(1, (os.cpu_count() or 1) // self.jobs))
                 self.cluster = LocalCluster(
                     n_workers=self.jobs,
                     threads_per_worker=1,
                     processes=True,
-                    env={"NUMBA_NUM_THREADS": str(share)},
+                    env={"NUMBA_NUM_THREADS": share, "OPENCV_FOR_THREADS_NUM": share},
                     dashboard_address=":0",  # a free port: runs side by side never clash
                     silence_logs=logging.ERROR,
                 )

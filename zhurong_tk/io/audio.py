@@ -20,7 +20,9 @@ import numpy as np
 import soundfile as sf
 
 from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
+from zhurong_tk.io import pds4
 from zhurong_tk.io._ffmpeg import av, av_reason, open_container
+from zhurong_tk.io.pds4 import SignalRequest, SignalSource
 from zhurong_tk.io.sniff import Kind, sniff
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,10 @@ class AudioInfo:
         ``"soundfile"`` or ``"pyav"``.
     stream_index : int or None
         Index of the audio stream in its container (PyAV), else None.
+    product : dict or None
+        For a PDS4 product: its label's facts and what was read from it (the
+        array or table field and where the sample rate came from, or the media
+        file the label names), see :meth:`~zhurong_tk.io.pds4.SignalSource.facts`.
     """
 
     path: str
@@ -65,18 +71,27 @@ class AudioInfo:
     frames_exact: bool
     backend: str
     stream_index: int | None = None
+    product: dict | None = None
 
 
-def probe_audio(path: str | os.PathLike[str], *, stream: int = 0) -> AudioInfo:
-    """Describe an audio file, or the ``stream``-th audio stream of a container.
+def probe_audio(
+    path: str | os.PathLike[str], *, stream: int = 0, signal: SignalRequest | None = None
+) -> AudioInfo:
+    """Describe an audio file, the ``stream``-th audio stream of a container, or the
+    signal of a PDS4 product.
 
     Parameters
     ----------
     path : path-like
-        Audio file (WAV, FLAC, OGG, MP3, ...) or container with an audio
-        track (M4A, MP4, MOV, WebM, MKV, AVI).
+        Audio file (WAV, FLAC, OGG, MP3, ...), container with an audio track
+        (M4A, MP4, MOV, WebM, MKV, AVI), or a PDS4 product (its label, or its
+        data file with the label beside it) that names an audio file or holds
+        samples in an array or a table field.
     stream : int
         Which audio stream of a container (0 = first); ignored for plain audio.
+    signal : SignalRequest, optional
+        For a PDS4 product: the table field and the sample rate, where the
+        label does not settle them.
 
     Raises
     ------
@@ -84,11 +99,24 @@ def probe_audio(path: str | os.PathLike[str], *, stream: int = 0) -> AudioInfo:
         Missing, empty, truncated or corrupt file.
     UnsupportedFormatError
         Not audio, or a container without an audio track.
+    ParameterError
+        A PDS4 product without a declared sample rate and none given, or
+        without the table field asked for.
     """
+    return _probe(path, stream, signal)[0]
+
+
+def _probe(
+    path: str | os.PathLike[str], stream: int, signal: SignalRequest | None
+) -> tuple[AudioInfo, SignalSource | None]:
     kind, fmt = sniff(path)
+    if kind not in (Kind.AUDIO, Kind.CONTAINER):
+        label = _pds4_label(path, kind)
+        if label is not None:
+            return _probe_pds4(label, stream, signal)
     if kind is Kind.AUDIO:
         try:
-            return _probe_soundfile(path)
+            return _probe_soundfile(path), None
         except MediaReadError:
             if fmt not in ("MP3", "OGG"):  # FFmpeg knows some MP3/Opus variants libsndfile refuses
                 raise
@@ -98,10 +126,57 @@ def probe_audio(path: str | os.PathLike[str], *, stream: int = 0) -> AudioInfo:
             raise UnsupportedFormatError(path, f"{fmt} file has no audio track")
         if not 0 <= stream < len(infos):
             raise ParameterError(f"{path}: audio stream {stream} requested, file has {len(infos)}")
-        return infos[stream]
+        return infos[stream], None
     raise UnsupportedFormatError(
         path, f"not an audio file (content looks like {_describe(kind, fmt)})"
     )
+
+
+def _pds4_label(path: str | os.PathLike[str], kind: Kind) -> Path | None:
+    """The PDS4 label of ``path`` when it is a label or a data file with one beside it."""
+    if pds4.looks_like_label(path):
+        return Path(path)
+    if kind is Kind.UNKNOWN:
+        try:
+            return pds4.find_label(path)
+        except MediaReadError:
+            return None
+    return None
+
+
+def _probe_pds4(
+    label: Path, stream: int, signal: SignalRequest | None
+) -> tuple[AudioInfo, SignalSource]:
+    product = pds4.open_product(label)
+    source = pds4.find_signal(product, signal, media=("audio", "container"))
+    if source.media_file:  # the label wraps an audio file: read it as such a file
+        info = probe_audio(source.media_file, stream=stream)
+        return dataclasses.replace(info, product=source.facts()), source
+    frames, channels = pds4.signal_channels(source)
+    samplerate = round(source.rate_hz)
+    if samplerate < 1 or abs(source.rate_hz - samplerate) > 1e-6 * source.rate_hz:
+        raise ParameterError(
+            f"{label}: sample rate {source.rate_hz:g} Hz ({source.rate_from}) is not a whole"
+            " number of hertz"
+        )
+    data_type = (
+        next(f.data_type for f in source.structure.fields if f.name == source.field)
+        if source.field
+        else source.structure.data_type
+    )
+    info = AudioInfo(
+        path=str(label),
+        format=f"PDS4 {source.structure.kind}",
+        codec=data_type,
+        samplerate=samplerate,
+        channels=channels,
+        frames=frames,
+        duration_s=frames / samplerate,
+        frames_exact=True,
+        backend="pds4",
+        product=source.facts(),
+    )
+    return info, source
 
 
 def _describe(kind: Kind, fmt: str) -> str:
@@ -224,9 +299,11 @@ class AudioReader:
     Parameters
     ----------
     path : path-like
-        The file.
+        The file, or a PDS4 product (see :func:`probe_audio`).
     stream : int
         Audio stream of a container (0 = first).
+    signal : SignalRequest, optional
+        A PDS4 product's table field and sample rate, where its label does not settle them.
 
     Attributes
     ----------
@@ -242,9 +319,16 @@ class AudioReader:
     ...         accumulate(block)                            # block.shape == (<=65536, channels)
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, stream: int = 0) -> None:
-        self.path = Path(path)
-        self.info = probe_audio(path, stream=stream)
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        stream: int = 0,
+        signal: SignalRequest | None = None,
+    ) -> None:
+        self.info, self._source = _probe(path, stream, signal)
+        # a PDS4 label that names an audio file: that file is what is read
+        self.path = Path(self.info.path)
         self.decode_errors = 0
         self.frames_read = 0
 
@@ -274,10 +358,17 @@ class AudioReader:
         if not 0 <= overlap < block_frames:
             raise ParameterError(f"overlap must be in [0, block_frames), got {overlap}")
         self.frames_read = 0
-        chunks = (
-            self._soundfile_chunks() if self.info.backend == "soundfile" else self._pyav_chunks()
-        )
+        chunks = {
+            "soundfile": self._soundfile_chunks,
+            "pyav": self._pyav_chunks,
+            "pds4": self._pds4_chunks,
+        }[self.info.backend]()
         yield from _reblock(chunks, block_frames, overlap, self.info.channels)
+
+    def _pds4_chunks(self) -> Iterator[np.ndarray]:
+        for chunk in pds4.signal_chunks(self._source):
+            self.frames_read += len(chunk)
+            yield chunk
 
     def _soundfile_chunks(self) -> Iterator[np.ndarray]:
         try:
@@ -360,9 +451,11 @@ def _reblock(
         yield buffer
 
 
-def count_frames(path: str | os.PathLike[str], *, stream: int = 0) -> tuple[int, int]:
+def count_frames(
+    path: str | os.PathLike[str], *, stream: int = 0, signal: SignalRequest | None = None
+) -> tuple[int, int]:
     """Decode a whole file and return ``(frames, decode_errors)``; memory stays bounded."""
-    reader = AudioReader(path, stream=stream)
+    reader = AudioReader(path, stream=stream, signal=signal)
     total = 0
     for block in reader.blocks(1 << 16):
         total += len(block)

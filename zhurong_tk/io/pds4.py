@@ -483,3 +483,353 @@ def read_array(product: ProductInfo, name: str | None = None) -> np.ndarray:
         ) from None
     finally:
         _cached_structures.cache_clear()
+
+
+# ---------------------------------------------------------------- signals (audio)
+
+#: numpy dtypes of the PDS4 binary numeric types a signal can hold.
+NUMPY_TYPES = {
+    "SignedByte": "i1",
+    "UnsignedByte": "u1",
+    "SignedMSB2": ">i2",
+    "SignedMSB4": ">i4",
+    "SignedMSB8": ">i8",
+    "UnsignedMSB2": ">u2",
+    "UnsignedMSB4": ">u4",
+    "UnsignedMSB8": ">u8",
+    "SignedLSB2": "<i2",
+    "SignedLSB4": "<i4",
+    "SignedLSB8": "<i8",
+    "UnsignedLSB2": "<u2",
+    "UnsignedLSB4": "<u4",
+    "UnsignedLSB8": "<u8",
+    "IEEE754MSBSingle": ">f4",
+    "IEEE754MSBDouble": ">f8",
+    "IEEE754LSBSingle": "<f4",
+    "IEEE754LSBDouble": "<f8",
+}
+#: A signal array's axis of channels is at most this long (else it is not a channel axis).
+MAX_CHANNELS = 64
+_RATE_UNITS = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}
+_INTERVAL_UNITS = {
+    "s": 1.0,
+    "ms": 1e-3,
+    "us": 1e-6,
+    "μs": 1e-6,
+    "microseconds": 1e-6,
+    "ns": 1e-9,
+    "nanoseconds": 1e-9,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalRequest:
+    """What to take as a signal from a product the label alone does not settle.
+
+    Attributes
+    ----------
+    field : str, optional
+        A table field holding the samples (a repeated field is read record
+        after record); needed when the product has no signal array.
+    rate_hz : float, optional
+        The sample rate, when the label declares none (or to override it).
+    """
+
+    field: str | None = None
+    rate_hz: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalSource:
+    """Where a product's samples are: a media file it wraps, or an array or table field.
+
+    Attributes
+    ----------
+    product : ProductInfo
+    media_file : str or None
+        An audio or video file named in the label that is not a table or array
+        (``Encoded_Audio``, ``Encoded_Video``, a native file): read as any such file.
+    structure : StructureInfo or None
+        The array, or the table holding ``field``.
+    field : str or None
+    time_axis : int
+        The array's axis along which samples follow each other.
+    rate_hz : float or None
+    rate_from : str or None
+        Where the rate came from (the label element and its value, or the request).
+    """
+
+    product: ProductInfo
+    media_file: str | None = None
+    structure: StructureInfo | None = None
+    field: str | None = None
+    time_axis: int = 0
+    rate_hz: float | None = None
+    rate_from: str | None = None
+
+    def facts(self) -> dict[str, Any]:
+        """The product's label facts and what was read from it, for a report."""
+        facts = {"label": self.product.label, **self.product.facts}
+        facts.pop("mission_area", None)  # the report keeps to the common facts
+        if self.media_file:
+            facts["media_file"] = self.media_file
+        if self.structure is not None:
+            facts["structure"] = self.structure.name
+            facts["structure_kind"] = self.structure.kind
+            facts["data_file"] = self.structure.data_file
+        if self.field:
+            facts["field"] = self.field
+        if self.rate_hz:
+            facts["rate_hz"] = self.rate_hz
+            facts["rate_from"] = self.rate_from
+        return facts
+
+
+def named_files(product: ProductInfo) -> list[str]:
+    """Every data file the label names (``File/file_name``), tables and arrays or not."""
+    root = _safe_root(product.label)
+    names = [
+        (child.text or "").strip()
+        for file in root.iter()
+        if _local(file.tag) == "File"
+        for child in file
+        if _local(child.tag) == "file_name"
+    ]
+    folder = Path(product.label).parent
+    return list(dict.fromkeys(str(folder / n) for n in names if n))
+
+
+def media_files(product: ProductInfo, kinds: Iterable[str]) -> list[str]:
+    """Files the label names that are not its tables or arrays and hold media of ``kinds``
+    (:class:`~zhurong_tk.io.sniff.Kind` values: ``"audio"``, ``"video"``, ``"container"``)."""
+    from zhurong_tk.io.sniff import sniff
+
+    wanted = set(kinds)
+    found = []
+    for path in named_files(product):
+        if path in product.data_files or not Path(path).is_file():
+            continue
+        kind, _ = sniff(path)
+        if kind.value in wanted:
+            found.append(path)
+    return found
+
+
+def label_sample_rate(label: str | os.PathLike[str]) -> tuple[float, str] | None:
+    """The sample rate a label declares, and the element that says so.
+
+    Looks for elements named like ``sampling_rate``/``sample_frequency`` (units
+    Hz to GHz) or ``sampling_interval``/``sample_interval`` (units s to ns) in
+    any namespace (PDS4 has no common element for it: missions put it in their
+    own dictionaries). None when there is none.
+    """
+    for el in _safe_root(label).iter():
+        name = _local(el.tag).lower()
+        text = (el.text or "").strip()
+        unit = (el.get("unit") or "").strip().lower()
+        try:
+            value = float(text)
+        except ValueError:
+            continue
+        if value <= 0 or not np.isfinite(value):
+            continue
+        is_rate = "sampl" in name and ("rate" in name or "frequency" in name)
+        is_interval = "sampl" in name and ("interval" in name or "period" in name)
+        if is_rate and unit in _RATE_UNITS:
+            return value * _RATE_UNITS[unit], f"{_local(el.tag)} = {text} {el.get('unit')}"
+        if is_interval and unit in _INTERVAL_UNITS:
+            return 1.0 / (
+                value * _INTERVAL_UNITS[unit]
+            ), f"{_local(el.tag)} = {text} {el.get('unit')}"
+    return None
+
+
+def find_signal(
+    product: ProductInfo, request: SignalRequest | None = None, *, media: Iterable[str] = ()
+) -> SignalSource:
+    """Where to read a signal (audio, or any sampled time series) from a product.
+
+    In order: a media file of the ``media`` kinds the label names; the table
+    field ``request.field``; the product's first 1-D array, or 2-D array that
+    is not an image (samples along its longer axis, unless an axis is named
+    like time or sample, channels along the other).
+
+    Raises
+    ------
+    UnsupportedFormatError
+        The product holds no such signal; the message says what it holds.
+    ParameterError
+        The requested field does not exist, or no sample rate is known.
+    """
+    from zhurong_tk.errors import ParameterError
+
+    request = request or SignalRequest()
+    found = media_files(product, media) if media else []
+    if found:
+        return SignalSource(product, media_file=found[0])
+    if request.field:
+        for structure in product.structures:
+            names = [f.name for f in structure.fields]
+            match = [n for n in names if request.field in (n, n.rsplit(", ", 1)[-1])]
+            if match:
+                chosen = SignalSource(product, structure=structure, field=match[0])
+                return _with_rate(chosen, request)
+        fields = [f.name for s in product.structures for f in s.fields]
+        raise ParameterError(
+            f"{product.label}: no table field {request.field!r}"
+            + (f" (fields: {', '.join(fields)})" if fields else " (the product has no table)")
+        )
+    tables = [s for s in product.structures if s.fields]
+    for structure in product.structures:
+        if structure.kind == "Array_1D" or (
+            structure.kind.startswith("Array_2D") and not structure.kind.endswith("Image")
+        ):
+            if len(structure.shape) not in (1, 2):
+                continue
+            axis = _time_axis(product, structure)
+            return _with_rate(SignalSource(product, structure=structure, time_axis=axis), request)
+    raise UnsupportedFormatError(
+        product.label,
+        f"PDS4 product without a signal: {describe_contents(product)}"
+        + ("; name a table field (--field) to read it as one" if tables else ""),
+    )
+
+
+def _with_rate(source: SignalSource, request: SignalRequest) -> SignalSource:
+    from zhurong_tk.errors import ParameterError
+
+    if request.rate_hz:
+        return dataclasses.replace(source, rate_hz=float(request.rate_hz), rate_from="--rate")
+    declared = label_sample_rate(source.product.label)
+    if declared is None:
+        what = f"field {source.field!r}" if source.field else f"array {source.structure.name!r}"
+        raise ParameterError(
+            f"{source.product.label}: the label declares no sample rate for its {what};"
+            " give it with --rate HZ"
+        )
+    return dataclasses.replace(source, rate_hz=declared[0], rate_from=f"label: {declared[1]}")
+
+
+def _time_axis(product: ProductInfo, structure: StructureInfo) -> int:
+    if len(structure.shape) == 1:
+        return 0
+    names = _axis_names(product.label, structure.name)
+    for i, name in enumerate(names):
+        if any(word in name.lower() for word in ("time", "sample", "record")):
+            return i
+    return int(np.argmax(structure.shape))
+
+
+def _axis_names(label: str, structure_name: str) -> list[str]:
+    for structure in _structures_of(label):
+        if structure.id == structure_name:
+            axes = _as_list(structure.meta_data.get("Axis_Array"))
+            axes = sorted(axes, key=lambda a: int(a.get("sequence_number", 0)))
+            return [str(a.get("axis_name", "")) for a in axes]
+    return []
+
+
+def describe_contents(product: ProductInfo) -> str:
+    """What a product holds, in a few words ("Table_Binary TABLE_0 (14 records, 28 fields)")."""
+    parts = []
+    for s in product.structures:
+        if s.fields:
+            parts.append(f"{s.kind} {s.name} ({s.shape[0]} records, {len(s.fields)} fields)")
+        else:
+            parts.append(f"{s.kind} {s.name} ({' × '.join(map(str, s.shape))} {s.data_type})")
+    return "; ".join(parts) or "no table or array"
+
+
+def signal_channels(source: SignalSource) -> tuple[int, int]:
+    """``(frames, channels)`` of a source read from an array or a table field."""
+    structure = source.structure
+    if source.field:
+        field = next(f for f in structure.fields if f.name == source.field)
+        return structure.shape[0] * field.repetitions, 1
+    frames = structure.shape[source.time_axis]
+    channels = 1 if len(structure.shape) == 1 else structure.shape[1 - source.time_axis]
+    if channels > MAX_CHANNELS:
+        raise UnsupportedFormatError(
+            source.product.label,
+            f"array {structure.name!r} is {' × '.join(map(str, structure.shape))}:"
+            f" {channels} channels is not a signal (at most {MAX_CHANNELS})",
+        )
+    return frames, channels
+
+
+def signal_chunks(source: SignalSource, chunk_frames: int = 65536) -> Iterator[np.ndarray]:
+    """A source's samples as float32 chunks ``(n, channels)``, in time order.
+
+    An array is memory-mapped and read a chunk at a time (never whole); a
+    table field is read with its table. Integer samples are scaled to PCM
+    full scale (±1, as WAV readers do) unless the label scales them; float
+    samples are as stored, times the label's scaling.
+    """
+    structure = source.structure
+    frames, channels = signal_channels(source)
+    if source.field:
+        values = read_table(source.product, structure.name)[source.field]
+        dtype_name = next(f for f in structure.fields if f.name == source.field).data_type
+        samples = np.ascontiguousarray(values).reshape(-1)
+        scale, offset = 1.0, 0.0
+    else:
+        dtype_name = structure.data_type
+        if dtype_name not in NUMPY_TYPES:
+            raise UnsupportedFormatError(
+                source.product.label,
+                f"array {structure.name!r} holds {dtype_name} values, not a real signal",
+            )
+        scale, offset = _element_scaling(source.product.label, structure.name)
+        try:
+            samples = np.memmap(
+                structure.data_file,
+                dtype=np.dtype(NUMPY_TYPES[dtype_name]),
+                mode="r",
+                offset=structure.offset,
+                shape=structure.shape,
+            )
+        except (OSError, ValueError) as exc:
+            raise MediaReadError(structure.data_file, f"cannot be mapped ({exc})") from None
+        finally:
+            _cached_structures.cache_clear()
+        if len(structure.shape) == 2 and source.time_axis == 1:
+            samples = samples.T  # a view: chunks below copy only what they take
+    if dtype_name not in NUMPY_TYPES:
+        raise UnsupportedFormatError(
+            source.product.label,
+            f"field {source.field!r} holds {dtype_name} values, not a real signal",
+        )
+    pcm = _pcm_scaling(np.dtype(NUMPY_TYPES[dtype_name])) if scale == 1.0 and offset == 0 else None
+    for start in range(0, frames, chunk_frames):
+        chunk = np.asarray(samples[start : start + chunk_frames], dtype=np.float64)
+        chunk = (chunk - pcm[1]) / pcm[0] if pcm is not None else chunk * scale + offset
+        yield chunk.reshape(len(chunk), channels).astype(np.float32)
+
+
+def _pcm_scaling(dtype: np.dtype) -> tuple[float, float] | None:
+    """``(full_scale, centre)`` of integer samples; None for floats."""
+    if dtype.kind == "i":
+        return float(2 ** (8 * dtype.itemsize - 1)), 0.0
+    if dtype.kind == "u":
+        half = float(2 ** (8 * dtype.itemsize - 1))
+        return half, half
+    return None
+
+
+def _element_scaling(label: str, structure_name: str) -> tuple[float, float]:
+    for structure in _structures_of(label):
+        if structure.id == structure_name:
+            element = structure.meta_data.get("Element_Array", {})
+            scale = float(element.get("scaling_factor", 1.0))
+            return scale, float(element.get("value_offset", 0.0))
+    return 1.0, 0.0
+
+
+def _safe_root(label: str | os.PathLike[str]):
+    import defusedxml.ElementTree as safe_et
+
+    return safe_et.fromstring(check_label_xml(label), forbid_dtd=True)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""

@@ -63,6 +63,9 @@ class VideoInfo:
         Audio tracks in the same container.
     notes : list of str
         Anything suspicious in the metadata.
+    product : dict or None
+        For a PDS4 product: its label's facts and the video file it names, or,
+        for a folder of PDS4 camera products, the first and last product.
     """
 
     path: str
@@ -77,6 +80,7 @@ class VideoInfo:
     rotation_deg: int
     audio: list[AudioInfo]
     notes: list[str]
+    product: dict | None = None
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
@@ -91,6 +95,9 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     """
     kind, fmt = sniff(path)
     if kind is not Kind.CONTAINER:
+        wrapped = _pds4_video(path, kind)
+        if wrapped is not None:  # a PDS4 label naming a video file: that file is read
+            return dataclasses.replace(probe_video(wrapped[0]), product=wrapped[1])
         raise UnsupportedFormatError(path, f"not a video container (content looks like {fmt})")
     notes: list[str] = []
     with open_container(path) as container:
@@ -160,6 +167,38 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         audio=audio,
         notes=notes,
     )
+
+
+def _pds4_video(path: str | os.PathLike[str], kind: Kind) -> tuple[str, dict] | None:
+    """The video file a PDS4 product names and the product's facts; None when ``path``
+    is not a PDS4 product.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        A PDS4 product that names no video file (the message says what it holds).
+    """
+    from zhurong_tk.io import pds4
+
+    if pds4.looks_like_label(path):
+        label = Path(path)
+    elif kind is Kind.UNKNOWN:
+        try:
+            label = pds4.find_label(path)
+        except MediaReadError:
+            return None
+    else:
+        return None
+    product = pds4.open_product(label)
+    videos = pds4.media_files(product, ("container",))
+    if not videos:
+        images = any(s.kind.startswith(("Array_2D", "Array_3D")) for s in product.structures)
+        raise UnsupportedFormatError(
+            label,
+            f"PDS4 product without a video: {pds4.describe_contents(product)}"
+            + ("; a camera product is one frame: give a folder of them" if images else ""),
+        )
+    return videos[0], pds4.SignalSource(product, media_file=videos[0]).facts()
 
 
 def _fourcc(value: float) -> str | None:
@@ -355,8 +394,8 @@ class VideoReader:
     def __init__(
         self, path: str | os.PathLike[str], *, keyframes_only: bool = False, prefetch: int = 4
     ) -> None:
-        self.path = Path(path)
         self.info = probe_video(path)
+        self.path = Path(self.info.path)  # a PDS4 label's video file, when given a label
         self.keyframes_only = keyframes_only
         self.prefetch = prefetch
         self.frames_read = 0
@@ -537,19 +576,33 @@ class ImageSequenceReader:
         if not folder.is_dir():
             raise MediaReadError(folder, "not a folder of images")
         files = sorted(
-            (f for f in folder.iterdir() if f.suffix.lower() in SEQUENCE_SUFFIXES and f.is_file()),
+            (
+                f
+                for f in folder.iterdir()
+                if f.is_file() and (f.suffix.lower() in SEQUENCE_SUFFIXES or _image_label(f))
+            ),
             key=lambda f: _natural_key(f.name),
         )
         if not files:
             raise UnsupportedFormatError(
-                folder, f"no image files ({', '.join(SEQUENCE_SUFFIXES)}) in this folder"
+                folder,
+                f"no image files ({', '.join(SEQUENCE_SUFFIXES)}) or PDS4 camera products"
+                " in this folder",
             )
+        label_times = None if input_fps is not None else _label_times(files)
+        if label_times is not None:  # the products' own times order them
+            order = sorted(range(len(files)), key=lambda i: label_times[i])
+            files = [files[i] for i in order]
+            label_times = [label_times[i] for i in order]
         if input_fps is not None and not PLAUSIBLE_FPS[0] <= input_fps <= PLAUSIBLE_FPS[1]:
             raise ParameterError(f"--input-fps must be within {PLAUSIBLE_FPS}, got {input_fps}")
         notes: list[str] = []
         if input_fps is not None:
             times = [i / input_fps for i in range(len(files))]
             source = f"{input_fps:g} fps given"
+        elif label_times is not None:
+            times = [t - label_times[0] for t in label_times]
+            source = "times from the PDS4 labels' start_date_time"
         else:
             found = times_from_names([f.name for f in files])
             if found is None:
@@ -580,6 +633,7 @@ class ImageSequenceReader:
             rotation_deg=0,
             audio=[],
             notes=[f"timestamps: {source}", *notes],
+            product=_sequence_facts(files) if label_times is not None else None,
         )
         self.frames_read = 0
         self.decode_failures = 0
@@ -608,6 +662,55 @@ class ImageSequenceReader:
                     yield Frame(index, time_s, bgr=_as_bgr8(read_image(self.files[index])))
                 except MediaReadError:
                     continue
+
+
+def _image_label(path: Path) -> bool:
+    """True for the label of a PDS4 product holding an image (a camera frame)."""
+    from zhurong_tk.io import pds4
+
+    if not pds4.looks_like_label(path):
+        return False
+    try:
+        pds4.image_structure(pds4.open_product(path))
+    except (MediaReadError, UnsupportedFormatError):
+        return False
+    return True
+
+
+def _label_times(files: list[Path]) -> list[float] | None:
+    """Start times (POSIX seconds) of PDS4 products, when every file is one that has one."""
+    import datetime
+
+    from zhurong_tk.io import pds4
+
+    times = []
+    for file in files:
+        if not pds4.looks_like_label(file):
+            return None
+        stamp = pds4.open_product(file).facts.get("start_time")
+        try:
+            when = datetime.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.UTC)  # PDS4 times are UTC
+        times.append(when.timestamp())
+    return times
+
+
+def _sequence_facts(files: list[Path]) -> dict:
+    from zhurong_tk.io import pds4
+
+    first, last = pds4.open_product(files[0]).facts, pds4.open_product(files[-1]).facts
+    return {
+        "products": len(files),
+        "first_logical_identifier": first.get("logical_identifier"),
+        "last_logical_identifier": last.get("logical_identifier"),
+        "start_time": first.get("start_time"),
+        "stop_time": last.get("stop_time") or last.get("start_time"),
+        "mission": first.get("mission"),
+        "observing_system": first.get("observing_system"),
+    }
 
 
 def _as_bgr8(pixels: np.ndarray) -> np.ndarray:

@@ -336,10 +336,15 @@ def write(label_path: str | os.PathLike[str], scene: dict[str, Any], *, truth: b
     return label
 
 
-def write_image_product(label_path: str | os.PathLike[str], image: np.ndarray) -> Path:
+def write_image_product(
+    label_path: str | os.PathLike[str],
+    image: np.ndarray,
+    *,
+    start_time: str = "2021-05-25T04:20:00.000Z",
+) -> Path:
     """Write a grey (lines × samples) or colour (lines × samples × 3, RGB) image as a PDS4
     product, like a Tianwen-1 camera's ``.2C``: 8 or 16-bit, band-sequential, beside
-    its label (``.2CL`` → ``.2C``). Returns the label's path."""
+    its label (``.2CL`` → ``.2C``), taken at ``start_time``. Returns the label's path."""
     label = Path(label_path)
     data = label.with_suffix(".2C") if label.suffix.upper() == ".2CL" else label.with_suffix(".img")
     pixels = np.asarray(image)
@@ -365,8 +370,8 @@ def write_image_product(label_path: str | os.PathLike[str], image: np.ndarray) -
             _label_head(
                 f"{data.stem}.2C",
                 "HX-1 mission (synthetic camera image, zhurong-tk)",
-                "2021-05-25T04:20:00.000Z",
-                "2021-05-25T04:20:00.000Z",
+                start_time,
+                start_time,
                 "Navigation and Terrain Camera",
             )
         }
@@ -383,6 +388,183 @@ def write_image_product(label_path: str | os.PathLike[str], image: np.ndarray) -
 				<data_type>{element}</data_type>
 			</Element_Array>
 {axis_xml}		</{kind}>
+	</File_Area_Observational>
+</Product_Observational>
+""",
+        encoding="utf-8",
+    )
+    return label
+
+
+#: numpy types of the synthetic signal products' sample encodings.
+SIGNAL_TYPES = {"SignedLSB2": "<i2", "SignedMSB2": ">i2", "IEEE754LSBSingle": "<f4"}
+
+
+def write_signal_product(
+    label_path: str | os.PathLike[str],
+    samples: np.ndarray,
+    rate_hz: float,
+    *,
+    layout: str = "array",
+    data_type: str = "SignedLSB2",
+    declare: str | None = "rate",
+    record_samples: int = 1000,
+) -> Path:
+    """Write a sampled signal (climate-station sound, say) as a PDS4 product.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        ``(n,)`` or ``(n, channels)``, values in [-1, 1].
+    layout : {"array", "table", "wav"}
+        ``"array"``: an ``Array_1D`` (``Array_2D`` with a Channel axis first and
+        a Time axis, for several channels); ``"table"``: a ``Table_Binary`` whose
+        records each hold ``record_samples`` samples in the group field
+        ``SOUND_DATA`` (first channel only); ``"wav"``: a WAV file the label names
+        as ``Encoded_Audio``.
+    data_type : str
+        Sample encoding of an array or table (integers at PCM full scale).
+    declare : {"rate", "interval", None}
+        How the label's Mission_Area states the rate: ``sampling_rate`` in kHz,
+        ``sampling_interval`` in microseconds, or not at all.
+
+    Returns
+    -------
+    pathlib.Path
+        The label (its data file beside it, ``.dat`` or ``.wav``).
+    """
+    import soundfile as sf
+
+    label = Path(label_path)
+    x = np.asarray(samples, np.float64)
+    x = x[:, None] if x.ndim == 1 else x
+    n, channels = x.shape
+    dtype = np.dtype(SIGNAL_TYPES[data_type])
+    stored = np.round(x * 32767).astype(dtype) if dtype.kind == "i" else x.astype(dtype)
+    if layout == "wav":
+        data = label.with_suffix(".wav")
+        sf.write(data, x.astype(np.float32), int(rate_hz), subtype="PCM_16")
+        area = """		<Encoded_Audio>
+			<offset unit="byte">0</offset>
+			<encoding_standard_id>WAV</encoding_standard_id>
+		</Encoded_Audio>
+"""
+    elif layout == "array":
+        data = label.with_suffix(".dat")
+        data.write_bytes(np.ascontiguousarray(stored.T if channels > 1 else stored[:, 0]).tobytes())
+        axes = [("Channel", channels), ("Time", n)] if channels > 1 else [("Time", n)]
+        kind = "Array_2D" if channels > 1 else "Array_1D"
+        axis_xml = "".join(
+            f"""			<Axis_Array>
+				<axis_name>{name}</axis_name>
+				<elements>{size}</elements>
+				<sequence_number>{i + 1}</sequence_number>
+			</Axis_Array>
+"""
+            for i, (name, size) in enumerate(axes)
+        )
+        area = f"""		<{kind}>
+			<offset unit="byte">0</offset>
+			<axes>{len(axes)}</axes>
+			<axis_index_order>Last Index Fastest</axis_index_order>
+			<Element_Array>
+				<data_type>{data_type}</data_type>
+			</Element_Array>
+{axis_xml}		</{kind}>
+"""
+    elif layout == "table":
+        data = label.with_suffix(".dat")
+        records = -(-n // record_samples)
+        column = np.zeros(records * record_samples, dtype)
+        column[:n] = stored[:, 0]
+        data.write_bytes(column.tobytes())
+        size = dtype.itemsize
+        area = f"""		<Table_Binary>
+			<offset unit="byte">0</offset>
+			<records>{records}</records>
+			<Record_Binary>
+				<fields>0</fields>
+				<groups>1</groups>
+				<record_length unit="byte">{record_samples * size}</record_length>
+				<Group_Field_Binary>
+					<name>Sound</name>
+					<group_number>1</group_number>
+					<repetitions>{record_samples}</repetitions>
+					<fields>1</fields>
+					<groups>0</groups>
+					<group_location unit="byte">1</group_location>
+					<group_length unit="byte">{record_samples * size}</group_length>
+					<Field_Binary>
+						<name>SOUND_DATA</name>
+						<field_location unit="byte">1</field_location>
+						<data_type>{data_type}</data_type>
+						<field_length unit="byte">{size}</field_length>
+					</Field_Binary>
+				</Group_Field_Binary>
+			</Record_Binary>
+		</Table_Binary>
+"""
+    else:
+        raise ValueError(f"layout must be array, table or wav, not {layout!r}")
+    said = {
+        "rate": f'<sampling_rate unit="kHz">{rate_hz / 1e3:.9g}</sampling_rate>',
+        "interval": f'<sampling_interval unit="microseconds">{1e6 / rate_hz:.12g}'
+        "</sampling_interval>",
+        None: "",
+    }[declare]
+    head = _label_head(
+        f"{data.stem}.2B",
+        "HX-1 mission (synthetic sound record, zhurong-tk)",
+        "2021-05-22T02:40:00.000Z",
+        "2021-05-22T02:40:00.000Z",
+        "Mars Climate Station",
+    )
+    label.write_text(
+        f"""{head}
+		<Mission_Area>
+			<instrument_id>MCS</instrument_id>
+			{said}
+		</Mission_Area>
+	</Observation_Area>
+	<File_Area_Observational>
+		<File>
+			<file_name>{data.name}</file_name>
+		</File>
+{area}	</File_Area_Observational>
+</Product_Observational>
+""",
+        encoding="utf-8",
+    )
+    return label
+
+
+def write_media_product(
+    label_path: str | os.PathLike[str], media_path: str | os.PathLike[str], element: str
+) -> Path:
+    """Write a label beside ``media_path`` that names it as ``element`` (``Encoded_Audio``,
+    ``Encoded_Video``): how an archive wraps a published sound or film. Returns the label."""
+    label = Path(label_path)
+    media = Path(media_path)
+    if media.parent.resolve() != label.parent.resolve():
+        raise ValueError("the label must sit beside its file")
+    head = _label_head(
+        f"{media.stem}.2B",
+        "HX-1 mission (synthetic media product, zhurong-tk)",
+        "2021-05-22T02:40:00.000Z",
+        "2021-05-22T02:41:00.000Z",
+        "Mars Climate Station",
+    )
+    label.write_text(
+        f"""{head}
+	</Observation_Area>
+	<File_Area_Observational>
+		<File>
+			<file_name>{media.name}</file_name>
+		</File>
+		<{element}>
+			<offset unit="byte">0</offset>
+			<encoding_standard_id>{media.suffix.lstrip(".").upper()}</encoding_standard_id>
+		</{element}>
 	</File_Area_Observational>
 </Product_Observational>
 """,

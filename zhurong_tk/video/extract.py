@@ -637,6 +637,7 @@ def _index(reader, times, log, detector, keeper, events, selection, step) -> dic
             "rotation_applied": info.rotation_deg in _ROTATE,
             "keyframes_only": selection.keyframes,
             "notes": list(info.notes),
+            "product": info.product,
         },
         "selection": {
             "interval_s": step,
