@@ -409,6 +409,32 @@ def check_pds4(folder: Path, out_dir: Path, *, seed: int, overwrite: bool) -> li
         _close(name, "distance_driven_m", scene["distance_m"], summary["distance_m"], 0.01),
         _close(name, "gap_s", 300 + 0.5 / 0.055, gaps[0]["duration_s"] if gaps else None, 0.01),
         _close(name, "reflector_max_error_samples", 0.0, float(np.abs(found - truth).max()), 1.0),
+        *check_pds4_sound(folder, out_dir / "audio", overwrite=overwrite),
+    ]
+
+
+def check_pds4_sound(folder: Path, out_dir: Path, *, overwrite: bool) -> list[Check]:
+    """A climate-station sound record as a PDS4 array product (rate in the label): its
+    motor hum found at the frequency written, its level as written."""
+    from zhurong_tk.audio.analyze import analyze_to_folder
+    from zhurong_tk.synth import pds4 as synth_pds4
+
+    rate, hum_hz, amplitude = 16000, 120.0, 0.3
+    t = np.arange(6 * rate) / rate
+    # wind-like noise, and from 2 s to 5 s a drive motor's hum with two harmonics
+    noise = 0.01 * np.random.default_rng(0).standard_normal(len(t))
+    on = (t >= 2.0) & (t < 5.0)
+    hum = sum(amplitude / k * np.sin(2 * np.pi * k * hum_hz * t) for k in (1, 2, 3)) * on
+    samples = noise + hum
+    label = synth_pds4.write_signal_product(folder / "HX1-Ro_SYNTH_MCS_00001_A.xml", samples, rate)
+    result, _ = analyze_to_folder(label, out_dir, overwrite=overwrite)
+    lines = result.channels[0].tonal_lines
+    found = min((ln.freq_hz for ln in lines), key=lambda f: abs(f - hum_hz), default=None)
+    rms = result.channels[0].levels["rms"]["dbfs"]
+    power = np.mean(samples**2)
+    return [
+        _close(label.name, "tone_hz", hum_hz, found, 0.5),
+        _close(label.name, "rms_dbfs", 10 * np.log10(power), rms, 0.1),
     ]
 
 
