@@ -71,6 +71,20 @@ def test_a_two_channel_array_puts_time_along_its_time_axis(tmp_path):
     assert np.abs(_samples(label) - x).max() < 1e-6  # floats as stored
 
 
+def test_the_label_s_scaling_applies_to_an_array_instead_of_pcm_full_scale(tmp_path):
+    x = _tone(amplitude=0.5, seconds=0.5)
+    label = synth_pds4.write_signal_product(tmp_path / "pa.xml", x, SR, data_type="SignedLSB2")
+    # stored counts of 1 mPa each, offset by 0.25 Pa: pressure in pascal, not full scale
+    text = label.read_text().replace(
+        "<data_type>SignedLSB2</data_type>",
+        "<data_type>SignedLSB2</data_type>\n<scaling_factor>0.001</scaling_factor>"
+        "<value_offset>0.25</value_offset>",
+    )
+    label.write_text(text)
+    expected = np.round(x * 32767) * 0.001 + 0.25
+    assert np.abs(_samples(label)[:, 0] - expected).max() < 1e-4
+
+
 def test_a_table_field_is_read_record_after_record(tmp_path):
     x = _tone(seconds=0.3)  # 2400 samples
     label = synth_pds4.write_signal_product(

@@ -487,27 +487,6 @@ def read_array(product: ProductInfo, name: str | None = None) -> np.ndarray:
 
 # ---------------------------------------------------------------- signals (audio)
 
-#: numpy dtypes of the PDS4 binary numeric types a signal can hold.
-NUMPY_TYPES = {
-    "SignedByte": "i1",
-    "UnsignedByte": "u1",
-    "SignedMSB2": ">i2",
-    "SignedMSB4": ">i4",
-    "SignedMSB8": ">i8",
-    "UnsignedMSB2": ">u2",
-    "UnsignedMSB4": ">u4",
-    "UnsignedMSB8": ">u8",
-    "SignedLSB2": "<i2",
-    "SignedLSB4": "<i4",
-    "SignedLSB8": "<i8",
-    "UnsignedLSB2": "<u2",
-    "UnsignedLSB4": "<u4",
-    "UnsignedLSB8": "<u8",
-    "IEEE754MSBSingle": ">f4",
-    "IEEE754MSBDouble": ">f8",
-    "IEEE754LSBSingle": "<f4",
-    "IEEE754LSBDouble": "<f8",
-}
 #: A signal array's axis of channels is at most this long (else it is not a channel axis).
 MAX_CHANNELS = 64
 _RATE_UNITS = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}
@@ -760,48 +739,53 @@ def signal_channels(source: SignalSource) -> tuple[int, int]:
 def signal_chunks(source: SignalSource, chunk_frames: int = 65536) -> Iterator[np.ndarray]:
     """A source's samples as float32 chunks ``(n, channels)``, in time order.
 
-    An array is memory-mapped and read a chunk at a time (never whole); a
-    table field is read with its table. Integer samples are scaled to PCM
-    full scale (±1, as WAV readers do) unless the label scales them; float
-    samples are as stored, times the label's scaling.
+    An array is read through pds4_tools' memory-mapped ``section``, a chunk at
+    a time (never whole); a table field is read with its table. Integer samples
+    are scaled to PCM full scale (±1, as WAV readers do) unless the label
+    scales them; float samples are as stored, times the label's scaling.
     """
     structure = source.structure
     frames, channels = signal_channels(source)
+    label = source.product.label
     if source.field:
-        values = read_table(source.product, structure.name)[source.field]
-        dtype_name = next(f for f in structure.fields if f.name == source.field).data_type
-        samples = np.ascontiguousarray(values).reshape(-1)
+        samples = np.ascontiguousarray(read_table(source.product, structure.name)[source.field])
+        samples = samples.reshape(-1)
         scale, offset = 1.0, 0.0
+
+        def take(start: int, stop: int) -> np.ndarray:
+            return samples[start:stop]
+
+        what = f"field {source.field!r}"
     else:
-        dtype_name = structure.data_type
-        if dtype_name not in NUMPY_TYPES:
-            raise UnsupportedFormatError(
-                source.product.label,
-                f"array {structure.name!r} holds {dtype_name} values, not a real signal",
-            )
-        scale, offset = _element_scaling(source.product.label, structure.name)
         try:
-            samples = np.memmap(
-                structure.data_file,
-                dtype=np.dtype(NUMPY_TYPES[dtype_name]),
-                mode="r",
-                offset=structure.offset,
-                shape=structure.shape,
-            )
+            parsed = next(s for s in _structures_of(label) if s.id == structure.name)
+            element = parsed.meta_data.get("Element_Array", {})
+            scale = float(element.get("scaling_factor", 1.0))
+            offset = float(element.get("value_offset", 0.0))
+            section = parsed.section  # memory-mapped by pds4_tools: a slice reads only itself
         except (OSError, ValueError) as exc:
-            raise MediaReadError(structure.data_file, f"cannot be mapped ({exc})") from None
+            raise MediaReadError(
+                structure.data_file, f"cannot be read as its label {Path(label).name} says ({exc})"
+            ) from None
         finally:
             _cached_structures.cache_clear()
-        if len(structure.shape) == 2 and source.time_axis == 1:
-            samples = samples.T  # a view: chunks below copy only what they take
-    if dtype_name not in NUMPY_TYPES:
-        raise UnsupportedFormatError(
-            source.product.label,
-            f"field {source.field!r} holds {dtype_name} values, not a real signal",
-        )
-    pcm = _pcm_scaling(np.dtype(NUMPY_TYPES[dtype_name])) if scale == 1.0 and offset == 0 else None
+
+        def take(start: int, stop: int) -> np.ndarray:
+            if len(structure.shape) == 1:
+                return np.asarray(section[start:stop])
+            if source.time_axis == 0:
+                return np.asarray(section[start:stop, :])
+            return np.asarray(section[:, start:stop]).T
+
+        what = f"array {structure.name!r}"
     for start in range(0, frames, chunk_frames):
-        chunk = np.asarray(samples[start : start + chunk_frames], dtype=np.float64)
+        raw = take(start, start + chunk_frames)
+        if raw.dtype.kind not in "iuf":
+            raise UnsupportedFormatError(
+                label, f"{what} holds {raw.dtype} values, not real numbers: not a signal"
+            )
+        pcm = _pcm_scaling(raw.dtype) if scale == 1.0 and offset == 0.0 else None
+        chunk = raw.astype(np.float64)
         chunk = (chunk - pcm[1]) / pcm[0] if pcm is not None else chunk * scale + offset
         yield chunk.reshape(len(chunk), channels).astype(np.float32)
 
@@ -814,15 +798,6 @@ def _pcm_scaling(dtype: np.dtype) -> tuple[float, float] | None:
         half = float(2 ** (8 * dtype.itemsize - 1))
         return half, half
     return None
-
-
-def _element_scaling(label: str, structure_name: str) -> tuple[float, float]:
-    for structure in _structures_of(label):
-        if structure.id == structure_name:
-            element = structure.meta_data.get("Element_Array", {})
-            scale = float(element.get("scaling_factor", 1.0))
-            return scale, float(element.get("value_offset", 0.0))
-    return 1.0, 0.0
 
 
 def _safe_root(label: str | os.PathLike[str]):
