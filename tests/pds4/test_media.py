@@ -154,6 +154,8 @@ def test_audio_analyze_on_a_product_writes_the_label_facts(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["input"]["format"] == "PDS4 Array_1D"
     assert report["input"]["product"]["start_time"] == "2021-05-22T02:40:00.000Z"
+    # the mission's own block (instrument, its parameters) comes along
+    assert report["input"]["product"]["mission_area"]["instrument_id"] == "MCS"
     assert (out / "spectrogram.png").is_file()
 
 

@@ -549,7 +549,6 @@ class SignalSource:
     def facts(self) -> dict[str, Any]:
         """The product's label facts and what was read from it, for a report."""
         facts = {"label": self.product.label, **self.product.facts}
-        facts.pop("mission_area", None)  # the report keeps to the common facts
         if self.media_file:
             facts["media_file"] = self.media_file
         if self.structure is not None:
