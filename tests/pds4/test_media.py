@@ -146,6 +146,20 @@ def test_odd_rates_and_arrays_that_are_no_signal_are_refused(tmp_path):
         probe_audio(wide)
 
 
+def test_fields_and_arrays_of_text_bits_or_complex_values_are_no_signal(tmp_path):
+    radar = synth_pds4.write(
+        tmp_path / "radar.2BL", synth_pds4.roper_scene(records=4, samples=8), truth=False
+    )
+    for field in ("Channel", "Quality_Information"):
+        with pytest.raises(UnsupportedFormatError, match="holds UnsignedBitString values, not"):
+            probe_audio(radar, signal=SignalRequest(field=field, rate_hz=SR))
+    label = synth_pds4.write_signal_product(tmp_path / "c.xml", np.zeros(16), SR)
+    label.write_text(label.read_text().replace("SignedLSB2", "ComplexLSB8"))
+    label.with_suffix(".dat").write_bytes(bytes(16 * 8))  # 16 complex values of 8 bytes
+    with pytest.raises(UnsupportedFormatError, match="holds ComplexLSB8 values, not samples"):
+        probe_audio(label)
+
+
 def test_audio_analyze_on_a_product_writes_the_label_facts(tmp_path):
     label = synth_pds4.write_signal_product(tmp_path / "mcs.xml", _tone(), SR)
     out = tmp_path / "out"
@@ -199,7 +213,9 @@ def test_a_label_naming_a_video_file_gives_that_video_s_frames(tmp_path):
     assert index["video"]["product"]["media_file"] == str(movie)
     _, direct = _frames(movie, tmp_path / "direct", "--every", "1s")
     assert [f["time_s"] for f in index["frames"]] == [f["time_s"] for f in direct["frames"]]
-    assert len(index["frames"]) >= 3 and direct["video"]["product"] is None
+    # how many frames the near-duplicate filter keeps varies with the encoder's threads
+    assert index["frames"] and direct["video"]["product"] is None
+    assert index["video"]["frames_decoded"] == direct["video"]["frames_decoded"] == 40
 
 
 def test_products_without_a_video_are_refused_saying_what_they_hold(tmp_path):

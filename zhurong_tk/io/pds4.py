@@ -613,12 +613,11 @@ def label_sample_rate(label: str | os.PathLike[str]) -> tuple[float, str] | None
             continue
         is_rate = "sampl" in name and ("rate" in name or "frequency" in name)
         is_interval = "sampl" in name and ("interval" in name or "period" in name)
+        said = f"{_local(el.tag)} = {text} {el.get('unit')}"
         if is_rate and unit in _RATE_UNITS:
-            return value * _RATE_UNITS[unit], f"{_local(el.tag)} = {text} {el.get('unit')}"
+            return value * _RATE_UNITS[unit], said
         if is_interval and unit in _INTERVAL_UNITS:
-            return 1.0 / (
-                value * _INTERVAL_UNITS[unit]
-            ), f"{_local(el.tag)} = {text} {el.get('unit')}"
+            return 1.0 / (value * _INTERVAL_UNITS[unit]), said
     return None
 
 
@@ -673,9 +672,28 @@ def find_signal(
     )
 
 
+def _is_real_number_type(data_type: str | None) -> bool:
+    """Integers and IEEE floats: what samples can be (not bit strings, text or complex)."""
+    return (
+        bool(data_type)
+        and data_type.startswith(("Signed", "Unsigned", "IEEE754"))
+        and ("BitString" not in data_type)
+    )
+
+
 def _with_rate(source: SignalSource, request: SignalRequest) -> SignalSource:
     from zhurong_tk.errors import ParameterError
 
+    data_type = (
+        next(f.data_type for f in source.structure.fields if f.name == source.field)
+        if source.field
+        else source.structure.data_type
+    )
+    if not _is_real_number_type(data_type):
+        what = f"field {source.field!r}" if source.field else f"array {source.structure.name!r}"
+        raise UnsupportedFormatError(
+            source.product.label, f"{what} holds {data_type} values, not samples of a signal"
+        )
     if request.rate_hz:
         return dataclasses.replace(source, rate_hz=float(request.rate_hz), rate_from="--rate")
     declared = label_sample_rate(source.product.label)
