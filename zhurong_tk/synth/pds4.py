@@ -336,6 +336,19 @@ def write(label_path: str | os.PathLike[str], scene: dict[str, Any], *, truth: b
     return label
 
 
+def _axes_xml(axes: list[tuple[str, int]]) -> str:
+    """An array's ``Axis_Array`` elements, first axis first (the slowest varying)."""
+    return "".join(
+        f"""			<Axis_Array>
+				<axis_name>{name}</axis_name>
+				<elements>{n}</elements>
+				<sequence_number>{i + 1}</sequence_number>
+			</Axis_Array>
+"""
+        for i, (name, n) in enumerate(axes)
+    )
+
+
 def write_image_product(
     label_path: str | os.PathLike[str],
     image: np.ndarray,
@@ -356,15 +369,7 @@ def write_image_product(
     axes = [("Band", cube.shape[0])] if pixels.ndim == 3 else []
     axes += [("Line", cube.shape[1]), ("Sample", cube.shape[2])]
     kind = "Array_3D_Image" if pixels.ndim == 3 else "Array_2D_Image"
-    axis_xml = "".join(
-        f"""			<Axis_Array>
-				<axis_name>{name}</axis_name>
-				<elements>{n}</elements>
-				<sequence_number>{i + 1}</sequence_number>
-			</Axis_Array>
-"""
-        for i, (name, n) in enumerate(axes)
-    )
+    axis_xml = _axes_xml(axes)
     label.write_text(
         f"""{
             _label_head(
@@ -454,15 +459,7 @@ def write_signal_product(
         data.write_bytes(np.ascontiguousarray(stored.T if channels > 1 else stored[:, 0]).tobytes())
         axes = [("Channel", channels), ("Time", n)] if channels > 1 else [("Time", n)]
         kind = "Array_2D" if channels > 1 else "Array_1D"
-        axis_xml = "".join(
-            f"""			<Axis_Array>
-				<axis_name>{name}</axis_name>
-				<elements>{size}</elements>
-				<sequence_number>{i + 1}</sequence_number>
-			</Axis_Array>
-"""
-            for i, (name, size) in enumerate(axes)
-        )
+        axis_xml = _axes_xml(axes)
         area = f"""		<{kind}>
 			<offset unit="byte">0</offset>
 			<axes>{len(axes)}</axes>
