@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -575,11 +576,16 @@ class ImageSequenceReader:
         folder = Path(folder)
         if not folder.is_dir():
             raise MediaReadError(folder, "not a folder of images")
+        products = {}  # camera products among the files, by label, each opened once
+        for f in folder.iterdir():
+            product = None if f.suffix.lower() in SEQUENCE_SUFFIXES else _image_product(f)
+            if product is not None:
+                products[f] = product
         files = sorted(
             (
                 f
                 for f in folder.iterdir()
-                if f.is_file() and (f.suffix.lower() in SEQUENCE_SUFFIXES or _image_label(f))
+                if f.is_file() and (f.suffix.lower() in SEQUENCE_SUFFIXES or f in products)
             ),
             key=lambda f: _natural_key(f.name),
         )
@@ -589,7 +595,7 @@ class ImageSequenceReader:
                 f"no image files ({', '.join(SEQUENCE_SUFFIXES)}) or PDS4 camera products"
                 " in this folder",
             )
-        label_times = None if input_fps is not None else _label_times(files)
+        label_times = None if input_fps is not None else _label_times(files, products)
         if label_times is not None:  # the products' own times order them
             order = sorted(range(len(files)), key=lambda i: label_times[i])
             files = [files[i] for i in order]
@@ -633,7 +639,7 @@ class ImageSequenceReader:
             rotation_deg=0,
             audio=[],
             notes=[f"timestamps: {source}", *notes],
-            product=_sequence_facts(files) if label_times is not None else None,
+            product=_sequence_facts([products[f] for f in files]) if label_times else None,
         )
         self.frames_read = 0
         self.decode_failures = 0
@@ -664,30 +670,29 @@ class ImageSequenceReader:
                     continue
 
 
-def _image_label(path: Path) -> bool:
-    """True for the label of a PDS4 product holding an image (a camera frame)."""
+def _image_product(path: Path) -> Any:
+    """The product of a PDS4 label holding an image (a camera frame), else None."""
     from zhurong_tk.io import pds4
 
-    if not pds4.looks_like_label(path):
-        return False
+    if not path.is_file() or not pds4.looks_like_label(path):
+        return None
     try:
-        pds4.image_structure(pds4.open_product(path))
+        product = pds4.open_product(path)
+        pds4.image_structure(product)
     except (MediaReadError, UnsupportedFormatError):
-        return False
-    return True
+        return None
+    return product
 
 
-def _label_times(files: list[Path]) -> list[float] | None:
+def _label_times(files: list[Path], products: dict[Path, Any]) -> list[float] | None:
     """Start times (POSIX seconds) of PDS4 products, when every file is one that has one."""
     import datetime
 
-    from zhurong_tk.io import pds4
-
     times = []
     for file in files:
-        if not pds4.looks_like_label(file):
+        if file not in products:
             return None
-        stamp = pds4.open_product(file).facts.get("start_time")
+        stamp = products[file].facts.get("start_time")
         try:
             when = datetime.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
         except ValueError:
@@ -698,12 +703,10 @@ def _label_times(files: list[Path]) -> list[float] | None:
     return times
 
 
-def _sequence_facts(files: list[Path]) -> dict:
-    from zhurong_tk.io import pds4
-
-    first, last = pds4.open_product(files[0]).facts, pds4.open_product(files[-1]).facts
+def _sequence_facts(products: list[Any]) -> dict:
+    first, last = products[0].facts, products[-1].facts
     return {
-        "products": len(files),
+        "products": len(products),
         "first_logical_identifier": first.get("logical_identifier"),
         "last_logical_identifier": last.get("logical_identifier"),
         "start_time": first.get("start_time"),
