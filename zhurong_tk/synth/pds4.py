@@ -336,9 +336,10 @@ def write(label_path: str | os.PathLike[str], scene: dict[str, Any], *, truth: b
     return label
 
 
-def _axes_xml(axes: list[tuple[str, int]]) -> str:
-    """An array's ``Axis_Array`` elements, first axis first (the slowest varying)."""
-    return "".join(
+def _array_xml(kind: str, data_type: str, axes: list[tuple[str, int]]) -> str:
+    """An array's element in a file area: its type and ``Axis_Array``s, first axis first
+    (the slowest varying)."""
+    axis_xml = "".join(
         f"""			<Axis_Array>
 				<axis_name>{name}</axis_name>
 				<elements>{n}</elements>
@@ -347,6 +348,15 @@ def _axes_xml(axes: list[tuple[str, int]]) -> str:
 """
         for i, (name, n) in enumerate(axes)
     )
+    return f"""		<{kind}>
+			<offset unit="byte">0</offset>
+			<axes>{len(axes)}</axes>
+			<axis_index_order>Last Index Fastest</axis_index_order>
+			<Element_Array>
+				<data_type>{data_type}</data_type>
+			</Element_Array>
+{axis_xml}		</{kind}>
+"""
 
 
 def write_image_product(
@@ -369,7 +379,6 @@ def write_image_product(
     axes = [("Band", cube.shape[0])] if pixels.ndim == 3 else []
     axes += [("Line", cube.shape[1]), ("Sample", cube.shape[2])]
     kind = "Array_3D_Image" if pixels.ndim == 3 else "Array_2D_Image"
-    axis_xml = _axes_xml(axes)
     label.write_text(
         f"""{
             _label_head(
@@ -385,15 +394,7 @@ def write_image_product(
 		<File>
 			<file_name>{data.name}</file_name>
 		</File>
-		<{kind}>
-			<offset unit="byte">0</offset>
-			<axes>{len(axes)}</axes>
-			<axis_index_order>Last Index Fastest</axis_index_order>
-			<Element_Array>
-				<data_type>{element}</data_type>
-			</Element_Array>
-{axis_xml}		</{kind}>
-	</File_Area_Observational>
+{_array_xml(kind, element, axes)}	</File_Area_Observational>
 </Product_Observational>
 """,
         encoding="utf-8",
@@ -459,16 +460,7 @@ def write_signal_product(
         data.write_bytes(np.ascontiguousarray(stored.T if channels > 1 else stored[:, 0]).tobytes())
         axes = [("Channel", channels), ("Time", n)] if channels > 1 else [("Time", n)]
         kind = "Array_2D" if channels > 1 else "Array_1D"
-        axis_xml = _axes_xml(axes)
-        area = f"""		<{kind}>
-			<offset unit="byte">0</offset>
-			<axes>{len(axes)}</axes>
-			<axis_index_order>Last Index Fastest</axis_index_order>
-			<Element_Array>
-				<data_type>{data_type}</data_type>
-			</Element_Array>
-{axis_xml}		</{kind}>
-"""
+        area = _array_xml(kind, data_type, axes)
     elif layout == "table":
         data = label.with_suffix(".dat")
         records = -(-n // record_samples)
