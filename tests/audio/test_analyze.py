@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -8,6 +9,8 @@ import soundfile as sf
 
 from tests.conftest import BAD, sample_path
 from zhurong_tk.audio import AnalysisParams, AudioAnalyzer, analyze, close_analysis
+from zhurong_tk.audio.analyze import write_frames_csv
+from zhurong_tk.audio.frames_csv import FramesCsv
 from zhurong_tk.demo import match_segments
 from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
 from zhurong_tk.io.outputs import dumps_json
@@ -48,6 +51,31 @@ def test_result_does_not_depend_on_block_size(rng):
         np.testing.assert_array_equal(frames, outs[0][0])
         np.testing.assert_allclose(psd, outs[0][1], rtol=1e-6)
         assert rms == pytest.approx(outs[0][2], abs=1e-4)  # float32 sums within a block
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_frames_csv_written_during_the_pass_equals_the_finished_table(tmp_path, rng, channels):
+    x = rng.standard_normal((40_000, channels)).astype(np.float32) * 0.1
+    x[8000:16000] = 0.0  # silence: empty dB cells
+    path = tmp_path / "noise.wav"
+    sf.write(path, x, 16_000, subtype="FLOAT")
+    streamed = tmp_path / "streamed.csv"
+    with FramesCsv(streamed) as sink:
+        result = analyze(path, frame_sink=sink)
+        sink.finish()
+    after = io.StringIO()
+    write_frames_csv(result, after)
+    n_frames = len(result.channels[0].frames)
+    close_analysis(result)
+    text = streamed.read_text()
+    assert text == after.getvalue()
+    lines = text.splitlines()
+    assert lines[0].startswith("channel,time_s," if channels > 1 else "time_s,rms,")
+    assert len(lines) == 1 + n_frames * channels
+    if channels > 1:  # channel after channel
+        assert [line.split(",")[0] for line in lines[1:]] == ["0"] * n_frames + ["1"] * n_frames
+    assert ",," in text  # the silent frames' band levels
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["noise.wav", "streamed.csv"]
 
 
 def test_levels_of_a_known_sine_in_dbfs_and_spl(tmp_path, run):

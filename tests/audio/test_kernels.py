@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from zhurong_tk.audio import _kernels
+from zhurong_tk.audio.impulses import onset_strength
+from zhurong_tk.audio.levels import LEVEL_CELLS, LEVEL_MIN_DB, LEVEL_STEP_DB, level_cells
 
 
 @np.errstate(
@@ -101,7 +103,7 @@ def test_harmonic_salience_matches_numpy(rng):
     f0_bins = np.arange(10.0, 120.0, 0.5)
     weights = 1 / np.sqrt(np.arange(1, 7))
     out = np.empty(len(f0_bins), np.float32)
-    _kernels.harmonic_salience(white, f0_bins, 6, weights, out)
+    _kernels.harmonic_salience(white, _kernels.harmonic_bins(f0_bins, 6, len(white)), weights, out)
     ref = []
     for f0 in f0_bins:
         acc = 0.0
@@ -125,7 +127,9 @@ def test_reduce_frames_matches_numpy(rng):
     prev_power = prev.astype(np.float64) ** 2
     lo = np.array([0, 3, 10, 10, 100], np.int64)
     hi = np.array([3, 10, 40, 11, n_bins], np.int64)
-    bands = np.empty((n_frames, len(lo)))
+    # as the analysis calls it: features and band sums written into views of the frame table
+    rows = np.full((n_frames, 7 + len(lo)), np.nan, np.float32)
+    bands, feats = rows[:, 7:], rows[:, 2:7]
     welch = np.full(n_bins, 2.0)
     hist = np.zeros((n_bins, 600), np.int32)
     scale = rng.uniform(0.5, 2.0, n_bins)
@@ -133,7 +137,6 @@ def test_reduce_frames_matches_numpy(rng):
     pool = np.zeros((4, n_bins), np.float32)
     cols = np.arange(n_frames) // 6
     scratch = np.empty(n_bins, np.float32)
-    feats = np.empty((n_frames, 5), np.float32)
     _kernels.reduce_frames(
         spec, freqs, prev, 0.85, 1e-10, lo, hi, bands, welch, hist, np.log2(scale), -150.0, 0.25,
         take, pool, cols, scratch, scratch.view(np.int32), np.empty(n_bins, np.float32), feats,
@@ -157,6 +160,53 @@ def test_reduce_frames_matches_numpy(rng):
         np.add.at(ref_hist[k], idx[:, k], 1)
     assert hist.sum() == take.sum() * n_bins
     assert np.abs(hist - ref_hist).sum() <= 2  # polynomial log2: a cell edge may go next door
+
+
+def test_frame_levels_match_numpy(rng):
+    n_frames, n_bands, band_col, third = 40, 6, 7, (2, 5)
+    rows = rng.uniform(0, 1, (n_frames, band_col + n_bands)).astype(np.float32)
+    rows[:, band_col:] *= np.float32(10.0) ** rng.integers(-12, 0, (n_frames, n_bands))
+    rows[3, band_col:] = 0.0  # silence
+    bands_in = rows[:, band_col:].astype(np.float64)
+    energy = rng.uniform(0, 100, n_frames)
+    energy[5] = 0.0
+    prev = np.full(third[1] - third[0], np.nan)
+    hist = np.zeros((n_bands + 1, LEVEL_CELLS), np.int64)
+    onset = np.empty(n_frames, np.float32)
+    first = n_frames // 2  # in two calls: the state carries across blocks
+    for part in (slice(0, first), slice(first, n_frames)):
+        _kernels.frame_levels(
+            rows[part], band_col, 0.25, energy[part], 256, *third, prev, hist,
+            LEVEL_MIN_DB, LEVEL_STEP_DB, onset[part],
+        )  # fmt: skip
+    power = (bands_in * 0.25).astype(np.float32)
+    np.testing.assert_allclose(rows[:, 1], np.sqrt(energy / 256), rtol=1e-6)
+    np.testing.assert_array_equal(rows[:, band_col:], power)
+    levels = np.column_stack([power.astype(np.float64), energy / 256])
+    cells = level_cells(levels)
+    ref = np.zeros_like(hist)
+    for j in range(n_bands + 1):
+        np.add.at(ref[j], cells[:, j], 1)
+    assert np.abs(hist - ref).sum() <= 2  # float32 vs float64 rounding at a cell edge
+    assert hist[:, 0].tolist() == [1] * n_bands + [1]  # the silent frame and the empty one
+    third_db = 10 * np.log10(np.maximum(power[:, third[0] : third[1]].astype(np.float64), 1e-30))
+    np.testing.assert_allclose(onset, onset_strength(third_db), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(prev, third_db[-1])
+
+
+@pytest.mark.parametrize("n", [0, 1, 511, 512, 513, 5000])
+def test_sum_squares_and_frame_energy_match_numpy(rng, n):
+    x = rng.normal(0, 0.3, n).astype(np.float32)
+    assert _kernels.sum_squares(x) == pytest.approx(np.sum(x.astype(np.float64) ** 2), rel=1e-6)
+    n_fft, hop = 700, 300
+    count = max(0, (n - n_fft) // hop + 1)
+    out = np.empty(count)
+    _kernels.frame_energy(x, n_fft, hop, out)
+    ref = [np.sum(x[t * hop : t * hop + n_fft].astype(np.float64) ** 2) for t in range(count)]
+    np.testing.assert_allclose(out, ref, rtol=1e-6)
+    if n:
+        x[n // 2] = np.nan
+        assert np.isnan(_kernels.sum_squares(x))
 
 
 def hysteresis_reference(start, keep):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from zhurong_tk.audio.tonal import TonalTracker, _explained, _related
@@ -52,3 +53,19 @@ def test_wind_alone_has_no_tonal_lines():
 def test_harmonic_relations():
     assert _related(84.0, 168.2) and _related(300.0, 100.0) and not _related(119.0, 178.5)
     assert _explained([357.4, 476.6], 119.16) and not _explained([357.4, 500.0], 119.16)
+
+
+@pytest.mark.parametrize("blocks", [[50_000], [1, 9, 100, 7_000, 42_890], [30_000, 20_000]])
+def test_decimation_does_not_depend_on_how_the_stream_is_cut(blocks):
+    sr = 48_000
+    x = np.random.default_rng(3).normal(0, 0.2, sum(blocks)).astype(np.float32)
+    tracker = TonalTracker(sr)
+    kept, start = [], 0
+    for size in blocks:
+        kept.append(tracker._decimate(x[start : start + size]))
+        tracker._samples_in += size
+        start += size
+    out = np.concatenate(kept)
+    # the filter over the stream with zero history, taken at multiples of q
+    full = np.convolve(x.astype(np.float64), tracker.taps.astype(np.float64))[: len(x)]
+    np.testing.assert_allclose(out, full[:: tracker.q], rtol=1e-4, atol=1e-5)

@@ -10,6 +10,7 @@ into a fixed number of columns.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -24,19 +25,20 @@ import numpy as np
 from zhurong_tk.audio import _kernels
 from zhurong_tk.audio import bands as bands_mod
 from zhurong_tk.audio import features as features_mod
+from zhurong_tk.audio.frames_csv import CsvLayout, FramesCsv, FrameSink
 from zhurong_tk.audio.framestore import FrameStore
 from zhurong_tk.audio.impulses import (
     Impulse,
     ImpulseTrain,
     detect_impulses,
     impulse_trains,
-    onset_strength,
 )
 from zhurong_tk.audio.levels import (
     LEVEL_CELLS,
+    LEVEL_MIN_DB,
+    LEVEL_STEP_DB,
     LevelHistogram,
     calibrate,
-    level_cells,
     levels_from_histogram,
     to_db,
 )
@@ -231,11 +233,52 @@ def _channel_report(ch: ChannelAnalysis, params: AnalysisParams) -> dict[str, An
 
 
 #: Periodograms counted into the per-frequency level histograms, at most (about).
-MAX_LEVEL_FRAMES = 16384
+MAX_LEVEL_FRAMES = 8192
+
+
+class _Stage:
+    """A worker thread fed in order through a bounded queue (memory stays flat if it falls
+    behind). Its first error is kept, the rest of its feed drained, and :meth:`finish`
+    re-raises the error in the caller's thread."""
+
+    def __init__(self, work: Callable[..., None], name: str, *, depth: int) -> None:
+        self._work = work
+        self._feed: queue.Queue = queue.Queue(maxsize=depth)
+        self._errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def put(self, *item: Any) -> None:
+        self._feed.put(item)
+
+    def _run(self) -> None:
+        while True:
+            item = self._feed.get()
+            if item is None:
+                return
+            if not self._errors:
+                try:
+                    self._work(*item)
+                except BaseException as exc:
+                    self._errors.append(exc)
+
+    def finish(self, *, quietly: bool = False) -> None:
+        """Wait until everything fed is done; re-raise the stage's error unless ``quietly``."""
+        if self._thread.is_alive():
+            self._feed.put(None)
+            self._thread.join()
+        if self._errors and not quietly:
+            raise self._errors[0]
 
 
 class _Channel:
-    """Streaming state of one channel."""
+    """Streaming state of one channel.
+
+    Three threads share the work, so that both cores are busy through the pass: the
+    caller's reads the samples and computes the spectra, a reduction stage turns the
+    spectra into features, bands, PSD sums and histograms, and a tone stage runs the
+    long-window tone search. The FFTs and the numba kernels release the GIL.
+    """
 
     def __init__(
         self,
@@ -244,17 +287,19 @@ class _Channel:
         band_sets: dict[str, list[bands_mod.Band]],
         expected_frames: int,
         label: int | str,
+        sink: FrameSink | None = None,
     ) -> None:
         self.stft = stft
         self.params = params
         self.label = label
+        self.sink = sink
         self.band_sets = band_sets
         self.freqs = stft.freqs
         self.tail = np.empty(0, np.float32)
         self._scratch: tuple | None = None
         n_oct = len(band_sets["octave"])
         self._third = slice(n_oct, n_oct + len(band_sets["third_octave"]))
-        self._prev_third: np.ndarray | None = None
+        self._prev_third = np.full(len(band_sets["third_octave"]), np.nan)
         self._onset: list[np.ndarray] = []
         # level distribution over time of every band and of the frame level (last row), for
         # L10/L50/L90 without reading the frame table back: 0.1 dB cells from -300 to +200 dB
@@ -270,23 +315,15 @@ class _Channel:
         self.scale = stft.density_scale()
         # Non-overlapping periodograms only (overlapped ones add little to a level distribution),
         # and at most ~MAX_LEVEL_FRAMES of them spread evenly over a long file: the histogram's
-        # scattered increments are the pass's dearest part (~25 µs a frame, cache misses), and
-        # 16k independent periodograms already pin a percentile to about 1 %.
+        # scattered increments are the pass's dearest part (~40 µs a frame, cache misses), and
+        # 8k independent periodograms pin a bin's median to ~1.6 % (0.07 dB), below the
+        # histogram's 0.1 dB cells.
         step = max(1, stft.n_fft // stft.hop, -(-expected_frames // MAX_LEVEL_FRAMES))
         self.hist = LevelHistogram(self.scale, frame_step=step)
         self.pool = SpectrogramPool(
             stft, expected_frames=expected_frames, max_columns=params.max_columns
         )
         self.tonal = TonalTracker(stft.sr, params.tonal)
-        # The long-window tone search runs beside the short-frame work on a second thread:
-        # scipy's filters and FFTs and our nogil kernels release the GIL, so the two overlap.
-        # The bounded queue keeps memory flat if the tracker falls behind.
-        self._tonal_feed: queue.Queue = queue.Queue(maxsize=4)
-        self._tonal_error: list[BaseException] = []
-        self._tonal_thread = threading.Thread(
-            target=self._run_tonal, name="zhurong-tonal", daemon=True
-        )
-        self._tonal_thread.start()
         self.band_lo = np.concatenate([[b.bin_lo for b in bs] for bs in band_sets.values()]).astype(
             np.int64
         )
@@ -296,37 +333,19 @@ class _Channel:
         # |X|² summed over a band → mean-square power in that band (one-sided density × df)
         self.band_factor = self.scale[len(self.scale) // 2] * (stft.sr / stft.n_fft)
         self.store = FrameStore(2 + len(features_mod.FEATURE_NAMES) + len(self.band_lo))
+        # each queued block of spectra is ~4 MB: two in the queue keep the stages busy
+        self._reduce = _Stage(self._reduce_frames, "zhurong-reduce", depth=2)
+        self._tone = _Stage(self.tonal.update, "zhurong-tonal", depth=4)
 
-    def _run_tonal(self) -> None:
-        while True:
-            block = self._tonal_feed.get()
-            if block is None:
-                return
-            if not self._tonal_error:
-                try:
-                    self.tonal.update(block)
-                except BaseException as exc:  # re-raised in the caller's thread by finish()
-                    self._tonal_error.append(exc)
-
-    def finish_tonal_quietly(self) -> None:
-        if self._tonal_thread.is_alive():
-            self._tonal_feed.put(None)
-            self._tonal_thread.join()
-
-    def finish_tonal(self) -> None:
-        """Wait for the tone search to consume every block; re-raise its error, if any."""
-        if self._tonal_thread.is_alive():
-            self._tonal_feed.put(None)
-            self._tonal_thread.join()
-        if self._tonal_error:
-            raise self._tonal_error[0]
+    def finish_stages(self, *, quietly: bool = False) -> None:
+        """Wait for the reduction and the tone search to consume every block."""
+        self._reduce.finish(quietly=quietly)
+        self._tone.finish(quietly=quietly)
 
     def update(self, x: np.ndarray) -> None:
         x = np.ascontiguousarray(x, np.float32)
         if len(x):
-            non_finite, peak, clipped, sum_sq = _kernels.sample_stats(
-                x, np.float32(self.params.clip_level)
-            )
+            non_finite, peak, clipped, sum_sq = _sample_stats(x, self.params.clip_level)
             if non_finite:
                 self.non_finite += non_finite
                 x = np.where(np.isfinite(x), x, np.float32(0.0))
@@ -334,7 +353,7 @@ class _Channel:
             self.clipped += int(clipped)
             self.sum_sq += sum_sq
             self.samples += len(x)
-            self._tonal_feed.put(x)
+            self._tone.put(x)
         buffer = np.concatenate([self.tail, x]) if len(self.tail) else x
         n_fft, hop = self.stft.n_fft, self.stft.hop
         if len(buffer) < n_fft:
@@ -349,8 +368,13 @@ class _Channel:
 
     def _frames(self, seg: np.ndarray, count: int) -> None:
         stft = self.stft
-        spec = stft_block(seg, stft)
-        n_bins = stft.n_bins
+        energy = np.empty(count, np.float64)
+        _kernels.frame_energy(seg, stft.n_fft, stft.hop, energy)
+        self._reduce.put(stft_block(seg, stft), energy)
+
+    def _reduce_frames(self, spec: np.ndarray, energy: np.ndarray) -> None:
+        stft = self.stft
+        count, n_bins = spec.shape
         if self._scratch is None:
             scratch_p = np.empty(n_bins, np.float32)
             self._scratch = (
@@ -360,11 +384,12 @@ class _Channel:
                 np.zeros(n_bins, np.float32),
             )
         scratch_p, scratch_bits, scratch_mag, prev_mag = self._scratch
-        index = self.frames_done + np.arange(count)
+        # the kernels write straight into the frame table's rows: time, RMS, features, bands
+        rows = np.empty((count, self.store.n_columns), np.float32)
+        rows[:, 0] = stft.frame_times(self.frames_done, count)
+        band_col = 2 + len(features_mod.FEATURE_NAMES)
         take = self.hist.take(count)
         cols = self.pool.columns(count)
-        feats = np.empty((count, len(features_mod.FEATURE_NAMES)), np.float32)
-        band_power = np.empty((count, len(self.band_lo)), np.float64)
         _kernels.reduce_frames(
             spec,
             self.freqs,
@@ -373,7 +398,7 @@ class _Channel:
             1e-10,
             self.band_lo,
             self.band_hi,
-            band_power,
+            rows[:, band_col:],
             self.welch._sum,
             self.hist.hist,
             self.hist.log2_scale,
@@ -385,24 +410,29 @@ class _Channel:
             scratch_p,
             scratch_bits,
             scratch_mag,
-            feats,
+            rows[:, 2:band_col],
         )
         self.welch.n_segments += count
         self.pool.counted(cols)
-        rms = _frame_rms(seg, stft.n_fft, stft.hop, count)
-        times = stft.frame_times(index[0], count)
-        band_power *= self.band_factor
-        self.store.append(np.column_stack([times, rms, feats, band_power]))
-        levels = np.column_stack([band_power, rms.astype(np.float64) ** 2])
-        cells = level_cells(levels) + np.arange(levels.shape[1]) * LEVEL_CELLS
-        self._level_hist += np.bincount(cells.ravel(), minlength=self._level_hist.size).reshape(
-            self._level_hist.shape
+        onset = np.empty(count, np.float32)
+        _kernels.frame_levels(
+            rows,
+            band_col,
+            self.band_factor,
+            energy,
+            stft.n_fft,
+            self._third.start,
+            self._third.stop,
+            self._prev_third,
+            self._level_hist,
+            LEVEL_MIN_DB,
+            LEVEL_STEP_DB,
+            onset,
         )
-        # onset strength while the third-octave levels are at hand (no second read of the table)
-        third = 10.0 * np.log10(np.maximum(band_power[:, self._third], 1e-30))
-        previous = third[:1] if self._prev_third is None else self._prev_third[None, :]
-        self._onset.append(onset_strength(np.vstack([previous, third]))[1:].astype(np.float32))
-        self._prev_third = third[-1]
+        self._onset.append(onset)
+        self.store.append(rows)
+        if self.sink is not None:
+            self.sink.add(self.label, rows)
         self.frames_done += count
 
     def release(self) -> None:
@@ -412,7 +442,7 @@ class _Channel:
         self._onset = []
 
     def result(self) -> ChannelAnalysis:
-        self.finish_tonal()
+        self.finish_stages()
         params, stft = self.params, self.stft
         frames = self.store.array()
         warnings: list[str] = []
@@ -530,11 +560,6 @@ class _Channel:
         col_times, col_freqs, pooled = self.pool.result()
         pooled *= (self.scale * gain).astype(np.float32)
         spectrogram = (col_times, col_freqs, pooled)
-        columns = ["time_s", "rms", *features_mod.FEATURE_NAMES] + [
-            f"{name}_{b.label.replace(' (clipped)', '').replace(' ', '')}"
-            for name, items in self.band_sets.items()
-            for b in items
-        ]
         return ChannelAnalysis(
             channel=self.label,
             samples=self.samples,
@@ -547,7 +572,7 @@ class _Channel:
             impulses=impulses,
             trains=trains,
             segments=segs,
-            frame_columns=columns,
+            frame_columns=frame_columns(self.band_sets),
             frames=frames,
             spectrogram=spectrogram,
             frame_store=self.store,
@@ -555,20 +580,26 @@ class _Channel:
         )
 
 
-def _frame_rms(seg: np.ndarray, n_fft: int, hop: int, count: int) -> np.ndarray:
-    """Unwindowed RMS of each frame. When the hop divides the frame, from per-hop sums of
-    squares (one pass over the samples); otherwise from a cumulative sum."""
-    if n_fft % hop == 0:
-        per = n_fft // hop
-        hop_sums = np.add.reduceat(
-            seg * seg, np.arange(0, (count + per - 1) * hop, hop), dtype=np.float64
-        )
-        window_sums = np.lib.stride_tricks.sliding_window_view(hop_sums, per)[:count].sum(axis=1)
-    else:
-        cumulative = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
-        starts = np.arange(count) * hop
-        window_sums = cumulative[starts + n_fft] - cumulative[starts]
-    return np.sqrt(np.maximum(window_sums, 0.0) / n_fft)
+def frame_columns(band_sets: dict[str, list[bands_mod.Band]]) -> list[str]:
+    """Names of the frame table's columns: time, RMS, the features, then every band."""
+    return ["time_s", "rms", *features_mod.FEATURE_NAMES] + [
+        f"{name}_{b.label.replace(' (clipped)', '').replace(' ', '')}"
+        for name, items in band_sets.items()
+        for b in items
+    ]
+
+
+def _sample_stats(x: np.ndarray, clip_level: float) -> tuple[int, float, int, float]:
+    """(non-finite count, peak |x|, clipped count, Σ x²) of a float32 block; see
+    :func:`_kernels.sample_stats`. A finite sum of squares proves every sample finite, and
+    then numpy's vectorised max/min give the peak (20x faster than the careful kernel)."""
+    sum_sq = _kernels.sum_squares(x)
+    if not math.isfinite(sum_sq):
+        return _kernels.sample_stats(x, np.float32(clip_level))
+    clip = np.float32(clip_level)
+    peak = max(float(x.max()), -float(x.min()))
+    clipped = int(np.count_nonzero(np.abs(x) >= clip)) if peak >= clip else 0
+    return 0, peak, clipped, sum_sq
 
 
 def _refine_line_edges(lines: list[TonalLine], segments: list[Segment]) -> None:
@@ -639,6 +670,9 @@ class AudioAnalyzer:
     params : AnalysisParams
     expected_frames : int, optional
         Approximate length in samples, used to size the pooled spectrogram's columns.
+    frame_sink : FrameSink, optional
+        Also receives the frame table's rows as they are computed (on the analysis's
+        worker threads), e.g. :class:`~.frames_csv.FramesCsv`.
 
     Examples
     --------
@@ -655,6 +689,7 @@ class AudioAnalyzer:
         channels: int,
         params: AnalysisParams | None = None,
         expected_frames: int | None = None,
+        frame_sink: FrameSink | None = None,
     ) -> None:
         self.params = params = (params or AnalysisParams()).resolved(sr)
         if channels < 1:
@@ -675,8 +710,11 @@ class AudioAnalyzer:
         }
         expected = max(1, ((expected_frames or 0) - params.n_fft) // params.hop + 1)
         labels: list[int | str] = ["mix"] if params.mix else list(range(channels))
+        self.frame_columns = frame_columns(band_sets)
+        if frame_sink is not None:
+            frame_sink.begin(self.frame_columns, labels)
         self._channels = [
-            _Channel(self.stft, params, band_sets, expected, label) for label in labels
+            _Channel(self.stft, params, band_sets, expected, label, frame_sink) for label in labels
         ]
 
     def update(self, block: np.ndarray) -> None:
@@ -712,7 +750,7 @@ class AudioAnalyzer:
 
     def close(self) -> None:
         for state in self._channels:
-            state.finish_tonal_quietly()
+            state.finish_stages(quietly=True)
             state.store.close()
 
 
@@ -723,6 +761,7 @@ def analyze(
     stream: int = 0,
     signal: SignalRequest | None = None,
     progress: Callable[[int], None] | None = None,
+    frame_sink: FrameSink | None = None,
 ) -> AudioAnalysis:
     """Analyse an audio file (or a video's audio track) in one streaming pass.
 
@@ -738,6 +777,8 @@ def analyze(
         rate, where the label does not settle them.
     progress : callable, optional
         Called with the number of frames read after each block.
+    frame_sink : FrameSink, optional
+        As for :class:`AudioAnalyzer`.
 
     Returns
     -------
@@ -766,7 +807,11 @@ def analyze(
             )
             params = dataclasses.replace(params, n_fft=n_fft, hop=max(1, n_fft // 4))
     analyzer = AudioAnalyzer(
-        sr=info.samplerate, channels=info.channels, params=params, expected_frames=info.frames
+        sr=info.samplerate,
+        channels=info.channels,
+        params=params,
+        expected_frames=info.frames,
+        frame_sink=frame_sink,
     )
     try:
         for block in reader.blocks(1 << 18):
@@ -796,20 +841,28 @@ def close_analysis(result: AudioAnalysis) -> None:
 
 
 def write_outputs(
-    result: AudioAnalysis, out: Any, *, log_freq: bool = True, title: str = ""
+    result: AudioAnalysis,
+    out: Any,
+    *,
+    log_freq: bool = True,
+    title: str = "",
+    frames_csv: bool = True,
 ) -> list[str]:
     """Write ``report.json``, ``frames.csv``, ``spectrogram.png`` and ``psd.png`` into ``out``.
 
     ``out`` is an :class:`~zhurong_tk.io.outputs.OutputDir`. With several
     channels the figures get a ``_ch<N>`` suffix and ``frames.csv`` a
-    ``channel`` column. Returns the names written.
+    ``channel`` column. ``frames_csv=False`` leaves out ``frames.csv`` (written
+    during the analysis by :class:`~.frames_csv.FramesCsv`). Returns the names written.
     """
     from zhurong_tk import plot
 
-    names = ["report.json", "frames.csv"]
+    names = ["report.json"]
     out.json("report.json", result.to_report())
-    with out.atomic("frames.csv") as tmp, open(tmp, "w", newline="") as fh:
-        write_frames_csv(result, fh)
+    if frames_csv:
+        with out.atomic("frames.csv") as tmp, open(tmp, "w", newline="") as fh:
+            write_frames_csv(result, fh)
+        names.append("frames.csv")
     multi = len(result.channels) > 1
     unit = "Pa" if result.params.sensitivity_pa else "FS"
     for ch in result.channels:
@@ -846,35 +899,14 @@ def write_outputs(
 def write_frames_csv(result: AudioAnalysis, fh: Any, *, chunk: int = 8192) -> None:
     """Per-frame table: time, RMS, features, then octave and user band levels in dB.
 
-    Written with numpy's formatting a chunk at a time (per-cell Python
-    formatting took seconds per hour of audio). Third-octave series are left
-    to the API (:attr:`ChannelAnalysis.frames`) to keep the file readable.
-    Silence (zero power) is an empty dB cell.
+    The layout is :class:`~.frames_csv.CsvLayout`'s, channel after channel, read
+    from the frame tables a chunk at a time.
     """
-    multi = len(result.channels) > 1
-    first = result.channels[0]
-    n_plain = 2 + len(features_mod.FEATURE_NAMES)
-    keep = list(range(n_plain)) + [
-        i for i, c in enumerate(first.frame_columns) if c.startswith(("octave_", "user_"))
-    ]
-    header = (["channel"] if multi else []) + [
-        c if i < n_plain else f"{c}_db" for i, c in ((i, first.frame_columns[i]) for i in keep)
-    ]
-    fh.write(",".join(header) + "\n")
-    fmt = (
-        ["%.6f", "%.6g"]
-        + ["%.6g"] * len(features_mod.FEATURE_NAMES)
-        + ["%.3f"] * (len(keep) - n_plain)
-    )
+    layout = CsvLayout.for_columns(result.channels[0].frame_columns, multi=len(result.channels) > 1)
+    fh.write(layout.header_line())
     for ch in result.channels:
         for rows in ch.frame_chunks(chunk):
-            block = rows[:, keep].astype(np.float64)
-            with np.errstate(divide="ignore"):
-                block[:, n_plain:] = 10 * np.log10(block[:, n_plain:])
-            row_fmt = ",".join(([str(ch.channel)] if multi else []) + fmt) + "\n"
-            # one %-format over the whole chunk: C-level, faster than savetxt's row loop
-            text = (row_fmt * len(block)) % tuple(block.ravel().tolist())
-            fh.write(text.replace("-inf", ""))
+            fh.write(layout.format(rows, ch.channel))
 
 
 def analyze_to_folder(
@@ -918,11 +950,32 @@ def analyze_to_folder(
         planned.append(bandpass_name)
         export_mod.band_gains(np.array([0.0, 1.0]), *bandpass)  # validate before the long work
     out.check_free(*planned)
-    result = analyze(path, params, stream=stream, signal=signal, progress=progress)
+    # frames.csv is formatted during the pass, on the core the reduction stage leaves idle
+    folder_existed = out.path.is_dir()
+    try:
+        with out.atomic("frames.csv") as csv_path, FramesCsv(csv_path) as csv_sink:
+            result = analyze(
+                path, params, stream=stream, signal=signal, progress=progress, frame_sink=csv_sink
+            )
+            try:
+                csv_sink.finish()
+            except BaseException:
+                close_analysis(result)
+                raise
+    except BaseException:
+        if not folder_existed:  # a failed input leaves no empty result folder behind
+            with contextlib.suppress(OSError):
+                out.path.rmdir()
+        raise
     try:
         names = write_outputs(
-            result, out, log_freq=log_freq, title=os.path.basename(os.fspath(path))
+            result,
+            out,
+            log_freq=log_freq,
+            title=os.path.basename(os.fspath(path)),
+            frames_csv=False,
         )
+        names.insert(1, "frames.csv")
     finally:
         close_analysis(result)
     common = {

@@ -166,6 +166,9 @@ class TonalTracker:
         step = 0.5  # bins
         self.f0_bins = np.arange(config.f0_min_hz / self.bin_hz, f0_hi / self.bin_hz, step)
         self.weights = 1.0 / np.sqrt(np.arange(1, config.max_harmonics + 1))
+        self._harmonic_bins = _kernels.harmonic_bins(
+            self.f0_bins, config.max_harmonics, self.n_bins
+        )
         self._buffer = np.empty(0, np.float32)
         self._recent: list[np.ndarray] = []
         self._frame = 0  # long frames computed
@@ -174,22 +177,33 @@ class TonalTracker:
 
     def update(self, block: np.ndarray) -> None:
         """Feed the next mono samples (any length)."""
-        x = np.asarray(block, np.float32)
+        x = np.ascontiguousarray(block, np.float32)
         if self.q > 1:
-            held = len(self._history)
-            joined = np.concatenate([self._history, x])
-            # keep the samples at stream positions that are multiples of q
-            first = held + (-self._samples_in) % self.q
-            kept = np.empty(max(0, (len(joined) - 1 - first) // self.q + 1), np.float32)
-            if len(kept):
-                _kernels.fir_decimate(joined, self._taps_reversed, first, self.q, kept)
-            self._history = joined[len(joined) - held :]
-            x = kept
+            x = self._decimate(x)
         self._samples_in += len(block)
         self._buffer = np.concatenate([self._buffer, x])
         while len(self._buffer) >= self.n:
             self._analyse(self._buffer[: self.n])
             self._buffer = self._buffer[self.hop :]
+
+    def _decimate(self, x: np.ndarray) -> np.ndarray:
+        """The filtered block at the stream positions that are multiples of ``q``."""
+        history, taps, q = self._history, self._taps_reversed, self.q
+        held = len(history)  # the filter's length - 1: what an output reaches back
+        # positions below count from the start of history + block
+        first = held + (-self._samples_in) % q
+        kept = np.empty(max(0, (held + len(x) - 1 - first) // q + 1), np.float32)
+        # Outputs whose filter reaches back into the history come from a short joined head;
+        # the rest straight from the block, which is not copied (that copy cost 7 % of the
+        # tone search).
+        head = np.concatenate([history, x[:held]])
+        from_head = min(len(kept), max(0, (len(head) - 1 - first) // q + 1))
+        if from_head:
+            _kernels.fir_decimate(head, taps, first, q, kept[:from_head])
+        if len(kept) > from_head:
+            _kernels.fir_decimate(x, taps, first + from_head * q - held, q, kept[from_head:])
+        self._history = x[len(x) - held :].copy() if len(x) >= held else head[len(head) - held :]
+        return kept
 
     def _analyse(self, frame: np.ndarray) -> None:
         spec = scipy.fft.rfft(frame * self.window)[: self.n_bins]
@@ -221,8 +235,8 @@ class TonalTracker:
         cfg = self.config
         white = self.whiten(power)
         salience = np.empty(len(self.f0_bins), np.float32)
-        _kernels.harmonic_salience(white, self.f0_bins, cfg.max_harmonics, self.weights, salience)
-        padded = np.r_[0.0, salience, 0.0]
+        _kernels.harmonic_salience(white, self._harmonic_bins, self.weights, salience)
+        padded = np.concatenate(([0.0], salience, [0.0]))
         peaks = np.flatnonzero((salience > padded[:-2]) & (salience > padded[2:]))
         peaks = peaks[salience[peaks] >= cfg.min_level_db]
         order = peaks[np.argsort(salience[peaks])[::-1]][: self.MAX_CANDIDATES]
@@ -239,33 +253,42 @@ class TonalTracker:
             positions,
         )
         accepted: list[tuple[float, float, list[float]]] = []
-        for row, idx in enumerate(order):
-            valid = ~np.isnan(levels[row])
-            lv = levels[row][valid]
-            if len(lv) < 2 or lv.max() < cfg.strong_level_db:
+        # a dozen rows of eight values: plain Python lists beat numpy's per-call overhead here
+        for level_row, position_row, score in zip(
+            levels.tolist(), positions.tolist(), salience[order].tolist(), strict=True
+        ):
+            lv = [v for v in level_row if v == v]  # NaN: a harmonic beyond the band
+            if len(lv) < 2 or max(lv) < cfg.strong_level_db:
                 continue
             # a fundamental shows itself or its octave; f0/n "ghosts" of one strong peak do not
             if max(lv[0], lv[1]) < cfg.min_level_db:
                 continue
-            f0 = self._refine(positions[row][valid], lv)
+            f0 = self._refine(
+                [p for p, v in zip(position_row, level_row, strict=True) if v == v], lv
+            )
             strong = [h * f0 for h, level in enumerate(lv, start=1) if level >= cfg.strong_level_db]
             if any(_related(f0, other[0]) or _explained(strong, other[0]) for other in accepted):
                 continue
-            accepted.append((f0, float(salience[idx]), lv.tolist()))
+            accepted.append((f0, score, lv))
             if len(accepted) >= self.MAX_PER_FRAME:
                 break
         return accepted
 
-    def _refine(self, positions: np.ndarray, levels: np.ndarray) -> float:
-        """Least-squares fundamental from the harmonics that stand out, weighted by their level."""
-        numbers = np.arange(1, len(levels) + 1)
-        use = levels >= self.config.min_level_db
-        if not use.any():
-            h = int(np.argmax(levels))
+    def _refine(self, positions: list[float], levels: list[float]) -> float:
+        """Least-squares fundamental from the harmonics that stand out, weighted by their level
+        (``positions`` in bins, of harmonics 1, 2, ...)."""
+        floor = self.config.min_level_db
+        use = [
+            (n, w, p)
+            for n, (w, p) in enumerate(zip(levels, positions, strict=True), start=1)
+            if w >= floor
+        ]
+        if not use:
+            h = levels.index(max(levels))
             return positions[h] / (h + 1) * self.bin_hz
-        w = levels[use]
-        n = numbers[use]
-        return float(np.sum(w * n * positions[use]) / np.sum(w * n**2) * self.bin_hz)
+        num = sum(w * n * p for n, w, p in use)
+        den = sum(w * n * n for n, w, p in use)
+        return num / den * self.bin_hz
 
     def lines(self) -> list[TonalLine]:
         """Link the per-window fundamentals into lines; keep those lasting ``min_duration_s``."""
