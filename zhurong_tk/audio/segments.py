@@ -180,29 +180,34 @@ def segment(
         )
         if seg.kind == "impulsive" or e - s >= config.min_duration_s:
             labelled.append([seg, a, b])
-    merged: list[list] = []
+    # the groups first, each labelled once at the end (relabelling a growing group at every
+    # merge was quadratic: a windy hour merges hundreds of runs)
+    groups: list[list] = []  # [first segment, first frame, end_s, end frame, runs]
     for seg, a, b in labelled:
         if (
-            merged
-            and merged[-1][0].kind == seg.kind
-            and seg.start_s - merged[-1][0].end_s <= config.merge_gap_s
+            groups
+            and groups[-1][0].kind == seg.kind
+            and seg.start_s - groups[-1][2] <= config.merge_gap_s
         ):
-            prev, a0, _ = merged[-1]
+            groups[-1][2:] = [seg.end_s, b, groups[-1][4] + 1]
+        else:
+            groups.append([seg, a, seg.end_s, b, 1])
+    segments = []
+    for first, a, end_s, b, runs in groups:
+        if runs > 1:
             joined = _label(
-                prev.start_s,
-                seg.end_s,
-                excess[a0:b],
+                first.start_s,
+                end_s,
+                excess[a:b],
                 band_centres_hz,
-                flatness[a0:b],
+                flatness[a:b],
                 tonal_lines,
                 impulses,
                 config,
             )
-            joined.kind = prev.kind
-            merged[-1] = [joined, a0, b]
-        else:
-            merged.append([seg, a, b])
-    segments = [seg for seg, _, _ in merged]
+            joined.kind = first.kind
+            first = joined
+        segments.append(first)
     segments = _join_trains(segments, trains)
 
     # wind-like: the whole spectrum rises together (gusts, a passing dust devil's roar)
