@@ -297,6 +297,7 @@ class _Channel:
         self.freqs = stft.freqs
         self.tail = np.empty(0, np.float32)
         self._scratch: tuple | None = None
+        self._windowed: np.ndarray | None = None  # the caller's thread's FFT input, reused
         n_oct = len(band_sets["octave"])
         self._third = slice(n_oct, n_oct + len(band_sets["third_octave"]))
         self._prev_third = np.full(len(band_sets["third_octave"]), np.nan)
@@ -370,7 +371,9 @@ class _Channel:
         stft = self.stft
         energy = np.empty(count, np.float64)
         _kernels.frame_energy(seg, stft.n_fft, stft.hop, energy)
-        self._reduce.put(stft_block(seg, stft), energy)
+        if self._windowed is None:
+            self._windowed = np.empty((self.params.frames_per_block, stft.n_fft), np.float32)
+        self._reduce.put(stft_block(seg, stft, scratch=self._windowed), energy)
 
     def _reduce_frames(self, spec: np.ndarray, energy: np.ndarray) -> None:
         stft = self.stft
@@ -438,7 +441,7 @@ class _Channel:
     def release(self) -> None:
         """Drop the accumulators (after :meth:`result`); the frame table stays."""
         self.hist = self.pool = self.welch = self.tonal = None  # type: ignore[assignment]
-        self._level_hist = self._scratch = None  # type: ignore[assignment]
+        self._level_hist = self._scratch = self._windowed = None  # type: ignore[assignment]
         self._onset = []
 
     def result(self) -> ChannelAnalysis:
