@@ -6,46 +6,23 @@ Exit codes (see :mod:`zhurong_tk.errors`): 0 ok, 1 some input failed,
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import logging
 import os
 import sys
 
+import click
+
+from zhurong_tk import __version__
+from zhurong_tk._memory import keep_freed_memory
+from zhurong_tk.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, ZhurongError
+
 # numba reads its threading layer when first imported. workqueue, because cv2's
 # OpenMP/pthreads pool and numba's OpenMP layer otherwise oversubscribe the
 # cores and starve each other. Users may still override it in the environment.
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
-
-
-def _keep_freed_memory() -> None:
-    """Have glibc keep freed blocks for reuse rather than hand them back to the system.
-
-    The streaming passes allocate and free arrays of a few MB per block (scipy's FFT has no
-    ``out=``). glibc's defaults return such blocks to the kernel, and the next block faults
-    the pages in again: over an hour of 48 kHz audio, a read+FFT loop spent 2.2 of its 4.4 s
-    in the kernel zeroing pages (0.2 s with these settings). A setting the user gives in the
-    environment wins; other C libraries are left alone.
-    """
-    if not sys.platform.startswith("linux") or any(
-        name in os.environ for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
-    ):
-        return
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
-    mallopt(m_mmap_threshold, 64 << 20)  # blocks below 64 MB come from the heap, reused
-    mallopt(m_trim_threshold, 256 << 20)  # and up to 256 MB free at its top stays mapped
-
-
-_keep_freed_memory()  # before the imports below allocate anything large
-
-import click  # noqa: E402 - after the process settings above
-
-from zhurong_tk import __version__  # noqa: E402
-from zhurong_tk.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, ZhurongError  # noqa: E402
+# the process is ours: freed blocks are kept for reuse (see zhurong_tk._memory)
+keep_freed_memory()
 
 log = logging.getLogger("zhurong_tk")
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.batch.tasks import count_bytes
-from zhurong_tk.batch.run import run_batch
+from zhurong_tk._memory import MALLOC_ENVIRON
+from zhurong_tk.batch.run import _client, run_batch
 from zhurong_tk.io.sniff import AUDIO_SUFFIXES
 
 pytestmark = pytest.mark.slow
@@ -94,7 +95,8 @@ def test_a_rerun_skips_what_is_done_and_retries_failures_on_request(tmp_path):
 RUNNER = """
 import sys
 from tests.batch.tasks import slow_copy
-from zhurong_tk.batch.run import run_batch
+from zhurong_tk._memory import MALLOC_ENVIRON
+from zhurong_tk.batch.run import _client, run_batch
 from zhurong_tk.io.sniff import AUDIO_SUFFIXES
 
 if __name__ == "__main__":
@@ -181,3 +183,28 @@ def test_on_an_existing_cluster_a_crash_fails_alone(tmp_path):
     assert (summary.done, summary.failed) == (8, 1)
     assert [Path(r["input"]).name for r in summary.records if r["error"]] == ["crash.wav"]
     assert after == before == (3, 1.1)  # the shared scheduler's settings are given back
+
+
+def _worker_environ() -> dict[str, str | None]:
+    names = ("NUMBA_NUM_THREADS", "OPENCV_FOR_THREADS_NUM", *MALLOC_ENVIRON)
+    seen: dict[str, str | None] = {name: os.environ.get(name) for name in names}
+    # the environment the process was started with (what glibc read), where Linux shows it
+    if os.path.exists("/proc/self/environ"):
+        with open("/proc/self/environ", "rb") as fh:
+            items = [item.split(b"=", 1) for item in fh.read().split(b"\0") if b"=" in item]
+        started = {k.decode(): v.decode() for k, v in items}
+        seen.update({f"start:{name}": started.get(name) for name in MALLOC_ENVIRON})
+    return seen
+
+
+def test_local_workers_get_their_share_of_the_cores_and_our_malloc_settings():
+    with _client(2, None) as (client, _cluster):
+        seen = client.run(_worker_environ)
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    assert len(seen) == 2
+    for environ in seen.values():
+        assert environ["NUMBA_NUM_THREADS"] == environ["OPENCV_FOR_THREADS_NUM"] == share
+        for name, value in MALLOC_ENVIRON.items():
+            assert environ[name] == str(value)
+            # set before the worker process started: glibc reads them once, at start-up
+            assert environ.get(f"start:{name}", str(value)) == str(value)
