@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import io
 import json
 
@@ -9,10 +10,15 @@ import soundfile as sf
 
 from tests.conftest import BAD, sample_path
 from zhurong_tk.audio import AnalysisParams, AudioAnalyzer, analyze, close_analysis
-from zhurong_tk.audio.analyze import write_frames_csv
+from zhurong_tk.audio.analyze import analyze_to_folder, write_frames_csv
 from zhurong_tk.audio.frames_csv import FramesCsv
 from zhurong_tk.demo import match_segments
-from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
+from zhurong_tk.errors import (
+    MediaReadError,
+    OutputWriteError,
+    ParameterError,
+    UnsupportedFormatError,
+)
 from zhurong_tk.io.outputs import dumps_json
 from zhurong_tk.synth import audio as synth_audio
 
@@ -76,6 +82,27 @@ def test_frames_csv_written_during_the_pass_equals_the_finished_table(tmp_path, 
         assert [line.split(",")[0] for line in lines[1:]] == ["0"] * n_frames + ["1"] * n_frames
     assert ",," in text  # the silent frames' band levels
     assert sorted(p.name for p in tmp_path.iterdir()) == ["noise.wav", "streamed.csv"]
+
+
+def test_an_unreadable_input_is_a_read_error_and_leaves_no_folder(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(MediaReadError, match="truncated") as info:
+        analyze_to_folder(BAD / "truncated.wav", out)
+    assert not isinstance(info.value, OutputWriteError)  # not blamed on frames.csv
+    assert not out.exists()
+
+
+def test_frames_csv_on_a_full_disk_is_a_write_error_naming_it(tmp_path, monkeypatch):
+    def full(self, channel, rows):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(FramesCsv, "add", full)
+    path = tmp_path / "egress.wav"
+    synth_audio.write(path, synth_audio.egress_scene(duration_s=10.0), sr=8000, truth=False)
+    with pytest.raises(OutputWriteError, match=r"frames\.csv: .*No space left") as info:
+        analyze_to_folder(path, tmp_path / "out")
+    assert info.value.errno == errno.ENOSPC
+    assert not (tmp_path / "out").exists()
 
 
 def test_levels_of_a_known_sine_in_dbfs_and_spl(tmp_path, run):

@@ -249,6 +249,9 @@ class _Stage:
         self._thread.start()
 
     def put(self, *item: Any) -> None:
+        """Queue work; raise the stage's error instead once it has one (the pass stops)."""
+        if self._errors:
+            raise self._errors[0]
         self._feed.put(item)
 
     def _run(self) -> None:

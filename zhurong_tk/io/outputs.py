@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from zhurong_tk import __version__
-from zhurong_tk.errors import OutputExistsError, OutputWriteError
+from zhurong_tk.errors import OutputExistsError, OutputWriteError, ZhurongError
 
 
 def _process_umask() -> int:
@@ -76,7 +76,8 @@ def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
         os.replace(tmp, final)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if isinstance(exc, OutputExistsError | OutputWriteError):
+        # ours already say what failed (an input that could not be read is an OSError too)
+        if isinstance(exc, ZhurongError):
             raise
         raise OutputWriteError(final, exc.strerror or str(exc), exc.errno) from exc
     except BaseException:
