@@ -958,17 +958,16 @@ def analyze_to_folder(
     out.check_free(*planned)
     # frames.csv is formatted during the pass, on the core the reduction stage leaves idle
     folder_existed = out.path.is_dir()
+    result: AudioAnalysis | None = None
     try:
         with out.atomic("frames.csv") as csv_path, FramesCsv(csv_path) as csv_sink:
             result = analyze(
                 path, params, stream=stream, signal=signal, progress=progress, frame_sink=csv_sink
             )
-            try:
-                csv_sink.finish()
-            except BaseException:
-                close_analysis(result)
-                raise
+            csv_sink.finish()
     except BaseException:
+        if result is not None:
+            close_analysis(result)
         if not folder_existed:  # a failed input leaves no empty result folder behind
             with contextlib.suppress(OSError):
                 out.path.rmdir()
