@@ -21,9 +21,9 @@ def angle_gap(a, b):
 # ---------------------------------------------------------------- valley_response
 
 
-def valley_reference(smooth, sigma, resp, theta):
+def valley_reference(smooth, sigma, resp, across, along):
     """Hessian by central differences, the same float32/float64 steps as the kernel."""
-    resp, theta = resp.copy(), theta.copy()
+    resp, across, along = resp.copy(), across.copy(), along.copy()
     s = smooth.astype(np.float64)
     c = s[1:-1, 1:-1]
     hxx = s[1:-1, :-2] - 2.0 * c + s[1:-1, 2:]
@@ -34,33 +34,63 @@ def valley_reference(smooth, sigma, resp, theta):
     disc = np.sqrt(0.25 * (hxx - hyy) * (hxx - hyy) + hxy * hxy)
     l1, l2 = half_tr + disc, half_tr - disc
     r = sigma * sigma * (l1 - np.abs(l2))
-    t = 0.5 * np.arctan2(2.0 * hxy, hxx - hyy) + 0.5 * np.pi
-    t = np.where(t >= np.pi, t - np.pi, t)
-    inner_r, inner_t = resp[1:-1, 1:-1], theta[1:-1, 1:-1]
-    better = r > inner_r.astype(np.float64)
-    inner_r[better] = r[better]
-    inner_t[better] = t[better]
-    return resp, theta, better
+    better = r > resp[1:-1, 1:-1].astype(np.float64)
+    resp[1:-1, 1:-1][better] = r[better]
+    across[1:-1, 1:-1][better] = 2.0 * hxy[better]
+    along[1:-1, 1:-1][better] = (hxx - hyy)[better]
+    return resp, across, along, better
+
+
+def direction_reference(across, along):
+    t = 0.5 * np.arctan2(across, along) + 0.5 * np.pi
+    return np.where(t >= np.pi, t - np.pi, t)
+
+
+def valley(smooth, sigma, n_tiles, resp, theta, components=None):
+    """Both kernels, as valley_maps runs them: the response (updating ``resp`` and the
+    winning components), then the direction where the response is positive."""
+    if components is None:
+        components = np.zeros(smooth.shape), np.zeros(smooth.shape)
+    _kernels.valley_response(smooth, sigma, n_tiles, resp, *components)
+    _kernels.valley_direction(resp, *components, n_tiles, theta)
+    return components
 
 
 @pytest.mark.parametrize("n_tiles", [1, 3, 7])
 def test_valley_response_matches_numpy(rng, n_tiles):
     smooth = rng.random((20, 30)).astype(np.float32)
     resp0 = (rng.random((20, 30)) * 3.0).astype(np.float32)  # some pixels beat it, some not
-    theta0 = np.full((20, 30), -1.0, np.float32)
-    resp, theta = resp0.copy(), theta0.copy()
-    _kernels.valley_response(smooth, 1.5, n_tiles, resp, theta)
-    ref_resp, ref_theta, better = valley_reference(smooth, 1.5, resp0, theta0)
+    across0 = np.full((20, 30), -7.0)
+    along0 = np.full((20, 30), -9.0)
+    resp, across, along = resp0.copy(), across0.copy(), along0.copy()
+    _kernels.valley_response(smooth, 1.5, n_tiles, resp, across, along)
+    ref_resp, ref_across, ref_along, better = valley_reference(smooth, 1.5, resp0, across0, along0)
     assert 50 < better.sum() < better.size - 50  # both branches exercised
     np.testing.assert_allclose(resp, ref_resp, rtol=1e-5, atol=1e-6)
-    assert np.array_equal(theta == -1.0, ref_theta == -1.0)  # the same pixels were written
-    written = theta != -1.0
-    assert np.all(angle_gap(theta[written], ref_theta[written]) < 1e-6)
-    assert np.all((theta[written] >= 0) & (theta[written] < np.pi))
+    np.testing.assert_allclose(across, ref_across, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(along, ref_along, rtol=1e-6, atol=1e-7)
+    assert np.array_equal(across != -7.0, along != -9.0)  # the same pixels were written
+    assert np.count_nonzero(across != -7.0) == better.sum()
     # the border is never touched
     border = np.ones((20, 30), bool)
     border[1:-1, 1:-1] = False
-    assert np.array_equal(resp[border], resp0[border]) and np.all(theta[border] == -1.0)
+    assert np.array_equal(resp[border], resp0[border]) and np.all(across[border] == -7.0)
+
+
+@pytest.mark.parametrize("n_tiles", [1, 4])
+def test_valley_direction_matches_numpy(rng, n_tiles):
+    resp = (rng.random((23, 17)) - 0.3).astype(np.float32)  # positive and not
+    across, along = rng.normal(size=(2, 23, 17))
+    along[0, :5] = 0.0  # atan2 on an axis
+    across[0, :3] = 0.0
+    theta = np.full((23, 17), -1.0, np.float32)
+    _kernels.valley_direction(resp, across, along, n_tiles, theta)
+    positive = resp > 0
+    assert 50 < positive.sum() < positive.size - 50
+    assert np.all(theta[~positive] == -1.0)  # only where there is a response
+    ref = direction_reference(across, along)[positive]
+    assert np.all(angle_gap(theta[positive], ref) < 1e-6)
+    assert np.all((theta[positive] >= 0) & (theta[positive] < np.pi))
 
 
 def dark_line(shape, centre, direction, depth, width):
@@ -75,7 +105,7 @@ def test_valley_response_direction_of_a_dark_line(direction):
     image, dist = dark_line((41, 41), (20, 20), direction, 0.5, 2.0)
     resp = np.zeros_like(image)
     theta = np.zeros_like(image)
-    _kernels.valley_response(image, 2.0, 1, resp, theta)
+    valley(image, 2.0, 1, resp, theta)
     y, x = np.mgrid[:41, :41]
     on_line = (np.abs(dist) < 0.5) & (np.abs(x - 20) <= 12) & (np.abs(y - 20) <= 12)
     assert on_line.sum() >= 20
@@ -88,7 +118,7 @@ def test_valley_response_horizontal_and_vertical_lines():
     horizontal, _ = dark_line((31, 40), (20, 12), 0.0, d, s)
     resp = np.zeros_like(horizontal)
     theta = np.full_like(horizontal, -1.0)
-    _kernels.valley_response(horizontal, sigma, 2, resp, theta)
+    valley(horizontal, sigma, 2, resp, theta)
     # the response peaks on the centre row, at sigma² × the discrete second difference
     assert np.all(np.argmax(resp[:, 1:-1], axis=0) == 12)
     expected = sigma**2 * 2 * d * (1 - math.exp(-1 / (2 * s**2)))
@@ -97,7 +127,7 @@ def test_valley_response_horizontal_and_vertical_lines():
     vertical, _ = dark_line((31, 40), (17, 12), np.pi / 2, d, s)
     resp_v = np.zeros_like(vertical)
     theta_v = np.zeros_like(vertical)
-    _kernels.valley_response(vertical, sigma, 2, resp_v, theta_v)
+    valley(vertical, sigma, 2, resp_v, theta_v)
     assert np.all(np.argmax(resp_v[1:-1, :], axis=1) == 17)
     np.testing.assert_allclose(theta_v[1:-1, 17], np.pi / 2, atol=1e-6)
     np.testing.assert_allclose(resp_v[1:-1, 17], expected, rtol=1e-4)
@@ -110,8 +140,8 @@ def test_valley_response_blob_is_weaker_than_a_line():
     blob = (1.0 - d * np.exp(-((x - 20) ** 2 + (y - 20) ** 2) / (2 * s**2))).astype(np.float32)
     resp_line = np.zeros_like(line)
     resp_blob = np.zeros_like(blob)
-    _kernels.valley_response(line, 2.0, 1, resp_line, np.zeros_like(line))
-    _kernels.valley_response(blob, 2.0, 1, resp_blob, np.zeros_like(blob))
+    valley(line, 2.0, 1, resp_line, np.zeros_like(line))
+    valley(blob, 2.0, 1, resp_blob, np.zeros_like(blob))
     # equal curvature both ways at the blob's centre: nothing there; near it (r²/s² = u) the
     # response is u·exp(-u/2) of the line's, and its rim (r = s) is a curved "line" at most
     # exp(-1/2) ≈ 0.61 as strong as a straight one of the same profile
@@ -128,15 +158,15 @@ def test_valley_response_keeps_the_strongest_scale():
     weak_cross, _ = dark_line((31, 40), (20, 15), np.pi / 2, 0.25, 2.0)
     resp = np.zeros_like(strong)
     theta = np.zeros_like(strong)
-    _kernels.valley_response(strong, 2.0, 2, resp, theta)
+    components = valley(strong, 2.0, 2, resp, theta)
     first_resp, first_theta = resp.copy(), theta.copy()
-    _kernels.valley_response(weak_same, 2.0, 2, resp, theta)  # weaker everywhere: no change
+    valley(weak_same, 2.0, 2, resp, theta, components)  # weaker everywhere: no change
     assert np.array_equal(resp, first_resp) and np.array_equal(theta, first_theta)
     # a weaker crossing line wins only where the first had less
     alone_resp = np.zeros_like(strong)
     alone_theta = np.zeros_like(strong)
-    _kernels.valley_response(weak_cross, 2.0, 2, alone_resp, alone_theta)
-    _kernels.valley_response(weak_cross, 2.0, 2, resp, theta)
+    valley(weak_cross, 2.0, 2, alone_resp, alone_theta)
+    valley(weak_cross, 2.0, 2, resp, theta, components)
     wins = alone_resp > first_resp
     np.testing.assert_array_equal(resp, np.maximum(first_resp, alone_resp))
     np.testing.assert_array_equal(theta, np.where(wins, alone_theta, first_theta))

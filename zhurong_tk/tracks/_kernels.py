@@ -15,18 +15,21 @@ from numba import njit, prange
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def valley_response(smooth, sigma, n_tiles, resp, theta):  # pragma: no cover - jitted
-    """Dark-line (valley) strength and direction from a Gaussian-smoothed image.
+def valley_response(smooth, sigma, n_tiles, resp, across, along):  # pragma: no cover - jitted
+    """Dark-line (valley) strength from a Gaussian-smoothed image, keeping the strongest scale.
 
     For each pixel the Hessian (central differences) has eigenvalues
     ``l1 >= l2``. A dark line has strong positive curvature across it
     (``l1``) and little along it (``l2``); a dark blob (a rock's shadow) curves
     both ways. The response ``sigma² · (l1 - |l2|)``, where positive and
-    larger than what is already in ``resp``, is written into ``resp`` and the
-    line's direction (radians in ``[0, pi)``, image x right, y down) into
-    ``theta``: calling it on several scales keeps the strongest.
+    larger than what is already in ``resp``, is written into ``resp``, and the
+    Hessian's ``2 hxy`` into ``across`` and ``hxx - hyy`` into ``along``: calling it
+    on several scales keeps the strongest, and :func:`valley_direction` then turns
+    the winner's components into a direction once per pixel (an ``atan2`` at every
+    scale's improvement cost three times the rest of the kernel).
 
-    smooth : (h, w) float32; resp, theta : (h, w) float32, updated in place.
+    smooth : (h, w) float32; resp : (h, w) float32; across, along : (h, w) float64;
+    all updated in place.
     """
     h, w = smooth.shape
     s2 = sigma * sigma
@@ -38,20 +41,39 @@ def valley_response(smooth, sigma, n_tiles, resp, theta):  # pragma: no cover - 
             up = smooth[y - 1]
             row = smooth[y]
             down = smooth[y + 1]
+            resp_row = resp[y]
+            across_row = across[y]
+            along_row = along[y]
             for x in range(1, w - 1):
                 c = row[x]
                 hxx = row[x - 1] - 2.0 * c + row[x + 1]
                 hyy = up[x] - 2.0 * c + down[x]
                 hxy = 0.25 * (down[x + 1] - down[x - 1] - up[x + 1] + up[x - 1])
                 half_tr = 0.5 * (hxx + hyy)
-                disc = math.sqrt(0.25 * (hxx - hyy) * (hxx - hyy) + hxy * hxy)
-                l1 = half_tr + disc
-                l2 = half_tr - disc
-                r = s2 * (l1 - abs(l2))
-                if r > resp[y, x]:
-                    resp[y, x] = r
-                    # the line runs along the eigenvector of l2, normal to that of l1
-                    t = 0.5 * math.atan2(2.0 * hxy, hxx - hyy) + 0.5 * math.pi
+                diff = hxx - hyy
+                disc = math.sqrt(0.25 * diff * diff + hxy * hxy)
+                r = s2 * ((half_tr + disc) - abs(half_tr - disc))
+                if r > resp_row[x]:
+                    resp_row[x] = r
+                    across_row[x] = 2.0 * hxy
+                    along_row[x] = diff
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def valley_direction(resp, across, along, n_tiles, theta):  # pragma: no cover - jitted
+    """Line direction where ``resp > 0``, from :func:`valley_response`'s components.
+
+    The line runs along the Hessian's eigenvector of the smaller eigenvalue, normal to
+    that of the larger: ``0.5 atan2(2 hxy, hxx - hyy) + pi/2``, in ``[0, pi)`` (image x
+    right, y down). theta : (h, w) float32, written where ``resp > 0`` only.
+    """
+    h, w = resp.shape
+    rows_per = (h + n_tiles - 1) // n_tiles
+    for tile in prange(n_tiles):
+        for y in range(tile * rows_per, min(h, (tile + 1) * rows_per)):
+            for x in range(w):
+                if resp[y, x] > 0.0:
+                    t = 0.5 * math.atan2(across[y, x], along[y, x]) + 0.5 * math.pi
                     if t >= math.pi:
                         t -= math.pi
                     theta[y, x] = t
@@ -172,6 +194,38 @@ def _bilinear(image, px, py):  # pragma: no cover - jitted
     return top * (1.0 - fy) + bottom * fy
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _profile(image, cx, cy, nx, ny, half, prof):  # pragma: no cover - jitted
+    """``prof[j]`` = :func:`_bilinear` at ``(cx + t nx, cy + t ny)``, ``t = j - half``.
+
+    When both ends lie inside the image every point between does (rounding is monotonic),
+    and the clamping is skipped: the same values, 1.5x faster on wide profiles.
+    """
+    h, w = image.shape
+    xa = cx - half * nx
+    ya = cy - half * ny
+    xb = cx + half * nx
+    yb = cy + half * ny
+    if 0.0 <= xa < w - 1 and 0.0 <= xb < w - 1 and 0.0 <= ya < h - 1 and 0.0 <= yb < h - 1:
+        for j in range(2 * half + 1):
+            t = j - half
+            px = cx + t * nx
+            py = cy + t * ny
+            ix = int(px)
+            iy = int(py)
+            fx = px - ix
+            fy = py - iy
+            row0 = image[iy]
+            row1 = image[iy + 1]
+            top = row0[ix] * (1.0 - fx) + row0[ix + 1] * fx
+            bottom = row1[ix] * (1.0 - fx) + row1[ix + 1] * fx
+            prof[j] = top * (1.0 - fy) + bottom * fy
+    else:
+        for j in range(2 * half + 1):
+            t = j - half
+            prof[j] = _bilinear(image, cx + t * nx, cy + t * ny)
+
+
 @njit(cache=True, nogil=True)
 def sample_line(image, resp, x0, y0, dx, dy, n_steps, half_widths, out):  # pragma: no cover
     """Profiles across a line, one per pixel step along it (a first look).
@@ -200,9 +254,7 @@ def sample_line(image, resp, x0, y0, dx, dy, n_steps, half_widths, out):  # prag
         if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
             continue
         out[i, 0] = resp[min(int(cy + 0.5), h - 1), min(int(cx + 0.5), w - 1)]
-        for j in range(n_prof):
-            t = j - half_width
-            prof[j] = _bilinear(image, cx - t * dy, cy + t * dx)
+        _profile(image, cx, cy, -dy, dx, half_width, prof)
         best = 1e30
         best_j = half_width
         for j in range(1, n_prof - 1):
@@ -270,9 +322,7 @@ def match_trough(image, resp, xs, ys, nxs, nys, widths, factors, out):  # pragma
         widest = top * max(2.0, widths[i])
         half = int(1.75 * widest) + 3
         n_prof = 2 * half + 1
-        for j in range(n_prof):
-            t = j - half
-            prof[j] = _bilinear(image, cx + t * nx, cy + t * ny)
+        _profile(image, cx, cy, nx, ny, half, prof)
         csum[0] = 0.0
         for j in range(n_prof):
             csum[j + 1] = csum[j] + prof[j]
@@ -285,12 +335,18 @@ def match_trough(image, resp, xs, ys, nxs, nys, widths, factors, out):  # pragma
             half_in = max(1, int(0.5 * width + 0.5))
             flank = max(1, int(0.5 * width + 0.5))
             reach = max(1, int(0.75 * width + 0.5))
+            # box sums from views that start at the first position, indexed from 0: no
+            # negative-index wraparound check in the loop (as in fir_decimate)
+            base = half - reach
+            in_hi = csum[base + half_in + 1 :]
+            in_lo = csum[base - half_in :]
+            out_lo = csum[base - half_in - flank :]
+            out_hi = csum[base + half_in + 1 + flank :]
+            n_in = 2 * half_in + 1
+            n_out = 2 * flank
             for k in range(2 * reach + 1):
-                c = half - reach + k
-                inside = (csum[c + half_in + 1] - csum[c - half_in]) / (2 * half_in + 1)
-                lo = c - half_in - flank
-                hi = c + half_in + 1
-                outside = (csum[c - half_in] - csum[lo] + csum[hi + flank] - csum[hi]) / (2 * flank)
+                inside = (in_hi[k] - in_lo[k]) / n_in
+                outside = (in_lo[k] - out_lo[k] + out_hi[k] - in_hi[k]) / n_out
                 scores[k] = outside - inside
             k_best = 0
             for k in range(1, 2 * reach + 1):

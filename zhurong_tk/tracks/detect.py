@@ -333,10 +333,13 @@ def texture_level(grey: np.ndarray, resp: np.ndarray, n_lines: int = 12) -> floa
 def valley_maps(grey: np.ndarray, n_tiles: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Valley (dark line) strength and direction, the strongest over :data:`SCALES`."""
     resp = np.zeros_like(grey, dtype=np.float32)
-    theta = np.zeros_like(grey, dtype=np.float32)
+    across = np.zeros(grey.shape, np.float64)  # the winning scale's Hessian components
+    along = np.zeros(grey.shape, np.float64)
     for sigma in SCALES:
         smooth = cv2.GaussianBlur(grey, (0, 0), sigma)
-        _kernels.valley_response(smooth, float(sigma), n_tiles, resp, theta)
+        _kernels.valley_response(smooth, float(sigma), n_tiles, resp, across, along)
+    theta = np.zeros_like(grey, dtype=np.float32)
+    _kernels.valley_direction(resp, across, along, n_tiles, theta)
     return resp, theta
 
 
