@@ -52,7 +52,7 @@ def valley(smooth, sigma, n_tiles, resp, theta, components=None):
     if components is None:
         components = np.zeros(smooth.shape), np.zeros(smooth.shape)
     _kernels.valley_response(smooth, sigma, n_tiles, resp, *components)
-    _kernels.valley_direction(resp, *components, n_tiles, theta)
+    _kernels.valley_direction(resp, *components, 0.0, n_tiles, theta)
     return components
 
 
@@ -78,19 +78,21 @@ def test_valley_response_matches_numpy(rng, n_tiles):
 
 
 @pytest.mark.parametrize("n_tiles", [1, 4])
-def test_valley_direction_matches_numpy(rng, n_tiles):
+@pytest.mark.parametrize("threshold", [0.0, 0.4])
+def test_valley_direction_matches_numpy(rng, n_tiles, threshold):
     resp = (rng.random((23, 17)) - 0.3).astype(np.float32)  # positive and not
     across, along = rng.normal(size=(2, 23, 17))
     along[0, :5] = 0.0  # atan2 on an axis
     across[0, :3] = 0.0
+    resp[0, :5] = 1.0
     theta = np.full((23, 17), -1.0, np.float32)
-    _kernels.valley_direction(resp, across, along, n_tiles, theta)
-    positive = resp > 0
-    assert 50 < positive.sum() < positive.size - 50
-    assert np.all(theta[~positive] == -1.0)  # only where there is a response
-    ref = direction_reference(across, along)[positive]
-    assert np.all(angle_gap(theta[positive], ref) < 1e-6)
-    assert np.all((theta[positive] >= 0) & (theta[positive] < np.pi))
+    _kernels.valley_direction(resp, across, along, threshold, n_tiles, theta)
+    above = resp > threshold
+    assert 50 < above.sum() < above.size - 50
+    assert np.all(theta[~above] == -1.0)  # only where the response exceeds the threshold
+    ref = direction_reference(across, along)[above]
+    assert np.all(angle_gap(theta[above], ref) < 1e-6)
+    assert np.all((theta[above] >= 0) & (theta[above] < np.pi))
 
 
 def dark_line(shape, centre, direction, depth, width):
