@@ -450,7 +450,9 @@ def line_path(x0, y0, dx, dy, n):
     return x0 + steps * dx, y0 + steps * dy, np.full(n, -dy), np.full(n, dx)
 
 
-def match_reference(image, resp, xs, ys, nxs, nys, widths):
+def match_reference(image, resp, xs, ys, nxs, nys, widths, box_samples=0.0):
+    """The kernel in plain Python: profile samples ``spacing`` apart, where the widest box
+    (2x the expected width) would span more than ``box_samples`` pixels, else 1."""
     h, w = image.shape
     n_steps = len(xs)
     out = np.zeros((n_steps, 6))
@@ -458,9 +460,11 @@ def match_reference(image, resp, xs, ys, nxs, nys, widths):
         cx, cy, nx, ny = xs[i], ys[i], nxs[i], nys[i]
         if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
             continue
-        expected = max(2.0, float(widths[i]))
+        spacing = max(1.0, 2.0 * max(2.0, float(widths[i])) / box_samples) if box_samples else 1.0
+        expected = max(2.0, float(widths[i])) / spacing
         half = int(1.75 * 2.0 * expected) + 3
-        prof = [bilinear_reference(image, cx + t * nx, cy + t * ny) for t in range(-half, half + 1)]
+        sx, sy = nx * spacing, ny * spacing
+        prof = [bilinear_reference(image, cx + t * sx, cy + t * sy) for t in range(-half, half + 1)]
         csum = [0.0]
         for p in prof:
             csum.append(csum[-1] + p)
@@ -494,11 +498,12 @@ def match_reference(image, resp, xs, ys, nxs, nys, widths):
                 best = (scores[k_best], k_best + shift - reach, inside, 2 * half_in + 1)
         score, pos, inside, box = best
         r = resp[min(int(cy + 0.5), h - 1), min(int(cx + 0.5), w - 1)]
-        out[i] = [r, pos, inside, inside + score, box, 1.0]
+        out[i] = [r, pos * spacing, inside, inside + score, box * spacing, 1.0]
     return out
 
 
-def test_match_trough_matches_python(rng):
+@pytest.mark.parametrize("box_samples", [0.0, 5.0])
+def test_match_trough_matches_python(rng, box_samples):
     image = rng.random((20, 30)).astype(np.float32)
     resp = rng.random((20, 30)).astype(np.float32)
     n = 30
@@ -506,8 +511,8 @@ def test_match_trough_matches_python(rng):
     widths = rng.uniform(1.0, 6.0, n)  # some below the 2 px floor
     out = np.full((n, 6), np.nan)
     path = line_path(27.5, 1.5, dx, dy, n)
-    _kernels.match_trough(image, resp, *path, widths, FACTORS, out)
-    ref = match_reference(image, resp, *path, widths)
+    _kernels.match_trough(image, resp, *path, widths, FACTORS, box_samples, out)
+    ref = match_reference(image, resp, *path, widths, box_samples)
     inside = ref[:, 5] == 1.0
     assert 10 < inside.sum() < n
     assert np.all(out[~inside] == 0.0)
@@ -529,13 +534,13 @@ def test_match_trough_box_trough_off_the_line(width, factor, along_x):
     if along_x:  # along x at y = 20: the normal (-dy, dx) = (0, 1) points to +y
         image[band, :] = floor
         _kernels.match_trough(
-            image, image, *line_path(10.0, 20.0, 1.0, 0.0, n), widths, FACTORS, out
+            image, image, *line_path(10.0, 20.0, 1.0, 0.0, n), widths, FACTORS, 0.0, out
         )
         expected_offset = 5.0
     else:  # down the image at x = 20: the normal (-1, 0) points to -x
         image[:, band] = floor
         _kernels.match_trough(
-            image, image, *line_path(20.0, 10.0, 0.0, 1.0, n), widths, FACTORS, out
+            image, image, *line_path(20.0, 10.0, 0.0, 1.0, n), widths, FACTORS, 0.0, out
         )
         expected_offset = -5.0
     np.testing.assert_allclose(out[:, 1], expected_offset, atol=1e-9)
@@ -544,6 +549,29 @@ def test_match_trough_box_trough_off_the_line(width, factor, along_x):
     np.testing.assert_allclose(out[:, 3], soil, rtol=1e-7)  # the flanks are all soil
     np.testing.assert_array_equal(out[:, 0], soil)  # the response image at the line
     np.testing.assert_array_equal(out[:, 5], 1.0)
+
+
+@pytest.mark.parametrize("offset", [-9.0, 0.0, 14.0])
+def test_match_trough_wide_trough_from_spaced_samples(offset):
+    """A 41 px trough expected at 40 px: with 16 samples across the widest box the profile
+    is sampled 5 px apart; the trough is still located within half a sample (the box's flat
+    floor gives the parabola nothing to refine on: the worst case), its width to a sample."""
+    soil, floor = np.float32(0.8), np.float32(0.2)
+    image = np.full((120, 300), soil, np.float32)
+    centre = 150 + offset
+    image[:, int(centre) - 20 : int(centre) + 21] = floor
+    n = 30
+    widths = np.full(n, 40.0)
+    out = np.empty((n, 6))
+    path = line_path(150.0, 40.0, 0.0, 1.0, n)  # down the image; the normal (-1, 0) is -x
+    _kernels.match_trough(image, image, *path, widths, FACTORS, 16.0, out)
+    np.testing.assert_allclose(out, match_reference(image, image, *path, widths, 16.0), rtol=1e-7)
+    np.testing.assert_allclose(-out[:, 1], offset, atol=2.5)
+    np.testing.assert_allclose(out[:, 4], 41.0, atol=5.0)
+    # a box a sample off may take in one sample of soil (of ~8) or of floor
+    depth = soil - floor
+    assert np.all(np.abs(out[:, 2] - floor) <= 0.15 * depth)
+    assert np.all(np.abs(out[:, 3] - soil) <= 0.15 * depth)
 
 
 def test_match_trough_along_a_curve_matches_python_and_finds_a_ring(rng):
@@ -557,14 +585,14 @@ def test_match_trough_along_a_curve_matches_python_and_finds_a_ring(rng):
     xs, ys = 30 + 17 * nxs, 30 + 17 * nys
     widths = np.full(len(xs), 5.0)
     out = np.empty((len(xs), 6))
-    _kernels.match_trough(image, image, xs, ys, nxs, nys, widths, FACTORS, out)
+    _kernels.match_trough(image, image, xs, ys, nxs, nys, widths, FACTORS, 0.0, out)
     ref = match_reference(image, image, xs, ys, nxs, nys, widths)
     np.testing.assert_allclose(out, ref, rtol=1e-7, atol=1e-9)
     assert np.median(np.abs(out[:, 1] - 3.0)) < 0.5
     assert np.median(out[:, 4]) == 5.0
     # noise does not break the twin
     noisy = (image + 0.05 * rng.standard_normal(image.shape)).astype(np.float32)
-    _kernels.match_trough(noisy, noisy, xs, ys, nxs, nys, widths, FACTORS, out)
+    _kernels.match_trough(noisy, noisy, xs, ys, nxs, nys, widths, FACTORS, 0.0, out)
     np.testing.assert_allclose(
         out, match_reference(noisy, noisy, xs, ys, nxs, nys, widths), rtol=1e-7, atol=1e-9
     )

@@ -283,7 +283,9 @@ def sample_line(image, resp, x0, y0, dx, dy, n_steps, half_widths, out):  # prag
 
 
 @njit(cache=True, nogil=True)
-def match_trough(image, resp, xs, ys, nxs, nys, widths, factors, out):  # pragma: no cover
+def match_trough(  # pragma: no cover - jitted
+    image, resp, xs, ys, nxs, nys, widths, factors, box_samples, out
+):
     """Where a trough lies across a path and how wide it is, one answer per step.
 
     At step ``i`` (the point ``xs[i], ys[i]``, unit normal ``nxs[i], nys[i]``;
@@ -297,8 +299,13 @@ def match_trough(image, resp, xs, ys, nxs, nys, widths, factors, out):  # pragma
     the normal (parabola-refined), 2 the inside mean, 3 the flanks' mean, 4 the
     width that fits, 5 1 if inside the image.
 
+    The profile across is sampled one pixel apart, or, where the widest box would span
+    more than ``box_samples`` pixels, at ``widest / box_samples`` (a wide trough is
+    located as well from fewer samples; the cost grows with the width otherwise). 0:
+    always one pixel apart.
+
     xs, ys, nxs, nys, widths : (n,) float64, widths the expected ones;
-    factors : (k,) float64; out : (n, 6) float64.
+    factors : (k,) float64; box_samples : float; out : (n, 6) float64.
     """
     h, w = image.shape
     n_steps = xs.shape[0]
@@ -306,6 +313,8 @@ def match_trough(image, resp, xs, ys, nxs, nys, widths, factors, out):  # pragma
     max_half = 0
     for i in range(n_steps):
         half = int(top * 1.75 * max(2.0, widths[i])) + 4
+        if box_samples > 0.0:
+            half = min(half, int(1.75 * box_samples) + 5)
         if half > max_half:
             max_half = half
     prof = np.empty(2 * max_half + 1)
@@ -320,10 +329,14 @@ def match_trough(image, resp, xs, ys, nxs, nys, widths, factors, out):  # pragma
             out[i, k] = 0.0
         if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
             continue
-        widest = top * max(2.0, widths[i])
+        spacing = 1.0
+        if box_samples > 0.0:
+            spacing = max(1.0, top * max(2.0, widths[i]) / box_samples)
+        expected = max(2.0, widths[i]) / spacing  # in samples
+        widest = top * expected
         half = int(1.75 * widest) + 3
         n_prof = 2 * half + 1
-        _profile(image, cx, cy, nx, ny, half, prof)
+        _profile(image, cx, cy, nx * spacing, ny * spacing, half, prof)
         csum[0] = 0.0
         for j in range(n_prof):
             csum[j + 1] = csum[j] + prof[j]
@@ -332,7 +345,7 @@ def match_trough(image, resp, xs, ys, nxs, nys, widths, factors, out):  # pragma
         best_in = 0.0
         best_w = 0.0
         for f in range(factors.shape[0]):
-            width = max(2.0, widths[i]) * factors[f]
+            width = expected * factors[f]
             half_in = max(1, int(0.5 * width + 0.5))
             flank = max(1, int(0.5 * width + 0.5))
             reach = max(1, int(0.75 * width + 0.5))
@@ -368,8 +381,8 @@ def match_trough(image, resp, xs, ys, nxs, nys, widths, factors, out):  # pragma
                 best_in = (csum[c + half_in + 1] - csum[c - half_in]) / (2 * half_in + 1)
                 best_w = 2 * half_in + 1
         out[i, 0] = resp[min(int(cy + 0.5), h - 1), min(int(cx + 0.5), w - 1)]
-        out[i, 1] = best_pos
+        out[i, 1] = best_pos * spacing
         out[i, 2] = best_in
         out[i, 3] = best_in + best
-        out[i, 4] = best_w
+        out[i, 4] = best_w * spacing
         out[i, 5] = 1.0

@@ -44,6 +44,8 @@ NARROW_FACTORS = np.array([0.8, 1.0, 1.25])
 #: Tread strength from which the period is reported: on generated scenes 88 % of such
 #: periods lie within 10 % of the truth (weaker ones often lock onto a multiple).
 TREAD_REPORTED = 0.4
+#: Samples across the widest box of the matched filter, at most (see match_trough).
+BOX_SAMPLES = 32.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -327,7 +329,7 @@ def texture_level(grey: np.ndarray, resp: np.ndarray, n_lines: int = 12) -> floa
         width = (0.02 + 0.04 * (k % 3)) * w
         out = np.zeros((n, 6))
         path = _line_path(x0, h - 1.0, dx, dy, n, spacing=2.0)
-        _kernels.match_trough(grey, resp, *path, np.full(n, width), WIDE_FACTORS, out)
+        _kernels.match_trough(grey, resp, *path, np.full(n, width), WIDE_FACTORS, BOX_SAMPLES, out)
         inside = out[:, 5] > 0
         if inside.any():
             depths.append(float(np.median((out[:, 3] - out[:, 2])[inside])))
@@ -610,7 +612,13 @@ def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors=
     expected = np.clip(slope * (y0 + np.arange(n) * dy) + intercept, 2.0, 0.15 * w)
     prof = np.zeros((n, 6))
     _kernels.match_trough(
-        grey, resp, *_line_path(x0, y0, dx, dy, n), expected.astype(np.float64), factors, prof
+        grey,
+        resp,
+        *_line_path(x0, y0, dx, dy, n),
+        expected.astype(np.float64),
+        factors,
+        BOX_SAMPLES,
+        prof,
     )
     offset, floor, side, width = prof[:, 1], prof[:, 2], prof[:, 3], prof[:, 4]
     depth = side - floor
@@ -784,7 +792,9 @@ def _track_far(
         nxs, nys = (-1.0 / norm).ravel(), (du / norm).ravel()
         expected = np.clip(slope_w * ys + intercept_w, 2.0, 0.15 * w)
         prof = np.zeros((len(xs), 6))
-        _kernels.match_trough(grey, resp, xs, ys, nxs, nys, expected, NARROW_FACTORS, prof)
+        _kernels.match_trough(
+            grey, resp, xs, ys, nxs, nys, expected, NARROW_FACTORS, BOX_SAMPLES, prof
+        )
         depth = prof[:, 3] - prof[:, 2]
         good = (
             (depth > cfg.min_contrast * noise)
