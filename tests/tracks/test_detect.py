@@ -86,6 +86,27 @@ def test_no_tracks_on_ground_without_tracks():
     assert false / 12 <= 0.05
 
 
+@pytest.mark.parametrize("direction", [0.3, 1.2, 2.6])
+def test_valley_maps_coarse_scales_on_a_half_size_copy(monkeypatch, direction):
+    """The large scales come from a half-size copy: on a wide dark line they give the
+    direction and, within a few per cent, the strength of the full-size computation."""
+    from zhurong_tk.tracks import detect as detect_mod
+
+    h, w = 240, 320
+    y, x = np.mgrid[:h, :w].astype(np.float64)
+    dist = -(x - 160) * math.sin(direction) + (y - 120) * math.cos(direction)
+    grey = (0.7 - 0.3 * np.exp(-(dist**2) / (2 * 12.0**2))).astype(np.float32)
+    resp, theta, _ = detect_mod.valley_maps(grey)
+    monkeypatch.setattr(detect_mod, "HALF_SIZE_FROM", math.inf)
+    full_resp, full_theta, _ = detect_mod.valley_maps(grey)
+    centre = (np.abs(dist) < 0.7) & (np.hypot(x - 160, y - 120) < 60)
+    assert centre.sum() > 50
+    np.testing.assert_allclose(resp[centre], full_resp[centre], rtol=0.05)
+    gap = np.abs(np.mod(theta[centre] - direction + np.pi / 2, np.pi) - np.pi / 2)
+    assert np.all(gap < 0.01)
+    assert np.all(np.abs(theta[centre] - full_theta[centre]) < 0.01)
+
+
 def _level_scene(seed: int, n_ruts: int = 2) -> dict:
     """A straight rut scene seen with no roll and no yaw (the camera model's assumptions)."""
     scene = synth_tracks.track_scene(seed=seed, n_ruts=n_ruts, horizon=False)

@@ -95,6 +95,18 @@ def test_valley_direction_matches_numpy(rng, n_tiles, threshold):
     assert np.all((theta[above] >= 0) & (theta[above] < np.pi))
 
 
+def test_keep_stronger_matches_numpy(rng):
+    resp, other = rng.random((2, 9, 11)).astype(np.float32)
+    across, along, other_across, other_along = rng.normal(size=(4, 9, 11))
+    wins = other > resp
+    expected = [np.where(wins, b, a) for a, b in ((resp, other), (across, other_across))]
+    expected.append(np.where(wins, other_along, along))
+    _kernels.keep_stronger(resp, across, along, other, other_across, other_along)
+    for got, want in zip((resp, across, along), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert 20 < wins.sum() < wins.size - 20
+
+
 def dark_line(shape, centre, direction, depth, width):
     """A Gaussian dark line of std ``width`` through ``centre`` along angle ``direction``."""
     y, x = np.mgrid[: shape[0], : shape[1]].astype(np.float64)

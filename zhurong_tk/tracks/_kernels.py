@@ -59,6 +59,19 @@ def valley_response(smooth, sigma, n_tiles, resp, across, along):  # pragma: no 
                     along_row[x] = diff
 
 
+@njit(cache=True, nogil=True)
+def keep_stronger(resp, across, along, other_resp, other_across, other_along):  # pragma: no cover
+    """Merge another :func:`valley_response` result into ``resp, across, along`` (in place):
+    where ``other_resp`` is larger, take it and its components. All (h, w)."""
+    h, w = resp.shape
+    for y in range(h):
+        for x in range(w):
+            if other_resp[y, x] > resp[y, x]:
+                resp[y, x] = other_resp[y, x]
+                across[y, x] = other_across[y, x]
+                along[y, x] = other_along[y, x]
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def valley_direction(resp, across, along, threshold, n_tiles, theta):  # pragma: no cover
     """Line direction where ``resp > threshold``, from :func:`valley_response`'s components.
