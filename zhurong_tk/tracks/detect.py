@@ -9,7 +9,8 @@ edge), agreement on a vanishing point, and the tread.
 
 The pipeline, on a working copy of at most :data:`WORK_SIDE` pixels:
 
-1. valley strength and direction at three scales (Hessian; numba);
+1. valley strength at four scales, the two coarsest on a half-size copy (Hessian;
+   numba), and its direction where pixels vote;
 2. Hough voting limited to each pixel's own direction (numba);
 3. accumulator peaks (numba), each a candidate line;
 4. profiles across each candidate, one per pixel along it (numba): where the
