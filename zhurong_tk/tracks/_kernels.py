@@ -201,8 +201,12 @@ def _bilinear(image, px, py):  # pragma: no cover - jitted
         py = h - 1.0
     ix = min(int(px), w - 2)
     iy = min(int(py), h - 2)
-    fx = px - ix
-    fy = py - iy
+    return _interpolate(image, ix, iy, px - ix, py - iy)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _interpolate(image, ix, iy, fx, fy):  # pragma: no cover - jitted
+    """Bilinear value in the cell at column ``ix``, row ``iy``, fractions ``fx, fy``."""
     top = image[iy, ix] * (1.0 - fx) + image[iy, ix + 1] * fx
     bottom = image[iy + 1, ix] * (1.0 - fx) + image[iy + 1, ix + 1] * fx
     return top * (1.0 - fy) + bottom * fy
@@ -227,13 +231,7 @@ def _profile(image, cx, cy, nx, ny, half, prof):  # pragma: no cover - jitted
             py = cy + t * ny
             ix = int(px)
             iy = int(py)
-            fx = px - ix
-            fy = py - iy
-            row0 = image[iy]
-            row1 = image[iy + 1]
-            top = row0[ix] * (1.0 - fx) + row0[ix + 1] * fx
-            bottom = row1[ix] * (1.0 - fx) + row1[ix + 1] * fx
-            prof[j] = top * (1.0 - fy) + bottom * fy
+            prof[j] = _interpolate(image, ix, iy, px - ix, py - iy)
     else:
         for j in range(2 * half + 1):
             t = j - half

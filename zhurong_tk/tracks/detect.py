@@ -360,10 +360,8 @@ def valley_maps(grey: np.ndarray, n_tiles: int = 2) -> tuple[np.ndarray, np.ndar
     if coarse:
         # 2x2 block means (a blur of about half a pixel), then each scale at half its
         # sigma: the response is scale-normalised, so it compares with the full-size ones
-        half_size = ((w + 1) // 2, (h + 1) // 2)
-        small = cv2.resize(grey, half_size, interpolation=cv2.INTER_AREA)
-        shape = ((h + 1) // 2, (w + 1) // 2)
-        maps = (np.zeros(shape, np.float32), np.zeros(shape), np.zeros(shape))
+        small = cv2.resize(grey, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+        maps = (np.zeros(small.shape, np.float32), np.zeros(small.shape), np.zeros(small.shape))
         for sigma in coarse:
             smooth = cv2.GaussianBlur(small, (0, 0), math.sqrt(sigma * sigma - 0.25) / 2)
             _kernels.valley_response(smooth, sigma / 2, n_tiles, *maps)
