@@ -5,8 +5,9 @@ NAL unit", "Premature end of JPEG file") straight to stderr. Our readers count
 and report decode failures themselves, so the raw log lines are noise in a
 batch of hundreds of files. Set ``ZHURONG_TK_FFMPEG_LOG=1`` to see them.
 
-``cv2`` is imported on first use (``from zhurong_tk.io._ffmpeg import cv2``):
-audio work needs only PyAV, and OpenCV adds ~50 MB to a process.
+Both are imported on first use (``from zhurong_tk.io._ffmpeg import av, cv2``):
+audio work needs only PyAV, and OpenCV adds ~50 MB to a process; image work
+needs only cv2, and importing PyAV costs ~55 ms of a command's start-up.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ if not os.environ.get("ZHURONG_TK_FFMPEG_LOG"):
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
-import av
+from typing import TYPE_CHECKING
 
-if not os.environ.get("ZHURONG_TK_FFMPEG_LOG"):
-    av.logging.set_level(None)  # PyAV: do not forward FFmpeg's log to Python logging
+if TYPE_CHECKING:
+    import av
+    import cv2
 
-__all__ = ["av", "av_reason", "open_container"]  # cv2 too, on first use (see __getattr__)
+__all__ = ["av", "av_reason", "cv2", "open_container"]  # imported on first use: __getattr__
 
 
 def av_reason(exc: Exception) -> str:
@@ -36,6 +38,7 @@ def av_reason(exc: Exception) -> str:
 def open_container(path: str | os.PathLike[str]) -> Iterator[av.container.InputContainer]:
     """:func:`av.open` for reading, its failures turned into :class:`MediaReadError`."""
     from zhurong_tk.errors import MediaReadError
+    from zhurong_tk.io._ffmpeg import av
 
     try:
         container = av.open(os.fspath(path), mode="r")
@@ -48,6 +51,13 @@ def open_container(path: str | os.PathLike[str]) -> Iterator[av.container.InputC
 
 
 def __getattr__(name: str):
+    if name == "av":
+        import av
+
+        if not os.environ.get("ZHURONG_TK_FFMPEG_LOG"):
+            av.logging.set_level(None)  # do not forward FFmpeg's log to Python logging
+        globals()["av"] = av
+        return av
     if name == "cv2":
         import cv2
 
