@@ -397,14 +397,15 @@ def sample_reference(image, resp, x0, y0, dx, dy, n_steps, half_widths):
     return out
 
 
-def test_sample_line_matches_python(rng):
+@pytest.mark.parametrize("n_tiles", [1, 3, 7])
+def test_sample_line_matches_python(rng, n_tiles):
     image = rng.random((20, 30)).astype(np.float32)
     resp = rng.random((20, 30)).astype(np.float32)
     n = 30
     dx, dy = math.cos(0.6), math.sin(0.6)
     half_widths = rng.integers(2, 7, n).astype(np.int64)
     out = np.full((n, 6), np.nan)
-    _kernels.sample_line(image, resp, 3.3, 2.7, dx, dy, n, half_widths, out)
+    _kernels.sample_line(image, resp, 3.3, 2.7, dx, dy, n, half_widths, n_tiles, out)
     ref = sample_reference(image, resp, 3.3, 2.7, dx, dy, n, half_widths)
     inside = ref[:, 0] != 0
     assert 10 < inside.sum() < n  # the line walks out of the image: those steps are all zeros
@@ -426,7 +427,7 @@ def test_sample_line_vertical_box_trough(width, centre, offset):
     n = 20
     out = np.empty((n, 6))
     # down the image at x = 20: the normal (-dy, dx) = (-1, 0) points to -x
-    _kernels.sample_line(image, resp, 20.0, 2.0, 0.0, 1.0, n, np.full(n, 16, np.int64), out)
+    _kernels.sample_line(image, resp, 20.0, 2.0, 0.0, 1.0, n, np.full(n, 16, np.int64), 2, out)
     true_offset = 20 - (first + 0.5 * (width - 1))
     assert true_offset == offset
     np.testing.assert_array_equal(out[:, 1], offset)
@@ -442,14 +443,14 @@ def test_sample_line_horizontal_trough_and_open_profile():
     image[23:28, :] = 0.2  # rows 23..27, centre 25
     out = np.empty((10, 6))
     # along x at y = 20: the normal (-dy, dx) = (0, 1) points down, to +y
-    _kernels.sample_line(image, image, 5.0, 20.0, 1.0, 0.0, 10, np.full(10, 16, np.int64), out)
+    _kernels.sample_line(image, image, 5.0, 20.0, 1.0, 0.0, 10, np.full(10, 16, np.int64), 1, out)
     np.testing.assert_array_equal(out[:, 1], 5.0)
     np.testing.assert_array_equal(out[:, 4], 5.0)
     np.testing.assert_array_equal(out[:, 0], np.float32(0.8))  # the response image at the line
     # a dark half-plane: the trough does not close inside the profile
     half_dark = np.full((30, 40), 0.8, np.float32)
     half_dark[:, 25:] = 0.2
-    _kernels.sample_line(half_dark, half_dark, 20.0, 2.0, 0.0, 1.0, 10, np.full(10, 16), out)
+    _kernels.sample_line(half_dark, half_dark, 20.0, 2.0, 0.0, 1.0, 10, np.full(10, 16), 2, out)
     np.testing.assert_array_equal(out[:, 5], 0.0)
 
 
@@ -515,7 +516,8 @@ def match_reference(image, resp, xs, ys, nxs, nys, widths, box_samples=0.0):
 
 
 @pytest.mark.parametrize("box_samples", [0.0, 5.0])
-def test_match_trough_matches_python(rng, box_samples):
+@pytest.mark.parametrize("n_tiles", [1, 3, 7])
+def test_match_trough_matches_python(rng, box_samples, n_tiles):
     image = rng.random((20, 30)).astype(np.float32)
     resp = rng.random((20, 30)).astype(np.float32)
     n = 30
@@ -523,7 +525,7 @@ def test_match_trough_matches_python(rng, box_samples):
     widths = rng.uniform(1.0, 6.0, n)  # some below the 2 px floor
     out = np.full((n, 6), np.nan)
     path = line_path(27.5, 1.5, dx, dy, n)
-    _kernels.match_trough(image, resp, *path, widths, FACTORS, box_samples, out)
+    _kernels.match_trough(image, resp, *path, widths, FACTORS, box_samples, n_tiles, out)
     ref = match_reference(image, resp, *path, widths, box_samples)
     inside = ref[:, 5] == 1.0
     assert 10 < inside.sum() < n
@@ -546,13 +548,13 @@ def test_match_trough_box_trough_off_the_line(width, factor, along_x):
     if along_x:  # along x at y = 20: the normal (-dy, dx) = (0, 1) points to +y
         image[band, :] = floor
         _kernels.match_trough(
-            image, image, *line_path(10.0, 20.0, 1.0, 0.0, n), widths, FACTORS, 0.0, out
+            image, image, *line_path(10.0, 20.0, 1.0, 0.0, n), widths, FACTORS, 0.0, 2, out
         )
         expected_offset = 5.0
     else:  # down the image at x = 20: the normal (-1, 0) points to -x
         image[:, band] = floor
         _kernels.match_trough(
-            image, image, *line_path(20.0, 10.0, 0.0, 1.0, n), widths, FACTORS, 0.0, out
+            image, image, *line_path(20.0, 10.0, 0.0, 1.0, n), widths, FACTORS, 0.0, 1, out
         )
         expected_offset = -5.0
     np.testing.assert_allclose(out[:, 1], expected_offset, atol=1e-9)
@@ -576,7 +578,7 @@ def test_match_trough_wide_trough_from_spaced_samples(offset):
     widths = np.full(n, 40.0)
     out = np.empty((n, 6))
     path = line_path(150.0, 40.0, 0.0, 1.0, n)  # down the image; the normal (-1, 0) is -x
-    _kernels.match_trough(image, image, *path, widths, FACTORS, 16.0, out)
+    _kernels.match_trough(image, image, *path, widths, FACTORS, 16.0, 2, out)
     np.testing.assert_allclose(out, match_reference(image, image, *path, widths, 16.0), rtol=1e-7)
     np.testing.assert_allclose(-out[:, 1], offset, atol=2.5)
     np.testing.assert_allclose(out[:, 4], 41.0, atol=5.0)
@@ -597,14 +599,14 @@ def test_match_trough_along_a_curve_matches_python_and_finds_a_ring(rng):
     xs, ys = 30 + 17 * nxs, 30 + 17 * nys
     widths = np.full(len(xs), 5.0)
     out = np.empty((len(xs), 6))
-    _kernels.match_trough(image, image, xs, ys, nxs, nys, widths, FACTORS, 0.0, out)
+    _kernels.match_trough(image, image, xs, ys, nxs, nys, widths, FACTORS, 0.0, 2, out)
     ref = match_reference(image, image, xs, ys, nxs, nys, widths)
     np.testing.assert_allclose(out, ref, rtol=1e-7, atol=1e-9)
     assert np.median(np.abs(out[:, 1] - 3.0)) < 0.5
     assert np.median(out[:, 4]) == 5.0
     # noise does not break the twin
     noisy = (image + 0.05 * rng.standard_normal(image.shape)).astype(np.float32)
-    _kernels.match_trough(noisy, noisy, xs, ys, nxs, nys, widths, FACTORS, 0.0, out)
+    _kernels.match_trough(noisy, noisy, xs, ys, nxs, nys, widths, FACTORS, 0.0, 3, out)
     np.testing.assert_allclose(
         out, match_reference(noisy, noisy, xs, ys, nxs, nys, widths), rtol=1e-7, atol=1e-9
     )

@@ -238,8 +238,10 @@ def _profile(image, cx, cy, nx, ny, half, prof):  # pragma: no cover - jitted
             prof[j] = _bilinear(image, cx + t * nx, cy + t * ny)
 
 
-@njit(cache=True, nogil=True)
-def sample_line(image, resp, x0, y0, dx, dy, n_steps, half_widths, out):  # pragma: no cover
+@njit(cache=True, nogil=True, parallel=True)
+def sample_line(  # pragma: no cover - jitted
+    image, resp, x0, y0, dx, dy, n_steps, half_widths, n_tiles, out
+):
     """Profiles across a line, one per pixel step along it (a first look).
 
     From ``(x0, y0)`` in unit steps ``(dx, dy)``; at step ``i`` the grey level
@@ -250,52 +252,59 @@ def sample_line(image, resp, x0, y0, dx, dy, n_steps, half_widths, out):  # prag
     half-depth crossings), 2 the darkest grey level (3-tap mean), 3 the mean of
     the profile's two outer quarters (the soil beside the rut), 4 the trough's
     width at half depth, 5 1 if inside the image and the trough closes within
-    the profile.
+    the profile. The steps are split into ``n_tiles`` runs, one per thread.
 
     half_widths : (n_steps,) int64; out : (n_steps, 6) float64.
     """
+    profs = np.empty((n_tiles, 2 * half_widths.max() + 1))  # a scratch row per run
+    per = (n_steps + n_tiles - 1) // n_tiles
+    for tile in prange(n_tiles):
+        for i in range(tile * per, min(n_steps, (tile + 1) * per)):
+            _first_look(
+                image, resp, x0 + i * dx, y0 + i * dy, dx, dy, half_widths[i], profs[tile], out[i]
+            )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first_look(image, resp, cx, cy, dx, dy, half_width, prof, out):  # pragma: no cover
+    """One step of :func:`sample_line`: the profile across ``(cx, cy)`` into ``out``."""
     h, w = image.shape
-    prof = np.empty(2 * half_widths.max() + 1)
-    for i in range(n_steps):
-        half_width = half_widths[i]
-        n_prof = 2 * half_width + 1
-        cx = x0 + i * dx
-        cy = y0 + i * dy
-        for k in range(6):
-            out[i, k] = 0.0
-        if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
-            continue
-        out[i, 0] = resp[min(int(cy + 0.5), h - 1), min(int(cx + 0.5), w - 1)]
-        _profile(image, cx, cy, -dy, dx, half_width, prof)
-        best = 1e30
-        best_j = half_width
-        for j in range(1, n_prof - 1):
-            v = (prof[j - 1] + prof[j] + prof[j + 1]) / 3.0
-            if v < best:
-                best = v
-                best_j = j
-        quarter = max(1, n_prof // 4)
-        side = 0.0
-        for j in range(quarter):
-            side += prof[j] + prof[n_prof - 1 - j]
-        side /= 2.0 * quarter
-        level = 0.5 * (side + best)
-        left = best_j
-        while left > 0 and prof[left] < level:
-            left -= 1
-        right = best_j
-        while right < n_prof - 1 and prof[right] < level:
-            right += 1
-        out[i, 1] = 0.5 * (left + right) - half_width
-        out[i, 2] = best
-        out[i, 3] = side
-        out[i, 4] = right - left - 1  # samples below the level between the two crossings
-        out[i, 5] = 0.0 if (left == 0 or right == n_prof - 1) else 1.0
+    n_prof = 2 * half_width + 1
+    for k in range(6):
+        out[k] = 0.0
+    if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
+        return
+    out[0] = resp[min(int(cy + 0.5), h - 1), min(int(cx + 0.5), w - 1)]
+    _profile(image, cx, cy, -dy, dx, half_width, prof)
+    best = 1e30
+    best_j = half_width
+    for j in range(1, n_prof - 1):
+        v = (prof[j - 1] + prof[j] + prof[j + 1]) / 3.0
+        if v < best:
+            best = v
+            best_j = j
+    quarter = max(1, n_prof // 4)
+    side = 0.0
+    for j in range(quarter):
+        side += prof[j] + prof[n_prof - 1 - j]
+    side /= 2.0 * quarter
+    level = 0.5 * (side + best)
+    left = best_j
+    while left > 0 and prof[left] < level:
+        left -= 1
+    right = best_j
+    while right < n_prof - 1 and prof[right] < level:
+        right += 1
+    out[1] = 0.5 * (left + right) - half_width
+    out[2] = best
+    out[3] = side
+    out[4] = right - left - 1  # samples below the level between the two crossings
+    out[5] = 0.0 if (left == 0 or right == n_prof - 1) else 1.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def match_trough(  # pragma: no cover - jitted
-    image, resp, xs, ys, nxs, nys, widths, factors, box_samples, out
+    image, resp, xs, ys, nxs, nys, widths, factors, box_samples, n_tiles, out
 ):
     """Where a trough lies across a path and how wide it is, one answer per step.
 
@@ -313,12 +322,11 @@ def match_trough(  # pragma: no cover - jitted
     The profile across is sampled one pixel apart, or, where the widest box would span
     more than ``box_samples`` pixels, at ``widest / box_samples`` (a wide trough is
     located as well from fewer samples; the cost grows with the width otherwise). 0:
-    always one pixel apart.
+    always one pixel apart. The steps are split into ``n_tiles`` runs, one per thread.
 
     xs, ys, nxs, nys, widths : (n,) float64, widths the expected ones;
     factors : (k,) float64; box_samples : float; out : (n, 6) float64.
     """
-    h, w = image.shape
     n_steps = xs.shape[0]
     top = factors.max()  # the widest box sets the profile's length
     max_half = 0
@@ -328,72 +336,83 @@ def match_trough(  # pragma: no cover - jitted
             half = min(half, int(1.75 * box_samples) + 5)
         if half > max_half:
             max_half = half
-    prof = np.empty(2 * max_half + 1)
-    csum = np.empty(2 * max_half + 2)
-    scores = np.empty(2 * max_half + 1)
-    for i in range(n_steps):
-        cx = xs[i]
-        cy = ys[i]
-        nx = nxs[i]
-        ny = nys[i]
-        for k in range(6):
-            out[i, k] = 0.0
-        if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
-            continue
-        spacing = 1.0
-        if box_samples > 0.0:
-            spacing = max(1.0, top * max(2.0, widths[i]) / box_samples)
-        expected = max(2.0, widths[i]) / spacing  # in samples
-        widest = top * expected
-        half = int(1.75 * widest) + 3
-        n_prof = 2 * half + 1
-        _profile(image, cx, cy, nx * spacing, ny * spacing, half, prof)
-        csum[0] = 0.0
-        for j in range(n_prof):
-            csum[j + 1] = csum[j] + prof[j]
-        best = -1e30
-        best_pos = 0.0
-        best_in = 0.0
-        best_w = 0.0
-        for f in range(factors.shape[0]):
-            width = expected * factors[f]
-            half_in = max(1, int(0.5 * width + 0.5))
-            flank = max(1, int(0.5 * width + 0.5))
-            reach = max(1, int(0.75 * width + 0.5))
-            # box sums from views that start at the first position, indexed from 0: no
-            # negative-index wraparound check in the loop (as in fir_decimate)
-            base = half - reach
-            in_hi = csum[base + half_in + 1 :]
-            in_lo = csum[base - half_in :]
-            out_lo = csum[base - half_in - flank :]
-            out_hi = csum[base + half_in + 1 + flank :]
-            n_in = 2 * half_in + 1
-            n_out = 2 * flank
-            for k in range(2 * reach + 1):
-                inside = (in_hi[k] - in_lo[k]) / n_in
-                outside = (in_lo[k] - out_lo[k] + out_hi[k] - in_hi[k]) / n_out
-                scores[k] = outside - inside
-            k_best = 0
-            for k in range(1, 2 * reach + 1):
-                if scores[k] > scores[k_best]:
-                    k_best = k
-            if scores[k_best] > best:
-                shift = 0.0
-                if 0 < k_best < 2 * reach:
-                    a = scores[k_best - 1]
-                    b = scores[k_best]
-                    c2 = scores[k_best + 1]
-                    denom = a - 2.0 * b + c2
-                    if denom < 0.0:
-                        shift = 0.5 * (a - c2) / denom
-                best = scores[k_best]
-                best_pos = k_best + shift - reach
-                c = half - reach + k_best
-                best_in = (csum[c + half_in + 1] - csum[c - half_in]) / (2 * half_in + 1)
-                best_w = 2 * half_in + 1
-        out[i, 0] = resp[min(int(cy + 0.5), h - 1), min(int(cx + 0.5), w - 1)]
-        out[i, 1] = best_pos * spacing
-        out[i, 2] = best_in
-        out[i, 3] = best_in + best
-        out[i, 4] = best_w * spacing
-        out[i, 5] = 1.0
+    # a scratch row per run of steps
+    profs = np.empty((n_tiles, 2 * max_half + 1))
+    csums = np.empty((n_tiles, 2 * max_half + 2))
+    scores = np.empty((n_tiles, 2 * max_half + 1))
+    per = (n_steps + n_tiles - 1) // n_tiles
+    for tile in prange(n_tiles):
+        for i in range(tile * per, min(n_steps, (tile + 1) * per)):
+            _match_step(
+                image, resp, xs[i], ys[i], nxs[i], nys[i], widths[i], factors, top, box_samples,
+                profs[tile], csums[tile], scores[tile], out[i],
+            )  # fmt: skip
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _match_step(  # pragma: no cover - jitted
+    image, resp, cx, cy, nx, ny, width_i, factors, top, box_samples, prof, csum, scores, out
+):
+    """One step of :func:`match_trough`: the best box trough across ``(cx, cy)`` into ``out``."""
+    h, w = image.shape
+    for k in range(6):
+        out[k] = 0.0
+    if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
+        return
+    spacing = 1.0
+    if box_samples > 0.0:
+        spacing = max(1.0, top * max(2.0, width_i) / box_samples)
+    expected = max(2.0, width_i) / spacing  # in samples
+    widest = top * expected
+    half = int(1.75 * widest) + 3
+    n_prof = 2 * half + 1
+    _profile(image, cx, cy, nx * spacing, ny * spacing, half, prof)
+    csum[0] = 0.0
+    for j in range(n_prof):
+        csum[j + 1] = csum[j] + prof[j]
+    best = -1e30
+    best_pos = 0.0
+    best_in = 0.0
+    best_w = 0.0
+    for f in range(factors.shape[0]):
+        width = expected * factors[f]
+        half_in = max(1, int(0.5 * width + 0.5))
+        flank = max(1, int(0.5 * width + 0.5))
+        reach = max(1, int(0.75 * width + 0.5))
+        # box sums from views that start at the first position, indexed from 0: no
+        # negative-index wraparound check in the loop (as in fir_decimate)
+        base = half - reach
+        in_hi = csum[base + half_in + 1 :]
+        in_lo = csum[base - half_in :]
+        out_lo = csum[base - half_in - flank :]
+        out_hi = csum[base + half_in + 1 + flank :]
+        n_in = 2 * half_in + 1
+        n_out = 2 * flank
+        for k in range(2 * reach + 1):
+            inside = (in_hi[k] - in_lo[k]) / n_in
+            outside = (in_lo[k] - out_lo[k] + out_hi[k] - in_hi[k]) / n_out
+            scores[k] = outside - inside
+        k_best = 0
+        for k in range(1, 2 * reach + 1):
+            if scores[k] > scores[k_best]:
+                k_best = k
+        if scores[k_best] > best:
+            shift = 0.0
+            if 0 < k_best < 2 * reach:
+                a = scores[k_best - 1]
+                b = scores[k_best]
+                c2 = scores[k_best + 1]
+                denom = a - 2.0 * b + c2
+                if denom < 0.0:
+                    shift = 0.5 * (a - c2) / denom
+            best = scores[k_best]
+            best_pos = k_best + shift - reach
+            c = half - reach + k_best
+            best_in = (csum[c + half_in + 1] - csum[c - half_in]) / (2 * half_in + 1)
+            best_w = 2 * half_in + 1
+    out[0] = resp[min(int(cy + 0.5), h - 1), min(int(cx + 0.5), w - 1)]
+    out[1] = best_pos * spacing
+    out[2] = best_in
+    out[3] = best_in + best
+    out[4] = best_w * spacing
+    out[5] = 1.0

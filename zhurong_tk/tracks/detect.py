@@ -315,7 +315,7 @@ def _noise_level(grey: np.ndarray) -> float:
     return float(np.median(np.abs(lap[::3, ::3])) / (0.6745 * math.sqrt(20)) + 1e-4)
 
 
-def texture_level(grey: np.ndarray, resp: np.ndarray, n_lines: int = 12) -> float:
+def texture_level(grey: np.ndarray, resp: np.ndarray, n_lines: int = 12, n_tiles: int = 2) -> float:
     """How dark a "trough" the matched filter finds in this soil where there is none.
 
     The filter always finds its best trough; on mottled soil that is a dip of
@@ -333,7 +333,9 @@ def texture_level(grey: np.ndarray, resp: np.ndarray, n_lines: int = 12) -> floa
         width = (0.02 + 0.04 * (k % 3)) * w
         out = np.zeros((n, 6))
         path = _line_path(x0, h - 1.0, dx, dy, n, spacing=2.0)
-        _kernels.match_trough(grey, resp, *path, np.full(n, width), WIDE_FACTORS, BOX_SAMPLES, out)
+        _kernels.match_trough(
+            grey, resp, *path, np.full(n, width), WIDE_FACTORS, BOX_SAMPLES, n_tiles, out
+        )
         inside = out[:, 5] > 0
         if inside.any():
             depths.append(float(np.median((out[:, 3] - out[:, 2])[inside])))
@@ -544,10 +546,10 @@ def _distance_to_line(points: np.ndarray, line: tuple[float, float, float, float
     return np.abs((points[:, 0] - px) * dy - (points[:, 1] - py) * dx)
 
 
-def _profiles(grey, resp, x0, y0, dx, dy, n, half):
+def _profiles(grey, resp, x0, y0, dx, dy, n, half, n_tiles):
     prof = np.zeros((n, 6))
     halves = np.broadcast_to(np.asarray(half, dtype=np.int64), (n,)).copy()
-    _kernels.sample_line(grey, resp, x0, y0, dx, dy, n, halves, prof)
+    _kernels.sample_line(grey, resp, x0, y0, dx, dy, n, halves, n_tiles, prof)
     return prof
 
 
@@ -560,6 +562,7 @@ def _examine(
     noise: float,
     threshold: float,
     known: list[_Candidate] = (),  # type: ignore[assignment]
+    n_tiles: int = 2,
 ) -> _Candidate | None:
     """Test the line ``(phi, rho)`` for a rut: find the trough's floor along it, refit
     the line through the floor, and measure the rut along the refitted line.
@@ -575,7 +578,7 @@ def _examine(
     if n < min_len or abs(dy) < math.sin(math.radians(cfg.min_elevation_deg)):
         return None
     # pass 1: where is the floor of a trough near this line?
-    prof = _profiles(grey, resp, x0, y0, dx, dy, n, half)
+    prof = _profiles(grey, resp, x0, y0, dx, dy, n, half, n_tiles)
     depth = prof[:, 3] - prof[:, 2]
     loose = (depth > cfg.min_contrast * noise) & (np.abs(prof[:, 1]) < half / 2) & (prof[:, 5] > 0)
     # a first look only seeds the fit: bridge wide gaps, accept half the length
@@ -606,7 +609,9 @@ def _examine(
     # the centres and the width model through the fitted widths, until it stays put
     for k in range(4):
         factors = WIDE_FACTORS if k < 2 else NARROW_FACTORS
-        found = _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors)
+        found = _measure(
+            grey, resp, line, slope, intercept, cfg, noise, threshold, factors, n_tiles
+        )
         if found is None:
             return None
         new_line, cand, rows, widths = found
@@ -621,7 +626,7 @@ def _examine(
     return cand
 
 
-def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors=WIDE_FACTORS):
+def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors, n_tiles):
     """The rut along ``line``: its extent, centres, contrast and width; None if too weak."""
     h, w = grey.shape
     min_len = cfg.min_length * math.hypot(w, h)
@@ -640,6 +645,7 @@ def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors=
         expected.astype(np.float64),
         factors,
         BOX_SAMPLES,
+        n_tiles,
         prof,
     )
     offset, floor, side, width = prof[:, 1], prof[:, 2], prof[:, 3], prof[:, 4]
@@ -773,6 +779,7 @@ def _track_far(
     cand: _Candidate,
     cfg: TrackConfig,
     noise: float,
+    n_tiles: int = 2,
 ) -> _Candidate | None:
     """Re-trace the far part of a rut a short stretch at a time, letting it bend.
 
@@ -815,7 +822,7 @@ def _track_far(
         expected = np.clip(slope_w * ys + intercept_w, 2.0, 0.15 * w)
         prof = np.zeros((len(xs), 6))
         _kernels.match_trough(
-            grey, resp, xs, ys, nxs, nys, expected, NARROW_FACTORS, BOX_SAMPLES, prof
+            grey, resp, xs, ys, nxs, nys, expected, NARROW_FACTORS, BOX_SAMPLES, n_tiles, prof
         )
         depth = prof[:, 3] - prof[:, 2]
         good = (
@@ -952,7 +959,7 @@ def detect_tracks(
     noise = _noise_level(grey)
     n_tiles = max(1, int(n_threads))
     resp, theta, threshold = valley_maps(grey, n_tiles)
-    texture = texture_level(grey, resp)
+    texture = texture_level(grey, resp, n_tiles=n_tiles)
     n_theta = 180
     n_rho = 2 * math.ceil(diag) + 1
     acc = np.zeros((n_tiles, n_theta, n_rho), np.float32)
@@ -963,7 +970,7 @@ def detect_tracks(
     for t_bin, r_bin, _v in peaks:
         phi = t_bin * math.pi / n_theta
         rho = r_bin - (n_rho - 1) // 2
-        cand = _examine(grey, resp, phi, float(rho), cfg, noise, threshold, candidates)
+        cand = _examine(grey, resp, phi, float(rho), cfg, noise, threshold, candidates, n_tiles)
         if cand is None:
             continue
         tol = max(3.0, 0.6 * cand.width)
@@ -973,7 +980,7 @@ def detect_tracks(
     # the far ends of bent ruts, traced a stretch at a time
     traced: list[_Candidate] = []
     for cand in sorted(candidates, key=lambda c: -c.strength):
-        cand = _track_far(grey, resp, cand, cfg, noise) or cand
+        cand = _track_far(grey, resp, cand, cfg, noise, n_tiles) or cand
         tol = max(3.0, 0.6 * cand.width)
         if not any(_on_rut(other, cand.line, cand.points, tol) for other in traced):
             traced.append(cand)
