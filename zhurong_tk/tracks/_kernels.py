@@ -1,9 +1,10 @@
 """numba kernels of the wheel-track detector (private; each has a numpy twin in the tests).
 
 Compiled with ``cache=True`` (``zhurong-tk warmup`` compiles them ahead). The
-parallel kernels split the rows into ``n_tiles`` bands: the caller passes
-the count (numba's thread count is a process setting, not read in here), and
-each band writes only its own slice of the output, so there is no race.
+parallel kernels split their rows (or a path's steps) into ``n_tiles`` bands: the
+caller passes the count (numba's thread count is a process setting, not read in
+here), and each band writes only its own slice of the output and uses its own
+scratch row, so there is no race.
 """
 
 from __future__ import annotations
