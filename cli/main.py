@@ -6,7 +6,6 @@ Exit codes (see :mod:`zhurong_tk.errors`): 0 ok, 1 some input failed,
 
 from __future__ import annotations
 
-import atexit
 import gc
 import importlib
 import logging
@@ -16,7 +15,7 @@ import sys
 import click
 
 from zhurong_tk import __version__
-from zhurong_tk._memory import keep_freed_memory
+from zhurong_tk._memory import keep_freed_memory, skip_exit_collections
 from zhurong_tk.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, ZhurongError
 
 # numba reads its threading layer when first imported. workqueue, because cv2's
@@ -121,9 +120,8 @@ def main() -> None:
     """Console-script entry point."""
     # Python's cycle collector walks every object numba and LLVM make as they load: ~270
     # collections, 0.1 s of a short command at the default gen-0 threshold of 700 new
-    # objects. A command's own objects rarely form cycles, so collect less often; and at
-    # exit, when everything is written and closed, exempt them from the last sweeps
-    # (0.25-0.3 s after one kernel call; atexit runs before them)
+    # objects. A command's own objects rarely form cycles: collect less often, and not
+    # at exit
     gc.set_threshold(100_000, 10, 10)
-    atexit.register(gc.freeze)
+    skip_exit_collections()
     cli(prog_name="zhurong-tk")

@@ -14,3 +14,25 @@ def test_malloc_settings_apply_unless_the_environment_gives_its_own(monkeypatch)
     assert keep_freed_memory() is True
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
     assert keep_freed_memory() is False
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_exit_collections_skipped_only_when_asked(skip):
+    """A cycle left at exit is swept (its ``__del__`` runs) unless the process asked not to."""
+    import subprocess
+
+    code = (
+        "from zhurong_tk._memory import skip_exit_collections\n"
+        "class Node:\n"
+        "    def __del__(self):\n"
+        "        print('swept', flush=True)\n"
+        "node = Node()\n"
+        "node.me = node\n"
+        "del node\n"
+        f"if {skip}:\n"
+        "    skip_exit_collections()\n"
+        "    skip_exit_collections()  # once is enough; twice is harmless\n"
+        "print('done', flush=True)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == (["done"] if skip else ["done", "swept"])

@@ -115,7 +115,7 @@ def write_overview(
     # decoding the results' pictures is most of the work (PNG: ~20 ms a megapixel), and the
     # batch waits for it: decode them side by side (cv2 lets go of the GIL while it decodes)
     done_folders = [Path(out_dir) / r["result"] for r in shown if r["status"] == "done"]
-    with ThreadPoolExecutor(max_workers=min(len(done_folders), os.cpu_count() or 1) or 1) as pool:
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # threads start as needed
         pictures = iter(pool.map(_picture_tile, done_folders))
     tiles, labels = [], []
     for r in shown:

@@ -15,13 +15,10 @@ folder that looks finished; the ledger records each input as it completes.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import dataclasses
 import errno
 import faulthandler
-import functools
-import gc
 import logging
 import os
 import shutil
@@ -32,7 +29,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from zhurong_tk._memory import MALLOC_ENVIRON
+from zhurong_tk._memory import MALLOC_ENVIRON, skip_exit_collections
 from zhurong_tk.batch.inputs import expand_inputs, result_folders
 from zhurong_tk.batch.ledger import Ledger, options_key
 from zhurong_tk.batch.overview import write_index, write_overview
@@ -121,7 +118,7 @@ def run_one(task: Task, path: str, folder: str, timeout_s: float | None) -> dict
     worker process when the time is up (Dask then reports the worker lost);
     a marker file left beside the partial folder tells the runner why.
     """
-    _quick_exit()
+    skip_exit_collections()  # a local cluster's close waits for its workers to exit
     final = Path(folder)
     partial = final.parent / f"{PARTIAL}-{final.name}-{uuid.uuid4().hex[:8]}"
     marker = None
@@ -155,18 +152,6 @@ def run_one(task: Task, path: str, folder: str, timeout_s: float | None) -> dict
         if marker is not None:
             marker.close()
             Path(marker.name).unlink(missing_ok=True)
-
-
-@functools.cache
-def _quick_exit() -> None:
-    """Spare this worker process the last garbage collections when it exits.
-
-    They walk every object numba and LLVM made (0.3-0.5 s a worker), and a
-    local cluster's close waits for its workers to exit: 0.6 s of every run,
-    0.1 s with this. Nothing is pending at exit (results are renamed into
-    place, the ledger is the runner's); atexit runs before those sweeps.
-    """
-    atexit.register(gc.freeze)
 
 
 #: System errors that mean the output as a whole cannot take more results.

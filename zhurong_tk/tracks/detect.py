@@ -572,8 +572,8 @@ def _examine(
     cfg: TrackConfig,
     noise: float,
     threshold: float,
-    known: list[_Candidate] = (),  # type: ignore[assignment]
-    n_tiles: int = 2,
+    known: list[_Candidate],
+    n_tiles: int,
 ) -> _Candidate | None:
     """Test the line ``(phi, rho)`` for a rut: find the trough's floor along it, refit
     the line through the floor, and measure the rut along the refitted line.
@@ -790,7 +790,7 @@ def _track_far(
     cand: _Candidate,
     cfg: TrackConfig,
     noise: float,
-    n_tiles: int = 2,
+    n_tiles: int,
 ) -> _Candidate | None:
     """Re-trace the far part of a rut a short stretch at a time, letting it bend.
 
