@@ -303,3 +303,16 @@ def test_192_khz_recording(tmp_path, run):
     for line, seg in zip(lines, tones, strict=True):
         assert line.freq_start_hz == pytest.approx(seg["f0_hz"], abs=0.5)
         assert line.freq_end_hz == pytest.approx(seg["f1_hz"], abs=0.5)
+
+
+def test_frames_csv_layout_falls_back_to_python_beyond_the_kernels_range():
+    from zhurong_tk.audio.frames_csv import N_PLAIN, CsvLayout
+
+    columns = ["time_s", "rms"] + [f"f{i}" for i in range(N_PLAIN - 2)] + ["octave_1k"]
+    layout = CsvLayout.for_columns(columns, multi=True)
+    rows = np.full((2, len(columns)), 0.25, np.float32)
+    rows[1, 2] = 3e30  # %.6g beyond the kernel's exact range: Python formats the block
+    rows[0, -1] = 0.0  # silent band: an empty dB cell
+    text = layout.format(rows, 1).splitlines()
+    assert text[0] == "1,0.250000," + "0.25," * (N_PLAIN - 1) + ""
+    assert text[1] == "1,0.250000,0.25,3e+30," + "0.25," * (N_PLAIN - 3) + "-6.021"

@@ -261,3 +261,48 @@ def test_sample_stats_match_numpy(rng):
     assert peak == np.float32(np.abs(finite).max()) == np.float32(2.5)
     assert clipped == np.count_nonzero(np.abs(finite) >= 0.999)
     assert sum_sq == pytest.approx(np.sum(finite**2), rel=1e-9)
+
+
+def python_csv(values, decimals, prefix=""):
+    """The twin of format_rows: Python's %-formatting, -inf as an empty cell."""
+    row = prefix + ",".join("%.6g" if d < 0 else f"%.{d}f" for d in decimals) + "\n"
+    return ((row * len(values)) % tuple(values.ravel().tolist())).replace("-inf", "")
+
+
+def kernel_csv(values, decimals, prefix=""):
+    head = np.frombuffer(prefix.encode(), np.uint8)
+    out = np.empty(len(values) * (len(head) + 25 * values.shape[1] + 1), np.uint8)
+    written = _kernels.format_rows(values, np.asarray(decimals, np.int64), head, out)
+    return written if written < 0 else out[:written].tobytes().decode()
+
+
+def test_format_rows_writes_what_python_writes(rng):
+    # float32 values (as the frame table holds) over 25 decades, both signs, some zeros
+    decimals = [6, -1, -1, 3, 0, 1]
+    exponents = rng.uniform(-16, 9, (30_000, len(decimals)))
+    signs = rng.choice([-1.0, 1.0], exponents.shape)
+    values = (signs * 10.0**exponents).astype(np.float32).astype(np.float64)
+    values[rng.random(values.shape) < 0.02] = 0.0
+    values[::97, 1] = -0.0
+    assert kernel_csv(values, decimals, "2,") == python_csv(values, decimals, "2,")
+
+
+@pytest.mark.parametrize("decimals", [-1, 0, 1, 3, 6])
+def test_format_rows_rounds_ties_and_near_ties_as_python(decimals):
+    # exact binary ties (0.5, 0.125, 1/128) go to the even digit; values one ulp either side
+    # of a decimal half, and %g's switch between fixed and exponent styles at 1e-4 and 1e6
+    ties = [0.5, 1.5, 2.5, 0.125, 0.375, 0.0078125, 123456.5, 999999.5, 2.5e-7]
+    near = [np.nextafter(t, s) for t in [0.0005, 0.15, 9.9999995, 0.00012345650] for s in (0, 1)]
+    edges = [1e-4, 9.99999e-5, 9.999995e-5, 1e6, 999999.4, 1234567.0, 1e-17, 3e20]
+    special = [0.0, -0.0, np.nan, np.inf, -np.inf, -1e-9, -0.75]
+    values = np.array(ties + near + edges + special, np.float64)[:, None]
+    if decimals >= 0:  # %f's exact range ends at 2^52 / 10^decimals
+        values = values[np.abs(values[:, 0]) < 2.0**52 / 10.0**decimals]
+    assert kernel_csv(values, [decimals]) == python_csv(values, [decimals])
+
+
+def test_format_rows_reports_the_first_row_it_cannot_write_exactly():
+    values = np.array([[1.0, 2.0], [3.0, 1e30], [5e15, 1e-30]])
+    assert kernel_csv(values, [3, -1]) == -2  # %.6g of 1e30: beyond 1e27
+    assert kernel_csv(values[[0, 2]], [3, -1]) == -2  # %.3f of 5e15: beyond 2^52 / 1e3
+    assert kernel_csv(values[[0, 2]], [0, -1]) == -2  # %.6g of 1e-30: below 1e-17

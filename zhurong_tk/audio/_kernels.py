@@ -496,3 +496,183 @@ def frame_energy(x, n_fft, hop, out):  # pragma: no cover - jitted
     """Σ x² over each frame ``x[t·hop : t·hop + n_fft]`` for ``t < len(out)`` (unwindowed)."""
     for t in range(out.shape[0]):
         out[t] = _sum_squares(x[t * hop : t * hop + n_fft])
+
+
+# --- frames.csv as text: C's %.Nf and %.6g, correctly rounded, without the GIL ----------
+# Python's %-formatting of an hour's frame table (~4 M numbers) costs ~1.5 s and holds the
+# GIL the other stages need. These write the same characters: a value is scaled by a power
+# of ten exactly (Dekker's product: the rounding error as a second double), so rounding to
+# the printed digits is the correctly rounded, ties-to-even result Python's dtoa gives.
+
+_POW10 = np.array([10.0**k for k in range(23)])  # exact doubles up to 1e22
+_POW10_INT = np.array([10**k for k in range(19)], np.int64)
+_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter
+_MAX_SCALED = 2.0**52  # scaled values below this are integers or have a fraction bit
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _two_prod(a, b):  # pragma: no cover - jitted
+    """a·b = p + e exactly (Dekker; no fused multiply-add needed)."""
+    p = a * b
+    c = _SPLIT * a
+    a_hi = c - (c - a)
+    a_lo = a - a_hi
+    c = _SPLIT * b
+    b_hi = c - (c - b)
+    b_lo = b - b_hi
+    e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return p, e
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _round_scaled(v, k):  # pragma: no cover - jitted
+    """The integer nearest v·10^k (ties to even), exactly; v ≥ 0, |k| ≤ 22, v·10^k < 2^52.
+
+    k ≥ 0: v·10^k = hi + lo exactly; the fraction of hi is exact, so comparing it and lo
+    with one half decides the rounding. k < 0: 10^-k is exact and v is compared with
+    (n + ½)·10^-k, that product again split exactly."""
+    if k >= 0:
+        hi, lo = _two_prod(v, _POW10[k])
+        n = np.floor(hi)
+        half = (hi - n) - 0.5  # exact, or far from zero
+        if half > 0.0 or (half == 0.0 and lo > 0.0):
+            return n + 1.0
+        if half == 0.0 and lo == 0.0 and n % 2.0 == 1.0:
+            return n + 1.0
+        return n
+    p = _POW10[-k]
+    n = np.floor(v / p)
+    low_hi, low_lo = _two_prod(n, p)
+    if v - low_hi < low_lo:  # the quotient was rounded up past an integer
+        n -= 1.0
+    mid_hi, mid_lo = _two_prod(n + 0.5, p)
+    above = v - mid_hi  # exact where it matters (Sterbenz), else far from mid_lo
+    if above > mid_lo or (above == mid_lo and n % 2.0 == 1.0):
+        return n + 1.0
+    return n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_digits(out, pos, n, width):  # pragma: no cover - jitted
+    """Write the integer ``n`` as exactly ``width`` digits (zero-padded) at ``out[pos:]``."""
+    for i in range(width - 1, -1, -1):
+        q = n // 10
+        out[pos + i] = 48 + (n - 10 * q)
+        n = q
+    return pos + width
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _n_digits(n):  # pragma: no cover - jitted
+    width = 1
+    while width < 19 and n >= _POW10_INT[width]:
+        width += 1
+    return width
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_word(out, pos, word):  # pragma: no cover - jitted
+    for i in range(word.shape[0]):
+        out[pos + i] = word[i]
+    return pos + word.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def _put_fixed(out, pos, a, decimals):  # pragma: no cover - jitted
+    """%.<decimals>f of a ≥ 0 (sign written by the caller); -1 if out of the exact range."""
+    if a * _POW10[decimals] >= _MAX_SCALED:
+        return -1
+    n = np.int64(_round_scaled(a, decimals))
+    unit = _POW10_INT[decimals]
+    whole = n // unit
+    pos = _put_digits(out, pos, whole, _n_digits(whole))
+    if decimals > 0:
+        out[pos] = 46  # "."
+        pos = _put_digits(out, pos + 1, n - whole * unit, decimals)
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def _put_general(out, pos, a):  # pragma: no cover - jitted
+    """%.6g of a > 0 (sign written by the caller); -1 if out of the exact range."""
+    exp10 = int(np.floor(np.log10(a)))  # estimate; corrected from the rounded digits
+    scaled = 0.0
+    for _ in range(4):
+        k = 5 - exp10
+        if k < -22 or k > 22:
+            return -1
+        scaled = _round_scaled(a, k)
+        if scaled >= 1e6:
+            exp10 += 1
+        elif scaled < 1e5:
+            exp10 -= 1
+        else:
+            break
+    n = np.int64(scaled)
+    decimals = 5 - exp10 if -4 <= exp10 < 6 else 5  # %f style, else %e style
+    while decimals > 0 and n % 10 == 0:  # %g drops trailing zeros
+        n //= 10
+        decimals -= 1
+    unit = _POW10_INT[decimals]
+    whole = n // unit
+    pos = _put_digits(out, pos, whole, _n_digits(whole))
+    if decimals > 0:
+        out[pos] = 46
+        pos = _put_digits(out, pos + 1, n - whole * unit, decimals)
+    if not -4 <= exp10 < 6:
+        out[pos] = 101  # "e"
+        out[pos + 1] = 45 if exp10 < 0 else 43
+        e = np.int64(abs(exp10))
+        pos = _put_digits(out, pos + 2, e, max(2, _n_digits(e)))
+    return pos
+
+
+_NAN = np.frombuffer(b"nan", np.uint8)
+_INF = np.frombuffer(b"inf", np.uint8)
+
+
+@njit(cache=True, nogil=True)
+def format_rows(values, decimals, prefix, out):  # pragma: no cover - jitted
+    """CSV text of a table, as ``(prefix + ",".join(fmt % v) + "\\n")`` per row.
+
+    values : (n, m) float64
+    decimals : (m,) int64 — ``d ≥ 0`` formats a column as ``%.<d>f``, ``-1`` as ``%.6g``;
+    -inf is written as an empty cell, NaN as ``nan``, +inf as ``inf``
+    prefix : (p,) uint8 — text before each row (e.g. ``b"1,"``; may be empty)
+    out : uint8, at least ``n · (p + 25·m)`` long
+    Returns the bytes written, or ``-1 - row`` for the first row holding a value outside
+    the exact range (|x| ≥ 2^52 / 10^d for %f; below ~1e-17 or above ~1e27 for %g).
+    """
+    n_rows, n_cols = values.shape
+    pos = 0
+    for r in range(n_rows):
+        pos = _put_word(out, pos, prefix)
+        for c in range(n_cols):
+            if c:
+                out[pos] = 44  # ","
+                pos += 1
+            v = values[r, c]
+            if np.isnan(v):
+                pos = _put_word(out, pos, _NAN)
+                continue
+            if v == -np.inf:
+                continue
+            if np.signbit(v):
+                out[pos] = 45  # "-"
+                pos += 1
+            a = abs(v)
+            if a == np.inf:
+                pos = _put_word(out, pos, _INF)
+                continue
+            if decimals[c] >= 0:
+                pos = _put_fixed(out, pos, a, decimals[c])
+            elif a == 0.0:
+                out[pos] = 48
+                pos += 1
+            else:
+                pos = _put_general(out, pos, a)
+            if pos < 0:
+                return -1 - r
+        out[pos] = 10  # "\n"
+        pos += 1
+    return pos
