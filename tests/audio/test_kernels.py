@@ -306,3 +306,35 @@ def test_format_rows_reports_the_first_row_it_cannot_write_exactly():
     assert kernel_csv(values, [3, -1]) == -2  # %.6g of 1e30: beyond 1e27
     assert kernel_csv(values[[0, 2]], [3, -1]) == -2  # %.3f of 5e15: beyond 2^52 / 1e3
     assert kernel_csv(values[[0, 2]], [0, -1]) == -2  # %.6g of 1e-30: below 1e-17
+
+
+@pytest.mark.parametrize("width", [9, 19, 5001])  # 5001: wider than the spectrum
+def test_whiten_matches_scipy_uniform_filter(rng, width):
+    from scipy import ndimage
+
+    power = rng.exponential(1.0, 3072) * np.exp(rng.normal(0, 3, 3072))
+    power[[100, 101]] = 0.0  # silent bins: floored at 1e-30
+    power[2000] = 1e6  # a strong line: the clipped background keeps it out
+    db = 10.0 * np.log10(np.maximum(power, 1e-30))
+    background = ndimage.uniform_filter1d(db, width, mode="nearest")
+    clipped = np.minimum(db, background + 3.0)
+    ref = (db - ndimage.uniform_filter1d(clipped, width, mode="nearest")).astype(np.float32)
+    white = np.empty(len(power), np.float32)
+    _kernels.whiten(db, width, np.empty((2, len(power))), white)
+    np.testing.assert_array_equal(white, ref)  # scipy's running sum, step for step
+
+
+def test_salience_peaks_are_the_strongest_local_maxima_in_order(rng):
+    salience = rng.gamma(2.0, 3.0, 2000).astype(np.float32)
+    salience[0] = 50.0  # a maximum at the edge counts (0 beyond the ends)
+    order = np.empty(12, np.int64)
+    count = _kernels.salience_peaks(salience, 8.0, order)
+    padded = np.concatenate(([0.0], salience, [0.0]))
+    peaks = np.flatnonzero((salience > padded[:-2]) & (salience > padded[2:]))
+    peaks = peaks[salience[peaks] >= 8.0]
+    expected = peaks[np.argsort(salience[peaks], kind="stable")[::-1]][:12]
+    assert count == 12
+    np.testing.assert_array_equal(order, expected)
+    few = np.empty(12, np.int64)
+    assert _kernels.salience_peaks(np.array([0, 9, 0, 7, 0], np.float32), 8.0, few) == 1
+    assert few[0] == 1

@@ -196,6 +196,74 @@ def harmonic_levels(white, log_power, f0_bins, n_harmonics, levels, positions): 
             positions[c, h - 1] = best + offset
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _running_mean(x, width, out):  # pragma: no cover - jitted
+    # scipy.ndimage.uniform_filter1d(x, width, mode="nearest") for odd width, step for step:
+    # the first window summed, then each step adds (entering - leaving) / width
+    n = x.shape[0]
+    half = width // 2
+    acc = 0.0
+    for j in range(-half, half + 1):
+        acc += x[min(max(j, 0), n - 1)]
+    acc /= width
+    out[0] = acc
+    for i in range(1, n):
+        acc += (x[min(i + half, n - 1)] - x[max(i - half - 1, 0)]) / width
+        out[i] = acc
+
+
+@njit(cache=True, nogil=True)
+def whiten(db, width, scratch, white):  # pragma: no cover - jitted
+    """Level above the local background of a spectrum in dB.
+
+    The background is a running mean of the spectrum over ``width`` bins (odd), taken
+    twice: the second time over the spectrum clipped to 3 dB above the first, so that a
+    peak does not lift its own background. (The dB values come from numpy: its vectorised
+    log10 is 6x faster than a scalar one here.)
+    db : (n,) float64; scratch : (2, n) float64; white : (n,) float32 output
+    """
+    n = db.shape[0]
+    clipped, background = scratch[0], scratch[1]
+    _running_mean(db, width, background)
+    for i in range(n):
+        clipped[i] = min(db[i], background[i] + 3.0)
+    _running_mean(clipped, width, background)
+    for i in range(n):
+        white[i] = db[i] - background[i]
+
+
+@njit(cache=True, nogil=True)
+def salience_peaks(salience, min_level, order):  # pragma: no cover - jitted
+    """The strongest local maxima of a salience curve, strongest first.
+
+    A peak is above both neighbours (the curve is taken as 0 beyond its ends) and at least
+    ``min_level``. Fills ``order`` (int64, its length is how many are wanted) with their
+    indices and returns how many were found (at most ``len(order)``).
+    """
+    n = salience.shape[0]
+    wanted = order.shape[0]
+    count = 0
+    for i in range(n):
+        v = salience[i]
+        # the level test first: once the list is full, nearly every value fails it, a branch
+        # the processor predicts (the local-maximum test alone mispredicts every other time)
+        if v < min_level or (count == wanted and v <= salience[order[wanted - 1]]):
+            continue
+        if (i > 0 and v <= salience[i - 1]) or (i + 1 < n and v <= salience[i + 1]):
+            continue
+        if v <= 0.0:  # the curve is 0 beyond its ends: a peak must stand above that
+            continue
+        # insertion into the short sorted list of the best so far
+        if count < wanted:
+            count += 1
+        j = count - 1
+        while j > 0 and salience[order[j - 1]] < v:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = i
+    return count
+
+
 def harmonic_bins(f0_bins, n_harmonics, n_bins):
     """Nearest bin of each harmonic of each candidate, ``(n_candidates, n_harmonics)`` int32;
     -1 from the first harmonic whose ±1 neighbourhood leaves the spectrum. Computed once

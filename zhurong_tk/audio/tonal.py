@@ -17,7 +17,6 @@ import math
 
 import numpy as np
 import scipy.fft
-from scipy import ndimage
 
 from zhurong_tk.audio import _kernels
 from zhurong_tk.audio.spectral import lowpass_taps, window_array
@@ -170,6 +169,7 @@ class TonalTracker:
             self.f0_bins, config.max_harmonics, self.n_bins
         )
         self._buffer = np.empty(0, np.float32)
+        self._whiten_scratch: np.ndarray | None = None
         self._recent: list[np.ndarray] = []
         self._frame = 0  # long frames computed
         self._samples_in = 0
@@ -221,13 +221,15 @@ class TonalTracker:
         self.frames.append((time_s, self._candidates(averaged)))
 
     def whiten(self, power: np.ndarray) -> np.ndarray:
-        """Level above the local background in dB (background: clipped running mean of dB)."""
-        db = 10.0 * np.log10(np.maximum(power, 1e-30))
-        width = max(9, round(12.0 / self.bin_hz) | 1)  # ~12 Hz either side
-        background = ndimage.uniform_filter1d(db, width, mode="nearest")
-        clipped = np.minimum(db, background + 3.0)  # keep peaks from lifting their own background
-        background = ndimage.uniform_filter1d(clipped, width, mode="nearest")
-        return (db - background).astype(np.float32)
+        """Level above the local background in dB (background: clipped running mean of dB,
+        ~12 Hz either side; see :func:`~._kernels.whiten`)."""
+        db = 10.0 * np.log10(np.maximum(np.asarray(power, np.float64), 1e-30))
+        width = max(9, round(12.0 / self.bin_hz) | 1)
+        white = np.empty(len(db), np.float32)
+        if self._whiten_scratch is None or self._whiten_scratch.shape[1] != len(db):
+            self._whiten_scratch = np.empty((2, len(db)))
+        _kernels.whiten(db, width, self._whiten_scratch, white)
+        return white
 
     MAX_CANDIDATES = 12  # salience peaks examined per window, strongest first
 
@@ -236,10 +238,8 @@ class TonalTracker:
         white = self.whiten(power)
         salience = np.empty(len(self.f0_bins), np.float32)
         _kernels.harmonic_salience(white, self._harmonic_bins, self.weights, salience)
-        padded = np.concatenate(([0.0], salience, [0.0]))
-        peaks = np.flatnonzero((salience > padded[:-2]) & (salience > padded[2:]))
-        peaks = peaks[salience[peaks] >= cfg.min_level_db]
-        order = peaks[np.argsort(salience[peaks])[::-1]][: self.MAX_CANDIDATES]
+        order = np.empty(self.MAX_CANDIDATES, np.int64)
+        order = order[: _kernels.salience_peaks(salience, cfg.min_level_db, order)]
         if len(order) == 0:
             return []
         levels = np.empty((len(order), cfg.max_harmonics))
