@@ -41,3 +41,18 @@ def test_library_does_not_import_click():
     code = "import sys, zhurong_tk.io.probe, zhurong_tk.demo; print('click' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
+
+
+def test_audio_analysis_of_a_wav_loads_neither_pyav_nor_scipy_ndimage(tmp_path):
+    # start-up is part of every command's time: PyAV (~55 ms) is for containers only, and
+    # scipy.ndimage (~0.2 s) was replaced by three small kernels
+    code = (
+        "import sys, numpy as np, soundfile as sf\n"
+        "from zhurong_tk.audio import analyze, close_analysis\n"
+        f"path = {str(tmp_path / 'noise.wav')!r}\n"
+        "sf.write(path, np.random.default_rng(0).normal(0, 0.1, 48000), 16000)\n"
+        "close_analysis(analyze(path))\n"
+        "print(sorted(m for m in ('av', 'scipy.ndimage', 'cv2') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"

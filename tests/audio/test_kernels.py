@@ -338,3 +338,29 @@ def test_salience_peaks_are_the_strongest_local_maxima_in_order(rng):
     few = np.empty(12, np.int64)
     assert _kernels.salience_peaks(np.array([0, 9, 0, 7, 0], np.float32), 8.0, few) == 1
     assert few[0] == 1
+
+
+@pytest.mark.parametrize("width", [1, 3, 95, 401])  # 401: wider than the input
+def test_running_median_and_max_match_scipy_ndimage(rng, width):
+    from scipy import ndimage
+
+    x = rng.gamma(2.0, 3.0, 300)
+    x[100:140] = 5.0  # runs of equal values
+    median = np.empty_like(x)
+    _kernels.running_median(x, width, median)
+    np.testing.assert_array_equal(median, ndimage.median_filter(x, size=width, mode="nearest"))
+    maximum = np.empty_like(x)
+    _kernels.running_max(x, width, maximum)
+    np.testing.assert_array_equal(maximum, ndimage.maximum_filter1d(x, width, mode="nearest"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("width", [1, 3, 2001])
+def test_running_mean_columns_match_scipy_ndimage(rng, dtype, width):
+    from scipy import ndimage
+
+    x = (rng.normal(size=(500, 7)) * 4 - 30).astype(dtype)
+    out = np.empty_like(x)
+    _kernels.running_mean_columns(x, width, out)
+    ref = ndimage.uniform_filter1d(x, width, axis=0, mode="nearest")
+    np.testing.assert_array_equal(out, ref)  # scipy's running sum, step for step

@@ -198,18 +198,83 @@ def harmonic_levels(white, log_power, f0_bins, n_harmonics, levels, positions): 
 
 @njit(cache=True, nogil=True, inline="always")
 def _running_mean(x, width, out):  # pragma: no cover - jitted
-    # scipy.ndimage.uniform_filter1d(x, width, mode="nearest") for odd width, step for step:
-    # the first window summed, then each step adds (entering - leaving) / width
+    # scipy.ndimage.uniform_filter1d(x, width, mode="nearest") for odd width, with its
+    # arithmetic: a running sum (the entering value added, the leaving one subtracted),
+    # divided by the width at each output
     n = x.shape[0]
     half = width // 2
     acc = 0.0
     for j in range(-half, half + 1):
         acc += x[min(max(j, 0), n - 1)]
-    acc /= width
-    out[0] = acc
+    out[0] = acc / width
     for i in range(1, n):
-        acc += (x[min(i + half, n - 1)] - x[max(i - half - 1, 0)]) / width
-        out[i] = acc
+        acc += x[min(i + half, n - 1)] - x[max(i - half - 1, 0)]
+        out[i] = acc / width
+
+
+@njit(cache=True, nogil=True)
+def running_mean_columns(x, width, out):  # pragma: no cover - jitted
+    """scipy.ndimage.uniform_filter1d(x, width, axis=0, mode="nearest") of a 2-D float64
+    array, odd width, with scipy's arithmetic (the same numbers, bit for bit)."""
+    n, m = x.shape
+    half = width // 2
+    acc = np.zeros(m)
+    for j in range(-half, half + 1):
+        row = x[min(max(j, 0), n - 1)]
+        for c in range(m):
+            acc[c] += row[c]
+    for c in range(m):
+        out[0, c] = acc[c] / width
+    for i in range(1, n):
+        entering = x[min(i + half, n - 1)]
+        leaving = x[max(i - half - 1, 0)]
+        for c in range(m):
+            acc[c] += entering[c] - leaving[c]
+            out[i, c] = acc[c] / width
+
+
+@njit(cache=True, nogil=True)
+def running_max(x, width, out):  # pragma: no cover - jitted
+    """scipy.ndimage.maximum_filter1d(x, width, mode="nearest") for odd width (a short one:
+    each output scans its window)."""
+    n = x.shape[0]
+    half = width // 2
+    for i in range(n):
+        best = x[max(i - half, 0)]
+        for j in range(max(i - half, 0) + 1, min(i + half, n - 1) + 1):
+            best = max(best, x[j])
+        out[i] = best
+
+
+@njit(cache=True, nogil=True)
+def running_median(x, width, out):  # pragma: no cover - jitted
+    """scipy.ndimage.median_filter(x, width, mode="nearest") of a 1-D array, odd width.
+
+    The window is kept sorted: each step removes the leaving value and inserts the
+    entering one (binary search, then a shift), O(n·width) moves in all, no allocation.
+    """
+    n = x.shape[0]
+    half = width // 2
+    window = np.empty(width, x.dtype)
+    for j in range(width):
+        window[j] = x[min(max(j - half, 0), n - 1)]
+    window.sort()
+    out[0] = window[half]
+    for i in range(1, n):
+        leaving = x[max(i - half - 1, 0)]
+        entering = x[min(i + half, n - 1)]
+        k = np.searchsorted(window, leaving)  # its first copy; any copy will do
+        # close the gap towards the side the entering value belongs on, then drop it in
+        if entering >= leaving:
+            while k + 1 < width and window[k + 1] < entering:
+                window[k] = window[k + 1]
+                k += 1
+        else:
+            while k > 0 and window[k - 1] > entering:
+                window[k] = window[k - 1]
+                k -= 1
+        window[k] = entering
+        out[i] = window[half]
 
 
 @njit(cache=True, nogil=True)

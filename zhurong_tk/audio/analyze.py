@@ -944,8 +944,10 @@ def analyze_to_folder(
     (AudioAnalysis, list of str)
         The analysis (frame tables already released) and the names written.
     """
-    from zhurong_tk.audio import export as export_mod
     from zhurong_tk.io.outputs import OutputDir
+
+    if export_denoised or bandpass:  # scipy.ndimage and the writers: only when asked for
+        from zhurong_tk.audio import export as export_mod
 
     out = OutputDir(out_dir, overwrite=overwrite)
     planned = ["report.json", "frames.csv"]

@@ -17,7 +17,6 @@ import bisect
 import dataclasses
 
 import numpy as np
-from scipy import ndimage
 
 from zhurong_tk.audio import _kernels
 from zhurong_tk.audio.impulses import Impulse, ImpulseTrain
@@ -159,9 +158,10 @@ def segment(
         return []
     impulses = sorted(impulses, key=lambda imp: imp.time_s)
     # smooth each band's power over three frames: a band of few FFT bins scatters by several dB
-    power = ndimage.uniform_filter1d(
-        10.0 ** (np.where(np.isfinite(band_db), band_db, -300.0) / 10.0), 3, axis=0
-    )
+    # (scipy.ndimage.uniform_filter1d's running mean, without its ~0.2 s import)
+    linear = 10.0 ** (np.where(np.isfinite(band_db), band_db, -300.0) / 10.0)
+    power = np.empty_like(linear)
+    _kernels.running_mean_columns(linear, 3, power)
     band_db = 10.0 * np.log10(np.maximum(power, 1e-30))
     shape, common = shape_and_common_rise(band_db, config.background_percentile)
     floor, spread = band_background(shape, config.background_percentile)

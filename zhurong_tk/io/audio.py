@@ -21,7 +21,8 @@ import soundfile as sf
 
 from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
 from zhurong_tk.io import pds4
-from zhurong_tk.io._ffmpeg import av, av_reason, open_container
+from zhurong_tk.io import _ffmpeg
+from zhurong_tk.io._ffmpeg import av_reason, open_container
 from zhurong_tk.io.pds4 import SignalRequest, SignalSource
 from zhurong_tk.io.sniff import Kind, sniff
 
@@ -289,7 +290,7 @@ def _stream_duration(container, st) -> float:
     if st.duration is not None and st.time_base is not None:
         return float(st.duration * st.time_base)
     if container.duration is not None:
-        return container.duration / av.time_base
+        return container.duration / _ffmpeg.av.time_base
     return 0.0
 
 
@@ -389,6 +390,7 @@ class AudioReader:
         with open_container(self.path) as container:
             st = container.streams.audio[self.info.stream_index or 0]
             # Packed float32 in the stream's own layout and rate: no resampling.
+            av = _ffmpeg.av  # imported on first use: WAV and FLAC never need it
             resampler = av.AudioResampler(
                 format="flt", layout=st.codec_context.layout, rate=st.codec_context.sample_rate
             )
