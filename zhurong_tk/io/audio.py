@@ -20,8 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
-from zhurong_tk.io import pds4
-from zhurong_tk.io import _ffmpeg
+from zhurong_tk.io import _ffmpeg, pds4
 from zhurong_tk.io._ffmpeg import av_reason, open_container
 from zhurong_tk.io.pds4 import SignalRequest, SignalSource
 from zhurong_tk.io.sniff import Kind, sniff
