@@ -71,6 +71,26 @@ def test_json_is_strict_non_finite_become_null():
     assert "NaN" not in text and "Infinity" not in text
 
 
+def test_json_keeps_lists_of_numbers_on_one_line_and_the_rest_indented():
+    spectrum = np.linspace(0.0, 1.0, 2049)
+    doc = {
+        "psd": spectrum,
+        "flags": [True, False],  # booleans are not numbers here
+        "names": ["a", "b"],
+        "nested": [[1, 2], [3, None]],
+        "tricky": "0123456789abcdef:0",  # looks like a placeholder
+        "events": [{"t": 1.5}],
+    }
+    text = dumps_json(doc)
+    assert json.loads(text) == {**doc, "psd": spectrum.tolist()}
+    lines = text.splitlines()
+    assert lines[1].startswith('  "psd": [0.0, 0.0004882') and lines[1].endswith("1.0],")
+    assert "    [1, 2]," in lines and "    [3, null]" in lines
+    assert '  "flags": [' in lines and "    true," in lines
+    assert '      "t": 1.5' in lines
+    assert len(lines) < 30
+
+
 def test_report_carries_its_schema():
     r = report("audio.analyze", 2, x=1)
     assert r["schema"] == "zhurong-tk/audio.analyze/2" and r["x"] == 1
