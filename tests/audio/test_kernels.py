@@ -137,10 +137,16 @@ def test_reduce_frames_matches_numpy(rng):
     pool = np.zeros((4, n_bins), np.float32)
     cols = np.arange(n_frames) // 6
     scratch = np.empty(n_bins, np.float32)
+    # 8 counted frames through a 3-frame buffer: two batches counted, two frames left over
+    pending, pending_count = np.zeros((3, n_bins), np.int16), np.zeros(1, np.int64)
     _kernels.reduce_frames(
         spec, freqs, prev, 0.85, 1e-10, lo, hi, bands, welch, hist, np.log2(scale), -150.0, 0.25,
-        take, pool, cols, scratch, scratch.view(np.int32), np.empty(n_bins, np.float32), feats,
+        take, pending, pending_count, pool, cols, scratch, scratch.view(np.int32),
+        np.empty(n_bins, np.float32), feats,
     )  # fmt: skip
+    assert pending_count[0] == 2 and hist.sum() == 6 * n_bins
+    _kernels.count_pending(pending, pending_count, hist)
+    assert pending_count[0] == 0
     power = np.abs(spec.astype(np.complex128)) ** 2
     ref = features_reference(power, freqs, prev_power, 0.85, 1e-10)
     live = np.arange(n_frames) != 4
@@ -364,3 +370,20 @@ def test_running_mean_columns_match_scipy_ndimage(rng, dtype, width):
     _kernels.running_mean_columns(x, width, out)
     ref = ndimage.uniform_filter1d(x, width, axis=0, mode="nearest")
     np.testing.assert_array_equal(out, ref)  # scipy's running sum, step for step
+
+
+@pytest.mark.parametrize("f0", [100.0, 10_000.0, 23_000.0])
+def test_bandwidth_of_a_narrow_line_keeps_its_precision(f0):
+    # the bandwidth comes from Σm·f² - c·Σm·f: for a line a few bins wide far above 0 Hz the
+    # difference cancels most digits, which float64 sums must survive
+    sr, n_fft = 48_000, 4096
+    t = np.arange(n_fft * 2) / sr
+    x = np.sin(2 * np.pi * f0 * t) + 1e-6 * np.random.default_rng(0).normal(size=len(t))
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::1024][:4]
+    power = (np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=1)) ** 2).astype(np.float32)
+    freqs = np.fft.rfftfreq(n_fft, 1 / sr)
+    out = np.empty((4, 5), np.float32)
+    _kernels.frame_features(power, freqs, power[0], 0.85, 1e-10, np.empty_like(power), out)
+    ref = features_reference(power, freqs, power[0].astype(np.float64), 0.85, 1e-10)
+    np.testing.assert_allclose(out[:, 1], ref[:, 1], rtol=1e-6)
+    assert np.all(out[:, 1] < 100.0)  # a line: tens of hertz wide, not hundreds

@@ -15,17 +15,17 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _shape(mag, freqs, s_sum, s_f, roll_percent):  # pragma: no cover - jitted
+def _shape(mag, freqs, s_sum, s_f, s_f2, roll_percent):  # pragma: no cover - jitted
     """Centroid, bandwidth (p = 2) and roll-off of one magnitude spectrum, as librosa;
-    zeros for a silent frame. ``s_sum``/``s_f``: the magnitudes' sum and frequency-weighted sum."""
+    zeros for a silent frame. ``s_sum``, ``s_f``, ``s_f2``: the magnitudes' sum, and their
+    sums weighted by frequency and by its square (float64)."""
     if s_sum <= 0.0:
         return 0.0, 0.0, 0.0
     n_bins = mag.shape[0]
     centroid = s_f / s_sum
-    var = 0.0
-    for k in range(n_bins):
-        dev = freqs[k] - centroid
-        var += mag[k] * dev * dev
+    # Σ m·(f - c)² = Σ m·f² - c·Σ m·f: no second pass over the bins. The difference loses
+    # (c / bandwidth)² of float64's precision: 1e-11 relative for a 20 Hz wide line at 10 kHz
+    var = max(s_f2 - centroid * s_f, 0.0)
     threshold = roll_percent * s_sum
     run = 0.0
     rolloff = freqs[n_bins - 1]
@@ -39,10 +39,10 @@ def _shape(mag, freqs, s_sum, s_f, roll_percent):  # pragma: no cover - jitted
 
 @njit(cache=True, nogil=True, inline="always")
 def _store_features(
-    row, mag, freqs, s_sum, s_f, roll_percent, log2_sum, p_sum, flux
+    row, mag, freqs, s_sum, s_f, s_f2, roll_percent, log2_sum, p_sum, flux
 ):  # pragma: no cover
     """Write centroid, bandwidth, roll-off, flatness and flux of one frame into ``row``."""
-    centroid, bandwidth, rolloff = _shape(mag, freqs, s_sum, s_f, roll_percent)
+    centroid, bandwidth, rolloff = _shape(mag, freqs, s_sum, s_f, s_f2, roll_percent)
     n_bins = mag.shape[0]
     row[0] = centroid
     row[1] = bandwidth
@@ -72,6 +72,7 @@ def frame_features(power, freqs, prev_power, roll_percent, amin, scratch, out): 
         mag = scratch[t]
         s_sum = 0.0
         s_f = 0.0
+        s_f2 = 0.0
         log2_sum = 0.0
         p_sum = 0.0
         flux = 0.0
@@ -82,6 +83,7 @@ def frame_features(power, freqs, prev_power, roll_percent, amin, scratch, out): 
             mag[k] = m
             s_sum += m
             s_f += m * freqs[k]
+            s_f2 += m * freqs[k] * freqs[k]
             if p > amin:
                 log2_sum += _log2(bits[t, k])
                 p_sum += p
@@ -92,7 +94,7 @@ def frame_features(power, freqs, prev_power, roll_percent, amin, scratch, out): 
             d = m - np.sqrt(before)
             if d > 0.0:
                 flux += d * d
-        _store_features(out[t], mag, freqs, s_sum, s_f, roll_percent, log2_sum, p_sum, flux)
+        _store_features(out[t], mag, freqs, s_sum, s_f, s_f2, roll_percent, log2_sum, p_sum, flux)
 
 
 @njit(cache=True, nogil=True)
@@ -124,6 +126,18 @@ def _log2(b):  # pragma: no cover - jitted
     poly = _LOG2_C4 + m * _LOG2_C5
     poly = _LOG2_C0 + m * (_LOG2_C1 + m * (_LOG2_C2 + m * (_LOG2_C3 + m * poly)))
     return (((b >> 23) & 0xFF) - 127) + poly
+
+
+@njit(cache=True, nogil=True)
+def count_pending(pending, pending_count, hist):  # pragma: no cover - jitted
+    """Add the first ``pending_count[0]`` rows of histogram cells (one row per frame, one
+    cell per bin) into ``hist`` (n_bins, n_levels), bin by bin, and empty the buffer."""
+    n_rows = pending_count[0]
+    for k in range(pending.shape[1]):
+        counts = hist[k]
+        for r in range(n_rows):
+            counts[pending[r, k]] += 1
+    pending_count[0] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -386,6 +400,8 @@ def reduce_frames(  # pragma: no cover - jitted
     db_min,
     db_step,
     hist_take,
+    pending,
+    pending_count,
     pool_sum,
     pool_col,
     scratch_p,
@@ -402,6 +418,8 @@ def reduce_frames(  # pragma: no cover - jitted
     welch_sum : (n_bins,) float64 — running sum of |X|² (Welch mean)
     hist, log2_scale, db_min, db_step : level histogram (see :func:`level_histogram_update`)
     hist_take : (n_frames,) bool — frames counted in the histogram
+    pending : (n_batch, n_bins) int16, pending_count : (1,) int64 — cells of counted frames
+    not yet in ``hist``; counted into it (:func:`count_pending`) whenever the buffer fills
     pool_sum : (n_columns, n_bins) float32; pool_col : (n_frames,) int64 — spectrogram pooling
     scratch_p (float32), scratch_bits (the same memory as int32), scratch_mag (float32):
     work space of n_bins, allocated once by the caller
@@ -423,6 +441,7 @@ def reduce_frames(  # pragma: no cover - jitted
         col = pool_col[t]
         s_sum = 0.0
         s_f = 0.0
+        s_f2 = 0.0
         flux = 0.0
         for k in range(n_bins):
             z = spec[t, k]
@@ -432,6 +451,7 @@ def reduce_frames(  # pragma: no cover - jitted
             scratch_mag[k] = m
             s_sum += m
             s_f += m * freqs[k]
+            s_f2 += m * freqs[k] * freqs[k]
             d = max(m - prev_mag[k], zero)
             flux += d * d
             prev_mag[k] = m
@@ -446,6 +466,10 @@ def reduce_frames(  # pragma: no cover - jitted
             log2_sum += _log2(scratch_bits[k]) if above else amin_log2
             p_sum += p if above else amin32
         if hist_take[t]:
+            # the frame's cells wait in a small buffer, counted a batch at a time bin by bin:
+            # one increment per bin straight into the 20 MB histogram missed the cache every
+            # time (~45 us a counted frame; ~5 us batched)
+            row = pending[pending_count[0]]
             for k in range(n_bins):
                 b = scratch_bits[k]
                 if (b >> 23) & 0xFF == 0:  # zero or denormal: below any level of interest
@@ -453,7 +477,10 @@ def reduce_frames(  # pragma: no cover - jitted
                 else:
                     idx = int((db_per_log2 * (_log2(b) + log2_scale[k]) - db_min) / db_step)
                     idx = min(max(idx, 0), n_levels - 1)
-                hist[k, idx] += 1
+                row[k] = idx
+            pending_count[0] += 1
+            if pending_count[0] == pending.shape[0]:
+                count_pending(pending, pending_count, hist)
         for j in range(n_bands):
             band = scratch_p[band_lo[j] : band_hi[j]]  # a slice: see fir_decimate
             acc = 0.0
@@ -461,7 +488,7 @@ def reduce_frames(  # pragma: no cover - jitted
                 acc += band[k]
             band_out[t, j] = acc
         _store_features(
-            features[t], scratch_mag, freqs, s_sum, s_f, roll_percent, log2_sum, p_sum, flux
+            features[t], scratch_mag, freqs, s_sum, s_f, s_f2, roll_percent, log2_sum, p_sum, flux
         )
 
 

@@ -411,6 +411,8 @@ class _Channel:
             self.hist.db_min,
             self.hist.db_step,
             take,
+            self.hist.pending,
+            self.hist.pending_count,
             self.pool._sum,
             cols,
             scratch_p,

@@ -105,6 +105,13 @@ class LevelHistogram:
         # int32 counts (2^31 frames is 2 years at 48 kHz with a 1024 hop): half the cache traffic
         self.hist = np.zeros((len(scale), n_levels), np.int32)
         self.count = 0
+        # cells of counted frames waiting to be added to ``hist`` (kernels that count frames
+        # themselves fill it; see :meth:`flush`)
+        cell_type = np.int16 if n_levels <= np.iinfo(np.int16).max else np.int32
+        self.pending = np.zeros((self.PENDING_FRAMES, len(scale)), cell_type)
+        self.pending_count = np.zeros(1, np.int64)
+
+    PENDING_FRAMES = 64
 
     def update(self, power: np.ndarray) -> None:
         """Count frames of |X|² (float32 ``(n_frames, n_bins)``), every ``frame_step``-th one."""
@@ -124,8 +131,14 @@ class LevelHistogram:
         self.count += int(take.sum())
         return take
 
+    def flush(self) -> None:
+        """Add the pending frames' cells into :attr:`hist`."""
+        if self.pending_count[0]:
+            _kernels.count_pending(self.pending, self.pending_count, self.hist)
+
     def percentile(self, q: float) -> np.ndarray:
         """The ``q``-th percentile (0..100) of each bin's level, as power (not dB)."""
+        self.flush()
         if self.count == 0:
             return np.full(self.hist.shape[0], np.nan)
         target = max(q / 100.0 * self.count, 1e-9)
