@@ -84,6 +84,8 @@ class LevelHistogram:
         Resolution: percentiles are exact to within one step (0.1 dB ≈ 2.3 %).
     """
 
+    PENDING_FRAMES = 64  # counted frames buffered before they are added bin by bin
+
     def __init__(
         self,
         scale: np.ndarray,
@@ -110,8 +112,6 @@ class LevelHistogram:
         cell_type = np.int16 if n_levels <= np.iinfo(np.int16).max else np.int32
         self.pending = np.zeros((self.PENDING_FRAMES, len(scale)), cell_type)
         self.pending_count = np.zeros(1, np.int64)
-
-    PENDING_FRAMES = 64
 
     def update(self, power: np.ndarray) -> None:
         """Count frames of |X|² (float32 ``(n_frames, n_bins)``), every ``frame_step``-th one."""
