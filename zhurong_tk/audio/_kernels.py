@@ -212,9 +212,9 @@ def harmonic_levels(white, log_power, f0_bins, n_harmonics, levels, positions): 
 
 @njit(cache=True, nogil=True, inline="always")
 def _running_mean(x, width, out):  # pragma: no cover - jitted
-    # scipy.ndimage.uniform_filter1d(x, width, mode="nearest") for odd width, with its
-    # arithmetic: a running sum (the entering value added, the leaving one subtracted),
-    # divided by the width at each output
+    # scipy.ndimage.uniform_filter1d(x, width, mode="nearest") of a 1-D series, odd width,
+    # with its arithmetic: a float64 running sum (the entering value added, the leaving one
+    # subtracted), divided by the width at each output
     n = x.shape[0]
     half = width // 2
     acc = 0.0
@@ -228,23 +228,10 @@ def _running_mean(x, width, out):  # pragma: no cover - jitted
 
 @njit(cache=True, nogil=True)
 def running_mean_columns(x, width, out):  # pragma: no cover - jitted
-    """scipy.ndimage.uniform_filter1d(x, width, axis=0, mode="nearest") of a 2-D float64
-    array, odd width, with scipy's arithmetic (the same numbers, bit for bit)."""
-    n, m = x.shape
-    half = width // 2
-    acc = np.zeros(m)
-    for j in range(-half, half + 1):
-        row = x[min(max(j, 0), n - 1)]
-        for c in range(m):
-            acc[c] += row[c]
-    for c in range(m):
-        out[0, c] = acc[c] / width
-    for i in range(1, n):
-        entering = x[min(i + half, n - 1)]
-        leaving = x[max(i - half - 1, 0)]
-        for c in range(m):
-            acc[c] += entering[c] - leaving[c]
-            out[i, c] = acc[c] / width
+    """scipy.ndimage.uniform_filter1d(x, width, axis=0, mode="nearest") of a 2-D array, odd
+    width, column by column with scipy's arithmetic: the same numbers, bit for bit."""
+    for c in range(x.shape[1]):
+        _running_mean(x[:, c], width, out[:, c])
 
 
 @njit(cache=True, nogil=True)
@@ -737,12 +724,9 @@ def _put_word(out, pos, word):  # pragma: no cover - jitted
     return pos + word.shape[0]
 
 
-@njit(cache=True, nogil=True)
-def _put_fixed(out, pos, a, decimals):  # pragma: no cover - jitted
-    """%.<decimals>f of a ≥ 0 (sign written by the caller); -1 if out of the exact range."""
-    if a * _POW10[decimals] >= _MAX_SCALED:
-        return -1
-    n = np.int64(_round_scaled(a, decimals))
+@njit(cache=True, nogil=True, inline="always")
+def _put_scaled(out, pos, n, decimals):  # pragma: no cover - jitted
+    """Write n / 10^decimals: the whole part, then "." and ``decimals`` digits if any."""
     unit = _POW10_INT[decimals]
     whole = n // unit
     pos = _put_digits(out, pos, whole, _n_digits(whole))
@@ -750,6 +734,14 @@ def _put_fixed(out, pos, a, decimals):  # pragma: no cover - jitted
         out[pos] = 46  # "."
         pos = _put_digits(out, pos + 1, n - whole * unit, decimals)
     return pos
+
+
+@njit(cache=True, nogil=True)
+def _put_fixed(out, pos, a, decimals):  # pragma: no cover - jitted
+    """%.<decimals>f of a ≥ 0 (sign written by the caller); -1 if out of the exact range."""
+    if a * _POW10[decimals] >= _MAX_SCALED:
+        return -1
+    return _put_scaled(out, pos, np.int64(_round_scaled(a, decimals)), decimals)
 
 
 @njit(cache=True, nogil=True)
@@ -773,12 +765,7 @@ def _put_general(out, pos, a):  # pragma: no cover - jitted
     while decimals > 0 and n % 10 == 0:  # %g drops trailing zeros
         n //= 10
         decimals -= 1
-    unit = _POW10_INT[decimals]
-    whole = n // unit
-    pos = _put_digits(out, pos, whole, _n_digits(whole))
-    if decimals > 0:
-        out[pos] = 46
-        pos = _put_digits(out, pos + 1, n - whole * unit, decimals)
+    pos = _put_scaled(out, pos, n, decimals)
     if not -4 <= exp10 < 6:
         out[pos] = 101  # "e"
         out[pos + 1] = 45 if exp10 < 0 else 43
