@@ -51,6 +51,14 @@ def _parse_camera(_ctx, _param, value: str | None):
 )
 @click.option("--debug-images", is_flag=True, help="Also write response.png and votes.png.")
 @click.option(
+    "--work-side",
+    type=click.IntRange(64, 8192),
+    default=448,
+    show_default=True,
+    metavar="PX",
+    help="Longest side of the copy the detector works on (more: thinner far ruts, slower).",
+)
+@click.option(
     "--max-pixels",
     type=click.IntRange(min=1),
     default=None,
@@ -69,6 +77,7 @@ def detect_command(
     camera,
     track_width_m,
     debug_images,
+    work_side,
     max_pixels,
     threads,
     output_format,
@@ -83,6 +92,7 @@ def detect_command(
 
     import numba
 
+    from zhurong_tk.tracks import TrackConfig
     from zhurong_tk.tracks.run import detect_to_folder
 
     if track_width_m is not None and camera is None:
@@ -90,12 +100,14 @@ def detect_command(
 
     n_threads = threads or numba.config.NUMBA_NUM_THREADS or os.cpu_count() or 1
     numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+    config = TrackConfig(work_side=work_side)
 
     def work(path: str, folder: Path) -> dict:
         _, doc = detect_to_folder(
             path,
             folder,
             camera=camera,
+            config=config,
             overwrite=overwrite,
             debug_images=debug_images,
             max_pixels=max_pixels,

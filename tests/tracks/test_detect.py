@@ -11,11 +11,11 @@ from click.testing import CliRunner
 
 from tests.conftest import BAD
 from zhurong_tk.cli.main import cli
-from zhurong_tk.errors import MediaReadError
+from zhurong_tk.errors import MediaReadError, ParameterError
 from zhurong_tk.io._ffmpeg import cv2
 from zhurong_tk.synth import tracks as synth_tracks
-from zhurong_tk.tracks import CameraModel, detect_tracks
-from zhurong_tk.tracks.detect import ground_tread, tread_period
+from zhurong_tk.tracks import CameraModel, TrackConfig, detect_tracks
+from zhurong_tk.tracks.detect import _fine_tread, ground_tread, tread_period
 from zhurong_tk.tracks.run import detect_to_folder
 from zhurong_tk.tracks.score import match_ruts, mean_distance_to_line
 
@@ -177,6 +177,38 @@ def test_tread_resampled_in_ground_distance():
     assert strength > 0.5
     # at the near end (row 479) one period of g spans 0.0005 * (479 - 100)^2 rows
     assert period_px == pytest.approx(0.0005 * 379**2, rel=0.1)
+
+
+def test_tread_finer_than_the_working_copy_is_measured_on_the_fine_copy():
+    # a vertical rut 20 fine pixels wide whose floor has grousers every 5 fine pixels:
+    # 2.5 pixels on a working copy half as fine, below the 3 the autocorrelation needs
+    rows = np.arange(400)[:, None]
+    fine = np.full((400, 200), 0.5, np.float32)
+    fine[:, 90:110] = 0.3 - 0.1 * (np.sin(2 * np.pi * rows / 5.0) > 0)
+    centreline = np.column_stack([np.full(200, 49.75), np.arange(199.0, -1.0, -1.0)])
+    period, strength = _fine_tread(fine, centreline, (0.0, 10.0), -1e5, (100, 200))
+    assert strength > 0.5
+    assert period == pytest.approx(2.5, rel=0.03)  # in working pixels
+    # the same floor on the working copy locks onto twice the period
+    working = cv2.resize(fine, (100, 200), interpolation=cv2.INTER_AREA)
+    assert tread_period(working[::-1, 45:55].mean(axis=1))[0] == pytest.approx(5.0, rel=0.03)
+
+
+def test_work_side_sets_the_working_copy(tmp_path):
+    with pytest.raises(ParameterError, match="work_side"):
+        TrackConfig(work_side=32)
+    image = synth_tracks.encode_like_release(synth_tracks.track_scene(seed=4, n_ruts=2))
+    assert detect_tracks(image).scale == pytest.approx(448 / 640)
+    assert detect_tracks(image, config=TrackConfig(work_side=640)).scale == 1.0
+    path = synth_tracks.write(tmp_path / "ruts.png", synth_tracks.track_scene(seed=4, n_ruts=2))
+    result = CliRunner().invoke(
+        cli, ["tracks", "detect", str(path), "--out", str(tmp_path / "o"), "--work-side", "320"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["working_scale"] == pytest.approx(0.5)
+    bad = CliRunner().invoke(cli, ["tracks", "detect", str(path), "--out", "x", "--work-side", "9"])
+    assert bad.exit_code == 2 and "--work-side" in bad.output
 
 
 def test_cli_writes_report_overlay_maps_and_goes_on_after_a_bad_image(tmp_path):

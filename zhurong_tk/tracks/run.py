@@ -108,8 +108,9 @@ def detect_to_folder(
     info = probe_image(path, max_pixels=max_pixels)
     if info.width < 16 or info.height < 16:
         raise MediaReadError(path, f"image is {info.width}×{info.height}: too small to show tracks")
-    # detection needs 640 pixels and the overlay 2000: a large JPEG is decoded at a
-    # half, quarter or eighth of its size directly (its full pixels are never held)
+    # detection needs a few hundred pixels (its work_side) and the overlay 2000: a large
+    # JPEG is decoded at a half, quarter or eighth of its size directly (its full pixels
+    # are never held)
     reduce = max(
         (f for f in (1, 2, 4, 8) if max(info.width, info.height) / f >= OVERLAY_SIDE), default=1
     )
