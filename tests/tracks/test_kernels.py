@@ -610,3 +610,140 @@ def test_match_trough_along_a_curve_matches_python_and_finds_a_ring(rng):
     np.testing.assert_allclose(
         out, match_reference(noisy, noisy, xs, ys, nxs, nys, widths), rtol=1e-7, atol=1e-9
     )
+
+
+# ---------------------------------------------------------------- longest_run, trough_extent
+
+
+def longest_run_reference(good, max_gap):
+    """``[a, b)`` of the longest run of True with gaps of up to ``max_gap`` False."""
+    idx = np.flatnonzero(good)
+    if len(idx) == 0:
+        return 0, 0
+    breaks = np.flatnonzero(np.diff(idx) > max_gap + 1)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(idx) - 1]])
+    k = int(np.argmax(idx[ends] - idx[starts]))
+    return int(idx[starts[k]]), int(idx[ends[k]]) + 1
+
+
+@pytest.mark.parametrize("max_gap", [0, 1, 3, 8])
+def test_longest_run_matches_numpy(rng, max_gap):
+    for density in (0.0, 0.05, 0.5, 0.9, 1.0):
+        for n in (1, 2, 17, 300):
+            good = rng.random(n) < density
+            assert _kernels.longest_run(good, max_gap) == longest_run_reference(good, max_gap)
+    good = np.zeros(20, bool)
+    good[[2, 3, 4, 10, 12, 14]] = True  # 2..4 spans 2, 10..14 spans 4 with gaps of one
+    assert _kernels.longest_run(good, 1) == (10, 15)
+    assert _kernels.longest_run(good, 0) == (2, 5)
+
+
+def fit_line_reference(pts):
+    centre = pts.mean(axis=0)
+    u, v = (pts - centre).T
+    angle = 0.5 * math.atan2(2.0 * (u @ v), u @ u - v @ v)
+    dx, dy = math.cos(angle), math.sin(angle)
+    if dy < 0:
+        dx, dy = -dx, -dy
+    return np.array([centre[0], centre[1], dx, dy])
+
+
+def trough_extent_reference(prof, x0, y0, dx, dy, min_depth, min_response, min_len, min_sup, gap):
+    """The steps of :func:`_kernels.trough_extent` in numpy (as detect._measure had it)."""
+    offset, width = prof[:, 1], prof[:, 4]
+    depth = prof[:, 3] - prof[:, 2]
+    good = (
+        (depth > min_depth)
+        & (np.abs(offset) <= np.maximum(2.0, 0.75 * width))
+        & ((prof[:, 0] > min_response) | (depth > 2 * min_depth))
+        & (prof[:, 5] > 0)
+    )
+
+    def points(steps):
+        return np.column_stack(
+            [x0 + steps * dx - offset[steps] * dy, y0 + steps * dy + offset[steps] * dx]
+        )
+
+    def dist(pts, line):
+        return np.abs((pts[:, 0] - line[0]) * line[3] - (pts[:, 1] - line[1]) * line[2])
+
+    a, b = longest_run_reference(good, gap)
+    if b - a < min_len or good[a:b].mean() < min_sup:
+        return None
+    support = float(good[a:b].mean())
+    steps = np.arange(a, b)[good[a:b]]
+    pts = points(steps)
+    line = fit_line_reference(pts)
+    for _ in range(2):
+        d = dist(pts, line)
+        keep = d < max(2.0, 3.0 * float(np.median(d)) + 1.0)
+        if keep.sum() < 10:
+            return None
+        pts, steps = pts[keep], steps[keep]
+        line = fit_line_reference(pts)
+    all_steps = np.flatnonzero(good)
+    on_line = np.zeros(len(prof), bool)
+    tol = max(2.0, 3.0 * float(np.median(dist(pts, line))) + 1.0)
+    on_line[all_steps] = dist(points(all_steps), line) < tol
+    a2, b2 = longest_run_reference(on_line, gap)
+    support2 = float(on_line[a2:b2].mean()) if b2 > a2 else 0.0
+    if b2 - a2 >= min_len and support2 >= min_sup:
+        support = support2
+        steps = np.arange(a2, b2)[on_line[a2:b2]]
+        line = fit_line_reference(points(steps))
+    return line, support, steps
+
+
+def _rut_profile(rng, n, outliers):
+    """match_trough's output along a line over a rut from step 40 to n - 30 whose centre
+    drifts off the line by 0.02 px a step, with ``outliers`` steps locked far aside."""
+    prof = np.zeros((n, 6))
+    prof[:, 0] = rng.uniform(0.0, 1.0, n)
+    prof[:, 2] = rng.uniform(0.2, 0.3, n)
+    prof[:, 3] = prof[:, 2] + rng.uniform(0.0, 0.02, n)
+    prof[:, 4] = rng.uniform(4.0, 8.0, n)
+    prof[:, 5] = 1.0
+    rut = slice(40, n - 30)
+    prof[rut, 3] = prof[rut, 2] + rng.uniform(0.05, 0.1, n - 70)
+    prof[rut, 1] = 0.02 * np.arange(n - 70) + rng.normal(0, 0.3, n - 70)
+    far = rng.choice(np.arange(40, n - 30), outliers, replace=False)
+    prof[far, 1] = rng.choice([-1, 1], outliers) * rng.uniform(2.5, 3.0, outliers)
+    prof[rng.choice(n, 5), 5] = 0.0  # off the image
+    return prof, (40, n - 30)
+
+
+@pytest.mark.parametrize("outliers", [0, 10, 40])
+def test_trough_extent_matches_numpy(rng, outliers):
+    found = 0
+    for _trial in range(12):
+        n = int(rng.integers(150, 400))
+        prof, (start, end) = _rut_profile(rng, n, outliers)
+        angle = rng.uniform(0.3, 2.8)
+        args = (rng.uniform(0, 300), rng.uniform(0, 300), math.cos(angle), math.sin(angle))
+        limits = (0.03, 0.5, 0.3 * n, 0.6, max(3, n // 25))
+        ok, line, support, steps = _kernels.trough_extent(prof, *args, *limits)
+        expected = trough_extent_reference(prof, *args, *limits)
+        assert ok == (expected is not None)
+        if expected is None:
+            continue
+        found += 1
+        np.testing.assert_allclose(line, expected[0], rtol=0, atol=1e-9)
+        assert support == pytest.approx(expected[1], abs=1e-12)
+        np.testing.assert_array_equal(steps, expected[2])
+        # the rut's extent, without the centres locked aside
+        assert steps[0] >= start - 1 and steps[-1] <= end
+        assert steps[-1] - steps[0] >= 0.8 * (end - start)
+    assert found >= 10
+
+
+def test_trough_extent_refuses_a_short_or_patchy_trough(rng):
+    prof, _ = _rut_profile(rng, 200, 0)
+    ok, *_ = _kernels.trough_extent(prof, 0.0, 0.0, 0.0, 1.0, 0.03, 0.5, 150.0, 0.6, 8)
+    assert not ok  # the rut spans 130 steps
+    patchy = prof.copy()
+    patchy[40:170:2, 3] = patchy[40:170:2, 2]  # every other step without depth
+    ok, *_ = _kernels.trough_extent(patchy, 0.0, 0.0, 0.0, 1.0, 0.03, 0.5, 60.0, 0.6, 8)
+    assert not ok  # half the steps good, below the 0.6 support
+    ok, *_ = _kernels.trough_extent(patchy, 0.0, 0.0, 0.0, 1.0, 0.03, 0.5, 60.0, 0.4, 8)
+    assert ok

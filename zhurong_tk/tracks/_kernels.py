@@ -417,3 +417,157 @@ def _match_step(  # pragma: no cover - jitted
     out[3] = best_in + best
     out[4] = best_w * spacing
     out[5] = 1.0
+
+
+@njit(cache=True, nogil=True)
+def longest_run(good, max_gap):  # pragma: no cover - jitted
+    """``(a, b)``: ``[a, b)`` spans the longest run of True allowing gaps of ``max_gap``
+    False (the earliest of equal runs); ``(0, 0)`` when nothing is True."""
+    best_a = 0
+    best_b = 0
+    best_len = -1
+    start = -1
+    last = -1
+    for i in range(good.shape[0]):
+        if not good[i]:
+            continue
+        if start < 0:
+            start = i
+        elif i - last > max_gap + 1:
+            if last - start > best_len:
+                best_len = last - start
+                best_a = start
+                best_b = last + 1
+            start = i
+        last = i
+    if start >= 0 and last - start > best_len:
+        best_a = start
+        best_b = last + 1
+    return best_a, best_b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fit_line(xs, ys):  # pragma: no cover - jitted
+    """Total-least-squares line ``(x, y, dx, dy)`` through the points, pointing down."""
+    n = xs.shape[0]
+    cx = 0.0
+    cy = 0.0
+    for i in range(n):
+        cx += xs[i]
+        cy += ys[i]
+    cx /= n
+    cy /= n
+    sxx = 0.0
+    syy = 0.0
+    sxy = 0.0
+    for i in range(n):
+        u = xs[i] - cx
+        v = ys[i] - cy
+        sxx += u * u
+        syy += v * v
+        sxy += u * v
+    angle = 0.5 * math.atan2(2.0 * sxy, sxx - syy)
+    dx = math.cos(angle)
+    dy = math.sin(angle)
+    if dy < 0:
+        dx = -dx
+        dy = -dy
+    return cx, cy, dx, dy
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _distances(xs, ys, line, out):  # pragma: no cover - jitted
+    px, py, dx, dy = line
+    for i in range(xs.shape[0]):
+        out[i] = abs((xs[i] - px) * dy - (ys[i] - py) * dx)
+
+
+@njit(cache=True, nogil=True)
+def trough_extent(  # pragma: no cover - jitted
+    prof, x0, y0, dx, dy, min_depth, min_response, min_len, min_support, max_gap
+):
+    """The rut a :func:`match_trough` pass along a line found: its steps and refitted line.
+
+    A step is good where the trough is ``min_depth`` deep (soil minus floor), centred
+    within ``max(2, 0.75 width)`` of the line, on a valley response of
+    ``min_response`` or twice as deep, and inside the image. The rut is the longest
+    run of good steps (gaps up to ``max_gap``), at least ``min_len`` steps with a
+    ``min_support`` fraction good; the line is refitted through the trough centres
+    twice, dropping those farther than ``3 median + 1`` (at least 2) pixels (centres
+    that locked onto a rock or another rut), and the extent is then the longest run
+    of centres on that line, when that run is long and full enough.
+
+    prof : (n, 6) as from match_trough. Returns ``(ok, line (4,), support, steps)``,
+    ``steps`` the kept step indices in increasing order.
+    """
+    n = prof.shape[0]
+    good = np.zeros(n, np.bool_)
+    for i in range(n):
+        depth = prof[i, 3] - prof[i, 2]
+        good[i] = (
+            depth > min_depth
+            and abs(prof[i, 1]) <= max(2.0, 0.75 * prof[i, 4])
+            and (prof[i, 0] > min_response or depth > 2.0 * min_depth)
+            and prof[i, 5] > 0
+        )
+    line = np.zeros(4)
+    none = np.empty(0, np.int64)
+    a, b = longest_run(good, max_gap)
+    if b - a < min_len:
+        return False, line, 0.0, none
+    count = 0
+    for i in range(a, b):
+        count += good[i]
+    support = count / (b - a)
+    if support < min_support:
+        return False, line, 0.0, none
+    steps = np.empty(count, np.int64)
+    k = 0
+    for i in range(a, b):
+        if good[i]:
+            steps[k] = i
+            k += 1
+    xs = x0 + steps * dx - prof[steps, 1] * dy
+    ys = y0 + steps * dy + prof[steps, 1] * dx
+    fit = _fit_line(xs, ys)
+    dist = np.empty(count)
+    for _ in range(2):  # drop centres that locked onto a neighbour
+        _distances(xs, ys, fit, dist[: xs.shape[0]])
+        tol = max(2.0, 3.0 * np.median(dist[: xs.shape[0]]) + 1.0)
+        keep = dist[: xs.shape[0]] < tol
+        if keep.sum() < 10:
+            return False, line, 0.0, none
+        xs, ys, steps = xs[keep], ys[keep], steps[keep]
+        fit = _fit_line(xs, ys)
+    # the extent is where the centres lie on that line: a rock across the rut or
+    # texture beyond its end must not stretch it
+    _distances(xs, ys, fit, dist[: xs.shape[0]])
+    tol = max(2.0, 3.0 * np.median(dist[: xs.shape[0]]) + 1.0)
+    on_line = np.zeros(n, np.bool_)
+    for i in range(n):
+        if good[i]:
+            off = prof[i, 1]
+            px = x0 + i * dx - off * dy
+            py = y0 + i * dy + off * dx
+            on_line[i] = abs((px - fit[0]) * fit[3] - (py - fit[1]) * fit[2]) < tol
+    a2, b2 = longest_run(on_line, max_gap)
+    count2 = 0
+    for i in range(a2, b2):
+        count2 += on_line[i]
+    support2 = count2 / (b2 - a2) if b2 > a2 else 0.0
+    if b2 - a2 >= min_len and support2 >= min_support:
+        support = support2
+        steps = np.empty(count2, np.int64)
+        k = 0
+        for i in range(a2, b2):
+            if on_line[i]:
+                steps[k] = i
+                k += 1
+        xs = x0 + steps * dx - prof[steps, 1] * dy
+        ys = y0 + steps * dy + prof[steps, 1] * dx
+        fit = _fit_line(xs, ys)
+    line[0] = fit[0]
+    line[1] = fit[1]
+    line[2] = fit[2]
+    line[3] = fit[3]
+    return True, line, support, steps

@@ -433,18 +433,6 @@ def _line_path(
     return x0 + steps * dx, y0 + steps * dy, np.full(n, -dy), np.full(n, dx)
 
 
-def _longest_run(good: np.ndarray, max_gap: int) -> tuple[int, int]:
-    """``[a, b)`` of the longest run of True allowing gaps of ``max_gap`` False."""
-    idx = np.flatnonzero(good)
-    if len(idx) == 0:
-        return 0, 0
-    breaks = np.flatnonzero(np.diff(idx) > max_gap + 1)
-    starts = np.concatenate([[0], breaks + 1])
-    ends = np.concatenate([breaks, [len(idx) - 1]])
-    k = int(np.argmax(idx[ends] - idx[starts]))
-    return int(idx[starts[k]]), int(idx[ends[k]]) + 1
-
-
 def ground_tread(
     floor: np.ndarray,
     rows: np.ndarray,
@@ -615,7 +603,7 @@ def _examine(
     depth = prof[:, 3] - prof[:, 2]
     loose = (depth > cfg.min_contrast * noise) & (np.abs(prof[:, 1]) < half / 2) & (prof[:, 5] > 0)
     # a first look only seeds the fit: bridge wide gaps, accept half the length
-    a, b = _longest_run(loose, max_gap=max(3, n // 8))
+    a, b = _kernels.longest_run(loose, max(3, n // 8))
     if b - a < 0.5 * min_len:
         return None
     steps = np.arange(a, b)[loose[a:b]]
@@ -681,56 +669,31 @@ def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors,
         n_tiles,
         prof,
     )
-    offset, floor, side, width = prof[:, 1], prof[:, 2], prof[:, 3], prof[:, 4]
-    depth = side - floor
-    good = (
-        (depth > cfg.min_contrast * noise)
-        & (np.abs(offset) <= np.maximum(2.0, 0.75 * width))
-        & ((prof[:, 0] > 0.25 * threshold) | (depth > 2 * cfg.min_contrast * noise))
-        & (prof[:, 5] > 0)
+    ok, fitted, support, steps = _kernels.trough_extent(
+        prof,
+        x0,
+        y0,
+        dx,
+        dy,
+        cfg.min_contrast * noise,
+        0.25 * threshold,
+        min_len,
+        cfg.min_support,
+        max(3, n // 25),
     )
-    a, b = _longest_run(good, max_gap=max(3, n // 25))
-    if b - a < min_len:
+    if not ok:
         return None
-    support = float(good[a:b].mean())
-    if support < cfg.min_support:
-        return None
-    steps = np.arange(a, b)[good[a:b]]
+    new_line = (float(fitted[0]), float(fitted[1]), float(fitted[2]), float(fitted[3]))
+    offset, floor, width = prof[:, 1], prof[:, 2], prof[:, 4]
+    depth = prof[:, 3] - floor
     pts = np.column_stack(
         [x0 + steps * dx - offset[steps] * dy, y0 + steps * dy + offset[steps] * dx]
     )
-    new_line = _fit_line(pts)
-    for _ in range(2):  # drop centres that locked onto a neighbour (a rock, another rut)
-        dist = _distance_to_line(pts, new_line)
-        keep = dist < max(2.0, 3.0 * float(np.median(dist)) + 1.0)
-        if keep.sum() < 10:
-            return None
-        pts, steps = pts[keep], steps[keep]
-        new_line = _fit_line(pts)
-    # the rut's extent is where the centres lie on that line: a rock across the rut or
-    # texture beyond its end must not stretch it
-    all_steps = np.flatnonzero(good)
-    all_pts = np.column_stack(
-        [x0 + all_steps * dx - offset[all_steps] * dy, y0 + all_steps * dy + offset[all_steps] * dx]
-    )
-    on_line = np.zeros(n, bool)
-    on_line[all_steps] = _distance_to_line(all_pts, new_line) < max(
-        2.0, 3.0 * float(np.median(_distance_to_line(pts, new_line))) + 1.0
-    )
-    a2, b2 = _longest_run(on_line, max_gap=max(3, n // 25))
-    support2 = float(on_line[a2:b2].mean()) if b2 > a2 else 0.0
-    if b2 - a2 >= min_len and support2 >= cfg.min_support:
-        support = support2
-        steps = np.arange(a2, b2)[on_line[a2:b2]]
-        pts = np.column_stack(
-            [x0 + steps * dx - offset[steps] * dy, y0 + steps * dy + offset[steps] * dx]
-        )
-        new_line = _fit_line(pts)
     order = np.argsort(-(pts[:, 0] * new_line[2] + pts[:, 1] * new_line[3]))  # near end first
     cand = _Candidate(
         points=pts[order],
         line=new_line,
-        support=support,
+        support=float(support),
         contrast=float(np.median(depth[steps])),
         width=float(np.median(width[steps])),
         floor=floor[steps][order],
