@@ -482,6 +482,29 @@ def _distances(xs, ys, line, out):  # pragma: no cover - jitted
         out[i] = abs((xs[i] - px) * dy - (ys[i] - py) * dx)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _true_in(mask, a, b):  # pragma: no cover - jitted
+    """The indices in ``[a, b)`` where ``mask`` is True, increasing."""
+    count = 0
+    for i in range(a, b):
+        count += mask[i]
+    found = np.empty(count, np.int64)
+    k = 0
+    for i in range(a, b):
+        if mask[i]:
+            found[k] = i
+            k += 1
+    return found
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _centres(prof, steps, x0, y0, dx, dy):  # pragma: no cover - jitted
+    """Trough centres at ``steps`` along the line: each step's offset along the normal."""
+    xs = x0 + steps * dx - prof[steps, 1] * dy
+    ys = y0 + steps * dy + prof[steps, 1] * dx
+    return xs, ys
+
+
 @njit(cache=True, nogil=True)
 def trough_extent(  # pragma: no cover - jitted
     prof, x0, y0, dx, dy, min_depth, min_response, min_len, min_support, max_gap
@@ -515,22 +538,13 @@ def trough_extent(  # pragma: no cover - jitted
     a, b = longest_run(good, max_gap)
     if b - a < min_len:
         return False, line, 0.0, none
-    count = 0
-    for i in range(a, b):
-        count += good[i]
-    support = count / (b - a)
+    steps = _true_in(good, a, b)
+    support = steps.shape[0] / (b - a)
     if support < min_support:
         return False, line, 0.0, none
-    steps = np.empty(count, np.int64)
-    k = 0
-    for i in range(a, b):
-        if good[i]:
-            steps[k] = i
-            k += 1
-    xs = x0 + steps * dx - prof[steps, 1] * dy
-    ys = y0 + steps * dy + prof[steps, 1] * dx
+    xs, ys = _centres(prof, steps, x0, y0, dx, dy)
     fit = _fit_line(xs, ys)
-    dist = np.empty(count)
+    dist = np.empty(steps.shape[0])
     for _ in range(2):  # drop centres that locked onto a neighbour
         _distances(xs, ys, fit, dist[: xs.shape[0]])
         tol = max(2.0, 3.0 * np.median(dist[: xs.shape[0]]) + 1.0)
@@ -551,20 +565,12 @@ def trough_extent(  # pragma: no cover - jitted
             py = y0 + i * dy + off * dx
             on_line[i] = abs((px - fit[0]) * fit[3] - (py - fit[1]) * fit[2]) < tol
     a2, b2 = longest_run(on_line, max_gap)
-    count2 = 0
-    for i in range(a2, b2):
-        count2 += on_line[i]
-    support2 = count2 / (b2 - a2) if b2 > a2 else 0.0
+    on_steps = _true_in(on_line, a2, b2)
+    support2 = on_steps.shape[0] / (b2 - a2) if b2 > a2 else 0.0
     if b2 - a2 >= min_len and support2 >= min_support:
         support = support2
-        steps = np.empty(count2, np.int64)
-        k = 0
-        for i in range(a2, b2):
-            if on_line[i]:
-                steps[k] = i
-                k += 1
-        xs = x0 + steps * dx - prof[steps, 1] * dy
-        ys = y0 + steps * dy + prof[steps, 1] * dx
+        steps = on_steps
+        xs, ys = _centres(prof, steps, x0, y0, dx, dy)
         fit = _fit_line(xs, ys)
     line[0] = fit[0]
     line[1] = fit[1]
