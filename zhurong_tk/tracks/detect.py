@@ -19,7 +19,7 @@ The pipeline, on a working copy of at most :attr:`TrackConfig.work_side` pixels:
 5. the far part of each rut traced again a stretch at a time, letting it bend
    (where the rover steered), and described by the steered-rut curve;
 6. the vanishing point by consensus of the straight candidates, tread period by
-   autocorrelation along the floor, confidence, pairing into wheel sets.
+   autocorrelation along the floor (on a finer copy), confidence, pairing into wheel sets.
 """
 
 from __future__ import annotations
@@ -528,11 +528,7 @@ class _Candidate:
     support: float
     contrast: float
     width: float
-    floor: np.ndarray  # grey level along the floor
     strength: float
-    rows: np.ndarray = dataclasses.field(
-        default_factory=lambda: np.empty(0)
-    )  # row of each floor sample
     width_model: tuple[float, float] = (0.0, 0.0)  # width = slope * row + intercept
     curve: tuple[float, float, float, float] | None = None  # (v_h, a, b, c): see _curve_x
 
@@ -640,7 +636,6 @@ def _examine(
         line = new_line
         if len(rows) > 10:
             slope, intercept = _fit_straight(rows, widths)
-        cand.rows = rows
         cand.width_model = (float(slope), float(intercept))
         if moved < 1.0:
             break
@@ -696,7 +691,6 @@ def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors,
         support=float(support),
         contrast=float(np.median(depth[steps])),
         width=float(np.median(width[steps])),
-        floor=floor[steps][order],
         strength=float(np.sum(depth[steps])),
     )
     return new_line, cand, (y0 + steps * dy)[order], width[steps][order]
@@ -793,7 +787,6 @@ def _track_far(
         return None
     slope_w, intercept_w = cand.width_model
     kept = [pts[: int(0.6 * len(pts))]]
-    floors = [cand.floor[np.argsort(-cand.points[:, 1])][: len(kept[0])]]
     chunk = max(8.0, 0.06 * h)  # length of a stretch along the rut, pixels
     bends = np.linspace(-1.0, 1.0, 15)[:, None]  # lateral play at its end, x reach
     spacing = 2.0  # every other pixel: the matched filter's box spans several anyway
@@ -840,7 +833,6 @@ def _track_far(
         if float(found[:, 1].min()) > v_far - 1.0:
             break  # no farther
         kept.append(found)
-        floors.append(prof[steps, 2])
     traced = np.concatenate(kept)
     if len(kept) < 2:
         return None
@@ -849,13 +841,10 @@ def _track_far(
     bend = float(np.max(_distance_to_line(fitted, _fit_line(traced[[0, -1]]))))
     if rms > 2.5 or bend < max(3.0, 0.01 * diag):
         return None
-    floor = np.concatenate(floors)
     return dataclasses.replace(
         cand,
         points=traced,
         line=_fit_line(traced),
-        floor=floor,
-        rows=traced[:, 1],
         curve=curve,
         strength=cand.strength,
     )
@@ -949,8 +938,8 @@ def detect_tracks(
     if image.ndim < 2 or image.shape[0] < 16 or image.shape[1] < 16:
         raise ParameterError(f"image too small for track detection: {image.shape}")
     height, width = image.shape[:2]
-    # the tread is measured on a copy twice as fine as the one the ruts are found on
-    # (grousers a few pixels apart would blur away at the working size)
+    # the tread is measured on a copy 2-4 times as fine as the one the ruts are found on
+    # (or the image itself, if smaller): grousers a few pixels apart would alias there
     fine, fine_scale = _working_copy_of(image, 2 * cfg.work_side, exact=False)
     grey = np.ascontiguousarray(_reduced(fine, cfg.work_side))
     h, w = grey.shape
