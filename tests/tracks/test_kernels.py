@@ -649,6 +649,38 @@ def fit_line_reference(pts):
     return np.array([centre[0], centre[1], dx, dy])
 
 
+def refit_line_reference(pts, spread):
+    """The line of :func:`_kernels.refit_line` and the indices it kept, or None."""
+    kept = np.arange(len(pts))
+    line = fit_line_reference(pts)
+    for _ in range(2):
+        d = np.abs((pts[:, 0] - line[0]) * line[3] - (pts[:, 1] - line[1]) * line[2])
+        keep = d < max(2.0, spread * float(np.median(d)) + 1.0)
+        if keep.sum() < 10:
+            return None
+        pts, kept = pts[keep], kept[keep]
+        line = fit_line_reference(pts)
+    return line, kept
+
+
+@pytest.mark.parametrize("spread", [2.5, 3.0])
+def test_refit_line_matches_numpy_and_drops_the_points_aside(rng, spread):
+    for n in (5, 60, 300):  # fewer than 10 points cannot be refitted
+        t = rng.uniform(0, 200, n)
+        xs, ys = 30 + 0.5 * t + rng.normal(0, 0.4, n), 10 + t
+        aside = rng.random(n) < 0.15
+        xs[aside] += rng.choice([-1, 1], aside.sum()) * rng.uniform(6, 20, aside.sum())
+        ok, line, kept = _kernels.refit_line(xs, ys, spread)
+        expected = refit_line_reference(np.column_stack([xs, ys]), spread)
+        assert ok == (expected is not None) == (n >= 60)
+        if expected is None:
+            continue
+        np.testing.assert_allclose(line, expected[0], rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(kept, expected[1])
+        assert not aside[kept].any()
+        assert line[2] / line[3] == pytest.approx(0.5, abs=0.02)  # dx/dy of the true line
+
+
 def trough_extent_reference(prof, x0, y0, dx, dy, min_depth, min_response, min_len, min_sup, gap):
     """The steps of :func:`_kernels.trough_extent` in numpy (as detect._measure had it)."""
     offset, width = prof[:, 1], prof[:, 4]
@@ -673,15 +705,11 @@ def trough_extent_reference(prof, x0, y0, dx, dy, min_depth, min_response, min_l
         return None
     support = float(good[a:b].mean())
     steps = np.arange(a, b)[good[a:b]]
-    pts = points(steps)
-    line = fit_line_reference(pts)
-    for _ in range(2):
-        d = dist(pts, line)
-        keep = d < max(2.0, 3.0 * float(np.median(d)) + 1.0)
-        if keep.sum() < 10:
-            return None
-        pts, steps = pts[keep], steps[keep]
-        line = fit_line_reference(pts)
+    refit = refit_line_reference(points(steps), 3.0)
+    if refit is None:
+        return None
+    line, kept = refit
+    pts, steps = points(steps)[kept], steps[kept]
     all_steps = np.flatnonzero(good)
     on_line = np.zeros(len(prof), bool)
     tol = max(2.0, 3.0 * float(np.median(dist(pts, line))) + 1.0)

@@ -506,6 +506,28 @@ def _centres(prof, steps, x0, y0, dx, dy):  # pragma: no cover - jitted
 
 
 @njit(cache=True, nogil=True)
+def refit_line(xs, ys, spread):  # pragma: no cover - jitted
+    """Total-least-squares line through the points, refitted twice without those
+    farther from it than ``spread`` median distances + 1 pixel (at least 2).
+
+    Returns ``(ok, (x, y, dx, dy), kept)``: ``kept`` the indices of the points the last
+    fit used; ``ok`` False when fewer than 10 would remain.
+    """
+    kept = np.arange(xs.shape[0])
+    fit = _fit_line(xs, ys)
+    dist = np.empty(xs.shape[0])
+    for _ in range(2):
+        n = xs.shape[0]
+        _distances(xs, ys, fit, dist[:n])
+        keep = dist[:n] < max(2.0, spread * np.median(dist[:n]) + 1.0)
+        if keep.sum() < 10:
+            return False, fit, kept[:0]
+        xs, ys, kept = xs[keep], ys[keep], kept[keep]
+        fit = _fit_line(xs, ys)
+    return True, fit, kept
+
+
+@njit(cache=True, nogil=True)
 def trough_extent(  # pragma: no cover - jitted
     prof, x0, y0, dx, dy, min_depth, min_response, min_len, min_support, max_gap
 ):
@@ -543,20 +565,16 @@ def trough_extent(  # pragma: no cover - jitted
     if support < min_support:
         return False, line, 0.0, none
     xs, ys = _centres(prof, steps, x0, y0, dx, dy)
-    fit = _fit_line(xs, ys)
-    dist = np.empty(steps.shape[0])
-    for _ in range(2):  # drop centres that locked onto a neighbour
-        _distances(xs, ys, fit, dist[: xs.shape[0]])
-        tol = max(2.0, 3.0 * np.median(dist[: xs.shape[0]]) + 1.0)
-        keep = dist[: xs.shape[0]] < tol
-        if keep.sum() < 10:
-            return False, line, 0.0, none
-        xs, ys, steps = xs[keep], ys[keep], steps[keep]
-        fit = _fit_line(xs, ys)
+    # drop centres that locked onto a neighbour (a rock, another rut)
+    ok, fit, kept = refit_line(xs, ys, 3.0)
+    if not ok:
+        return False, line, 0.0, none
+    xs, ys, steps = xs[kept], ys[kept], steps[kept]
     # the extent is where the centres lie on that line: a rock across the rut or
     # texture beyond its end must not stretch it
-    _distances(xs, ys, fit, dist[: xs.shape[0]])
-    tol = max(2.0, 3.0 * np.median(dist[: xs.shape[0]]) + 1.0)
+    dist = np.empty(xs.shape[0])
+    _distances(xs, ys, fit, dist)
+    tol = max(2.0, 3.0 * np.median(dist) + 1.0)
     on_line = np.zeros(n, np.bool_)
     for i in range(n):
         if good[i]:

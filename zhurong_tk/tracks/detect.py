@@ -603,17 +603,13 @@ def _examine(
     if b - a < 0.5 * min_len:
         return None
     steps = np.arange(a, b)[loose[a:b]]
-    pts = np.column_stack(
-        [x0 + steps * dx - prof[steps, 1] * dy, y0 + steps * dy + prof[steps, 1] * dx]
-    )
-    line = _fit_line(pts)
-    for _ in range(2):
-        dist = _distance_to_line(pts, line)
-        keep = dist < max(2.0, 2.5 * float(np.median(dist)) + 1.0)
-        if keep.sum() < 10:
-            return None
-        pts = pts[keep]
-        line = _fit_line(pts)
+    xs = x0 + steps * dx - prof[steps, 1] * dy
+    ys = y0 + steps * dy + prof[steps, 1] * dx
+    ok, fitted, kept = _kernels.refit_line(xs, ys, 2.5)
+    if not ok:
+        return None
+    pts = np.column_stack([xs[kept], ys[kept]])
+    line = (float(fitted[0]), float(fitted[1]), float(fitted[2]), float(fitted[3]))
     if any(_on_rut(other, line, pts, max(3.0, 0.6 * other.width)) for other in known):
         return None
     first_y0, first_dy = y0, dy
