@@ -20,12 +20,18 @@ import sys
 
 MMAP_THRESHOLD = 64 << 20  # blocks below 64 MB come from the heap, and are reused
 TRIM_THRESHOLD = 256 << 20  # up to 256 MB free at the heap's top stays mapped
+# each malloc arena keeps its own freed blocks: a batch worker runs every task on a thread
+# beside its event loop, and the threads of a task's pass drew on fresh arenas, which then
+# held their blocks too (RSS stepped 330 -> 394 MB after 20 audio files, measured; no
+# faster). Two arenas let two threads allocate at once and bound what is kept.
+ARENA_MAX = 2
 
 #: The same settings as environment variables, for processes about to start (glibc reads
 #: them once, at start-up).
 MALLOC_ENVIRON = {
     "MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD,
     "MALLOC_TRIM_THRESHOLD_": TRIM_THRESHOLD,
+    "MALLOC_ARENA_MAX": ARENA_MAX,
 }
 
 
@@ -40,9 +46,11 @@ def keep_freed_memory() -> bool:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
-    return bool(mallopt(m_mmap_threshold, MMAP_THRESHOLD)) and bool(
-        mallopt(m_trim_threshold, TRIM_THRESHOLD)
+    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8  # from <malloc.h>
+    return (
+        bool(mallopt(m_mmap_threshold, MMAP_THRESHOLD))
+        and bool(mallopt(m_trim_threshold, TRIM_THRESHOLD))
+        and bool(mallopt(m_arena_max, ARENA_MAX))
     )
 
 
