@@ -497,6 +497,15 @@ def _ratio(rows: dict[str, dict], top: str, bottom: str) -> float | None:
     return a / b if a and b else None
 
 
+def _round_ratios(rows: dict[str, dict], top: str, bottom: str) -> str:
+    """The same ratio round by round (the cases of a round run back to back, so a slow spell
+    of the host falls on both), e.g. ``"1.78, 1.81"``; empty with one round."""
+    a, b = rows.get(top, {}).get("all_seconds", []), rows.get(bottom, {}).get("all_seconds", [])
+    if len(a) < 2 or len(a) != len(b):
+        return ""
+    return ", ".join(f"{x / y:.2f}" for x, y in zip(a, b, strict=True))
+
+
 def _memory(row: dict) -> tuple[str, str]:
     """The memory cells of a row: each worker's RSS early → late (max), and late ÷ early."""
     workers = row.get("workers", [])
@@ -545,10 +554,14 @@ def print_summary(report: dict[str, dict], inputs: dict[str, tuple[list[Path], i
         flat = [w["late_over_early"] for r in rows.values() for w in r.get("workers", [])]
         good = [r for r in rows.values() if "error" not in r]
         failed_ok = all(r["failed"] == n_bad for r in good) if good else None
+        speedups = _round_ratios(rows, "jobs1", "jobs2")
+        overheads = _round_ratios(rows, "cluster", "pool")
         cells = [
             f"{task_s:.3f}" if task_s else "",
-            f"{speedup:.2f}×" if speedup else "",
-            f"{overhead - 1:+.1%}" if overhead else "",
+            (f"{speedup:.2f}×" + (f" (rounds: {speedups})" if speedups else "")) if speedup else "",
+            (f"{overhead - 1:+.1%}" + (f" (rounds: ÷ {overheads})" if overheads else ""))
+            if overhead
+            else "",
             f"{start_up - 1:+.1%}" if start_up else "",
             f"{max(flat):.2f}" if flat else "",
             "" if failed_ok is None else ("yes" if failed_ok else "NO"),
