@@ -46,8 +46,8 @@ DASK_CONFIG = {
     "distributed.worker.profile.enabled": False,
     # a worker's event loop wakes every 20 ms to time itself, every 100 ms to read its
     # memory and every 500 ms to sample the host: each wake takes the GIL from the running
-    # task (an audio worker's loop used 75 ms of CPU a second, 31 with these; tasks ~5 %
-    # slower than in a plain process, ~0 with these, measured). A blocked loop is still
+    # task (an audio worker's loop used 75 ms of CPU a second, 31 with these; its tasks 7-15 %
+    # slower than in a plain process, within noise with these, measured). A blocked loop is still
     # reported (at 3 s), and a runaway task still stopped at the memory limit
     "distributed.admin.tick.interval": "1s",
     "distributed.admin.system-monitor.interval": "5s",
