@@ -82,6 +82,9 @@ SPEEDUP = 1.7
 OVERHEAD = 0.15
 SLOW_FILE_S = 0.2  # the overhead target is for files at least this slow
 FLAT = 1.10  # late ÷ early worker RSS counted as flat
+EARLY, LATE = 0.25, 0.90  # the fractions of the files done at "early" and "late"
+EARLY_PC, LATE_PC = f"{EARLY * 100:.0f} %", f"{LATE * 100:.0f} %"
+SPAN = f"{LATE_PC} ÷ {EARLY_PC}"  # how the memory columns are headed
 
 #: kind -> (command words, share of the files, suffixes taken in turn, description)
 KINDS: dict[str, tuple[tuple[str, str], float, tuple[str, ...], str]] = {
@@ -272,8 +275,8 @@ class WorkerMemory:
         if not self.done:
             return []
         n = len(self.done)
-        early_t = self.done[max(0, math.ceil(0.25 * n) - 1)]
-        late_t = self.done[max(0, math.ceil(0.9 * n) - 1)]
+        early_t = self.done[max(0, math.ceil(EARLY * n) - 1)]
+        late_t = self.done[max(0, math.ceil(LATE * n) - 1)]
         rows = []
         for samples in self.samples.values():
             # a worker started late (a replacement) or gone early has no trend to show
@@ -497,13 +500,13 @@ def _ratio(rows: dict[str, dict], top: str, bottom: str) -> float | None:
     return a / b if a and b else None
 
 
-def _round_ratios(rows: dict[str, dict], top: str, bottom: str) -> str:
+def _round_ratios(rows: dict[str, dict], top: str, bottom: str) -> list[float]:
     """The same ratio round by round (the cases of a round run back to back, so a slow spell
-    of the host falls on both), e.g. ``"1.78, 1.81"``; empty with one round."""
+    of the host falls on both); empty with one round."""
     a, b = rows.get(top, {}).get("all_seconds", []), rows.get(bottom, {}).get("all_seconds", [])
     if len(a) < 2 or len(a) != len(b):
-        return ""
-    return ", ".join(f"{x / y:.2f}" for x, y in zip(a, b, strict=True))
+        return []
+    return [x / y for x, y in zip(a, b, strict=True)]
 
 
 def _memory(row: dict) -> tuple[str, str]:
@@ -520,8 +523,8 @@ def print_table(kind: str, files: list[Path], n_bad: int, rows: dict[str, dict])
     """One kind's cases side by side; a failed count other than the corrupt count is marked."""
     print(
         f"\n| {kind}: {len(files)} files ({n_bad} corrupt), {KINDS[kind][3]} | seconds | files/s "
-        "| done | failed | mean task s | worker RSS MB at 25 % → 90 % of files (max) "
-        "| 90 % ÷ 25 % |"
+        f"| done | failed | mean task s | worker RSS MB at {EARLY_PC} → {LATE_PC} of files (max) "
+        f"| {SPAN} |"
     )
     print("|---|---:|---:|---:|---:|---:|---|---|")
     for name, row in rows.items():
@@ -541,7 +544,7 @@ def print_summary(report: dict[str, dict], inputs: dict[str, tuple[list[Path], i
     """The ratios of every kind, one line each."""
     print(
         "\n| kind | files | mean task s (jobs=1) | speed-up jobs1 ÷ jobs2 "
-        "| Dask overhead cluster ÷ pool − 1 | jobs2 ÷ pool − 1 | worst RSS 90 % ÷ 25 % "
+        f"| Dask overhead cluster ÷ pool − 1 | jobs2 ÷ pool − 1 | worst RSS {SPAN} "
         "| failed = corrupt |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---|")
@@ -554,12 +557,12 @@ def print_summary(report: dict[str, dict], inputs: dict[str, tuple[list[Path], i
         flat = [w["late_over_early"] for r in rows.values() for w in r.get("workers", [])]
         good = [r for r in rows.values() if "error" not in r]
         failed_ok = all(r["failed"] == n_bad for r in good) if good else None
-        speedups = _round_ratios(rows, "jobs1", "jobs2")
-        overheads = _round_ratios(rows, "cluster", "pool")
+        speedups = ", ".join(f"{r:.2f}" for r in _round_ratios(rows, "jobs1", "jobs2"))
+        overheads = ", ".join(f"{r - 1:+.0%}" for r in _round_ratios(rows, "cluster", "pool"))
         cells = [
             f"{task_s:.3f}" if task_s else "",
             (f"{speedup:.2f}×" + (f" (rounds: {speedups})" if speedups else "")) if speedup else "",
-            (f"{overhead - 1:+.1%}" + (f" (rounds: ÷ {overheads})" if overheads else ""))
+            (f"{overhead - 1:+.1%}" + (f" (rounds: {overheads})" if overheads else ""))
             if overhead
             else "",
             f"{start_up - 1:+.1%}" if start_up else "",
@@ -594,7 +597,7 @@ def check_targets(report: dict[str, dict]) -> None:
         if flat:
             worst = max(flat)
             lines.append(
-                f"worker memory flat (90 % ÷ 25 % ≤ {FLAT}): worst {worst:.2f} {met(worst <= FLAT)}"
+                f"worker memory flat ({SPAN} ≤ {FLAT}): worst {worst:.2f} {met(worst <= FLAT)}"
             )
         print(f"- {kind}: " + ("; ".join(lines) if lines else "nothing measured"))
 
