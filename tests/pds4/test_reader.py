@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -33,6 +35,16 @@ def test_a_product_is_described_from_its_label_or_its_data_file(product):
         assert (table.kind, table.shape, len(table.fields)) == ("Table_Binary", (12,), 23)
         echo = next(f for f in table.fields if f.name == "Scientific_Data, ECHO_DATA")
         assert (echo.data_type, echo.repetitions) == ("IEEE754LSBSingle", 128)
+
+
+def test_a_product_given_by_a_relative_path_is_read(product, tmp_path, monkeypatch):
+    # the data file's path once came out with the label's folder twice (dir/dir/x.2B)
+    label, data, _ = product
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    info = pds4.open_product(Path("..") / label.name)
+    assert info.data_files == (str(Path("..") / data.name),)
+    assert len(pds4.read_table(info)["Scientific_Data, ECHO_DATA"]) == 12
 
 
 def test_table_columns_come_back_with_their_shapes_and_raw_bit_strings(product):

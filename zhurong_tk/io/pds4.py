@@ -375,7 +375,9 @@ def _walk_fields(node: Any, prefix: str = "", repeat: int = 1) -> Iterator[Field
 
 def _structure_info(label: Path, structure: Any) -> StructureInfo:
     meta = structure.meta_data
-    data_file = str(label.parent / structure.parent_filename)
+    # pds4_tools joins the file name to the label's folder as given: joined again, a
+    # relative label path would name its folder twice
+    data_file = str(label.parent / Path(structure.parent_filename).name)
     if structure.is_table():
         record = meta.get("Record_Binary") or meta.get("Record_Character") or {}
         fields = tuple(_walk_fields(record))
