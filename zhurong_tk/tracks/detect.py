@@ -346,21 +346,26 @@ def texture_level(grey: np.ndarray, resp: np.ndarray, n_lines: int = 12, n_tiles
     reference a rut's depth is compared with.
     """
     h, w = grey.shape
-    depths = []
+    n = int(min(h - 1, 0.8 * h)) // 2  # every other pixel: a median needs no more
+    paths, widths = [], []
     for k in range(n_lines):
         x0 = (k + 0.5) * w / n_lines
         angle = math.radians(60 + 60 * ((k * 7) % n_lines) / n_lines)  # 60..120 degrees
         dx, dy = math.cos(angle), -math.sin(angle)  # upwards
-        n = int(min(h - 1, 0.8 * h)) // 2  # every other pixel: a median needs no more
-        width = (0.02 + 0.04 * (k % 3)) * w
-        out = np.zeros((n, 6))
-        path = _line_path(x0, h - 1.0, dx, dy, n, spacing=2.0)
-        _kernels.match_trough(
-            grey, resp, *path, np.full(n, width), WIDE_FACTORS, BOX_SAMPLES, n_tiles, out
-        )
-        inside = out[:, 5] > 0
+        paths.append(_line_path(x0, h - 1.0, dx, dy, n, spacing=2.0))
+        widths.append(np.full(n, (0.02 + 0.04 * (k % 3)) * w))
+    # all lines in one call (each step is matched on its own): one thread launch, not twelve
+    out = np.zeros((n_lines * n, 6))
+    xs, ys, nxs, nys = (np.concatenate(part) for part in zip(*paths, strict=True))
+    _kernels.match_trough(
+        grey, resp, xs, ys, nxs, nys, np.concatenate(widths), WIDE_FACTORS, BOX_SAMPLES,
+        n_tiles, out,
+    )  # fmt: skip
+    depths = []
+    for line in out.reshape(n_lines, n, 6):
+        inside = line[:, 5] > 0
         if inside.any():
-            depths.append(float(np.median((out[:, 3] - out[:, 2])[inside])))
+            depths.append(float(np.median((line[:, 3] - line[:, 2])[inside])))
     # lines along a rut would raise it: the lower third of the lines is soil alone
     return float(np.percentile(depths, 30)) + 1e-4 if depths else 1e-3
 
