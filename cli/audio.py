@@ -19,13 +19,19 @@ def audio() -> None:
     """Analyse climate-station and rover microphone audio."""
 
 
+_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+
+
 def _parse_band(_ctx, _param, values: tuple[str, ...]) -> tuple[tuple[float, float], ...] | None:
     bands = []
     for value in values:
-        match = re.fullmatch(r"\s*([0-9.]+)\s*[-:]\s*([0-9.]+)\s*", value)
+        match = re.fullmatch(rf"\s*({_NUMBER})\s*[-:]\s*({_NUMBER})\s*", value)
         if not match:
             raise click.BadParameter(f"{value!r} is not LO-HI in Hz (e.g. 20-100)")
-        bands.append((float(match[1]), float(match[2])))
+        lo, hi = float(match[1]), float(match[2])
+        if not lo < hi:
+            raise click.BadParameter(f"{value!r}: LO must be below HI")
+        bands.append((lo, hi))
     return tuple(bands) or None
 
 
@@ -144,6 +150,12 @@ def analyze_command(
     if export_denoised and Path(export_denoised).name != export_denoised:
         raise click.UsageError(
             "--export-denoised takes a file name, written inside the result folder"
+        )
+    if export_denoised and Path(export_denoised).suffix.lower() not in (".wav", ".flac"):
+        raise click.UsageError("--export-denoised takes a .wav or .flac file name")
+    if bandpass and not 0 <= bandpass[0] < bandpass[1]:
+        raise click.UsageError(
+            f"--bandpass needs 0 <= LO < HI, got {bandpass[0]:g} {bandpass[1]:g}"
         )
 
     def work(path: str, folder: Path) -> dict:

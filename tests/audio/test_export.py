@@ -27,6 +27,13 @@ def test_full_band_is_the_identity(tmp_path, noise):
     assert np.max(np.abs(y - x)) < 1e-5
 
 
+def test_exports_are_wav_or_flac(tmp_path, noise):
+    path, _ = noise
+    with pytest.raises(ParameterError, match=r"\.wav or \.flac, not '\.txt'"):
+        export(path, tmp_path / "x.txt", n_fft=512, band_hz=(0.0, 8000.0))
+    assert not (tmp_path / "x.txt").exists()
+
+
 def test_bandpass_keeps_its_band(tmp_path, noise):
     path, x = noise
     export(path, tmp_path / "band.flac", n_fft=1024, band_hz=(1000.0, 2000.0), mix=True)

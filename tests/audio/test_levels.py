@@ -27,6 +27,12 @@ def test_user_bands_are_clipped_to_nyquist():
     bands = user_bands(((20, 100), (2000, 10_000), (5000, 6000)), freqs=freqs, nyquist=4000)
     assert [(b.lo_hz, b.hi_hz) for b in bands] == [(20, 100), (2000, 4000)]
     assert bands[1].label.endswith("(clipped)")
+    notes: list[str] = []
+    user_bands(((5000, 6000), (1001, 1002)), freqs=freqs, nyquist=4000, notes=notes)
+    assert notes == [
+        "user band 5000-6000 Hz lies above the Nyquist frequency (4000 Hz): left out",
+        "user band 1001-1002 Hz holds no frequency bin (bins 7.8125 Hz apart): left out",
+    ]
     with pytest.raises(ParameterError, match=r"0 <= lo < hi, got \(100, 20\)"):
         user_bands(((100, 20),), freqs=freqs, nyquist=4000)
 

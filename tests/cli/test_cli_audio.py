@@ -117,6 +117,11 @@ def test_existing_results_are_kept_without_overwrite(tmp_path, egress):
         ["--n-fft", "1000"],
         ["--sensitivity", "-2"],
         ["--export-denoised", "a/b.wav"],
+        ["--export-denoised", "clean.txt"],
+        ["--export-denoised", "clean"],
+        ["--band", "1..2-5"],
+        ["--band", "500-100"],
+        ["--bandpass", "500", "100"],
     ],
 )
 def test_usage_errors_exit_2(tmp_path, egress, args):
@@ -124,3 +129,19 @@ def test_usage_errors_exit_2(tmp_path, egress, args):
     result = run("audio", "analyze", str(path), "--out", str(tmp_path / "o"), *args)
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_bands_above_nyquist_are_reported_not_dropped_silently(tmp_path, egress):
+    path, _ = egress  # 16 kHz: Nyquist 8 kHz
+    out = tmp_path / "o"
+    args = ["--band", "9000-12000", "--band", "100-500", "--bandpass", "9000", "12000"]
+    result = run("audio", "analyze", str(path), "--out", str(out), *args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    warnings = report["warnings"]
+    assert any(
+        "user band 9000-12000 Hz lies above the Nyquist frequency (8000 Hz)" in w for w in warnings
+    )
+    assert any("--bandpass 9000-12000 Hz" in w and "not written" in w for w in warnings)
+    assert not (out / "bandpass_9000-12000Hz.wav").exists()
+    assert [b["label"] for b in report["channels"][0]["bands"]["user"]] == ["100-500 Hz"]

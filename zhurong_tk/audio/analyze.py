@@ -707,6 +707,7 @@ class AudioAnalyzer:
         self.stft = StftConfig(sr=sr, n_fft=params.n_fft, hop=params.hop, window=params.window)
         nyquist = sr / 2
         freqs = self.stft.freqs
+        self._notes: list[str] = []  # about the parameters, for the report's warnings
         band_sets = {
             "octave": bands_mod.fractional_octave_bands(
                 fraction=1, fmin=11.0, fmax=nyquist, freqs=freqs
@@ -714,7 +715,9 @@ class AudioAnalyzer:
             "third_octave": bands_mod.fractional_octave_bands(
                 fraction=3, fmin=11.0, fmax=nyquist, freqs=freqs
             ),
-            "user": bands_mod.user_bands(params.user_bands, freqs=freqs, nyquist=nyquist),
+            "user": bands_mod.user_bands(
+                params.user_bands, freqs=freqs, nyquist=nyquist, notes=self._notes
+            ),
         }
         expected = max(1, ((expected_frames or 0) - params.n_fft) // params.hop + 1)
         labels: list[int | str] = ["mix"] if params.mix else list(range(channels))
@@ -747,6 +750,7 @@ class AudioAnalyzer:
             if len(channels) > 1
             else [w for ch in channels for w in ch.warnings]
         )
+        warnings = self._notes + warnings
         return AudioAnalysis(
             info=info,
             sr=self.sr,
@@ -976,6 +980,14 @@ def analyze_to_folder(
             with contextlib.suppress(OSError):
                 out.path.rmdir()
         raise
+    nyquist = result.sr / 2
+    if bandpass_name and bandpass[0] >= nyquist:
+        # an all-zero file would look like a result
+        result.warnings.append(
+            f"--bandpass {bandpass[0]:g}-{bandpass[1]:g} Hz lies above the Nyquist frequency"
+            f" ({nyquist:g} Hz): {bandpass_name} not written"
+        )
+        bandpass_name = None
     try:
         names = write_outputs(
             result,

@@ -67,14 +67,25 @@ def _make_band(label: str, lo: float, hi: float, centre: float, freqs: np.ndarra
 
 
 def user_bands(
-    edges: tuple[tuple[float, float], ...], *, freqs: np.ndarray, nyquist: float
+    edges: tuple[tuple[float, float], ...],
+    *,
+    freqs: np.ndarray,
+    nyquist: float,
+    notes: list[str] | None = None,
 ) -> list[Band]:
-    """Bands from ``(lo, hi)`` pairs in Hz, clipped to Nyquist; empty ones are left out."""
+    """Bands from ``(lo, hi)`` pairs in Hz, clipped to Nyquist; empty ones are left out
+    (and said why in ``notes``, when given: a band the user asked for does not vanish
+    without a word)."""
     bands = []
     for lo, hi in edges:
         if not 0 <= lo < hi:
             raise ParameterError(f"a band must have 0 <= lo < hi, got ({lo}, {hi})")
         if lo >= nyquist:
+            if notes is not None:
+                notes.append(
+                    f"user band {lo:g}-{hi:g} Hz lies above the Nyquist frequency"
+                    f" ({nyquist:g} Hz): left out"
+                )
             continue
         top = min(hi, nyquist)
         band = _make_band(
@@ -86,4 +97,9 @@ def user_bands(
         )
         if band is not None:
             bands.append(band)
+        elif notes is not None:
+            notes.append(
+                f"user band {lo:g}-{hi:g} Hz holds no frequency bin"
+                f" (bins {freqs[1] - freqs[0]:g} Hz apart): left out"
+            )
     return bands

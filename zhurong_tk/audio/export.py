@@ -47,6 +47,10 @@ def gate_gains(
     return ndimage.uniform_filter1d(gains, 3, axis=-1, mode="nearest")
 
 
+#: The containers exports are written in (float WAV; 24-bit FLAC).
+EXPORT_SUFFIXES = (".wav", ".flac")
+
+
 def band_gains(freqs: np.ndarray, lo_hz: float, hi_hz: float, *, taper_bins: int = 2) -> np.ndarray:
     """1 inside ``[lo_hz, hi_hz]``, 0 outside, with raised-cosine tapers of a few bins."""
     if not 0 <= lo_hz < hi_hz:
@@ -87,6 +91,9 @@ def export(
     """
     if noise_floors is None and band_hz is None:
         raise ParameterError("nothing to export: give a noise floor to gate against or a band")
+    suffix = os.path.splitext(os.fspath(out_path))[1].lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise ParameterError(f"exports are written as .wav or .flac, not {suffix or 'no suffix'!r}")
     reader = AudioReader(path, stream=stream, signal=signal)
     sr = reader.info.samplerate
     hop = n_fft // 4
@@ -101,7 +108,7 @@ def export(
         np.zeros(pad, np.float32) for _ in range(channels)
     ]  # leading zeros: every sample in 4 frames
     accum = [np.zeros(n_fft, np.float32) for _ in range(channels)]
-    subtype = "FLOAT" if str(out_path).lower().endswith(".wav") else None
+    subtype = "FLOAT" if suffix == ".wav" else "PCM_24"  # FLAC holds integers only
     with (
         atomic_path(out_path, overwrite=overwrite) as tmp,
         sf.SoundFile(tmp, "w", samplerate=sr, channels=channels, subtype=subtype) as fh,
