@@ -59,3 +59,22 @@ def test_handheld_clip_with_audio_and_scrambled_timestamps(samples_root, tmp_pat
     first = float((tmp_path / "metrics.csv").read_text().splitlines()[1].split(",")[1])
     assert np.array_equal(np.floor(times - first), np.arange(16))
     assert all(f["sharpness"] > 0 for f in index["frames"])
+
+
+def test_frames_fetched_again_are_the_frames_the_index_names(samples_root, tmp_path):
+    # event frames are fetched by a second, seeking decode; on this clip the decoder's
+    # times are scrambled (pts == dts around B-frames), and the repaired time of frame 25
+    # is the decoder's time of frame 28: matched by it, the picture written was another's
+    import cv2
+
+    from zhurong_tk.io.video import open_frames
+
+    path = sample_path(samples_root, "video/generic/opencv_box.mp4")
+    selection = FrameSelection(events="edl", image_format="png", dedup_bits=-1)
+    index = extract_frames(path, OutputDir(tmp_path), selection)
+    fetched = {f["frame"]: f for f in index["frames"] if "event:" in f["reason"]}
+    assert fetched, "the clip's hovers should be fetched as event frames"
+    for frame in open_frames(path).frames():
+        if frame.index in fetched:
+            written = cv2.imread(str(tmp_path / fetched[frame.index]["path"]))
+            assert np.array_equal(written, frame.bgr()), frame.index

@@ -8,6 +8,7 @@ presentation timestamps, never ``index / fps``.
 
 from __future__ import annotations
 
+import array
 import collections
 import dataclasses
 import heapq
@@ -403,6 +404,8 @@ class VideoReader:
         self.decode_failures = 0
         self.timestamps_repaired = 0
         self.timestamps_assumed = 0
+        # the decoder's own time of each frame by index (8 bytes a frame), for frames_at
+        self._raw_time_of = array.array("d")
 
     #: Frames held back to repair timestamps (deeper than any B-frame pyramid in practice).
     REORDER_WINDOW = 8
@@ -436,7 +439,9 @@ class VideoReader:
         # B-frames) attach the wrong packet's pts. The smallest pending pts is
         # the time of the oldest pending frame.
         time_s = heapq.heappop(times)
-        if time_s != self._raw_times.popleft():
+        raw = self._raw_times.popleft()
+        self._raw_time_of.append(raw)
+        if time_s != raw:
             self.timestamps_repaired += 1
         return _from_av(index, time_s, frames.popleft())
 
@@ -445,13 +450,17 @@ class VideoReader:
 
         Seeks to the keyframe before each time and decodes forward to the
         nearest frame, so each costs at most one group of pictures. Frames that
-        cannot be reached are skipped.
+        cannot be reached are skipped. After :meth:`frames`, a frame is found by
+        the time its decoder attached (where :meth:`frames` repaired times that
+        came out of order, the repaired time belongs to another decoded frame).
         """
+        raw_time_of = self._raw_time_of
         with open_container(self.path) as container:
             st = container.streams.video[0]
             base = st.time_base or Fraction(1, 1_000_000)
             for index, target in sorted(wanted, key=lambda w: w[1]):
-                best = self._nearest(container, st, base, target)
+                raw = raw_time_of[index] if 0 <= index < len(raw_time_of) else target
+                best = self._nearest(container, st, base, raw)
                 if best is not None:
                     yield _from_av(index, target, best)
 
@@ -487,6 +496,7 @@ class VideoReader:
     def _decoded(self) -> Iterator[tuple[av.VideoFrame, float]]:
         self.timestamps_repaired = 0
         self._raw_times: collections.deque[float] = collections.deque()
+        self._raw_time_of = array.array("d")
         self.timestamps_assumed = 0
         # raw elementary streams carry no times: the nominal rate is all there is
         step = 1.0 / (self.info.fps or 25.0)
