@@ -31,6 +31,22 @@ def test_cuts_found_and_flashes_and_pans_ignored(edl_videos, tmp_path):
     assert true_positive / found >= 0.9
 
 
+def test_a_scene_that_starts_in_the_last_moments_gets_its_frame(edl_videos, tmp_path):
+    # the detector confirms a cut some frames after it; one in the last of them is
+    # confirmed only when the video ends, and its scene once went without a frame
+    path, scene = edl_videos[0]
+    second = scene["cuts"][1]["time_s"]
+    selection = FrameSelection(scenes=True, end_s=second + 0.2, dedup_bits=-1)
+    index = extract_frames(path, OutputDir(tmp_path), selection)
+    assert [abs(c["frame"] - t["frame"]) <= 1 for c, t in zip(index["cuts"], scene["cuts"])] == [
+        True,
+        True,
+    ]
+    picks = [f for f in index["frames"] if "scene" in f["reason"]]
+    assert len(picks) == len(index["scenes"]) == 3
+    assert picks[-1]["time_s"] >= second - 1 / 30
+
+
 def test_kept_frames_carry_their_presentation_times(edl_videos, tmp_path):
     for i, (path, scene) in enumerate(edl_videos):
         out = tmp_path / str(i)

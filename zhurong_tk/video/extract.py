@@ -387,6 +387,10 @@ def _extract(
         for cut in detector.finish():
             if selection.events and candidate_cut and candidate_cut.signals.index == cut.frame:
                 keeper.keep(_reason(candidate_cut, "event:abrupt_change"), forced=True)
+            if selection.scenes and scene is not None:
+                # a cut confirmed only at the end (in the last ~0.5 s) opens a scene too
+                keeper.keep(scene.take("scene"))
+                scene, tentative = tentative or _Best(cut.frame), None
         if scene is not None:
             keeper.keep(scene.take("scene"))
         if interval is not None:
