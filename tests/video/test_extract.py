@@ -38,10 +38,9 @@ def test_a_scene_that_starts_in_the_last_moments_gets_its_frame(edl_videos, tmp_
     second = scene["cuts"][1]["time_s"]
     selection = FrameSelection(scenes=True, end_s=second + 0.2, dedup_bits=-1)
     index = extract_frames(path, OutputDir(tmp_path), selection)
-    assert [abs(c["frame"] - t["frame"]) <= 1 for c, t in zip(index["cuts"], scene["cuts"])] == [
-        True,
-        True,
-    ]
+    found = [c["frame"] for c in index["cuts"]]
+    assert len(found) == 2
+    assert all(abs(c - t["frame"]) <= 1 for c, t in zip(found, scene["cuts"], strict=True))
     picks = [f for f in index["frames"] if "scene" in f["reason"]]
     assert len(picks) == len(index["scenes"]) == 3
     assert picks[-1]["time_s"] >= second - 1 / 30
