@@ -135,9 +135,10 @@ def frames_command(
         click.echo(json.dumps(index))
         return
     facts = index["video"]
+    rate = f"{facts['fps_measured']:.3f} fps measured" if facts["fps_measured"] else "keyframes"
     click.echo(
         f"{video_path}: {facts['frames_analysed']} frames, {facts['width']}×{facts['height']}, "
-        f"{facts['fps_measured'] or 0:.3f} fps measured → {out_dir}"
+        f"{rate} → {out_dir}"
     )
     click.echo(
         f"  {len(index['cuts'])} cuts, {len(index['flashes'])} flashes ignored, "

@@ -137,6 +137,20 @@ def test_keyframes_only_decodes_the_keyframes(edl_videos):
     key_times = [f.time_s for f in every if f.key]
     assert 1 <= len(keys) < len(every) / 10
     assert [f.time_s for f in keys] == pytest.approx(key_times)
+    # each keyframe with its index among all frames, not among the keyframes
+    assert [f.index for f in keys] == [f.index for f in every if f.key]
+    assert keys[-1].index > len(keys)
+
+
+def test_keyframes_only_in_vp9(tmp_path):
+    # libvpx's decoder ignores skip_frame: the packets that are not keyframes are not
+    # given to it at all
+    scene = synth_video.edl_scene(duration_s=6, fps=15, width=160, height=120, seed=5)
+    path = synth_video.write(tmp_path / "edl.webm", scene, codec="libvpx-vp9")
+    every = list(VideoReader(path).frames())
+    keys = list(VideoReader(path, keyframes_only=True).frames())
+    assert 1 <= len(keys) < len(every) / 10
+    assert [(f.index, f.time_s) for f in keys] == [(f.index, f.time_s) for f in every if f.key]
 
 
 def test_frames_at_seeks_to_the_exact_frames(edl_videos):

@@ -411,7 +411,11 @@ class VideoReader:
     REORDER_WINDOW = 8
 
     def frames(self) -> Iterator[Frame]:
-        """Yield every decodable frame in presentation order with its presentation time."""
+        """Yield every decodable frame in presentation order with its presentation time
+        (with ``keyframes_only``, the keyframes, each with its index among all frames)."""
+        if self.keyframes_only:
+            yield from self._keyframes()
+            return
         decoded = self._decoded()
         if self.prefetch > 0:
             decoded = iter(_Prefetch(decoded, self.prefetch))
@@ -493,6 +497,49 @@ class VideoReader:
                 return best
         return None
 
+    def _keyframes(self) -> Iterator[Frame]:
+        """Keyframes only: every packet is demuxed (cheap) but only keyframe packets are
+        decoded (some decoders, VP9's among them, ignore ``skip_frame``). A keyframe's index
+        is the number of packets presented before it, counted once the few packets that
+        may still precede it in presentation order (B-frames) have been demuxed."""
+        times = array.array("d")  # presentation time of every packet so far
+        held: collections.deque[tuple[av.VideoFrame, float, int]] = collections.deque()
+
+        def ready(final: bool) -> Iterator[Frame]:
+            while held and (final or len(times) >= held[0][2]):
+                frame, time_s, _ = held.popleft()
+                index = int(np.count_nonzero(np.frombuffer(times, np.float64) < time_s))
+                yield _from_av(index, time_s, frame)
+
+        def hold(frame: av.VideoFrame, until: int) -> None:
+            # frames flushed from the decoder carry a pts but no time base (time is NaN)
+            if frame.pts is None or st.time_base is None:
+                self.timestamps_assumed += 1  # no time, no index: it cannot be placed
+                return
+            self.frames_read += 1
+            held.append((frame, float(frame.pts * st.time_base), until))
+
+        with open_container(self.path) as container:
+            st = container.streams.video[0]
+            for packet in container.demux(st):
+                if packet.pts is not None and packet.time_base is not None:
+                    times.append(float(packet.pts * packet.time_base))
+                if packet.is_keyframe:
+                    try:
+                        decoded = packet.decode()
+                    except av.error.FFmpegError:
+                        self.decode_failures += 1
+                        decoded = []
+                    for frame in decoded:
+                        hold(frame, len(times) + self.REORDER_WINDOW)
+                yield from ready(final=False)
+            try:
+                for frame in st.decode(None):  # the decoder's delayed output, if any
+                    hold(frame, 0)
+            except av.error.FFmpegError:
+                pass
+            yield from ready(final=True)
+
     def _decoded(self) -> Iterator[tuple[av.VideoFrame, float]]:
         self.timestamps_repaired = 0
         self._raw_times: collections.deque[float] = collections.deque()
@@ -503,10 +550,7 @@ class VideoReader:
         last = -step
         with open_container(self.path) as container:
             st = container.streams.video[0]
-            if self.keyframes_only:
-                st.codec_context.skip_frame = "NONKEY"
-            else:
-                st.thread_type = "AUTO"
+            st.thread_type = "AUTO"
             for packet in container.demux(st):
                 try:
                     decoded = packet.decode()

@@ -329,7 +329,11 @@ def _extract(
             metrics.write(",".join(row) + "\n")
 
             if selection.keyframes:
+                # seconds apart: no cut, scene or rate can be told from keyframes alone
                 keeper.keep(dataclasses.replace(cand, reasons=["keyframe"]))
+                if progress is not None:
+                    progress(t)
+                continue
             flashes_before = len(detector.flashes)
             pending_before = detector.pending
             confirmed = detector.update(signals, frame_hash)
@@ -588,7 +592,11 @@ def _sheet_jpeg(keeper: _Keeper, events: list[dict[str, Any]], reader: Any) -> b
 def _index(reader, times, log, detector, keeper, events, selection, step) -> dict[str, Any]:
     info = reader.info
     intervals = np.diff(times) if len(times) > 1 else np.empty(0)
-    measured_fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else None
+    measured_fps = (
+        (len(times) - 1) / (times[-1] - times[0])
+        if len(times) > 1 and not selection.keyframes
+        else None
+    )
     variable = False
     if len(intervals):
         # beyond the rounding of a coarse time base (WebM: 1 ms, so 33/34-ms steps at 30 fps)
