@@ -122,3 +122,23 @@ def test_read_image_reduced(tmp_path):
     assert read_image(deep, reduce=2).dtype == np.uint16
     with pytest.raises(ParameterError, match="reduce"):
         read_image(deep, reduce=3)
+
+
+def test_exif_orientation_is_ignored_at_every_reduction(tmp_path, rng):
+    # pixels as stored whatever the decode: the reduced JPEG modes applied the EXIF
+    # orientation and the full one did not, so coordinates scaled by the header's
+    # width came out wrong for large rotated photos
+    from PIL import Image
+
+    stored = rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    picture = Image.fromarray(stored)
+    exif = picture.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    path = tmp_path / "rotated.jpg"
+    picture.save(path, exif=exif.tobytes(), quality=95)
+    info = probe_image(path)
+    assert (info.width, info.height) == (96, 64)
+    full = read_image(path)
+    assert full.shape[:2] == (64, 96)
+    for reduce in (2, 4, 8):
+        assert read_image(path, reduce=reduce).shape[:2] == (64 // reduce, 96 // reduce)

@@ -223,7 +223,9 @@ def read_image(
             (3, 4): cv2.IMREAD_REDUCED_COLOR_4,
             (3, 8): cv2.IMREAD_REDUCED_COLOR_8,
         }
-        pixels = cv2.imdecode(data, flags[(info.channels, reduce)])
+        # pixels as stored, like IMREAD_UNCHANGED below (the reduced modes would apply the
+        # EXIF orientation: coordinates would then not match the header's width and height)
+        pixels = cv2.imdecode(data, flags[(info.channels, reduce)] | cv2.IMREAD_IGNORE_ORIENTATION)
     else:
         pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
         if pixels is not None and reduce > 1:
