@@ -283,6 +283,26 @@ def test_tiny_sixteen_bit_and_alpha_images(tmp_path):
     assert report["input"]["channels"] == 4 and len(result.tracks) == len(eight_bit.tracks)
 
 
+def test_missing_pixels_in_a_float_image_are_reported_not_fatal(tmp_path):
+    # one NaN made the whole image NaN (min/max skipped it, the arithmetic did not) and the
+    # detector reported "no tracks found"; an Inf made it all zero
+    image = synth_tracks.render(synth_tracks.track_scene(seed=4, n_ruts=2))
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255
+    clean = detect_tracks(grey)
+    assert len(clean.tracks) >= 2
+    for bad in (np.nan, np.inf):
+        holed = grey.copy()
+        holed[0, 0] = bad
+        holed[100, 50:60] = bad
+        assert len(detect_tracks(holed).tracks) == len(clean.tracks)
+    path = tmp_path / "holed.tif"
+    cv2.imwrite(str(path), holed)
+    result, report = detect_to_folder(path, tmp_path / "out")
+    assert len(result.tracks) == len(clean.tracks)
+    assert report["warnings"] == ["11 non-finite pixel values (NaN/Inf) were treated as missing"]
+    assert (tmp_path / "out" / "overlay.png").stat().st_size > 0
+
+
 def test_large_jpeg_is_decoded_reduced_and_reported_in_its_own_pixels(tmp_path):
     image = synth_tracks.render(synth_tracks.track_scene(seed=4, n_ruts=2))
     big = cv2.resize(image, (4480, 3360), interpolation=cv2.INTER_CUBIC)

@@ -270,7 +270,8 @@ class TrackResult:
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:
-    """float32 grey in [0, 1] from uint8/uint16/float, grey/BGR/BGRA (alpha ignored)."""
+    """float32 grey in [0, 1] from uint8/uint16/float, grey/BGR/BGRA (alpha ignored);
+    non-finite pixels of a float image are set to the median of the others."""
     if image.ndim == 3:
         if image.shape[2] == 1 or image.shape[2] == 2:
             image = image[:, :, 0]
@@ -283,7 +284,11 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint16:
         return image.astype(np.float32) * (1 / 65535)
     grey = image.astype(np.float32)
-    lo, hi = float(np.nanmin(grey)), float(np.nanmax(grey))
+    finite = np.isfinite(grey)
+    if not finite.all():
+        # missing pixels (NaN, Inf) take the typical level: 0 would draw dark lines
+        grey[~finite] = np.median(grey[finite]) if finite.any() else 0.0
+    lo, hi = float(grey.min()), float(grey.max())
     return (grey - lo) / (hi - lo) if hi > lo else np.zeros_like(grey)
 
 

@@ -30,9 +30,14 @@ def overlay_image(image: np.ndarray, result: TrackResult) -> np.ndarray:
     """
     grey_or_colour = image
     if image.dtype != np.uint8:
-        lo, hi = float(np.nanmin(image)), float(np.nanmax(image))
+        values = image.astype(np.float32)
+        finite = np.isfinite(values)
+        lo, hi = (
+            (float(values[finite].min()), float(values[finite].max())) if finite.any() else (0, 0)
+        )
         scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        grey_or_colour = np.clip((image.astype(np.float32) - lo) * scale, 0, 255).astype(np.uint8)
+        values[~finite] = lo  # missing pixels drawn black
+        grey_or_colour = np.clip((values - lo) * scale, 0, 255).astype(np.uint8)
     if grey_or_colour.ndim == 2:
         canvas = cv2.cvtColor(grey_or_colour, cv2.COLOR_GRAY2BGR)
     elif grey_or_colour.shape[2] == 4:
@@ -115,6 +120,12 @@ def detect_to_folder(
         (f for f in (1, 2, 4, 8) if max(info.width, info.height) / f >= OVERLAY_SIDE), default=1
     )
     image = read_image(path, max_pixels=max_pixels, reduce=reduce)
+    warnings = []
+    if image.dtype.kind == "f" and not (finite := np.isfinite(image)).all():
+        warnings.append(
+            f"{int(finite.size - np.count_nonzero(finite))} non-finite pixel values (NaN/Inf)"
+            " were treated as missing"
+        )
     factor = info.width / image.shape[1]
     if camera is not None and factor != 1.0:
         camera = dataclasses.replace(
@@ -151,6 +162,7 @@ def detect_to_folder(
         decoded_at=round(1 / factor, 5),
         **found,
         message=f"{len(result.tracks)} tracks found" if result.tracks else "no tracks found",
+        warnings=warnings,
         detect_seconds=round(elapsed, 4),
     )
     ok, png = cv2.imencode(".png", overlay_image(image, reduced))
