@@ -77,6 +77,8 @@ def test_a_radargram_finds_the_dipping_reflector_of_a_synthetic_product(tmp_path
     assert [s["step"] for s in doc["processing"]][:2] == ["dewow", "time_zero"]
     saved = np.load(tmp_path / "out" / "traces.npz")
     assert saved["amplitude"].shape == (30, doc["samples"])
+    assert np.array_equal(saved["sample"], np.arange(doc["samples"]))
+    assert np.diff(saved["time_ns"]) == pytest.approx(10.0)
     assert (tmp_path / "out" / "radargram.png").stat().st_size > 10_000
 
 
@@ -105,6 +107,9 @@ def test_the_real_products_give_radargrams(samples_root, tmp_path, relative, cha
     assert max(zero) - min(zero) <= 6
     assert 10 < doc["signal_extent_samples"] < doc["samples"] // 2
     assert 6.0 < doc["distance_m"] < 7.5
+    # HF's sample interval is not in the product: no time axis, not sample numbers as ns
+    saved = np.load(tmp_path / "traces.npz")
+    assert ("time_ns" in saved) == (doc["sample_interval_ns"] is not None) == (channel == "LF")
 
 
 @pytest.mark.slow

@@ -331,12 +331,11 @@ def _write_channel(
         ),
     )
     with out.atomic(arrays) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(
-            fh,
-            amplitude=amplitude,
-            distance_m=data.distance_m,
-            time_ns=times if times is not None else np.arange(amplitude.shape[1]),
-        )
+        # time only where the interval is known: sample numbers under "time_ns" read as ns
+        axes = {"sample": np.arange(amplitude.shape[1])}
+        if times is not None:
+            axes["time_ns"] = times
+        np.savez_compressed(fh, amplitude=amplitude, distance_m=data.distance_m, **axes)
     return {
         "channel": data.channel,
         "traces": int(amplitude.shape[0]),
