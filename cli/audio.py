@@ -151,8 +151,11 @@ def analyze_command(
         raise click.UsageError(
             "--export-denoised takes a file name, written inside the result folder"
         )
-    if export_denoised and Path(export_denoised).suffix.lower() not in (".wav", ".flac"):
-        raise click.UsageError("--export-denoised takes a .wav or .flac file name")
+    if export_denoised:
+        from zhurong_tk.audio.export import EXPORT_SUFFIXES
+
+        if Path(export_denoised).suffix.lower() not in EXPORT_SUFFIXES:
+            raise click.UsageError("--export-denoised takes a .wav or .flac file name")
     if bandpass and not 0 <= bandpass[0] < bandpass[1]:
         raise click.UsageError(
             f"--bandpass needs 0 <= LO < HI, got {bandpass[0]:g} {bandpass[1]:g}"
