@@ -12,6 +12,7 @@ from zhurong_tk.batch import (
     Ledger,
     content_hash,
     expand_inputs,
+    file_state,
     options_key,
     read_manifest,
     result_folders,
@@ -166,3 +167,38 @@ def test_unchanged_files_are_not_read_again(tmp_path, monkeypatch):
 
     monkeypatch.setattr("zhurong_tk.batch.ledger.content_hash", no_reading)
     assert Ledger(tmp_path / "out").decide(clip, "k", tmp_path)[0] == "skip-done"
+
+
+def test_a_result_folder_another_input_holds_is_not_taken_over(archive, tmp_path):
+    out = tmp_path / "out"
+    ledger = Ledger(out)
+    first = archive / "sol1/a.wav"
+    (folder,) = result_folders([first], out, ledger)
+    assert folder == out / "a.wav"
+    ledger.append({"path": os.path.realpath(first), "status": "done", "result": "a.wav"})
+    # the same name from another folder, run later into the same output, goes beside it
+    second = archive / "sol2/a.wav"
+    assert result_folders([second], out, ledger) == [out / "a.wav-2"]
+    ledger.append({"path": os.path.realpath(second), "status": "done", "result": "a.wav-2"})
+    # each input keeps the folder it had, however the inputs are given next time
+    both = result_folders([first, second], out, Ledger(out))
+    assert both == [out / "a.wav", out / "a.wav-2"]
+
+
+PRODUCT_LABEL = """<?xml version="1.0" encoding="UTF-8"?>
+<Product_Observational xmlns="http://pds.nasa.gov/pds4/pds/v1">
+  <File_Area_Observational><File><file_name>{name}</file_name></File></File_Area_Observational>
+</Product_Observational>
+"""
+
+
+def test_a_pds4_products_state_covers_its_data_files(tmp_path):
+    label = _touch(tmp_path / "p.2BL", PRODUCT_LABEL.format(name="p.2B").encode())
+    data = _touch(tmp_path / "p.2B", b"\x00" * 64)
+    before = file_state(label)
+    data.write_bytes(b"\x01" * 64)  # same size, new content
+    os.utime(data, ns=(before.mtime_ns - 10**9,) * 2)  # even with an older time
+    assert file_state(label).sha256 != before.sha256
+    assert file_state(label, {**vars(before)}).sha256 != before.sha256
+    data.unlink()  # a data file gone changes it too
+    assert file_state(label).sha256 != before.sha256

@@ -92,6 +92,18 @@ def test_a_rerun_skips_what_is_done_and_retries_failures_on_request(tmp_path):
     assert len(_ledger(out)) == 3 + 2 + 3 + 3
 
 
+def test_runs_of_like_named_files_into_one_output_keep_each_others_results(tmp_path):
+    first = _inputs(tmp_path / "sol1", {"a.wav": b"one"})
+    second = _inputs(tmp_path / "sol2", {"a.wav": b"twotwo"})
+    out = tmp_path / "out"
+    assert _run(first, out).done == 1
+    assert _run(second, out).done == 1
+    assert json.loads((out / "a.wav/report.json").read_text()) == {"bytes": 3}
+    assert json.loads((out / "a.wav-2/report.json").read_text()) == {"bytes": 6}
+    again = _run(first, out)
+    assert (again.done, again.skipped) == (0, 1)
+
+
 RUNNER = """
 import sys
 from tests.batch.tasks import slow_copy

@@ -17,8 +17,12 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zhurong_tk.errors import ParameterError
+
+if TYPE_CHECKING:
+    from zhurong_tk.batch.ledger import Ledger
 
 _GLOB_CHARS = re.compile(r"[*?[]")
 
@@ -147,7 +151,9 @@ def expand_inputs(
     return list(unique.values())
 
 
-def result_folders(inputs: list[Path], out: str | os.PathLike[str]) -> list[Path]:
+def result_folders(
+    inputs: list[Path], out: str | os.PathLike[str], ledger: Ledger | None = None
+) -> list[Path]:
     """Each input's result folder under ``out``: its path below the inputs' common
     folder, the file name (suffix included) as the last part.
 
@@ -155,6 +161,11 @@ def result_folders(inputs: list[Path], out: str | os.PathLike[str]) -> list[Path
     ``out/sol2/a.wav/``. Characters that are awkward in file names become
     ``_`` (a name that then repeats another gets ``-2``, ``-3``...); every
     folder is checked to lie inside ``out``.
+
+    With the output's ``ledger``, runs into one output never share a folder
+    either: an input keeps the folder an earlier run gave it, and a folder
+    holding another input's results is not given to a new one (it gets the
+    next ``-2``, ``-3``...).
     """
     out = Path(out)
     real = [Path(os.path.realpath(p)) for p in inputs]
@@ -162,17 +173,29 @@ def result_folders(inputs: list[Path], out: str | os.PathLike[str]) -> list[Path
         return []
     common = Path(os.path.commonpath([str(p.parent) for p in real]))
     resolved_out = Path(os.path.realpath(out))
+    holders = ledger.holders if ledger is not None else {}
+    earlier = ledger.folder_of if ledger is not None else {}
     folders: list[Path] = []
     taken: set[str] = set()
+
+    def free(folder: Path, owner: str) -> bool:
+        key = folder.relative_to(out).as_posix().lower()  # case-blind file systems
+        return key not in taken and holders.get(key, owner) == owner
+
     for path in real:
-        parts = path.relative_to(common).parts
-        safe = [re.sub(r"[^A-Za-z0-9._-]+", "_", part).lstrip(".") or "_" for part in parts]
-        folder = out.joinpath(*safe)
-        count = 1
-        while str(folder).lower() in taken:  # "a b.wav" and "a_b.wav"; case-blind file systems
-            count += 1
-            folder = out.joinpath(*safe[:-1], f"{safe[-1]}-{count}")
-        taken.add(str(folder).lower())
+        owner = str(path)
+        mine = earlier.get(owner)
+        if mine is not None and free(out / mine, owner):
+            folder = out / mine
+        else:
+            parts = path.relative_to(common).parts
+            safe = [re.sub(r"[^A-Za-z0-9._-]+", "_", part).lstrip(".") or "_" for part in parts]
+            folder = out.joinpath(*safe)
+            count = 1
+            while not free(folder, owner):  # "a b.wav" and "a_b.wav"; another run's a.wav
+                count += 1
+                folder = out.joinpath(*safe[:-1], f"{safe[-1]}-{count}")
+        taken.add(folder.relative_to(out).as_posix().lower())
         if not Path(os.path.realpath(folder)).is_relative_to(resolved_out):
             raise ParameterError(f"{path}: its result folder would lie outside {out}")
         folders.append(folder)

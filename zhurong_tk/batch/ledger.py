@@ -41,27 +41,74 @@ def options_key(command: str, options: dict[str, Any]) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class FileState:
-    """What a file is now: its size, modification time and content hash."""
+    """What an input is now: its size, modification time and content hash.
+
+    For a PDS4 label these cover the product, label and data files together
+    (``size`` the sum, ``mtime_ns`` the latest, ``sha256`` of every file's
+    hash), and ``parts`` lists each file's ``[name, size, mtime_ns]``.
+    """
 
     size: int
     mtime_ns: int
     sha256: str
+    parts: tuple[tuple[str, int, int], ...] = ()
 
 
 def file_state(path: str | os.PathLike[str], known: dict[str, Any] | None = None) -> FileState:
-    """The file's state; its hash is taken from ``known`` (an earlier ledger
-    record) when size and modification time are unchanged, as ``make`` and
+    """The input's state; its hash is taken from ``known`` (an earlier ledger
+    record) when sizes and modification times are unchanged, as ``make`` and
     ``rsync`` do, so a re-run does not read every finished file again.
+
+    A PDS4 label stands for its product: a data file that changed, appeared
+    or went missing changes the state as the label's own bytes do.
 
     Raises
     ------
     OSError
         The file cannot be read (the batch records the input as failed).
     """
-    st = os.stat(path)
-    if known and known.get("size") == st.st_size and known.get("mtime_ns") == st.st_mtime_ns:
-        return FileState(st.st_size, st.st_mtime_ns, known["sha256"])
-    return FileState(st.st_size, st.st_mtime_ns, content_hash(path))
+    files = [Path(path), *_data_files(path)]
+    stats = [os.stat(path), *(_stat_or_none(f) for f in files[1:])]
+    parts = tuple(
+        (f.name, st.st_size, st.st_mtime_ns) if st else (f.name, -1, 0)
+        for f, st in zip(files, stats, strict=True)
+    )
+    size = sum(max(p[1], 0) for p in parts)
+    mtime_ns = max(p[2] for p in parts)
+    if len(parts) == 1:
+        parts = ()
+    if (
+        known
+        and known.get("size") == size
+        and known.get("mtime_ns") == mtime_ns
+        and [list(p) for p in parts] == [list(p) for p in known.get("parts") or ()]
+    ):
+        return FileState(size, mtime_ns, known["sha256"], parts)
+    if not parts:
+        return FileState(size, mtime_ns, content_hash(path), parts)
+    digest = hashlib.sha256()
+    for f, part in zip(files, parts, strict=True):
+        digest.update(f"{part[0]}\0{content_hash(f) if part[1] >= 0 else 'missing'}\n".encode())
+    return FileState(size, mtime_ns, "sha256:" + digest.hexdigest(), parts)
+
+
+def _data_files(path: str | os.PathLike[str]) -> list[Path]:
+    from zhurong_tk.errors import ZhurongError
+    from zhurong_tk.io.pds4 import label_file_names, looks_like_label
+
+    if not looks_like_label(path):
+        return []
+    try:
+        return [f for f in label_file_names(path) if f != Path(path)]
+    except (ZhurongError, OSError):  # a broken label: the task says why; its bytes are the state
+        return []
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
 
 
 class Ledger:
@@ -76,9 +123,11 @@ class Ledger:
     def __init__(self, out_dir: str | os.PathLike[str]) -> None:
         self.path = Path(out_dir) / LEDGER_NAME
         self.latest: dict[str, dict[str, Any]] = {}  # input's real path -> its last record
+        self.folder_of: dict[str, str] = {}  # input's real path -> its last result folder
+        self.holders: dict[str, str] = {}  # result folder (lower case) -> the input it holds
         if self.path.exists():
             for record in _read_records(self.path):
-                self.latest[record["path"]] = record
+                self._note(record)
         try:  # an output the run cannot write to fails now, before any work
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
@@ -115,7 +164,15 @@ class Ledger:
             raise OutputWriteError(self.path, exc.strerror or str(exc), exc.errno) from exc
         finally:
             os.close(fd)
+        self._note(record)
+
+    def _note(self, record: dict[str, Any]) -> None:
         self.latest[record["path"]] = record
+        result = record.get("result")
+        if record.get("status") == "done" and isinstance(result, str) and result:
+            result = Path(result).as_posix()
+            self.folder_of[record["path"]] = result
+            self.holders[result.lower()] = record["path"]
 
     def decide(
         self,

@@ -267,7 +267,8 @@ def run_batch(
     except OSError as exc:
         raise OutputWriteError(out, exc.strerror or str(exc), exc.errno) from exc
     files = expand_inputs(inputs, suffixes, manifest=manifest)
-    folders = result_folders(files, out)
+    ledger = Ledger(out)
+    folders = result_folders(files, out, ledger)
     # a killed run leaves its partial folders beside the result folders, nowhere else:
     # look there, not through every finished result
     for parent in {f.parent for f in folders}:
@@ -276,7 +277,6 @@ def run_batch(
                 shutil.rmtree(stale, ignore_errors=True)
             else:
                 stale.unlink(missing_ok=True)
-    ledger = Ledger(out)
     key = options_key(command, options)
     summary = BatchSummary()
     todo = []

@@ -565,9 +565,16 @@ class SignalSource:
         return facts
 
 
-def named_files(product: ProductInfo) -> list[str]:
-    """Every data file the label names (``File/file_name``), tables and arrays or not."""
-    root = _safe_root(product.label)
+def label_file_names(label: str | os.PathLike[str]) -> list[Path]:
+    """The files a label names (``File/file_name``), beside the label, each once,
+    read from the XML alone (the product is not opened).
+
+    Raises
+    ------
+    MediaReadError, UnsupportedFormatError
+        As :func:`check_label_xml`.
+    """
+    root = _safe_root(label)
     names = [
         (child.text or "").strip()
         for file in root.iter()
@@ -575,8 +582,8 @@ def named_files(product: ProductInfo) -> list[str]:
         for child in file
         if _local(child.tag) == "file_name"
     ]
-    folder = Path(product.label).parent
-    return list(dict.fromkeys(str(folder / n) for n in names if n))
+    folder = Path(label).parent
+    return list(dict.fromkeys(folder / n for n in names if n))
 
 
 def media_files(product: ProductInfo, kinds: Iterable[str]) -> list[str]:
@@ -586,7 +593,7 @@ def media_files(product: ProductInfo, kinds: Iterable[str]) -> list[str]:
 
     wanted = set(kinds)
     found = []
-    for path in named_files(product):
+    for path in map(str, label_file_names(product.label)):
         if path in product.data_files or not Path(path).is_file():
             continue
         kind, _ = sniff(path)
