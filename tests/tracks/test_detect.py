@@ -270,6 +270,12 @@ def test_tiny_sixteen_bit_and_alpha_images(tmp_path):
     cv2.imwrite(str(tiny), np.zeros((1, 1), np.uint8))
     with pytest.raises(MediaReadError, match="too small"):
         detect_to_folder(tiny, tmp_path / "tiny")
+    # a strip 16 px across is not reduced below 16 px to be read faster
+    strip = tmp_path / "strip.png"
+    cv2.imwrite(str(strip), np.random.default_rng(0).integers(0, 255, (4000, 16), np.uint8))
+    result, report = detect_to_folder(strip, tmp_path / "strip")
+    assert (report["input"]["width"], report["input"]["height"]) == (16, 4000)
+    assert result.tracks == []
     image = synth_tracks.render(synth_tracks.track_scene(seed=4, n_ruts=2))
     eight_bit = detect_tracks(image)
     deep = tmp_path / "deep.png"
