@@ -96,3 +96,23 @@ def test_gusty_wind_alone_gives_no_events(tmp_path):
     kinds = {s.kind for s in result.channels[0].segments}
     close_analysis(result)
     assert kinds <= {"wind-like"}
+
+
+@pytest.mark.parametrize("kind", ["tonal", "broadband"])
+def test_an_event_holding_most_of_the_recording_is_found_with_its_edges(kind, tmp_path):
+    # 28 s of a 40-s clip: the event, not the background, holds the median level
+    scene = synth_audio.egress_scene(duration_s=40.0, seed=3)
+    event = next(s for s in scene["segments"] if s["kind"] == kind)
+    scene = {**scene, "segments": [{**event, "start_s": 3.0, "end_s": 31.0}], "impulses": []}
+    result = analyze(synth_audio.write(tmp_path / f"{kind}.wav", scene, sr=24_000))
+    channel = result.channels[0]
+    close_analysis(result)
+    # (the synthetic wind opens with a 0.5-s gust: not this test's business)
+    (found,) = [s for s in channel.segments if s.kind != "wind-like" and s.end_s > 1.0]
+    assert found.kind == kind
+    assert found.start_s == pytest.approx(3.0, abs=0.25)
+    assert found.end_s == pytest.approx(31.0, abs=0.25)
+    if kind == "tonal":  # the line takes the segment's edges, read at frame resolution
+        (line,) = channel.tonal_lines
+        assert line.freq_hz == pytest.approx(event["f0_hz"], abs=2.5)
+        assert (line.start_s, line.end_s) == (found.start_s, found.end_s)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import math
 
 import numpy as np
 
@@ -69,10 +70,19 @@ class Segment:
 
 
 def band_background(band_db: np.ndarray, percentile: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-band background level and spread (median minus background, at least 1 dB)."""
+    """Per-band background level (the ``percentile``) and spread (at least 1 dB).
+
+    The spread is the background's scatter: the median minus the background
+    level, or, when that is more than twice the scatter below the background
+    level (its ``percentile / 4`` up to it), twice that. The median belongs to
+    an event that holds more than half of the recording; the lower tail stays
+    the background's while it holds a fifth. (For Gaussian scatter the two
+    distances are 0.84 and 0.80 sigma; log-power scatter has the longer lower
+    tail, so the median is used wherever the background holds the median.)
+    """
     safe = np.where(np.isfinite(band_db), band_db, -300.0)
-    floor = np.percentile(safe, percentile, axis=0)
-    spread = np.maximum(np.percentile(safe, 50.0, axis=0) - floor, 1.0)
+    low, floor, mid = np.percentile(safe, [percentile / 4, percentile, 50.0], axis=0)
+    spread = np.maximum(np.minimum(mid - floor, 2.0 * (floor - low)), 1.0)
     return floor, spread
 
 
@@ -209,10 +219,12 @@ def segment(
             first = joined
         segments.append(first)
     segments = _join_trains(segments, trains)
+    segments += _line_segments(
+        tonal_lines, segments, times_s, band_db, band_centres_hz, flatness, impulses, config
+    )
 
     # wind-like: the whole spectrum rises together (gusts, a passing dust devil's roar)
-    c_floor = np.percentile(common, config.background_percentile)
-    c_spread = max(np.percentile(common, 50.0) - c_floor, 1.0)
+    c_floor, c_spread = band_background(common, config.background_percentile)
     c_rise = common - c_floor
     w_start = (c_rise >= config.on_db) & (c_rise / c_spread >= config.on_z / 2)
     w_keep = c_rise >= config.off_db
@@ -328,3 +340,86 @@ def _join_trains(segments: list[Segment], trains: list[ImpulseTrain]) -> list[Se
     out.extend(segments)
     out.sort(key=lambda sg: sg.start_s)
     return out
+
+
+def _line_segments(
+    lines, segments, times_s, band_db, centres, flatness, impulses, config
+) -> list[Segment]:
+    """Tonal segments of the lines no segment holds, their edges read in the band level.
+
+    A tone that holds most of the recording sets its band's background itself,
+    and a tone in a gusty low band may not rise the z-score a segment needs;
+    the tone finder has found it all the same. Its band (the octave holding
+    its strongest harmonic) is at half power where the tone starts and ends:
+    a window centred on the edge holds half of it. That crossing, near the
+    line's own ~1.5 s-blurred edges, gives the segment's edges. A tone that
+    does not lift its band by ``off_db`` gets no segment.
+    """
+    out: list[Segment] = []
+    power = 10.0 ** (band_db / 10.0)
+    for line in lines:
+        held = any(
+            sg.kind != "wind-like"
+            and min(sg.end_s, line.end_s) - max(sg.start_s, line.start_s)
+            > 0.5 * min(sg.end_s - sg.start_s, line.end_s - line.start_s)
+            for sg in segments
+        )
+        if held or not line.harmonics:
+            continue
+        strongest = max(line.harmonics, key=lambda h: h.level_db).freq_hz
+        band = int(np.argmin(np.abs(np.log2(centres / strongest))))
+        if abs(np.log2(centres[band] / strongest)) > 0.5:
+            continue
+        edges = _half_power_edges(power[:, band], times_s, line.start_s, line.end_s)
+        if edges is None:
+            continue
+        s, e, step_db = edges
+        if step_db < config.off_db or e - s < config.min_duration_s:
+            continue
+        a, b = np.searchsorted(times_s, [s, e])
+        b = max(b, a + 1)
+        seg = _label(
+            s, e, band_db[a:b] - np.percentile(band_db, config.background_percentile, axis=0),
+            centres, flatness[a:b], [line], impulses, config,
+        )  # fmt: skip
+        seg.kind = "tonal"
+        seg.evidence["tonal_line_hz"] = round(line.freq_hz, 3)
+        seg.evidence["tonal_lines_hz"] = [round(line.freq_hz, 3)]
+        seg.evidence["edges_from"] = "tone band level"
+        out.append(seg)
+    return out
+
+
+def _half_power_edges(
+    power: np.ndarray, times_s: np.ndarray, start_s: float, end_s: float, blur_s: float = 1.5
+) -> tuple[float, float, float] | None:
+    """Where ``power`` crosses half-way between its level inside ``start_s..end_s``
+    (away from the blurred edges) and outside, searched within ``blur_s`` of each edge;
+    with the step between the two levels in dB. None where the line spans the whole
+    recording, or its band does not step up."""
+    inside = (times_s >= start_s + blur_s) & (times_s <= end_s - blur_s)
+    if np.count_nonzero(inside) < 3:
+        inside = (times_s >= start_s) & (times_s <= end_s)
+    outside = (times_s < start_s - blur_s) | (times_s > end_s + blur_s)
+    if np.count_nonzero(inside) < 3 or np.count_nonzero(outside) < 3:
+        return None
+    p_in, p_out = float(np.median(power[inside])), float(np.median(power[outside]))
+    if not p_in > p_out > 0:
+        return None
+    half = (p_in + p_out) / 2
+    first, last = np.flatnonzero(inside)[[0, -1]]
+    lo = int(np.searchsorted(times_s, start_s - blur_s))
+    hi = int(np.searchsorted(times_s, end_s + blur_s, side="right")) - 1
+
+    def crossing(i: int, step: int, stop: int) -> float:
+        # walk out from inside while the band holds half power; interpolate the crossing
+        while i != stop and power[i + step] >= half:
+            i += step
+        if i == stop:
+            return float(times_s[i])
+        frac = (power[i] - half) / (power[i] - power[i + step])
+        return float(times_s[i] + frac * (times_s[i + step] - times_s[i]))
+
+    s = crossing(int(first), -1, lo)
+    e = crossing(int(last), 1, hi)
+    return s, e, 10.0 * math.log10(p_in / p_out)
