@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import logging
 import math
 import os
@@ -291,6 +292,7 @@ class _Channel:
         expected_frames: int,
         label: int | str,
         sink: FrameSink | None = None,
+        duration_s: float | None = None,
     ) -> None:
         self.stft = stft
         self.params = params
@@ -327,7 +329,7 @@ class _Channel:
         self.pool = SpectrogramPool(
             stft, expected_frames=expected_frames, max_columns=params.max_columns
         )
-        self.tonal = TonalTracker(stft.sr, params.tonal)
+        self.tonal = TonalTracker(stft.sr, params.tonal, duration_s=duration_s)
         self.band_lo = np.concatenate([[b.bin_lo for b in bs] for bs in band_sets.values()]).astype(
             np.int64
         )
@@ -678,6 +680,9 @@ class AudioAnalyzer:
     params : AnalysisParams
     expected_frames : int, optional
         Approximate length in samples, used to size the pooled spectrogram's columns.
+    exact_frames : int, optional
+        The length in samples, when known exactly: a short recording gets tone-search
+        windows that fit it (see :class:`~.tonal.TonalTracker`).
     frame_sink : FrameSink, optional
         Also receives the frame table's rows as they are computed (on the analysis's
         worker threads), e.g. :class:`~.frames_csv.FramesCsv`.
@@ -698,6 +703,7 @@ class AudioAnalyzer:
         params: AnalysisParams | None = None,
         expected_frames: int | None = None,
         frame_sink: FrameSink | None = None,
+        exact_frames: int | None = None,
     ) -> None:
         self.params = params = (params or AnalysisParams()).resolved(sr)
         if channels < 1:
@@ -724,8 +730,10 @@ class AudioAnalyzer:
         self.frame_columns = frame_columns(band_sets)
         if frame_sink is not None:
             frame_sink.begin(self.frame_columns, labels)
+        duration_s = exact_frames / sr if exact_frames is not None else None
         self._channels = [
-            _Channel(self.stft, params, band_sets, expected, label, frame_sink) for label in labels
+            _Channel(self.stft, params, band_sets, expected, label, frame_sink, duration_s)
+            for label in labels
         ]
 
     def update(self, block: np.ndarray) -> None:
@@ -806,14 +814,24 @@ def analyze(
     reader = AudioReader(path, stream=stream, signal=signal)
     info = reader.info
     params = (params or AnalysisParams()).resolved(info.samplerate)
-    if info.frames < params.n_fft and info.frames_exact:
+    blocks = reader.blocks(1 << 18)
+    exact = info.frames if info.frames_exact else None
+    head: list[np.ndarray] = []
+    if exact is None:
+        # a container's length is an estimate: a stream that ends within its first two
+        # blocks (~11 s at 48 kHz) is read first, so a short one is handled as a WAV is
+        head = [b for b in itertools.islice(blocks, 2)]
+        if len(head) < 2 or len(head[1]) < (1 << 18):
+            head += list(blocks)  # at most one empty remainder
+            exact = sum(len(b) for b in head)
+    if exact is not None and exact < params.n_fft:
         # a short clip: the largest power-of-two frame that fits, still four hops per frame
-        n_fft = max(16, 1 << max(4, int(math.log2(max(info.frames, 1)))))
+        n_fft = max(16, 1 << max(4, int(math.log2(max(exact, 1)))))
         if n_fft < params.n_fft:
             log.warning(
                 "%s: %d samples, shorter than n_fft=%d; using n_fft=%d",
                 path,
-                info.frames,
+                exact,
                 params.n_fft,
                 n_fft,
             )
@@ -822,11 +840,12 @@ def analyze(
         sr=info.samplerate,
         channels=info.channels,
         params=params,
-        expected_frames=info.frames,
+        expected_frames=exact if exact is not None else info.frames,
         frame_sink=frame_sink,
+        exact_frames=exact,
     )
     try:
-        for block in reader.blocks(1 << 18):
+        for block in itertools.chain(head, blocks):
             analyzer.update(block)
             if progress:
                 progress(reader.frames_read)

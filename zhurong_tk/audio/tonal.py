@@ -124,6 +124,10 @@ class TonalTracker:
     sr : float
         Sample rate of the blocks in Hz.
     config : TonalConfig
+    duration_s : float, optional
+        The recording's length, when known. A recording too short for three averaged
+        spectra of the configured window gets shorter windows (down to 256 samples of
+        the decimated signal; coarser bins, so low fundamentals are resolved less well).
     """
 
     # Consecutive long periodograms averaged. At a half-window hop three of them hold about two
@@ -131,7 +135,9 @@ class TonalTracker:
     AVERAGE = 3
     MAX_PER_FRAME = 4
 
-    def __init__(self, sr: float, config: TonalConfig | None = None) -> None:
+    def __init__(
+        self, sr: float, config: TonalConfig | None = None, *, duration_s: float | None = None
+    ) -> None:
         self.config = config = config or TonalConfig()
         if not 0 < config.f0_min_hz < config.f0_max_hz:
             raise ParameterError(
@@ -157,6 +163,10 @@ class TonalTracker:
         self._history = np.zeros(padded - 1, np.float32)
         self.delay_s = (len(self.taps) - 1) / 2 / self.sr  # the filter's group delay
         self.n = 1 << max(8, math.ceil(math.log2(config.window_s * self.fs)))
+        if duration_s is not None:
+            # a line needs three averaged spectra: AVERAGE + 2 windows at half-window hops
+            fits = duration_s * self.fs * 2 / (self.AVERAGE + 3)
+            self.n = min(self.n, 1 << max(8, int(math.log2(max(fits, 1.0)))))
         self.hop = self.n // 2
         self.window = window_array("hann", self.n)
         self.bin_hz = self.fs / self.n
@@ -318,12 +328,15 @@ class TonalTracker:
                     used.add(best)
         tracks = _merge_tracks(tracks, max_gap_s=max(8 * dt, 3.0))
         span = self.n / self.fs + (self.AVERAGE - 1) * dt  # time one averaged spectrum covers
+        first, last = (self.frames[0][0], self.frames[-1][0]) if self.frames else (0.0, 0.0)
+        recorded_s = self._samples_in / self.sr
         out = []
         for tr in tracks:
             t = np.array(tr["t"])
             f = np.array(tr["f"])
             # averaged windows overlap: count the span between first and last detection only
-            if len(t) < 3 or t[-1] - t[0] < cfg.min_duration_s:
+            # (windows shortened for a short recording: three detections are enough)
+            if len(t) < 3 or t[-1] - t[0] < min(cfg.min_duration_s, 2 * dt):
                 continue
             slope, intercept = np.polyfit(t, f, 1) if len(t) >= 3 else (0.0, float(np.mean(f)))
             n_h = min(len(lv) for lv in tr["lv"])
@@ -337,9 +350,10 @@ class TonalTracker:
             out.append(
                 TonalLine(
                     freq_hz=f_med,
-                    # the tone is present from about the first window's far edge inward
-                    start_s=float(max(t[0] - span / 2 + dt, 0.0)),
-                    end_s=float(t[-1] + span / 2 - dt),
+                    # the tone is present from about the first window's far edge inward;
+                    # heard in the recording's first or last spectrum, it runs to its edge
+                    start_s=0.0 if t[0] <= first else float(max(t[0] - span / 2 + dt, 0.0)),
+                    end_s=recorded_s if t[-1] >= last else float(t[-1] + span / 2 - dt),
                     freq_start_hz=float(slope * t[0] + intercept),
                     freq_end_hz=float(slope * t[-1] + intercept),
                     drift_hz_per_s=float(slope),
