@@ -84,6 +84,31 @@ def test_frames_csv_written_during_the_pass_equals_the_finished_table(tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["noise.wav", "streamed.csv"]
 
 
+def test_frames_csv_is_in_pascals_and_db_spl_with_a_sensitivity(tmp_path):
+    sr = 48_000
+    t = np.arange(2 * sr) / sr
+    path = tmp_path / "sine.wav"
+    sf.write(path, (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32), sr, subtype="FLOAT")
+    tables = {}
+    for sensitivity in (None, 2.0):
+        out = tmp_path / f"out_{sensitivity}"
+        result, _ = analyze_to_folder(path, out, AnalysisParams(sensitivity_pa=sensitivity))
+        close_analysis(result)
+        lines = (out / "frames.csv").read_text().splitlines()
+        header = lines[0].split(",")
+        middle = dict(zip(header, map(float, lines[len(lines) // 2].split(",")), strict=True))
+        tables[sensitivity] = middle
+    plain, spl = tables[None], tables[2.0]
+    assert plain["rms"] == pytest.approx(0.5 / np.sqrt(2), rel=1e-3)
+    assert spl["rms_pa"] == pytest.approx(2.0 * plain["rms"], rel=1e-5)
+    assert spl["octave_1000Hz_db_spl"] == pytest.approx(
+        plain["octave_1000Hz_db"] + 20 * np.log10(2.0 / 20e-6), abs=1e-3
+    )
+    assert spl["octave_1000Hz_db_spl"] == pytest.approx(
+        20 * np.log10(0.5 / np.sqrt(2) * 2.0 / 20e-6), abs=0.1
+    )
+
+
 def test_an_unreadable_input_is_a_read_error_and_leaves_no_folder(tmp_path):
     out = tmp_path / "out"
     with pytest.raises(MediaReadError, match="truncated") as info:

@@ -928,12 +928,17 @@ def write_outputs(
 
 
 def write_frames_csv(result: AudioAnalysis, fh: Any, *, chunk: int = 8192) -> None:
-    """Per-frame table: time, RMS, features, then octave and user band levels in dB.
+    """Per-frame table: time, RMS, features, then octave and user band levels in dB
+    (in pascals and dB SPL when the analysis had a sensitivity).
 
     The layout is :class:`~.frames_csv.CsvLayout`'s, channel after channel, read
     from the frame tables a chunk at a time.
     """
-    layout = CsvLayout.for_columns(result.channels[0].frame_columns, multi=len(result.channels) > 1)
+    layout = CsvLayout.for_columns(
+        result.channels[0].frame_columns,
+        multi=len(result.channels) > 1,
+        sensitivity_pa=result.params.sensitivity_pa,
+    )
     fh.write(layout.header_line())
     for ch in result.channels:
         for rows in ch.frame_chunks(chunk):
@@ -987,7 +992,11 @@ def analyze_to_folder(
     folder_existed = out.path.is_dir()
     result: AudioAnalysis | None = None
     try:
-        with out.atomic("frames.csv") as csv_path, FramesCsv(csv_path) as csv_sink:
+        sensitivity_pa = params.sensitivity_pa if params is not None else None
+        with (
+            out.atomic("frames.csv") as csv_path,
+            FramesCsv(csv_path, sensitivity_pa=sensitivity_pa) as csv_sink,
+        ):
             result = analyze(
                 path, params, stream=stream, signal=signal, progress=progress, frame_sink=csv_sink
             )

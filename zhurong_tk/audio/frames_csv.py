@@ -18,6 +18,7 @@ import numpy as np
 
 from zhurong_tk.audio import _kernels
 from zhurong_tk.audio import features as features_mod
+from zhurong_tk.audio.levels import P_REF
 
 N_PLAIN = 2 + len(features_mod.FEATURE_NAMES)  # time, RMS, then the spectral features
 
@@ -39,24 +40,31 @@ class CsvLayout:
     """Which frame-table columns go into the CSV, with their header and number formats.
 
     Third-octave series are left to the API (:attr:`ChannelAnalysis.frames`) to keep the
-    file readable; band levels are written in dB (silence: an empty cell).
+    file readable; band levels are written in dB (silence: an empty cell): RMS in
+    full-scale units and levels in dBFS, or with ``sensitivity_pa`` (Pa per full scale)
+    ``rms_pa`` in pascals and levels in dB SPL (``_db_spl``), as ``report.json`` has them.
     """
 
     header: list[str]
     keep: list[int]
     formats: list[str]
     multi: bool
+    sensitivity_pa: float | None = None
 
     @classmethod
-    def for_columns(cls, columns: list[str], *, multi: bool) -> CsvLayout:
+    def for_columns(
+        cls, columns: list[str], *, multi: bool, sensitivity_pa: float | None = None
+    ) -> CsvLayout:
         keep = list(range(N_PLAIN)) + [
             i for i, c in enumerate(columns) if c.startswith(("octave_", "user_"))
         ]
+        rms, db = ("rms_pa", "_db_spl") if sensitivity_pa else ("rms", "_db")
         header = (["channel"] if multi else []) + [
-            columns[i] if i < N_PLAIN else f"{columns[i]}_db" for i in keep
+            (rms if columns[i] == "rms" else columns[i]) if i < N_PLAIN else f"{columns[i]}{db}"
+            for i in keep
         ]
         formats = ["%.6f", "%.6g"] + ["%.6g"] * (N_PLAIN - 2) + ["%.3f"] * (len(keep) - N_PLAIN)
-        return cls(header, keep, formats, multi)
+        return cls(header, keep, formats, multi, sensitivity_pa)
 
     def header_line(self) -> str:
         return ",".join(self.header) + "\n"
@@ -66,6 +74,9 @@ class CsvLayout:
         block = rows[:, self.keep].astype(np.float64)
         with np.errstate(divide="ignore"):
             block[:, N_PLAIN:] = 10 * np.log10(block[:, N_PLAIN:])
+        if self.sensitivity_pa:
+            block[:, 1] *= self.sensitivity_pa
+            block[:, N_PLAIN:] += 20 * np.log10(self.sensitivity_pa / P_REF)
         prefix = f"{channel}," if self.multi else ""
         text = format_table(block, self.decimals, prefix)
         if text is None:  # a value beyond the kernel's exact range: Python's formatting
@@ -109,16 +120,23 @@ class FramesCsv:
     path : path-like
         The file to write, normally a temporary path of
         :meth:`~zhurong_tk.io.outputs.OutputDir.atomic` (renamed into place after).
+    sensitivity_pa : float, optional
+        Pa per full scale: RMS in pascals and levels in dB SPL (see :class:`CsvLayout`).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, sensitivity_pa: float | None = None
+    ) -> None:
         self.path = Path(path)
+        self.sensitivity_pa = sensitivity_pa
         self.layout: CsvLayout | None = None
         self._files: dict[int | str, IO[str]] = {}
         self._parts: list[Path] = []
 
     def begin(self, columns: list[str], channels: list[int | str]) -> None:
-        self.layout = CsvLayout.for_columns(columns, multi=len(channels) > 1)
+        self.layout = CsvLayout.for_columns(
+            columns, multi=len(channels) > 1, sensitivity_pa=self.sensitivity_pa
+        )
         first = open(self.path, "w", newline="")  # noqa: SIM115 - closed by finish/close
         first.write(self.layout.header_line())
         self._files[channels[0]] = first
