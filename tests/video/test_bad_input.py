@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 from fractions import Fraction
 
@@ -15,16 +16,18 @@ from zhurong_tk.cli.main import cli
 from zhurong_tk.io._ffmpeg import av, cv2
 
 
-def _write(path, *, n=30, fps=30, time_base=Fraction(1, 90_000), fmt=None, rate=None):
-    """A small H.264 video whose frame i shows the grey level 8 i (and a white bar)."""
+def _write(path, *, n=30, fps=30, time_base=Fraction(1, 90_000), fmt=None, rate=None, times=None):
+    """A small H.264 video whose frame i shows the grey level 8 i (and a white bar),
+    at ``fps`` or at the given frame ``times``."""
+    times = times if times is not None else [i / fps for i in range(n)]
     with av.open(str(path), "w", format=fmt) as container:
         stream = container.add_stream("libx264", rate=rate or fps)
         stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
-        for i in range(n):
+        for i, time_s in enumerate(times):
             image = np.full((96, 160, 3), 8 * i % 256, np.uint8)
             image[:, :20] = 255
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts = round(i / fps / time_base)
+            frame.pts = round(time_s / time_base)
             frame.time_base = time_base
             for packet in stream.encode(frame):
                 container.mux(packet)
@@ -91,6 +94,28 @@ def test_truncated_stream_yields_the_frames_that_decode(tmp_path):
     assert "warning:" in result.output
     times = [f["time_s"] for f in index["frames"]]
     assert times == sorted(times) and times[-1] < analysed / 30
+
+
+def test_a_variable_rate_stream_is_not_called_truncated(tmp_path):
+    # Matroska stores no frame count: cv2's duration × average rate (here 8 s × 30 fps)
+    # is no count for 4 s at 30 fps then 4 s at 10 fps
+    times = [i / 30 for i in range(120)] + [4 + i / 10 for i in range(40)]
+    full = _write(tmp_path / "vfr.mkv", times=times)
+    result, index = _run(full, tmp_path / "out", "--every", "1s")
+    assert result.exit_code == 0, result.output
+    assert index["video"]["frames_analysed"] == 160
+    assert not any("truncated" in w for w in index["warnings"]), index["warnings"]
+    cut = tmp_path / "cut.mkv"  # short of the duration the header still holds
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 85 // 100])
+    result, index = _run(cut, tmp_path / "cut", "--every", "1s")
+    assert result.exit_code == 0, result.output
+    reached = max(f["time_s"] for f in index["frames"])
+    assert any(
+        re.fullmatch(r"decoded frames up to ([\d.]+) s of the 7\.9\d s the container reports "
+                     r"\(truncated or damaged file\?\)", w)
+        and float(re.match(r"decoded frames up to ([\d.]+)", w)[1]) >= reached
+        for w in index["warnings"]
+    ), index["warnings"]  # fmt: skip
 
 
 def test_damaged_packets_are_counted_not_fatal(tmp_path):

@@ -57,6 +57,9 @@ class VideoInfo:
         Average frame rate from the stream; None when absent or absurd.
     frame_count_reported : int or None
         Frames as the container / cv2 claim; an estimate for many files.
+    frame_count_estimated : bool
+        The count is cv2's duration × rate, not a count the container stores: wrong
+        for a variable-rate stream.
     duration_s : float or None
         Duration of the video stream in seconds, from the stream.
     rotation_deg : int
@@ -83,6 +86,7 @@ class VideoInfo:
     audio: list[AudioInfo]
     notes: list[str]
     product: dict | None = None
+    frame_count_estimated: bool = False
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
@@ -145,9 +149,10 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     if fps is not None and not PLAUSIBLE_FPS[0] <= fps <= PLAUSIBLE_FPS[1]:
         notes.append(f"implausible frame rate {fps:g} in metadata ignored")
         fps = None
-    reported = container_frames
+    reported, estimated = container_frames, False
     if reported is None and math.isfinite(cv2_count) and cv2_count > 0 and cv2_fps_plausible:
         reported = int(cv2_count)  # cv2 multiplies duration by its rate: only as good as that
+        estimated = True
     if cv2_count is not None and math.isfinite(cv2_count) and cv2_count < 0 and fourcc is not None:
         notes.append("negative frame count in metadata ignored")
     if duration is not None and (not math.isfinite(duration) or duration <= 0):
@@ -164,6 +169,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         height=height,
         fps=fps,
         frame_count_reported=reported,
+        frame_count_estimated=estimated,
         duration_s=duration,
         rotation_deg=rotation,
         audio=audio,

@@ -614,10 +614,23 @@ def _index(reader, times, log, detector, keeper, events, selection, step) -> dic
     reported = info.frame_count_reported
     whole = selection.start_s is None and selection.end_s is None and not selection.keyframes
     if whole and reported and reader.frames_read < reported - 1:
-        warnings.append(
-            f"decoded {reader.frames_read} of the {reported} frames the container reports "
-            "(truncated or damaged file?)"
-        )
+        if not info.frame_count_estimated:
+            warnings.append(
+                f"decoded {reader.frames_read} of the {reported} frames the container reports "
+                "(truncated or damaged file?)"
+            )
+        elif info.duration_s and (
+            not len(times)
+            or info.duration_s - times[-1]
+            > max(3 * (times[-1] - times[0]) / max(len(times) - 1, 1), 0.01 * info.duration_s)
+        ):
+            # an estimated count (duration × average rate) is wrong for a variable rate: the
+            # time decoded, against the duration, says whether frames are missing
+            reached = f"{times[-1]:.2f}" if len(times) else "0"
+            warnings.append(
+                f"decoded frames up to {reached} s of the {info.duration_s:.2f} s the container "
+                "reports (truncated or damaged file?)"
+            )
     if reader.timestamps_assumed and not isinstance(reader, ImageSequenceReader):
         warnings.append(
             f"{reader.timestamps_assumed} frames carry no timestamp (raw stream?): their "
