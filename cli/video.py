@@ -43,8 +43,15 @@ def video() -> None:
 @click.option("--every", callback=_parse_duration, help="One frame per interval, e.g. 1s.")
 @click.option("--fps", type=float, default=None, help="One frame per 1/N seconds.")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="N frames spread evenly.")
-@click.option("--at", "at_s", callback=_parse_times, help="Frames nearest these times: 3.0,17.5")
-@click.option("--start", "start_s", type=float, default=None, help="Ignore frames before (s).")
+@click.option(
+    "--at",
+    "at_s",
+    callback=_parse_times,
+    help="Frames nearest these times (s, the stream's own, as index.json gives them): 3.0,17.5",
+)
+@click.option(
+    "--start", "start_s", type=float, default=None, help="Ignore frames before (s, stream time)."
+)
 @click.option("--end", "end_s", type=float, default=None, help="Ignore frames from (s).")
 @click.option("--scenes", is_flag=True, help="One frame per scene (cuts, abrupt changes).")
 @click.option(
@@ -63,7 +70,13 @@ def video() -> None:
     default=None,
     help="Frame rate of an image folder whose names carry no times.",
 )
-@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Keep at most N.")
+@click.option(
+    "--max-frames",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep at most N interval/scene/keyframe picks (--at, event and motion frames are "
+    "always kept).",
+)
 @click.option(
     "--dedup-bits",
     type=click.IntRange(min=-1, max=64),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 from zhurong_tk.cli.main import cli
 from zhurong_tk.errors import ParameterError
 from zhurong_tk.io.outputs import OutputDir
+from zhurong_tk.synth import video as synth_video
 from zhurong_tk.video import FrameSelection, dhash, extract_frames, grey_proxy
 from zhurong_tk.video.signals import hash_distance
 
@@ -79,6 +81,48 @@ def test_at_count_range_and_max_frames(edl_videos, tmp_path):
     assert len(index["frames"]) <= 3
     assert all(2.0 <= f["time_s"] < 4.0 for f in index["frames"])
     assert index["video"]["frames_analysed"] == 60
+
+
+def test_a_stream_that_starts_at_ten_seconds(tmp_path):
+    # times are the stream's own; --count spreads over what is there, --start included
+    scene = synth_video.edl_scene(duration_s=6, fps=30, seed=5, width=160, height=120)
+    scene["frame_times_s"] = [10.0 + t for t in scene["frame_times_s"]]
+    path = synth_video.write(tmp_path / "late.mp4", scene, truth=False)
+    for selection, expect_n, lo in [
+        (FrameSelection(count=5, dedup_bits=-1), 5, 10.0),
+        (FrameSelection(count=4, start_s=11.0, dedup_bits=-1), 4, 11.0),
+    ]:
+        index = extract_frames(path, OutputDir(tmp_path / str(expect_n)), selection)
+        kept = [f["time_s"] for f in index["frames"]]
+        assert len(kept) == expect_n and min(kept) >= lo, kept
+        # one frame in each of the equal intervals over the frames in range
+        edges = np.linspace(lo, 16.0, expect_n + 1)
+        assert list(np.digitize(kept, edges)) == list(range(1, expect_n + 1)), kept
+    index = extract_frames(path, OutputDir(tmp_path / "at"), FrameSelection(at_s=(1.0,)))
+    assert [f["time_s"] for f in index["frames"]] == [10.0]
+    assert any(w.startswith("--at 1 s lies outside the frames") for w in index["warnings"])
+
+
+def test_count_over_an_image_folder_with_times_in_the_names(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):  # one a second; each image differs
+        image = (rng.random((64, 80, 3)) * 255).astype(np.uint8)
+        cv2.imwrite(str(folder / f"img_12_00_{i:02d}.png"), image)
+    for count in (2, 3, 4, 6):
+        out = OutputDir(tmp_path / f"c{count}")
+        index = extract_frames(folder, out, FrameSelection(count=count, dedup_bits=-1))
+        assert len(index["frames"]) == count
+
+
+def test_max_frames_caps_the_picks_but_keeps_the_frames_asked_for(edl_videos, tmp_path):
+    path, _ = edl_videos[0]
+    selection = FrameSelection(every_s=0.5, at_s=(1.0, 5.0, 9.0), max_frames=2, dedup_bits=-1)
+    index = extract_frames(path, OutputDir(tmp_path), selection)
+    reasons = [f["reason"] for f in index["frames"]]
+    assert sum("at" in r.split("+") for r in reasons) == 3
+    assert sum(r == "interval" for r in reasons) <= 2
 
 
 def test_selection_is_checked():

@@ -693,7 +693,8 @@ class ImageSequenceReader:
             height=first.height,
             fps=input_fps,
             frame_count_reported=len(files),
-            duration_s=(times[-1] - times[0]) + (1 / input_fps if input_fps else 0.0)
+            # the last image lasts a period too (a --count spans it)
+            duration_s=(times[-1] - times[0]) + _period(times, input_fps)
             if len(times) > 1
             else None,
             rotation_deg=0,
@@ -821,3 +822,11 @@ def count_video_frames(path: str | os.PathLike[str]) -> tuple[int, int]:
             except av.error.FFmpegError:
                 failed += 1
     return decoded, failed
+
+
+def _period(times: list[float], input_fps: float | None) -> float:
+    """An image sequence's frame period: from its rate, or the median gap of its times."""
+    if input_fps:
+        return 1.0 / input_fps
+    gaps = [b - a for a, b in itertools.pairwise(times) if b > a]
+    return float(np.median(gaps)) if gaps else 0.0

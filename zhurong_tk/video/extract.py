@@ -60,7 +60,8 @@ class FrameSelection:
     at_s : tuple of float
         The frames nearest to these times.
     start_s, end_s : float, optional
-        Only frames presented in ``[start_s, end_s)``.
+        Only frames presented in ``[start_s, end_s)``. All times are the stream's own
+        presentation times (a stream may start at 10 s), as the index reports them.
     scenes : bool
         One frame per scene (the sharpest in its first ``scene_pick_s``).
     events : str, optional
@@ -72,7 +73,9 @@ class FrameSelection:
     keyframes : bool
         Decode keyframes only and keep each (a fast overview; no scenes or events).
     max_frames : int, optional
-        Keep at most this many (intervals are widened to fit when the length is known).
+        Keep at most this many interval, scene and keyframe picks (intervals are widened
+        to fit when the length is known); frames named by ``at_s`` and found by events or
+        motion are always kept.
     dedup_bits : int
         A frame within this many dHash bits of the last kept frame is a near-duplicate
         and dropped (not for ``at_s`` and events); -1 keeps everything.
@@ -268,6 +271,14 @@ def extract_frames(
         cv2.setNumThreads(threads)
 
 
+def _span(duration_s: float | None, stream_t0: float, start: float, end: float) -> float | None:
+    """Seconds of the stream within ``[start, end)``: the stream runs from its first
+    frame's time ``stream_t0`` for ``duration_s``."""
+    if not duration_s:
+        return None
+    return max(0.0, min(end, stream_t0 + duration_s) - max(start, stream_t0))
+
+
 def _extract(
     path: str | os.PathLike[str],
     out: Any,
@@ -281,10 +292,8 @@ def _extract(
     info = reader.info
     start = selection.start_s or 0.0
     end = selection.end_s if selection.end_s is not None else math.inf
-    span = None
-    if info.duration_s:
-        span = max(0.0, min(end, info.duration_s) - start)
-    step = selection.interval_s(span)
+    step: float | None = None  # the interval, set at the first frame in range
+    stream_t0: float | None = None  # the first frame's time: a stream need not start at 0 s
     tracker = SignalTracker(motion_lag_s=selection.edl.motion_lag_s)
     detector = CutDetector(selection.cut)
     motion = MotionDetector(selection.motion_config, info.fps) if selection.motion else None
@@ -309,12 +318,16 @@ def _extract(
         metrics.write(",".join(metric_fields) + "\n")
         for frame in reader.frames():
             t = frame.time_s
-            if t < start or not math.isfinite(t):
+            if not math.isfinite(t):
+                continue
+            stream_t0 = t if stream_t0 is None else stream_t0
+            if t < start:
                 continue
             if t >= end:
                 break
             if first_time is None:
                 first_time = t
+                step = selection.interval_s(_span(info.duration_s, stream_t0, start, end))
             proxy, scale = frame.proxy(PROXY_WIDTH)
             signals, frame_hash = tracker.update(frame.index, t, proxy, scale)
             log.append(signals)
@@ -401,9 +414,17 @@ def _extract(
             keeper.keep(interval.take("interval"))
         if moving is not None:
             keeper.keep(moving.take("motion"), forced=True)
+        at_notes = []
         for target in at_pending:
             if target in at_best:
-                keeper.keep(dataclasses.replace(at_best[target][1], reasons=["at"]), forced=True)
+                gap, nearest = at_best[target]
+                keeper.keep(dataclasses.replace(nearest, reasons=["at"]), forced=True)
+                if gap > 1.0:  # times are the stream's own: it may start at 10 s, not 0
+                    at_notes.append(
+                        f"--at {target:g} s lies outside the frames analysed "
+                        f"({first_time:.3f}-{log.column('time_s')[-1]:.3f} s, the stream's "
+                        f"own times): the nearest, at {nearest.signals.time_s:.3f} s, was kept"
+                    )
 
     times = log.column("time_s")
     events: list[dict[str, Any]] = []
@@ -426,7 +447,7 @@ def _extract(
         )
     _keep_event_frames(reader, keeper, events, log)
     keeper.entries.sort(key=lambda k: k["time_s"])
-    index = _index(reader, times, log, detector, keeper, events, selection, step)
+    index = _index(reader, times, log, detector, keeper, events, selection, step, at_notes)
     if keeper.entries:
         out.bytes("contact_sheet.jpg", _sheet_jpeg(keeper, events, reader))
     plotting.join()
@@ -589,7 +610,7 @@ def _sheet_jpeg(keeper: _Keeper, events: list[dict[str, Any]], reader: Any) -> b
     return encoded.tobytes()
 
 
-def _index(reader, times, log, detector, keeper, events, selection, step) -> dict[str, Any]:
+def _index(reader, times, log, detector, keeper, events, selection, step, notes) -> dict[str, Any]:
     info = reader.info
     intervals = np.diff(times) if len(times) > 1 else np.empty(0)
     measured_fps = (
@@ -603,7 +624,7 @@ def _index(reader, times, log, detector, keeper, events, selection, step) -> dic
         median = float(np.median(intervals))
         off = np.abs(intervals - median) > max(0.05 * median, 0.0015)
         variable = bool(off.mean() > 0.01)
-    warnings = []
+    warnings = list(notes)
     if reader.decode_failures:
         what = "images" if isinstance(reader, ImageSequenceReader) else "video packets"
         warnings.append(
