@@ -60,16 +60,16 @@ def test_analyze_writes_every_artifact(tmp_path, egress):
     assert kinds == [s["kind"] for s in scene["segments"]]
     with open(tmp_path / "out" / "frames.csv") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0][:7] == [
+    assert rows[0][:7] == [  # with --sensitivity: pascals and dB SPL
         "time_s",
-        "rms",
+        "rms_pa",
         "centroid_hz",
         "bandwidth_hz",
         "rolloff_hz",
         "flatness",
         "flux",
     ]
-    assert rows[0][-1] == "user_50-150Hz_db"
+    assert rows[0][-1] == "user_50-150Hz_db_spl"
     assert len(rows) - 1 == (20 * 16_000 - 1024) // 256 + 1
     assert "tonal lines:" in result.stdout and "segments:" in result.stdout
 
