@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 
-from zhurong_tk.errors import EXIT_INPUT_FAILED, ZhurongError
+from zhurong_tk.errors import EXIT_INPUT_FAILED, EXIT_INTERNAL, ZhurongError
+from zhurong_tk.io.outputs import to_jsonable
 
 out_option = click.option(
     "--out",
@@ -65,25 +66,31 @@ def process_each(
     """Run ``work(path, folder)`` on each input into its own result folder, then report.
 
     A :class:`ZhurongError` on one input is a one-line message on stderr and the
-    others go on; the summaries (failed ones with an ``"error"``) print as JSON or
-    through ``show``; any failure
-    ends with exit status 1 (the others' results are kept).
+    others go on; so is a bug met on one input (an internal error, exit status 3
+    at the end). The summaries (failed ones with an ``"error"``) print as JSON or
+    through ``show``; any failure ends with exit status 1 (the others' results are kept).
     """
-    summaries, failed = [], 0
+    summaries, failed, internal = [], 0, 0
     for path, folder in zip(inputs, result_folders(inputs, Path(out_dir)), strict=True):
         try:
             summaries.append(work(path, folder))
-        except ZhurongError as exc:
+        except Exception as exc:
             if ctx.meta.get("zhurong_tk.debug"):
                 raise
             failed += 1
-            click.echo(f"zhurong-tk: error: {exc}", err=True)
-            summaries.append({"path": path, "error": str(exc)})
+            if isinstance(exc, ZhurongError):
+                message = str(exc)
+            else:
+                internal += 1
+                message = f"{path}: internal error: {type(exc).__name__}: {exc}"
+                message += " (a bug; re-run with --debug for the traceback and report it)"
+            click.echo(f"zhurong-tk: error: {message}", err=True)
+            summaries.append({"path": path, "error": message})
     if output_format == "json":
-        click.echo(json.dumps(summaries, indent=2, ensure_ascii=False, default=str))
+        click.echo(json.dumps(to_jsonable(summaries), indent=2, ensure_ascii=False, default=str))
     else:
         for summary in summaries:
             show(summary)
     if failed:
         click.echo(f"zhurong-tk: {failed} of {len(inputs)} {noun} failed", err=True)
-        sys.exit(EXIT_INPUT_FAILED)
+        sys.exit(EXIT_INTERNAL if internal else EXIT_INPUT_FAILED)

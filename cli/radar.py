@@ -41,7 +41,7 @@ def radar() -> None:
     type=(float, float),
     default=None,
     metavar="LOW HIGH",
-    help="Zero-phase band-pass, MHz (LF published band: 15 95).",
+    help="Zero-phase band-pass, MHz, below the channel's Nyquist (LF at 10 ns: 50 MHz).",
 )
 @click.option(
     "--gain",

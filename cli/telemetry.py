@@ -56,16 +56,20 @@ def _print(doc: dict, out_dir: str) -> None:
     heading = (
         f"heading {s['heading_start_deg']:.0f}° → {s['heading_end_deg']:.0f}°"
         if s["heading_start_deg"] is not None
-        else "no travel"
+        else "no heading (under 0.5 m driven)"
     )
+    displacement = _number(s["displacement_m"], ".2f", " m")
+    speed = _number(s["median_speed_m_s"], ".3f", " m/s")
     click.echo(
-        f"  drove {s['distance_m']:.2f} m ({s['displacement_m']:.2f} m start to end), {heading}, "
-        f"median speed {s['median_speed_m_s'] or 0:.3f} m/s"
+        f"  drove {s['distance_m']:.2f} m ({displacement} start to end), {heading}, "
+        f"median speed {speed}"
     )
+    if s.get("records_without_position"):
+        click.echo(f"  {s['records_without_position']} records without a position (bridged)")
     for turn in s["yaw_turns"]:
         click.echo(
-            f"  yaw {turn['from_deg']:.1f}° → {turn['to_deg']:.1f}° at {turn['time']}"
-            f" (moved {turn['moved_m']:.2f} m)"
+            f"  yaw {_number(turn['from_deg'], '.1f', '°')} → {_number(turn['to_deg'], '.1f', '°')}"
+            f" at {turn['time']} (moved {_number(turn['moved_m'], '.2f', ' m')})"
         )
     for name, (low, high) in s["ranges"].items():
         click.echo(f"  {name}: {low:g} … {high:g}")
@@ -74,3 +78,7 @@ def _print(doc: dict, out_dir: str) -> None:
     for note in doc["notes"]:
         click.echo(f"  note: {note}")
     click.echo(f"→ {out_dir}/telemetry.csv, traverse.geojson, traverse.png, report.json")
+
+
+def _number(value: float | None, spec: str, unit: str) -> str:
+    return "unknown" if value is None else f"{value:{spec}}{unit}"

@@ -4,6 +4,7 @@ import logging
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -54,6 +55,34 @@ def test_a_bug_is_reported_as_internal_with_exit_3(probe_group):
     assert result.exit_code == 3
     assert "internal error: ZeroDivisionError: division by zero" in result.stderr
     assert "--debug" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_bug_on_one_input_leaves_the_others_done(tmp_path, monkeypatch):
+    import cv2
+    import numpy as np
+
+    from zhurong_tk.tracks import run as tracks_run
+
+    real = tracks_run.detect_to_folder
+
+    def buggy(path, *args, **kwargs):
+        if Path(path).name == "bug.png":
+            raise ValueError("cannot reshape array of size 0")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(tracks_run, "detect_to_folder", buggy)
+    images = []
+    for name in ("bug.png", "fine.png"):
+        cv2.imwrite(str(tmp_path / name), np.full((64, 64), 128, np.uint8))
+        images.append(str(tmp_path / name))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli_main.cli, ["tracks", "detect", *images, "--out", str(out), "--format", "json"]
+    )
+    assert result.exit_code == 3
+    assert "bug.png: internal error: ValueError: cannot reshape" in result.stderr
+    assert (out / "fine.png" / "report.json").exists()
+    assert '"no tracks found"' in result.stdout or "no tracks" in result.stdout
 
 
 def test_debug_shows_the_traceback(probe_group):

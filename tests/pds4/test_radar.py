@@ -112,6 +112,30 @@ def test_the_real_products_give_radargrams(samples_root, tmp_path, relative, cha
     assert ("time_ns" in saved) == (doc["sample_interval_ns"] is not None) == (channel == "LF")
 
 
+@pytest.mark.samples
+def test_a_band_that_suits_one_channel_fails_the_other_alone(samples_root, tmp_path):
+    # the channels' bands do not overlap: LF's complex samples reach 50 MHz, HF's far more
+    folder = sample_path(samples_root, LF).parent
+    out = tmp_path / "out"
+    args = ["radar", "radargram", str(folder), "--along-traverse", "--out", str(out)]
+    result = CliRunner().invoke(
+        cli, [*args, "--bandpass", "100", "1500", "--hf-sample-interval", "0.3"]
+    )
+    assert result.exit_code == 1
+    assert "LF channel: band-pass 100-1500 MHz" in result.stderr
+    doc = json.loads((out / "report.json").read_text())
+    assert list(doc["channels"]) == ["HF"] and doc["failed"][0]["path"] == "LF channel"
+    assert not (out / "radargram_LF.png").exists() and (out / "radargram_HF.png").exists()
+
+
+def test_a_single_trace_keeps_its_echoes(tmp_path):
+    label = synth_pds4.write(tmp_path / "S.2BL", synth_pds4.roper_scene(records=1, samples=300))
+    doc = radargram_to_folder(label, tmp_path / "out", steps=Processing(gain="none"))
+    assert {"step": "background_removal", "skipped": "a single trace"} in doc["processing"]
+    amplitude = np.load(tmp_path / "out" / "traces.npz")["amplitude"]
+    assert amplitude.shape[0] == 1 and amplitude.max() > 0
+
+
 @pytest.mark.slow
 def test_batch_picks_up_labels_in_folders_by_content(tmp_path):
     archive = tmp_path / "archive"

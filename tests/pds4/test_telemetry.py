@@ -11,16 +11,18 @@ from click.testing import CliRunner
 from tests.conftest import sample_path
 from tests.pds4.test_reader import HF, LF
 from zhurong_tk.cli.main import cli
-from zhurong_tk.errors import UnsupportedFormatError
+from zhurong_tk.errors import MediaReadError, UnsupportedFormatError
 from zhurong_tk.io.pds4 import open_product
 from zhurong_tk.synth import pds4 as synth_pds4
 from zhurong_tk.telemetry import (
     decode_time,
     merge,
+    path_steps,
     scaled_unit,
     sign_magnitude,
     summarise,
     telemetry_from_product,
+    traverse_geojson,
 )
 
 
@@ -76,6 +78,72 @@ def test_the_traverse_is_measured(drive):
     assert gap["start"] == scene["time_utc"][9] and gap["duration_s"] == pytest.approx(309.091)
     low, high = summary["ranges"]["roll_deg"]  # around ±180: across the wrap, not 360° wide
     assert high - low < 5.0
+
+
+def test_a_missing_position_is_bridged_not_lost(drive):
+    label, _ = drive
+    tel = telemetry_from_product(open_product(label))
+    north, east = tel.columns["x_north_m"], tel.columns["y_east_m"]
+    keep = np.ones(len(tel), bool)
+    keep[[0, 5]] = False  # the first record's position and a later one are missing
+    chords = np.hypot(np.diff(north[keep]), np.diff(east[keep])).sum()
+    north[~keep] = np.nan
+    east[~keep] = np.nan
+    assert path_steps(north, east).sum() == pytest.approx(chords)
+    assert path_steps(north, east)[[0, 4]].tolist() == [0.0, 0.0]  # into records 1 and 5
+    summary = summarise(tel)
+    assert summary["distance_m"] == pytest.approx(chords, abs=1e-4)
+    assert summary["records_without_position"] == 2
+    first, last = np.flatnonzero(keep)[[0, -1]]
+    assert summary["displacement_m"] == pytest.approx(
+        np.hypot(north[last] - north[first], east[last] - east[first]), abs=1e-4
+    )
+    assert summary["heading_start_deg"] is not None
+    geo = traverse_geojson(tel)
+    assert len(geo["features"][0]["geometry"]["coordinates"]) == len(tel) - 2
+    assert [f["geometry"] for f in geo["features"][1:]][5] is None
+    json.dumps(geo, allow_nan=False)  # valid JSON: no NaN anywhere
+
+
+def test_the_median_speed_is_not_fooled_by_repeated_positions(drive):
+    # positions update at their own cadence: here every other record repeats the last one
+    label, scene = drive
+    tel = telemetry_from_product(open_product(label))
+    tel = tel.take(np.arange(22))  # the drive before its pause, then a little after
+    for key in ("x_north_m", "y_east_m"):
+        tel.columns[key][1::2] = tel.columns[key][0:-1:2]
+    summary = summarise(tel)
+    assert summary["median_speed_m_s"] == pytest.approx(scene["speed_m_s"], rel=0.02)
+
+
+def test_a_product_with_no_records_is_refused_by_name(drive, tmp_path):
+    label, _ = drive
+    text = label.read_text().replace("<records>30</records>", "<records>0</records>")
+    empty = tmp_path / "empty" / label.name
+    empty.parent.mkdir()
+    empty.write_text(text)
+    empty.with_suffix(".2B").write_bytes(b"")
+    with pytest.raises(MediaReadError, match="holds no records") as caught:
+        telemetry_from_product(open_product(empty))
+    assert str(empty) in str(caught.value)
+    # beside a good product: that one is measured, the empty one named
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["telemetry", "extract", str(label), str(empty), "--out", out])
+    assert result.exit_code == 1 and "holds no records" in result.stderr
+    assert "30 records from 1 product(s)" in result.stdout
+
+
+def test_one_product_reached_twice_is_read_once(drive, tmp_path):
+    label, _ = drive
+    copy = label.with_name("copy_of_label.xml")  # a byte-identical copy of the label
+    copy.write_bytes(label.read_bytes())
+    data = label.with_suffix(".2B")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["telemetry", "extract", str(label), str(copy), str(data), "--out", out]
+    )
+    assert result.exit_code == 0, result.output
+    assert "30 records from 1 product(s)" in result.stdout
 
 
 def test_products_are_merged_by_time_and_a_record_counts_once(tmp_path):

@@ -194,13 +194,31 @@ def collect_labels(
     """:func:`product_labels` of each path on its own: the labels found, and for each
     path that names no product, ``{"path", "error"}`` (one bad name hides no other)."""
     labels: list[Path] = []
+    seen: set[str] = set()
     failures: list[dict[str, str]] = []
     for path in paths:
         try:
-            labels += [p for p in product_labels([path]) if p not in labels]
+            found = product_labels([path])
         except MediaReadError as exc:
             failures.append({"path": str(path), "error": str(exc)})
+            continue
+        for label in found:
+            # one product reached twice (a label and its data file, a relative and an
+            # absolute path, a copy of the label) is read once
+            keys = {os.path.realpath(label), _label_digest(label)}
+            if not keys & seen:
+                labels.append(label)
+            seen |= keys
     return labels, failures
+
+
+def _label_digest(label: Path) -> str:
+    import hashlib
+
+    try:
+        return "sha256:" + hashlib.sha256(label.read_bytes()).hexdigest()
+    except OSError:
+        return os.path.realpath(label)
 
 
 def check_label_xml(label: str | os.PathLike[str]) -> bytes:

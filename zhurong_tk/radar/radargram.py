@@ -13,6 +13,7 @@ from zhurong_tk.io.outputs import OutputDir, report
 from zhurong_tk.io.pds4 import ProductInfo, open_product, read_table
 from zhurong_tk.radar import process
 from zhurong_tk.telemetry.decode import telemetry_from_product
+from zhurong_tk.telemetry.traverse import path_steps
 
 SCHEMA_VERSION = 1
 #: The LF channel's effective data lengths (bytes) and their time windows (label text).
@@ -75,8 +76,8 @@ def read_traces(product: ProductInfo, *, hf_sample_interval_ns: float | None = N
     """
     columns = read_table(product)
     tel = telemetry_from_product(product, columns)
-    step = np.hypot(np.diff(tel.columns["x_north_m"]), np.diff(tel.columns["y_east_m"]))
-    distance = np.concatenate([[0.0], np.cumsum(np.nan_to_num(step))])
+    step = path_steps(tel.columns["x_north_m"], tel.columns["y_east_m"])
+    distance = np.concatenate([[0.0], np.cumsum(step)])
     name = product.facts.get("logical_identifier") or os.path.basename(product.label)
     where = (tel.time, tel.columns["x_north_m"], tel.columns["y_east_m"], [name])
     notes = []
@@ -135,7 +136,10 @@ def run_chain(data: RadarTraces, steps: Processing) -> tuple[np.ndarray, list[di
         )
     # where the echoes sink into the noise, measured before any gain lifts the noise
     applied.append({"step": "signal_extent", "samples": process.signal_extent(traces)})
-    if steps.background_traces is not None:
+    if steps.background_traces is not None and len(traces) < 2:
+        # one trace is its own mean: removing it would leave nothing
+        applied.append({"step": "background_removal", "skipped": "a single trace"})
+    elif steps.background_traces is not None:
         window = steps.background_traces or None
         traces = process.remove_background(traces, window)
         applied.append({"step": "background_removal", "window_traces": window or "all"})
@@ -299,12 +303,18 @@ def radargrams_along_traverse(
     ]
     out.check_free("report.json", *names)
     channels = {}
+    first_error: ZhurongError | None = None
     for channel, parts in sorted(by_channel.items()):
         merged = merge_traces(parts)
-        channels[channel] = {
-            "products": merged.products,
-            **_write_channel(out, merged, steps, show_all, f"_{channel}"),
-        }
+        try:  # the processing is checked before the channel's files are written
+            written = _write_channel(out, merged, steps, show_all, f"_{channel}")
+        except ZhurongError as exc:  # e.g. a band-pass above this channel's Nyquist
+            failed.append({"path": f"{channel} channel", "error": f"{channel} channel: {exc}"})
+            first_error = first_error or exc
+            continue
+        channels[channel] = {"products": merged.products, **written}
+    if not channels and first_error is not None:
+        raise first_error
     doc = report("radar.radargram", SCHEMA_VERSION, channels=channels, failed=failed)
     out.json("report.json", doc)
     return doc

@@ -15,13 +15,20 @@ from zhurong_tk.telemetry.decode import (
     sign_magnitude,
     telemetry_from_product,
 )
-from zhurong_tk.telemetry.traverse import merge, summarise, traverse_figure, traverse_geojson
+from zhurong_tk.telemetry.traverse import (
+    merge,
+    path_steps,
+    summarise,
+    traverse_figure,
+    traverse_geojson,
+)
 
 __all__ = [
     "TIME_EPOCH",
     "Telemetry",
     "decode_time",
     "merge",
+    "path_steps",
     "scaled_unit",
     "sign_magnitude",
     "summarise",

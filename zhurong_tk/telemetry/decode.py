@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from zhurong_tk.errors import UnsupportedFormatError
+from zhurong_tk.errors import MediaReadError, UnsupportedFormatError
 from zhurong_tk.io.pds4 import ProductInfo, read_table
 
 #: Zero of the products' ``Time`` field: 2016-01-01T00:00:00 Beijing time, in UTC.
@@ -167,6 +167,8 @@ def telemetry_from_product(
         )
     table = read_table(product) if table is None else table
     n = len(table["Time"])
+    if n == 0:
+        raise MediaReadError(product.label, "its table holds no records")
     notes: list[str] = []
     try:
         time = decode_time(table["Time"])

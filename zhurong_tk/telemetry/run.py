@@ -12,7 +12,13 @@ from zhurong_tk.errors import MediaReadError, ZhurongError
 from zhurong_tk.io.outputs import OutputDir, report
 from zhurong_tk.io.pds4 import ProductInfo, collect_labels, open_product
 from zhurong_tk.telemetry.decode import COLUMNS, telemetry_from_product
-from zhurong_tk.telemetry.traverse import merge, summarise, traverse_figure, traverse_geojson
+from zhurong_tk.telemetry.traverse import (
+    merge,
+    path_steps,
+    summarise,
+    traverse_figure,
+    traverse_geojson,
+)
 
 SCHEMA_VERSION = 1
 OUTPUTS = ("report.json", "telemetry.csv", "traverse.geojson", "traverse.png")
@@ -101,8 +107,7 @@ def _header() -> list[str]:
 
 def _rows(telemetry: Any) -> Iterable[list[Any]]:
     c = telemetry.columns
-    step = np.hypot(np.diff(c["x_north_m"]), np.diff(c["y_east_m"]))
-    distance = np.concatenate([[0.0], np.cumsum(np.nan_to_num(step))])
+    distance = np.concatenate([[0.0], np.cumsum(path_steps(c["x_north_m"], c["y_east_m"]))])
     for i in range(len(telemetry)):
         row: list[Any] = [
             str(np.datetime_as_string(telemetry.time[i], unit="ms")) + "Z",

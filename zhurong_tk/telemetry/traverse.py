@@ -51,6 +51,46 @@ def merge(parts: Sequence[Telemetry]) -> Telemetry:
     return result
 
 
+def path_steps(north: np.ndarray, east: np.ndarray) -> np.ndarray:
+    """Horizontal distance driven into each record from the one before (``n - 1`` steps).
+
+    A record without a position (NaN) adds no distance, and the next record with one
+    is measured from the last known position: the path bridges a missing value
+    rather than losing the steps on either side of it.
+    """
+    north = _filled_forward(np.asarray(north, np.float64))
+    east = _filled_forward(np.asarray(east, np.float64))
+    return np.nan_to_num(np.hypot(np.diff(north), np.diff(east)), nan=0.0)
+
+
+def _filled_forward(values: np.ndarray) -> np.ndarray:
+    known = np.isfinite(values)
+    if known.all() or not known.any():
+        return values
+    last = np.maximum.accumulate(np.where(known, np.arange(len(values)), -1))
+    return np.where(last >= 0, values[np.maximum(last, 0)], np.nan)
+
+
+#: Speeds are measured over this many record intervals: positions update at their own
+#: cadence (some records repeat the last one), so one interval's speed is 0 or too high.
+SPEED_WINDOW = 10
+
+
+def _window_speeds(step: np.ndarray, intervals: np.ndarray, gap_s: float) -> np.ndarray:
+    """Path length over time in each run of ``SPEED_WINDOW`` intervals that moved and
+    holds no gap (fewer intervals when the whole traverse is shorter)."""
+    width = min(SPEED_WINDOW, len(step))
+    if width == 0:
+        return np.empty(0)
+    ok = (intervals > 0) & (intervals <= gap_s)
+    kernel = np.ones(width)
+    path = np.convolve(step, kernel, "valid")
+    time = np.convolve(np.where(ok, intervals, 0.0), kernel, "valid")
+    whole = np.convolve(ok.astype(float), kernel, "valid") == width
+    use = whole & (path > 0)
+    return path[use] / time[use]
+
+
 def summarise(telemetry: Telemetry) -> dict[str, Any]:
     """Time span, distance driven, heading changes, attitude ranges and gaps.
 
@@ -64,6 +104,8 @@ def summarise(telemetry: Telemetry) -> dict[str, Any]:
         changes above 5° between those: time, from, to), ``total_turning_deg``,
         ``yaw_turns`` (the rover's yaw changing by more than 5° from one record
         to the next, with how far it moved: turns on the spot show here),
+        ``median_speed_m_s`` (of the path over each 10 record intervals that
+        moved, gaps excluded), ``records_without_position``,
         ``ranges`` (min/max of each attitude and sun angle; angles across the
         ±180° wrap where they sit near it), ``gaps`` (pauses far longer than
         usual).
@@ -73,9 +115,10 @@ def summarise(telemetry: Telemetry) -> dict[str, Any]:
         raise ValueError("no records")
     c = telemetry.columns
     north, east = c["x_north_m"], c["y_east_m"]
-    step = np.hypot(np.diff(north), np.diff(east))
+    step = path_steps(north, east)
     seconds = (telemetry.time - telemetry.time[0]) / np.timedelta64(1, "ms") / 1000.0
-    heading = _travel_heading(north, east)
+    heading = _travel_heading(_filled_forward(north), _filled_forward(east))
+    located = np.flatnonzero(np.isfinite(north) & np.isfinite(east))
     turns = []
     idx = np.flatnonzero(~np.isnan(heading))
     total_turning = 0.0
@@ -132,21 +175,27 @@ def summarise(telemetry: Telemetry) -> dict[str, Any]:
             values = unwrap_about_mean(values)
         if len(values):
             ranges[key] = [round(float(values.min()), 4), round(float(values.max()), 4)]
-    speed = step / np.where(intervals > 0, intervals, np.nan) if len(step) else np.empty(0)
+    speed = _window_speeds(
+        step,
+        intervals,
+        max(GAP_MIN_S, GAP_FACTOR * float(np.median(intervals))) if len(intervals) else 0.0,
+    )
+    a, b = (located[0], located[-1]) if len(located) else (0, 0)
     return {
         "start": _iso(telemetry.time[0]),
         "stop": _iso(telemetry.time[-1]),
         "duration_s": round(float(seconds[-1]), 3),
         "records": n,
         "products": sorted({str(p) for p in telemetry.product}),
-        "distance_m": round(float(np.nansum(step)), 4),
-        "displacement_m": round(float(math.hypot(north[-1] - north[0], east[-1] - east[0])), 4),
+        "distance_m": round(float(np.sum(step)), 4),
+        "displacement_m": _round(math.hypot(north[b] - north[a], east[b] - east[a]), 4),
+        "records_without_position": int(n - len(located)),
         "heading_start_deg": _round(heading[idx[0]]) if len(idx) else None,
         "heading_end_deg": _round(heading[idx[-1]]) if len(idx) else None,
         "total_turning_deg": round(float(total_turning), 2),
         "turns": turns,
         "yaw_turns": yaw_turns,
-        "median_speed_m_s": _round(np.nanmedian(speed)) if np.isfinite(speed).any() else None,
+        "median_speed_m_s": _round(np.median(speed)) if len(speed) else None,
         "ranges": ranges,
         "gaps": gaps,
     }
@@ -163,13 +212,22 @@ def traverse_geojson(telemetry: Telemetry, facts: dict[str, Any] | None = None) 
     """
     c = telemetry.columns
     east, north, up = c["y_east_m"], c["x_north_m"], -c["z_down_m"]
+    # a record without a position is a Point feature without geometry (GeoJSON's null),
+    # and no vertex of the line; a missing height alone is left out of its coordinates
     coordinates = [
-        [_round(e, 4), _round(n, 4), _round(u, 4)] for e, n, u in zip(east, north, up, strict=True)
+        None
+        if not (math.isfinite(e) and math.isfinite(n))
+        else [round(float(e), 4), round(float(n), 4)]
+        + ([round(float(u), 4)] if math.isfinite(u) else [])
+        for e, n, u in zip(east, north, up, strict=True)
     ]
     site = ((facts or {}).get("mission_area") or {}).get("Landing_Site_Location")
     line = {
         "type": "Feature",
-        "geometry": {"type": "LineString", "coordinates": coordinates},
+        "geometry": {
+            "type": "LineString",
+            "coordinates": [xyz for xyz in coordinates if xyz is not None],
+        },
         "properties": {
             "name": "traverse",
             "frame": "landing-site topocentric, metres east, north, up (not longitude/latitude)",
@@ -181,7 +239,7 @@ def traverse_geojson(telemetry: Telemetry, facts: dict[str, Any] | None = None) 
     points = [
         {
             "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": xyz},
+            "geometry": None if xyz is None else {"type": "Point", "coordinates": xyz},
             "properties": {
                 "time": _iso(telemetry.time[i]),
                 "product": str(telemetry.product[i]),
@@ -270,8 +328,11 @@ def _travel_heading(north: np.ndarray, east: np.ndarray) -> np.ndarray:
     """Heading of travel (degrees from north through east) at the records where another
     ``HEADING_BASE_M`` of path has been driven since the last such record; NaN elsewhere."""
     heading = np.full(len(north), np.nan)
-    last = 0
-    for i in range(1, len(north)):
+    located = np.flatnonzero(np.isfinite(north) & np.isfinite(east))
+    if len(located) < 2:
+        return heading
+    last = int(located[0])
+    for i in located[1:]:
         dn, de = north[i] - north[last], east[i] - east[last]
         if math.hypot(dn, de) >= HEADING_BASE_M - 1e-3:  # float32 positions: 0.5 m is 0.4999…
             heading[i] = math.degrees(math.atan2(de, dn))
