@@ -144,7 +144,9 @@ def test_the_real_roper_products(samples_root, relative, records, fields):
     (table,) = info.structures
     assert (table.shape, len(table.fields)) == ((records,), fields)
     assert info.facts["mission"] == "HX-1" and info.facts["start_time"].startswith("2021-05-25T04")
-    assert info.facts["mission_area"]["Landing_Site_Location"]["latitude"] == "25.083319"
+    site = info.facts["mission_area"]["Landing_Site_Location"]
+    assert site["latitude"] == {"value": 25.083319, "unit": "deg"}
+    assert site["altitude"] == {"value": -4.918556, "unit": "km"}
     columns = pds4.read_table(info)
     science = [k for k in columns if k.startswith("Scientific_Data")]
     assert all(columns[k].dtype == np.float32 for k in science)

@@ -281,11 +281,10 @@ def open_product(path: str | os.PathLike[str]) -> ProductInfo:
         infos.append(info)
     full = structures.label
     facts: dict[str, Any] = {key: full.findtext(where) for key, where in LABEL_FACTS.items()}
-    mission_area = full.find("Observation_Area/Mission_Area")
-    # to_dict() wraps the element's content in its own tag: {"Mission_Area": {...}}
-    facts["mission_area"] = (
-        _plain(next(iter(mission_area.to_dict().values()))) if mission_area is not None else None
+    mission_area = next(
+        (e for e in _safe_root(label).iter() if _local(e.tag) == "Mission_Area"), None
     )
+    facts["mission_area"] = _element_dict(mission_area) if mission_area is not None else None
     files = tuple(dict.fromkeys(i.data_file for i in infos))
     return ProductInfo(str(label), files, facts, tuple(infos))
 
@@ -452,13 +451,29 @@ def _byte_length(structure: Any, info: StructureInfo) -> int:
     return int(np.prod(info.shape, dtype=np.int64)) * element
 
 
-def _plain(value: Any) -> Any:
-    """pds4_tools' OrderedDicts and lists as plain JSON-able values."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+def _element_dict(element: Any) -> Any:
+    """An XML element as plain values: children by tag (a repeated tag: a list), text
+    leaves as text, and a leaf with a ``unit`` attribute as ``{"value", "unit"}`` with
+    the value a number where it reads as one (``-4.918556 km`` keeps its kilometres)."""
+    children = list(element)
+    if not children:
+        text = (element.text or "").strip()
+        unit = element.get("unit")
+        if unit is None:
+            return text
+        try:
+            value: Any = float(text)
+        except ValueError:
+            value = text
+        return {"value": value, "unit": unit}
+    out: dict[str, Any] = {}
+    for child in children:
+        key, value = _local(child.tag), _element_dict(child)
+        if key in out:
+            out[key] = (out[key] if isinstance(out[key], list) else [out[key]]) + [value]
+        else:
+            out[key] = value
+    return out
 
 
 def image_structure(product: ProductInfo) -> StructureInfo:
