@@ -116,3 +116,43 @@ def test_an_event_holding_most_of_the_recording_is_found_with_its_edges(kind, tm
         (line,) = channel.tonal_lines
         assert line.freq_hz == pytest.approx(event["f0_hz"], abs=2.5)
         assert (line.start_s, line.end_s) == (found.start_s, found.end_s)
+
+
+def _wind_with_a_tone(path, *, seconds, tone_s, freq_hz, level=0.05, silent_s=0.0, seed=1):
+    """Low-passed noise (wind) with a sine over ``tone_s``; the first ``silent_s`` zeros."""
+    import scipy.signal
+    import soundfile as sf
+
+    sr = 24_000
+    n = int(seconds * sr)
+    rng = np.random.default_rng(seed)
+    sos = scipy.signal.butter(2, 250 / (sr / 2), output="sos")
+    x = scipy.signal.sosfilt(sos, rng.standard_normal(n)) * 0.08
+    t = np.arange(n) / sr
+    x += level * np.sin(2 * np.pi * freq_hz * t) * ((t >= tone_s[0]) & (t < tone_s[1]))
+    x[: int(silent_s * sr)] = 0.0
+    sf.write(path, x.astype(np.float32), sr)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("seconds", "tone_s", "silent_s"),
+    [
+        (40.0, (5.6, 34.4), 0.0),  # most of the file: its edges blurred by more than 1.5 s
+        (20.0, (2.0, 18.0), 0.0),  # 2 s from either end: heard in the edge spectra, weakly
+        (20.0, (10.0, 14.0), 5.0),  # a quarter of digital silence first: no background
+    ],
+)
+def test_tone_edges_within_a_tenth_of_a_second(seconds, tone_s, silent_s, tmp_path):
+    path = _wind_with_a_tone(
+        tmp_path / "tone.wav", seconds=seconds, tone_s=tone_s, freq_hz=150.0, silent_s=silent_s
+    )
+    result = analyze(path)
+    channel = result.channels[0]
+    close_analysis(result)
+    # (the wind's start after the silence is an onset of its own, at 5 s)
+    (found,) = [s for s in channel.segments if s.kind != "wind-like" and s.end_s > 6.0]
+    assert found.kind == "tonal"
+    assert (found.start_s, found.end_s) == pytest.approx(tone_s, abs=0.1)
+    (line,) = channel.tonal_lines
+    assert (line.start_s, line.end_s) == (found.start_s, found.end_s)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zhurong_tk.audio.tonal import TonalTracker, _explained, _related
+from zhurong_tk.audio.tonal import TonalConfig, TonalTracker, _explained, _related
 from zhurong_tk.synth import audio as synth_audio
 
 
@@ -69,3 +69,18 @@ def test_decimation_does_not_depend_on_how_the_stream_is_cut(blocks):
     # the filter over the stream with zero history, taken at multiples of q
     full = np.convolve(x.astype(np.float64), tracker.taps.astype(np.float64))[: len(x)]
     np.testing.assert_allclose(out, full[:: tracker.q], rtol=1e-4, atol=1e-5)
+
+
+def test_the_shortest_line_is_kept_to_in_long_recordings():
+    # a 2-s tone in 30 s: reported at min_duration_s 1, not at 4 (short windows are only
+    # for short recordings)
+    sr = 8000
+    t = np.arange(30 * sr) / sr
+    x = 0.05 * np.sin(2 * np.pi * 150 * t) * ((t >= 8) & (t < 10))
+    x = (x + 0.005 * np.random.default_rng(0).standard_normal(len(t))).astype(np.float32)
+    found = {}
+    for shortest in (1.0, 4.0):
+        tracker = TonalTracker(sr, TonalConfig(min_duration_s=shortest), duration_s=30.0)
+        tracker.update(x)
+        found[shortest] = [round(line.freq_hz) for line in tracker.lines()]
+    assert found == {1.0: [150], 4.0: []}

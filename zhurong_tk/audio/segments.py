@@ -23,6 +23,9 @@ from zhurong_tk.audio import _kernels
 from zhurong_tk.audio.impulses import Impulse, ImpulseTrain
 from zhurong_tk.audio.tonal import TonalLine
 
+#: Band levels at or below this are digital silence (no power at all), not a quiet band.
+SILENCE_DB = -290.0
+
 
 @dataclasses.dataclass(frozen=True)
 class SegmentConfig:
@@ -80,9 +83,21 @@ def band_background(band_db: np.ndarray, percentile: float) -> tuple[np.ndarray,
     distances are 0.84 and 0.80 sigma; log-power scatter has the longer lower
     tail, so the median is used wherever the background holds the median.)
     """
-    safe = np.where(np.isfinite(band_db), band_db, -300.0)
-    low, floor, mid = np.percentile(safe, [percentile / 4, percentile, 50.0], axis=0)
-    spread = np.maximum(np.minimum(mid - floor, 2.0 * (floor - low)), 1.0)
+    values = np.asarray(band_db, np.float64)
+    # digital silence (no power: -300 dB here, or NaN) is no background: left out, so a
+    # file that opens with zeros still has its wind for a floor
+    heard = np.isfinite(values) & (values > SILENCE_DB)
+    if values.ndim == 1:
+        values, heard = values[:, None], heard[:, None]
+    floor = np.full(values.shape[1], -300.0)
+    spread = np.ones(values.shape[1])
+    for band in range(values.shape[1]):
+        column = values[heard[:, band], band]
+        if len(column):
+            low, floor[band], mid = np.percentile(column, [percentile / 4, percentile, 50.0])
+            spread[band] = max(min(mid - floor[band], 2.0 * (floor[band] - low)), 1.0)
+    if np.ndim(band_db) == 1:
+        return floor[0], spread[0]
     return floor, spread
 
 
@@ -97,7 +112,7 @@ def shape_and_common_rise(band_db: np.ndarray, percentile: float) -> tuple[np.nd
     rise is what each band rises beyond it.
     """
     floor, _ = band_background(band_db, percentile)
-    rise = np.where(np.isfinite(band_db), band_db - floor, -60.0)
+    rise = np.where(np.isfinite(band_db) & (band_db > SILENCE_DB), band_db - floor, -60.0)
     common = np.percentile(rise, 25.0, axis=1)
     return rise - np.maximum(common, 0.0)[:, None], common
 
@@ -174,6 +189,9 @@ def segment(
     _kernels.running_mean_columns(linear, 3, power)
     band_db = 10.0 * np.log10(np.maximum(power, 1e-30))
     shape, common = shape_and_common_rise(band_db, config.background_percentile)
+    silent = ~(band_db > SILENCE_DB).any(axis=1)  # digital silence: no band has power
+    shape[silent] = np.nan
+    common[silent] = np.nan
     floor, spread = band_background(shape, config.background_percentile)
     excess = shape - floor
     z = excess / spread
@@ -361,7 +379,7 @@ def _line_segments(
         held = any(
             sg.kind != "wind-like"
             and min(sg.end_s, line.end_s) - max(sg.start_s, line.start_s)
-            > 0.5 * min(sg.end_s - sg.start_s, line.end_s - line.start_s)
+            > 0.5 * (line.end_s - line.start_s)
             for sg in segments
         )
         if held or not line.harmonics:
@@ -386,40 +404,58 @@ def _line_segments(
         seg.evidence["tonal_line_hz"] = round(line.freq_hz, 3)
         seg.evidence["tonal_lines_hz"] = [round(line.freq_hz, 3)]
         seg.evidence["edges_from"] = "tone band level"
+        # a segment that held only a part of this tone gives way to it
+        segments[:] = [
+            sg
+            for sg in segments
+            if not (
+                sg.kind == "tonal"
+                and sg.evidence.get("tonal_line_hz") == seg.evidence["tonal_line_hz"]
+                and min(sg.end_s, e) - max(sg.start_s, s) > 0
+            )
+        ]
         out.append(seg)
     return out
 
 
 def _half_power_edges(
-    power: np.ndarray, times_s: np.ndarray, start_s: float, end_s: float, blur_s: float = 1.5
+    power: np.ndarray, times_s: np.ndarray, start_s: float, end_s: float, blur_s: float = 2.5
 ) -> tuple[float, float, float] | None:
-    """Where ``power`` crosses half-way between its level inside ``start_s..end_s``
-    (away from the blurred edges) and outside, searched within ``blur_s`` of each edge;
-    with the step between the two levels in dB. None where the line spans the whole
-    recording, or its band does not step up."""
-    inside = (times_s >= start_s + blur_s) & (times_s <= end_s - blur_s)
-    if np.count_nonzero(inside) < 3:
-        inside = (times_s >= start_s) & (times_s <= end_s)
-    outside = (times_s < start_s - blur_s) | (times_s > end_s + blur_s)
-    if np.count_nonzero(inside) < 3 or np.count_nonzero(outside) < 3:
+    """Where ``power`` crosses half-way between the tone's level and the band's level
+    without it; with the step between the two in dB. None where no frame lies clearly
+    without the tone, or none clearly with it.
+
+    The line's own edges are blurred by up to ``blur_s``: frames further inside are the
+    tone's level (their median), the quietest fifth of the frames outside that core the
+    level without it. Each edge is then walked out from the core while the band holds
+    half power, within ``blur_s`` of the line's edge, and placed between two frames.
+    """
+    n = len(power)
+    core = (times_s >= start_s + blur_s) & (times_s <= end_s - blur_s)
+    if np.count_nonzero(core) < 3:
+        core = (times_s >= start_s) & (times_s <= end_s)
+    rest = ~core
+    if np.count_nonzero(core) < 3 or np.count_nonzero(rest) < 3:
         return None
-    p_in, p_out = float(np.median(power[inside])), float(np.median(power[outside]))
+    p_in = float(np.median(power[core]))
+    p_out = float(np.percentile(power[rest], 20.0))
     if not p_in > p_out > 0:
         return None
     half = (p_in + p_out) / 2
-    first, last = np.flatnonzero(inside)[[0, -1]]
+    inside = np.flatnonzero(core & (power >= half))
+    if len(inside) == 0:
+        return None
     lo = int(np.searchsorted(times_s, start_s - blur_s))
-    hi = int(np.searchsorted(times_s, end_s + blur_s, side="right")) - 1
+    hi = min(int(np.searchsorted(times_s, end_s + blur_s, side="right")) - 1, n - 1)
 
     def crossing(i: int, step: int, stop: int) -> float:
-        # walk out from inside while the band holds half power; interpolate the crossing
         while i != stop and power[i + step] >= half:
             i += step
-        if i == stop:
+        if i == stop:  # still at half power where the search ends
             return float(times_s[i])
-        frac = (power[i] - half) / (power[i] - power[i + step])
+        frac = (power[i] - half) / (power[i] - power[i + step])  # in [0, 1]: power[i] >= half
         return float(times_s[i] + frac * (times_s[i + step] - times_s[i]))
 
-    s = crossing(int(first), -1, lo)
-    e = crossing(int(last), 1, hi)
+    s = crossing(int(inside[0]), -1, min(lo, int(inside[0])))
+    e = crossing(int(inside[-1]), 1, max(hi, int(inside[-1])))
     return s, e, 10.0 * math.log10(p_in / p_out)

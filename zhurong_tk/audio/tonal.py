@@ -163,10 +163,13 @@ class TonalTracker:
         self._history = np.zeros(padded - 1, np.float32)
         self.delay_s = (len(self.taps) - 1) / 2 / self.sr  # the filter's group delay
         self.n = 1 << max(8, math.ceil(math.log2(config.window_s * self.fs)))
+        self.shortened = False  # windows shortened to fit a short recording
         if duration_s is not None:
             # a line needs three averaged spectra: AVERAGE + 2 windows at half-window hops
             fits = duration_s * self.fs * 2 / (self.AVERAGE + 3)
-            self.n = min(self.n, 1 << max(8, int(math.log2(max(fits, 1.0)))))
+            fitting = 1 << max(8, int(math.log2(max(fits, 1.0))))
+            self.shortened = fitting < self.n
+            self.n = min(self.n, fitting)
         self.hop = self.n // 2
         self.window = window_array("hann", self.n)
         self.bin_hz = self.fs / self.n
@@ -277,7 +280,12 @@ class TonalTracker:
                 [p for p, v in zip(position_row, level_row, strict=True) if v == v], lv
             )
             strong = [h * f0 for h, level in enumerate(lv, start=1) if level >= cfg.strong_level_db]
-            if any(_related(f0, other[0]) or _explained(strong, other[0]) for other in accepted):
+            if any(
+                abs(f0 - other[0]) <= 2 * self.bin_hz  # one peak of coarse bins, read twice
+                or _related(f0, other[0])
+                or _explained(strong, other[0])
+                for other in accepted
+            ):
                 continue
             accepted.append((f0, score, lv))
             if len(accepted) >= self.MAX_PER_FRAME:
@@ -313,7 +321,9 @@ class TonalTracker:
                     if j in used or i - tr["last"] > 2:
                         continue
                     d = abs(f0 - tr["f"][-1])
-                    if d <= max(2.0, 0.03 * f0) and (best_d is None or d < best_d):
+                    if d <= max(2.0, 0.03 * f0, 1.5 * self.bin_hz) and (
+                        best_d is None or d < best_d
+                    ):
                         best, best_d = j, d
                 if best is None:
                     tracks.append({"t": [time_s], "f": [f0], "s": [sal], "lv": [levels], "last": i})
@@ -336,9 +346,15 @@ class TonalTracker:
             f = np.array(tr["f"])
             # averaged windows overlap: count the span between first and last detection only
             # (windows shortened for a short recording: three detections are enough)
-            if len(t) < 3 or t[-1] - t[0] < min(cfg.min_duration_s, 2 * dt):
+            shortest = min(cfg.min_duration_s, 2 * dt) if self.shortened else cfg.min_duration_s
+            if len(t) < 3 or t[-1] - t[0] < shortest:
                 continue
             slope, intercept = np.polyfit(t, f, 1) if len(t) >= 3 else (0.0, float(np.mean(f)))
+            # a tone filling only part of an edge spectrum is weaker there (half: -3 dB)
+            strength = [max(v for v in lv if v == v) for lv in tr["lv"]]
+            typical = float(np.median(strength))
+            at_start = t[0] <= first and strength[0] >= typical - 2.0
+            at_end = t[-1] >= last and strength[-1] >= typical - 2.0
             n_h = min(len(lv) for lv in tr["lv"])
             med = np.median(np.array([lv[:n_h] for lv in tr["lv"]]), axis=0)
             f_med = float(np.median(f))
@@ -351,9 +367,10 @@ class TonalTracker:
                 TonalLine(
                     freq_hz=f_med,
                     # the tone is present from about the first window's far edge inward;
-                    # heard in the recording's first or last spectrum, it runs to its edge
-                    start_s=0.0 if t[0] <= first else float(max(t[0] - span / 2 + dt, 0.0)),
-                    end_s=recorded_s if t[-1] >= last else float(t[-1] + span / 2 - dt),
+                    # heard at full strength in the recording's first or last spectrum,
+                    # it runs to the recording's edge
+                    start_s=0.0 if at_start else float(max(t[0] - span / 2 + dt, 0.0)),
+                    end_s=recorded_s if at_end else float(t[-1] + span / 2 - dt),
                     freq_start_hz=float(slope * t[0] + intercept),
                     freq_end_hz=float(slope * t[-1] + intercept),
                     drift_hz_per_s=float(slope),
@@ -364,7 +381,7 @@ class TonalTracker:
                     freqs_hz=f,
                 )
             )
-        out = _drop_explained(out, cfg.strong_level_db)
+        out = _drop_explained(out, cfg.strong_level_db, 2 * self.bin_hz)
         out.sort(key=lambda line: (line.start_s, line.freq_hz))
         return out
 
@@ -386,8 +403,11 @@ def _merge_tracks(tracks: list[dict], *, max_gap_s: float) -> list[dict]:
     return merged
 
 
-def _drop_explained(lines: list[TonalLine], strong_db: float) -> list[TonalLine]:
-    """Drop lines whose strong harmonics are all multiples of a more salient concurrent line."""
+def _drop_explained(
+    lines: list[TonalLine], strong_db: float, same_hz: float = 0.0
+) -> list[TonalLine]:
+    """Drop lines whose strong harmonics are all multiples of a more salient concurrent line
+    (or that lie within ``same_hz`` of it: one tone in coarse bins)."""
     keep = []
     ranked = sorted(lines, key=lambda line: line.salience, reverse=True)
     for line in ranked:
@@ -395,7 +415,11 @@ def _drop_explained(lines: list[TonalLine], strong_db: float) -> list[TonalLine]
         shadowed = any(
             min(line.end_s, other.end_s) - max(line.start_s, other.start_s)
             > 0.5 * (line.end_s - line.start_s)
-            and (_explained(strong, other.freq_hz) or _related(line.freq_hz, other.freq_hz))
+            and (
+                abs(line.freq_hz - other.freq_hz) <= same_hz
+                or _explained(strong, other.freq_hz)
+                or _related(line.freq_hz, other.freq_hz)
+            )
             for other in keep
         )
         if not shadowed:
