@@ -202,3 +202,15 @@ def test_a_pds4_products_state_covers_its_data_files(tmp_path):
     assert file_state(label, {**vars(before)}).sha256 != before.sha256
     data.unlink()  # a data file gone changes it too
     assert file_state(label).sha256 != before.sha256
+
+
+def test_a_label_naming_no_readable_file_still_has_a_state(tmp_path):
+    # its task fails with the reason; the rerun skips it until something changes
+    label = _touch(tmp_path / "p.2BL", PRODUCT_LABEL.format(name="sub").encode())
+    (tmp_path / "sub").mkdir()  # names a folder, not a file
+    ledger = Ledger(tmp_path / "out")
+    action, state = ledger.decide(label, "k", tmp_path / "out" / "p.2BL")
+    assert action == "run" and state is not None
+    ledger.append({"path": os.path.realpath(label), "status": "failed", "options": "k",
+                   **vars(state)})  # fmt: skip
+    assert ledger.decide(label, "k", tmp_path / "out" / "p.2BL")[0] == "skip-failed"

@@ -270,12 +270,22 @@ def test_tiny_sixteen_bit_and_alpha_images(tmp_path):
     cv2.imwrite(str(tiny), np.zeros((1, 1), np.uint8))
     with pytest.raises(MediaReadError, match="too small"):
         detect_to_folder(tiny, tmp_path / "tiny")
-    # a strip 16 px across is not reduced below 16 px to be read faster
-    strip = tmp_path / "strip.png"
-    cv2.imwrite(str(strip), np.random.default_rng(0).integers(0, 255, (4000, 16), np.uint8))
-    result, report = detect_to_folder(strip, tmp_path / "strip")
-    assert (report["input"]["width"], report["input"]["height"]) == (16, 4000)
-    assert result.tracks == []
+    # a strip whose working copy would be under 16 px across is refused by name; one
+    # that is not is read whole (not decoded reduced below 16 px across)
+    noise = np.random.default_rng(0).integers(0, 255, (4000, 16), np.uint8)
+    for shape, refused in (((4000, 16), True), ((4000, 200), False), ((16, 4000), True)):
+        strip = tmp_path / f"strip_{shape[1]}x{shape[0]}.png"
+        cv2.imwrite(str(strip), np.resize(noise, shape))
+        if refused:
+            with pytest.raises(MediaReadError, match="too thin a strip") as caught:
+                detect_to_folder(strip, tmp_path / strip.stem)
+            assert strip.name in str(caught.value)
+        else:
+            result, report = detect_to_folder(strip, tmp_path / strip.stem)
+            assert (report["input"]["width"], report["input"]["height"]) == shape[::-1]
+            assert result.tracks == []
+    with pytest.raises(ParameterError, match="too thin"):
+        detect_tracks(np.zeros((20, 40000), np.uint8))
     image = synth_tracks.render(synth_tracks.track_scene(seed=4, n_ruts=2))
     eight_bit = detect_tracks(image)
     deep = tmp_path / "deep.png"

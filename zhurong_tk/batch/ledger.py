@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -87,8 +88,14 @@ def file_state(path: str | os.PathLike[str], known: dict[str, Any] | None = None
     if not parts:
         return FileState(size, mtime_ns, content_hash(path), parts)
     digest = hashlib.sha256()
-    for f, part in zip(files, parts, strict=True):
-        digest.update(f"{part[0]}\0{content_hash(f) if part[1] >= 0 else 'missing'}\n".encode())
+    for i, (f, part) in enumerate(zip(files, parts, strict=True)):
+        try:
+            state = content_hash(f) if part[1] >= 0 else "missing"
+        except OSError:  # a data file that cannot be read: the task says why
+            if i == 0:
+                raise
+            state = "unreadable"
+        digest.update(f"{part[0]}\0{state}\n".encode())
     return FileState(size, mtime_ns, "sha256:" + digest.hexdigest(), parts)
 
 
@@ -105,10 +112,13 @@ def _data_files(path: str | os.PathLike[str]) -> list[Path]:
 
 
 def _stat_or_none(path: Path) -> os.stat_result | None:
+    """The file's stat; None where it is no readable file (missing, a folder, a name
+    the system refuses): for the state, that is what it is."""
     try:
-        return os.stat(path)
-    except FileNotFoundError:
+        st = os.stat(path)
+    except (OSError, ValueError):
         return None
+    return st if stat.S_ISREG(st.st_mode) else None
 
 
 class Ledger:

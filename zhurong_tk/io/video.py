@@ -122,6 +122,10 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             duration = float(st.duration * st.time_base)
         elif container.duration is not None:
             duration = container.duration / av.time_base
+            start = (container.start_time or 0) / av.time_base
+            if "matroska" in container.format.name and 0 < start < duration:
+                # Matroska's duration is the last timestamp: from 0, not from the first frame
+                duration -= start
         else:
             duration = None
         container_frames = int(st.frames) if st.frames else None

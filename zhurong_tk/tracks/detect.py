@@ -292,6 +292,12 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     return (grey - lo) / (hi - lo) if hi > lo else np.zeros_like(grey)
 
 
+def too_thin(width: int, height: int, work_side: int) -> bool:
+    """True when the working copy (``work_side`` px on its longer side) of a
+    ``width`` × ``height`` image would be under 16 px on its shorter side."""
+    return min(width, height) * work_side < 16 * max(width, height)
+
+
 def _working_copy_of(
     image: np.ndarray, side: int, *, exact: bool = True
 ) -> tuple[np.ndarray, float]:
@@ -943,6 +949,11 @@ def detect_tracks(
     cfg = config or TrackConfig()
     if image.ndim < 2 or image.shape[0] < 16 or image.shape[1] < 16:
         raise ParameterError(f"image too small for track detection: {image.shape}")
+    if too_thin(image.shape[1], image.shape[0], cfg.work_side):
+        raise ParameterError(
+            f"image of {image.shape[1]}×{image.shape[0]} is too thin for track detection "
+            f"(reduced to {cfg.work_side} px along, it would be under 16 px across)"
+        )
     height, width = image.shape[:2]
     # the tread is measured on a copy 2-4 times as fine as the one the ruts are found on
     # (or the image itself, if smaller): grousers a few pixels apart would alias there

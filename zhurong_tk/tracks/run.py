@@ -13,7 +13,13 @@ from zhurong_tk.errors import MediaReadError, ParameterError
 from zhurong_tk.io._ffmpeg import cv2
 from zhurong_tk.io.image import probe_image, read_image
 from zhurong_tk.io.outputs import OutputDir, report
-from zhurong_tk.tracks.detect import CameraModel, TrackConfig, TrackResult, detect_tracks
+from zhurong_tk.tracks.detect import (
+    CameraModel,
+    TrackConfig,
+    TrackResult,
+    detect_tracks,
+    too_thin,
+)
 
 SCHEMA = "tracks.detect"
 SCHEMA_VERSION = 1
@@ -113,6 +119,10 @@ def detect_to_folder(
     info = probe_image(path, max_pixels=max_pixels)
     if info.width < 16 or info.height < 16:
         raise MediaReadError(path, f"image is {info.width}×{info.height}: too small to show tracks")
+    if too_thin(info.width, info.height, (config or TrackConfig()).work_side):
+        raise MediaReadError(
+            path, f"image is {info.width}×{info.height}: too thin a strip to show tracks"
+        )
     # detection needs a few hundred pixels (its work_side) and the overlay 2000: a large
     # JPEG is decoded at a half, quarter or eighth of its size directly (its full pixels
     # are never held)

@@ -419,10 +419,12 @@ def _extract(
             if target in at_best:
                 gap, nearest = at_best[target]
                 keeper.keep(dataclasses.replace(nearest, reasons=["at"]), forced=True)
-                if gap > 1.0:  # times are the stream's own: it may start at 10 s, not 0
+                last_time = log.column("time_s")[-1]
+                # times are the stream's own: it may start at 10 s, not 0
+                if target < first_time - 1.0 or target > last_time + 1.0:
                     at_notes.append(
                         f"--at {target:g} s lies outside the frames analysed "
-                        f"({first_time:.3f}-{log.column('time_s')[-1]:.3f} s, the stream's "
+                        f"({first_time:.3f}-{last_time:.3f} s, the stream's "
                         f"own times): the nearest, at {nearest.signals.time_s:.3f} s, was kept"
                     )
 
@@ -642,15 +644,15 @@ def _index(reader, times, log, detector, keeper, events, selection, step, notes)
             )
         elif info.duration_s and (
             not len(times)
-            or info.duration_s - times[-1]
+            or info.duration_s - (times[-1] - times[0])
             > max(3 * (times[-1] - times[0]) / max(len(times) - 1, 1), 0.01 * info.duration_s)
         ):
             # an estimated count (duration × average rate) is wrong for a variable rate: the
             # time decoded, against the duration, says whether frames are missing
-            reached = f"{times[-1]:.2f}" if len(times) else "0"
+            reached = f"{times[-1] - times[0]:.2f}" if len(times) else "0"
             warnings.append(
-                f"decoded frames up to {reached} s of the {info.duration_s:.2f} s the container "
-                "reports (truncated or damaged file?)"
+                f"decoded {reached} s of the {info.duration_s:.2f} s the container reports "
+                "(truncated or damaged file?)"
             )
     if reader.timestamps_assumed and not isinstance(reader, ImageSequenceReader):
         warnings.append(
