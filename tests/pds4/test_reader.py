@@ -183,3 +183,17 @@ def test_a_pds4_image_product_is_an_image_for_every_command(tmp_path):
     assert len(from_product["tracks"]) == len(from_png["tracks"]) == 2
     assert from_product["tracks"][0]["x1"] == pytest.approx(from_png["tracks"][0]["x1"])
     assert from_product["pds4"]["mission"] == "HX-1" and from_png["pds4"] is None
+
+
+def test_verify_reads_every_table_of_a_product(tmp_path):
+    label = synth_pds4.write(tmp_path / "S.2BL", synth_pds4.roper_scene(records=8, samples=32))
+    assert probe(label).notes == []  # without --verify nothing is read
+    checked = probe(label, verify=True)
+    assert checked.kind == "pds4"
+    assert [n for n in checked.notes if n.startswith("verified:")] == [
+        f"verified: {checked.info.structures[0].name}: 8 records read"
+    ]
+    data = label.with_suffix(".2B")
+    data.write_bytes(data.read_bytes()[:-10])
+    broken = probe(label, verify=True)
+    assert broken.kind == "error" and "truncated" in broken.error

@@ -124,12 +124,17 @@ def _probe(path: str, *, verify: bool, max_pixels: int | None) -> ProbeResult:
         result = ProbeResult(path, "image", info, notes=notes)
     elif kind is Kind.XML and pds4.looks_like_label(path):
         result = ProbeResult(path, "pds4", pds4.open_product(path), notes=notes)
+        if verify:
+            _verify_pds4(result)
         return result
     elif kind is Kind.UNKNOWN and fmt == "unknown" and _has_label(path):
         # binary without a signature: the data file of a PDS4 product, found by its label
         info = pds4.open_product(path)
         notes.append(f"data file of the PDS4 label {Path(info.label).name}")
-        return ProbeResult(path, "pds4", info, notes=notes)
+        result = ProbeResult(path, "pds4", info, notes=notes)
+        if verify:
+            _verify_pds4(result)
+        return result
     else:
         what = {
             "XML": "an XML document",
@@ -159,6 +164,30 @@ def _has_label(path: str) -> bool:
     except MediaReadError:
         return False
     return True
+
+
+def _verify_pds4(result: ProbeResult) -> None:
+    """Read every table and array of the product as its label declares them, and count
+    the values that are not finite numbers (NaN/Inf in float fields and arrays)."""
+    import numpy as np
+
+    info = result.info
+    assert isinstance(info, pds4.ProductInfo)
+    for structure in info.structures:
+        if structure.kind.startswith("Table"):
+            columns = pds4.read_table(info, structure.name)
+            values = list(columns.values())
+            what = f"{len(values[0]) if values else 0} records"
+        elif structure.kind.startswith("Array"):
+            values = [pds4.read_array(info, structure.name)]
+            what = "×".join(str(n) for n in values[0].shape)
+        else:
+            continue
+        bad = sum(
+            int(v.size - np.count_nonzero(np.isfinite(v))) for v in values if v.dtype.kind in "fc"
+        )
+        note = f"verified: {structure.name}: {what} read"
+        result.notes.append(note + (f", {bad} values not finite (NaN/Inf)" if bad else ""))
 
 
 def _verify_audio(result: ProbeResult) -> None:
