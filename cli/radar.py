@@ -101,6 +101,15 @@ def radargram_command(
     """
     from zhurong_tk.radar.radargram import Processing, radargram_to_folder
 
+    # windows of one cannot be what was meant: a usage error now, not a failure per product
+    if dewow_samples == 1:
+        raise click.BadParameter("0 (off) or a window of at least 2 samples", param_hint="--dewow")
+    if background_traces == 1:
+        raise click.BadParameter(
+            "-1 (off), 0 (all traces) or a window of at least 2", param_hint="--background"
+        )
+    if bandpass_mhz is not None and not 0 <= bandpass_mhz[0] < bandpass_mhz[1]:
+        raise click.BadParameter("needs 0 ≤ LOW < HIGH", param_hint="--bandpass")
     steps = Processing(
         dewow_samples=dewow_samples or None,
         time_zero=not no_time_zero,

@@ -195,3 +195,15 @@ def test_products_along_a_traverse_make_one_radargram_per_channel(tmp_path):
     assert lf["traces"] == 20 and lf["products"] == ["A.2B", "B.2B"]  # in time order
     assert lf["distance_m"] == pytest.approx(4.5 + 0.5 + 4.5, abs=1e-3)
     assert (out / "radargram_LF.png").is_file() and (out / "traces_LF.npz").is_file()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--dewow", ["1"]), ("--background", ["1"]), ("--bandpass", ["40", "10"])]
+)
+def test_impossible_windows_are_usage_errors(option, value, tmp_path):
+    label = synth_pds4.write(tmp_path / "S.2BL", synth_pds4.roper_scene(records=4, samples=32))
+    result = CliRunner().invoke(
+        cli, ["radar", "radargram", str(label), "--out", str(tmp_path / "o"), option, *value]
+    )
+    assert result.exit_code == 2 and option in result.output
+    assert not (tmp_path / "o").exists()
