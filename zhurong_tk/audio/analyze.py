@@ -820,7 +820,7 @@ def analyze(
     if exact is None:
         # a container's length is an estimate: a stream that ends within its first two
         # blocks (~11 s at 48 kHz) is read first, so a short one is handled as a WAV is
-        head = [b for b in itertools.islice(blocks, 2)]
+        head = list(itertools.islice(blocks, 2))
         if len(head) < 2 or len(head[1]) < (1 << 18):
             head += list(blocks)  # at most one empty remainder
             exact = sum(len(b) for b in head)
