@@ -281,10 +281,10 @@ def open_product(path: str | os.PathLike[str]) -> ProductInfo:
         infos.append(info)
     full = structures.label
     facts: dict[str, Any] = {key: full.findtext(where) for key, where in LABEL_FACTS.items()}
-    mission_area = next(
-        (e for e in _safe_root(label).iter() if _local(e.tag) == "Mission_Area"), None
+    mission_area = full.find("Observation_Area/Mission_Area")  # the label parsed once
+    facts["mission_area"] = (
+        _element_dict(mission_area.getroot()) if mission_area is not None else None
     )
-    facts["mission_area"] = _element_dict(mission_area) if mission_area is not None else None
     files = tuple(dict.fromkeys(i.data_file for i in infos))
     return ProductInfo(str(label), files, facts, tuple(infos))
 

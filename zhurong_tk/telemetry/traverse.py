@@ -117,7 +117,7 @@ def summarise(telemetry: Telemetry) -> dict[str, Any]:
     north, east = c["x_north_m"], c["y_east_m"]
     step = path_steps(north, east)
     seconds = (telemetry.time - telemetry.time[0]) / np.timedelta64(1, "ms") / 1000.0
-    heading = _travel_heading(_filled_forward(north), _filled_forward(east))
+    heading = _travel_heading(north, east)
     located = np.flatnonzero(np.isfinite(north) & np.isfinite(east))
     turns = []
     idx = np.flatnonzero(~np.isnan(heading))
@@ -148,11 +148,10 @@ def summarise(telemetry: Telemetry) -> dict[str, Any]:
             }
         )
     intervals = np.diff(seconds)
+    gap_limit = max(GAP_MIN_S, GAP_FACTOR * float(np.median(intervals))) if len(intervals) else 0.0
     gaps = []
     if len(intervals):
-        usual = float(np.median(intervals))
-        limit = max(GAP_MIN_S, GAP_FACTOR * usual)
-        for i in np.flatnonzero(intervals > limit):
+        for i in np.flatnonzero(intervals > gap_limit):
             gaps.append(
                 {
                     "start": _iso(telemetry.time[i]),
@@ -175,11 +174,7 @@ def summarise(telemetry: Telemetry) -> dict[str, Any]:
             values = unwrap_about_mean(values)
         if len(values):
             ranges[key] = [round(float(values.min()), 4), round(float(values.max()), 4)]
-    speed = _window_speeds(
-        step,
-        intervals,
-        max(GAP_MIN_S, GAP_FACTOR * float(np.median(intervals))) if len(intervals) else 0.0,
-    )
+    speed = _window_speeds(step, intervals, gap_limit)
     a, b = (located[0], located[-1]) if len(located) else (0, 0)
     return {
         "start": _iso(telemetry.time[0]),

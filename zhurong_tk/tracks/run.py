@@ -127,13 +127,7 @@ def detect_to_folder(
     # JPEG is decoded at a half, quarter or eighth of its size directly (its full pixels
     # are never held)
     reduce = max(
-        (
-            f
-            for f in (1, 2, 4, 8)
-            if max(info.width, info.height) / f >= OVERLAY_SIDE
-            and min(info.width, info.height) / f >= 16  # a thin strip stays 16 px across
-        ),
-        default=1,
+        (f for f in (1, 2, 4, 8) if max(info.width, info.height) / f >= OVERLAY_SIDE), default=1
     )
     image = read_image(path, max_pixels=max_pixels, reduce=reduce)
     warnings = []

@@ -415,11 +415,11 @@ def _extract(
         if moving is not None:
             keeper.keep(moving.take("motion"), forced=True)
         at_notes = []
+        last_time = log.column("time_s")[-1] if at_best else None
         for target in at_pending:
             if target in at_best:
                 gap, nearest = at_best[target]
                 keeper.keep(dataclasses.replace(nearest, reasons=["at"]), forced=True)
-                last_time = log.column("time_s")[-1]
                 # times are the stream's own: it may start at 10 s, not 0
                 if target < first_time - 1.0 or target > last_time + 1.0:
                     at_notes.append(
