@@ -333,10 +333,11 @@ def test_whiten_matches_scipy_uniform_filter(rng, width):
 def test_salience_peaks_are_the_strongest_local_maxima_in_order(rng):
     salience = rng.gamma(2.0, 3.0, 2000).astype(np.float32)
     salience[0] = 50.0  # a maximum at the edge counts (0 beyond the ends)
+    salience[700:702] = 60.0  # a flat top: its last sample is the peak
     order = np.empty(12, np.int64)
     count = _kernels.salience_peaks(salience, 8.0, order)
     padded = np.concatenate(([0.0], salience, [0.0]))
-    peaks = np.flatnonzero((salience > padded[:-2]) & (salience > padded[2:]))
+    peaks = np.flatnonzero((salience >= padded[:-2]) & (salience > padded[2:]))
     peaks = peaks[salience[peaks] >= 8.0]
     expected = peaks[np.argsort(salience[peaks], kind="stable")[::-1]][:12]
     assert count == 12
@@ -344,6 +345,9 @@ def test_salience_peaks_are_the_strongest_local_maxima_in_order(rng):
     few = np.empty(12, np.int64)
     assert _kernels.salience_peaks(np.array([0, 9, 0, 7, 0], np.float32), 8.0, few) == 1
     assert few[0] == 1
+    # a flat top (coarse bins: two candidates read the same harmonic bins) is one peak
+    assert _kernels.salience_peaks(np.array([0, 9, 9, 0, 7, 7], np.float32), 8.0, few) == 1
+    assert few[0] == 2
 
 
 @pytest.mark.parametrize("width", [1, 3, 95, 401])  # 401: wider than the input

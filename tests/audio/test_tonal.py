@@ -31,6 +31,16 @@ def test_motor_fundamentals_within_half_a_hertz(seed, sr):
         )
 
 
+@pytest.mark.parametrize("seed", [22, 30])
+def test_a_clank_train_at_the_band_top_is_no_tone(seed):
+    # its 1850 Hz ringing's skirt once read as an 11 dB tone at 1998 Hz, the top bins'
+    # background cut short by the band's end
+    scene = synth_audio.egress_scene(seed=seed, duration_s=40.0)
+    lines = track(scene, 24_000)
+    truth = [s["f0_hz"] for s in scene["segments"] if s["kind"] == "tonal"]
+    assert [round(line.freq_start_hz) for line in lines] == [round(f) for f in truth]
+
+
 @pytest.mark.parametrize(("seed", "sr"), [(0, 48_000), (1, 100_000), (2, 44_100), (3, 8_000)])
 def test_rotor_tone_buried_10_db_under_wind_is_found(seed, sr):
     scene = synth_audio.tone_in_wind_scene(f0_hz=84.0, harmonics=(1, 2), snr_db=-10.0, seed=seed)
@@ -84,3 +94,32 @@ def test_the_shortest_line_is_kept_to_in_long_recordings():
         tracker.update(x)
         found[shortest] = [round(line.freq_hz) for line in tracker.lines()]
     assert found == {1.0: [150], 4.0: []}
+
+
+def _pure_tone(f_hz, sr, duration_s, amplitude, noise, seed):
+    rng = np.random.default_rng(seed)
+    n = int(sr * duration_s)
+    hiss = rng.standard_normal(n)
+    if noise == "pink":  # 1/f power: the low band loud, as wind is
+        spectrum = np.fft.rfft(hiss) / np.sqrt(np.maximum(np.arange(n // 2 + 1), 1))
+        hiss = np.fft.irfft(spectrum, n)
+        hiss /= hiss.std()
+    t = np.arange(n) / sr
+    return (amplitude * np.sin(2 * np.pi * f_hz * t) + 0.01 * hiss).astype(np.float32)
+
+
+@pytest.mark.parametrize("noise", ["white", "pink"])
+@pytest.mark.parametrize("sr", [8_000, 44_100, 100_000])
+@pytest.mark.parametrize("f_hz", [525.0, 700.0, 1400.0])
+def test_a_pure_tone_is_one_line_at_its_own_frequency(f_hz, sr, noise):
+    # Noise at the other harmonics of f/2 can out-score the tone's own candidate: a tone is
+    # not its subharmonic when every harmonic heard is even. 1400 Hz lies above f0_max_hz
+    # (1000): only its subharmonic candidates see it, and it must still be 1400 Hz, h1.
+    x = _pure_tone(f_hz, sr, 20.0, 0.03, noise, seed=int(f_hz) + sr)
+    tracker = TonalTracker(sr, duration_s=20.0)
+    tracker.update(x)
+    lines = tracker.lines()
+    assert [(round(line.freq_hz), [h.number for h in line.harmonics]) for line in lines] == [
+        (round(f_hz), [1])
+    ]
+    assert lines[0].start_s < 1.5 and lines[0].end_s > 18.5

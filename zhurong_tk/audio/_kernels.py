@@ -302,9 +302,11 @@ def whiten(db, width, scratch, white):  # pragma: no cover - jitted
 def salience_peaks(salience, min_level, order):  # pragma: no cover - jitted
     """The strongest local maxima of a salience curve, strongest first.
 
-    A peak is above both neighbours (the curve is taken as 0 beyond its ends) and at least
-    ``min_level``. Fills ``order`` (int64, its length is how many are wanted) with their
-    indices and returns how many were found (at most ``len(order)``).
+    A peak is at least its left neighbour and above its right one (the last sample of a flat
+    top: neighbouring candidates can read the same harmonic bins; the curve is taken as 0
+    beyond its ends) and at least ``min_level``. Fills ``order`` (int64, its length is how
+    many are wanted) with their indices and returns how many were found (at most
+    ``len(order)``).
     """
     n = salience.shape[0]
     wanted = order.shape[0]
@@ -315,7 +317,7 @@ def salience_peaks(salience, min_level, order):  # pragma: no cover - jitted
         # the processor predicts (the local-maximum test alone mispredicts every other time)
         if v < min_level or (count == wanted and v <= salience[order[wanted - 1]]):
             continue
-        if (i > 0 and v <= salience[i - 1]) or (i + 1 < n and v <= salience[i + 1]):
+        if (i > 0 and v < salience[i - 1]) or (i + 1 < n and v <= salience[i + 1]):
             continue
         if v <= 0.0:  # the curve is 0 beyond its ends: a peak must stand above that
             continue

@@ -30,7 +30,9 @@ class TonalConfig:
     Attributes
     ----------
     f0_min_hz, f0_max_hz : float
-        Range of fundamentals searched.
+        Range of candidate fundamentals. A candidate whose harmonics heard are all multiples
+        of one number g is the tone g·f0 (its subharmonic was read), so a tone between
+        ``f0_max_hz`` and ``search_max_hz`` is reported at its own frequency.
     search_max_hz : float
         Highest harmonic frequency considered (the decimated band's top).
     window_s : float
@@ -174,6 +176,11 @@ class TonalTracker:
         self.window = window_array("hann", self.n)
         self.bin_hz = self.fs / self.n
         self.n_bins = int(self.top / self.bin_hz)
+        self._white_width = max(9, round(12.0 / self.bin_hz) | 1)
+        # spectra run half a whitening window past the band's top, so that the top bins'
+        # background is a whole window (a cut one made the edge look like a peak: a clank
+        # train's skirt read as an 11 dB tone at 1998 Hz)
+        self._n_spectrum = min(self.n_bins + self._white_width // 2 + 1, self.n // 2 + 1)
         f0_hi = min(config.f0_max_hz, self.top)
         step = 0.5  # bins
         self.f0_bins = np.arange(config.f0_min_hz / self.bin_hz, f0_hi / self.bin_hz, step)
@@ -219,7 +226,7 @@ class TonalTracker:
         return kept
 
     def _analyse(self, frame: np.ndarray) -> None:
-        spec = scipy.fft.rfft(frame * self.window)[: self.n_bins]
+        spec = scipy.fft.rfft(frame * self.window)[: self._n_spectrum]
         power = (spec.real**2 + spec.imag**2).astype(np.float64)
         self._recent.append(power)
         if len(self._recent) > self.AVERAGE:
@@ -237,18 +244,19 @@ class TonalTracker:
         """Level above the local background in dB (background: clipped running mean of dB,
         ~12 Hz either side; see :func:`~._kernels.whiten`)."""
         db = 10.0 * np.log10(np.maximum(np.asarray(power, np.float64), 1e-30))
-        width = max(9, round(12.0 / self.bin_hz) | 1)
         white = np.empty(len(db), np.float32)
         if self._whiten_scratch is None or self._whiten_scratch.shape[1] != len(db):
             self._whiten_scratch = np.empty((2, len(db)))
-        _kernels.whiten(db, width, self._whiten_scratch, white)
+        _kernels.whiten(db, self._white_width, self._whiten_scratch, white)
         return white
 
     MAX_CANDIDATES = 12  # salience peaks examined per window, strongest first
 
     def _candidates(self, power: np.ndarray) -> list[tuple[float, float, list[float]]]:
         cfg = self.config
-        white = self.whiten(power)
+        n = self.n_bins  # the band searched; the bins past it only steady the background
+        white = self.whiten(power)[:n]
+        power = power[:n]
         salience = np.empty(len(self.f0_bins), np.float32)
         _kernels.harmonic_salience(white, self._harmonic_bins, self.weights, salience)
         order = np.empty(self.MAX_CANDIDATES, np.int64)
@@ -273,8 +281,15 @@ class TonalTracker:
             lv = [v for v in level_row if v == v]  # NaN: a harmonic beyond the band
             if len(lv) < 2 or max(lv) < cfg.strong_level_db:
                 continue
-            # a fundamental shows itself or its octave; f0/n "ghosts" of one strong peak do not
-            if max(lv[0], lv[1]) < cfg.min_level_db:
+            # Every harmonic heard a multiple of g: the tone is g·f0, read at a subharmonic
+            # (noise at f0/2's odd harmonics can out-score a pure tone's own candidate; and a
+            # tone above f0_max_hz is seen only there).
+            g = math.gcd(*(n for n, v in enumerate(lv, start=1) if v >= cfg.min_level_db))
+            if g > 1:
+                level_row, position_row = level_row[g - 1 :: g], position_row[g - 1 :: g]
+                lv = [v for v in level_row if v == v]
+            # a fundamental shows itself or its octave
+            if max(lv[:2]) < cfg.min_level_db:
                 continue
             f0 = self._refine(
                 [p for p, v in zip(position_row, level_row, strict=True) if v == v], lv
