@@ -148,7 +148,10 @@ def frames_command(
         click.echo(json.dumps(index))
         return
     facts = index["video"]
-    rate = f"{facts['fps_measured']:.3f} fps measured" if facts["fps_measured"] else "keyframes"
+    if facts["fps_measured"]:
+        rate = f"{facts['fps_measured']:.3f} fps measured"
+    else:
+        rate = "keyframes" if facts["keyframes_only"] else "rate not measured"
     click.echo(
         f"{video_path}: {facts['frames_analysed']} frames, {facts['width']}×{facts['height']}, "
         f"{rate} → {out_dir}"

@@ -118,6 +118,19 @@ def test_count_over_an_image_folder_with_times_in_the_names(tmp_path):
         assert len(index["frames"]) == count
 
 
+@pytest.mark.parametrize("input_fps", [None, 2.0])
+def test_count_over_a_one_image_folder_keeps_its_image(tmp_path, input_fps):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "img_12_00_07.png"), np.full((64, 80, 3), 90, np.uint8))
+    for count in (1, 3):
+        out = OutputDir(tmp_path / f"c{count}")
+        selection = FrameSelection(count=count, input_fps=input_fps)
+        index = extract_frames(folder, out, selection)
+        assert [f["reason"] for f in index["frames"]] == ["interval"]
+    assert index["video"]["duration_s"] == (0.5 if input_fps else None)
+
+
 def test_max_frames_caps_the_picks_but_keeps_the_frames_asked_for(edl_videos, tmp_path):
     path, _ = edl_videos[0]
     selection = FrameSelection(every_s=0.5, at_s=(1.0, 5.0, 9.0), max_frames=2, dedup_bits=-1)

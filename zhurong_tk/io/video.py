@@ -697,9 +697,10 @@ class ImageSequenceReader:
             height=first.height,
             fps=input_fps,
             frame_count_reported=len(files),
-            # the last image lasts a period too (a --count spans it)
-            duration_s=(times[-1] - times[0]) + _period(times, input_fps)
-            if len(times) > 1
+            # the last image lasts a period too (a --count spans it); one image without a
+            # rate has no length
+            duration_s=((times[-1] - times[0]) + _period(times, input_fps))
+            if len(times) > 1 or input_fps
             else None,
             rotation_deg=0,
             audio=[],

@@ -133,8 +133,9 @@ class FrameSelection:
     def interval_s(self, duration_s: float | None) -> float | None:
         """Length of the interval selectors' intervals, widened to honour ``max_frames``."""
         step = self.every_s or (1.0 / self.fps if self.fps else None)
-        if self.count is not None and duration_s:
-            step = min(step or math.inf, duration_s / self.count)
+        if self.count is not None:
+            # a span of unknown length (one image, no rate) is one interval
+            step = min(step or math.inf, duration_s / self.count if duration_s else math.inf)
         if step is not None and self.max_frames is not None and duration_s:
             step = max(step, duration_s / self.max_frames)
         return step
@@ -659,6 +660,11 @@ def _index(reader, times, log, detector, keeper, events, selection, step, notes)
             f"{reader.timestamps_assumed} frames carry no timestamp (raw stream?): their "
             f"times assume {info.fps or 25:g} fps"
         )
+    if selection.count is not None and step == math.inf and len(times) > 1:
+        warnings.append(
+            f"--count {selection.count}: the video's length is unknown, so its frames were "
+            "taken as one interval (one frame kept); use --every instead"
+        )
     if keeper.dropped_for_max:
         warnings.append(f"--max-frames reached: {keeper.dropped_for_max} more frames not kept")
     index_col = log.column("index").astype(np.int64) if len(times) else np.empty(0, np.int64)
@@ -688,7 +694,7 @@ def _index(reader, times, log, detector, keeper, events, selection, step, notes)
             "product": info.product,
         },
         "selection": {
-            "interval_s": step,
+            "interval_s": step if step != math.inf else None,
             "at_s": list(selection.at_s),
             "start_s": selection.start_s,
             "end_s": selection.end_s,
