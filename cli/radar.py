@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from zhurong_tk.cli.options import format_option, out_option, overwrite_option, process_each
+from zhurong_tk.errors import MediaReadError
 
 
 @click.group()
@@ -126,6 +128,8 @@ def radargram_command(
         return
 
     def work(path: str, folder: Path) -> dict:
+        if os.path.isdir(path):  # left in the list only when it holds no label
+            raise MediaReadError(path, "no PDS4 product label in this folder")
         doc = radargram_to_folder(
             path,
             folder,
@@ -137,8 +141,25 @@ def radargram_command(
         return {"path": path, "folder": str(folder), **doc}
 
     process_each(
-        ctx, products, out_dir, work, output_format=output_format, show=_print, noun="products"
+        ctx,
+        _folders_opened(products),
+        out_dir,
+        work,
+        output_format=output_format,
+        show=_print,
+        noun="products",
     )
+
+
+def _folders_opened(products: tuple[str, ...]) -> tuple[str, ...]:
+    """Each folder stands for the product labels found in it (searched recursively)."""
+    from zhurong_tk.io.pds4 import product_labels
+
+    inputs: list[str] = []
+    for path in products:
+        found = [str(label) for label in product_labels([path])] if os.path.isdir(path) else []
+        inputs += found or [path]
+    return tuple(dict.fromkeys(inputs))
 
 
 def _along_traverse(products, out_dir, steps, hf_dt_ns, show_all, overwrite, output_format):

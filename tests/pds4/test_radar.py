@@ -174,6 +174,23 @@ def test_inputs_collect_image_product_labels_for_image_commands(tmp_path):
     assert sorted(p.name for p in found) == ["camera.2CL", "photo.png"]
 
 
+def test_a_folder_stands_for_the_products_in_it(tmp_path):
+    sol = tmp_path / "sol11"
+    (sol / "lf").mkdir(parents=True)
+    synth_pds4.write(sol / "A.2BL", synth_pds4.roper_scene(records=8, samples=64))
+    synth_pds4.write(sol / "lf" / "B.2BL", synth_pds4.roper_scene(records=6, samples=64))
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["radar", "radargram", str(sol), str(tmp_path / "empty"), "--out", str(out)]
+    )
+    assert result.exit_code == 1
+    assert "8 traces" in result.stdout and "6 traces" in result.stdout
+    assert "empty: no PDS4 product label in this folder" in result.stderr
+    reports = sorted(p.parent.name for p in out.rglob("report.json"))
+    assert reports == ["A.2BL", "B.2BL"]
+
+
 def test_products_along_a_traverse_make_one_radargram_per_channel(tmp_path):
     first = synth_pds4.roper_scene(records=10, samples=200)
     later = synth_pds4.roper_scene(
