@@ -53,7 +53,14 @@ def radar() -> None:
     help="Automatic gain control, exp(a·t)·t^b, or none.",
 )
 @click.option("--agc-window", type=click.IntRange(min=2), default=50, show_default=True)
-@click.option("--exp-gain", "exp_a", type=float, default=0.002, show_default=True, help="a, 1/ns.")
+@click.option(
+    "--exp-gain",
+    "exp_a",
+    type=float,
+    default=0.002,
+    show_default=True,
+    help="a, 1/ns (1/sample on a channel without a sample interval: HF unless given).",
+)
 @click.option(
     "--permittivity",
     type=click.FloatRange(min=1.0),

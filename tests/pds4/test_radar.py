@@ -224,3 +224,16 @@ def test_impossible_windows_are_usage_errors(option, value, tmp_path):
     )
     assert result.exit_code == 2 and option in result.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("interval_ns", "key"), [(10.0, "a_per_ns"), (None, "a_per_sample")])
+def test_the_exponential_gain_is_recorded_in_the_axis_it_was_applied_on(interval_ns, key):
+    from zhurong_tk.radar.radargram import RadarTraces, run_chain
+
+    data = RadarTraces(np.ones((3, 50), np.complex64), interval_ns, "HF", np.arange(3.0), [])
+    steps = Processing(dewow_samples=None, time_zero=False, background_traces=None, gain="exp")
+    traces, applied = run_chain(data, steps)
+    assert applied[-1] == {"step": "gain", "kind": "exp", key: 0.002, "b": 1.0}
+    # exp(a·t)·t^b at the last sample, t in the recorded unit
+    t = 49 * (interval_ns or 1.0)
+    assert abs(traces[0, -1]) == pytest.approx(np.exp(0.002 * t) * t)

@@ -155,9 +155,9 @@ def run_chain(data: RadarTraces, steps: Processing) -> tuple[np.ndarray, list[di
     elif steps.gain == "exp":
         times = np.arange(traces.shape[1]) * (dt or 1.0)
         traces = process.gain_exponential(traces, times, steps.exp_a_per_ns, steps.exp_b)
-        applied.append(
-            {"step": "gain", "kind": "exp", "a_per_ns": steps.exp_a_per_ns, "b": steps.exp_b}
-        )
+        # without a sample interval the axis is samples: a is applied per sample
+        unit = "a_per_ns" if dt else "a_per_sample"
+        applied.append({"step": "gain", "kind": "exp", unit: steps.exp_a_per_ns, "b": steps.exp_b})
     elif steps.gain != "none":
         raise ParameterError(f"gain must be agc, exp or none, not {steps.gain!r}")
     return traces, applied
