@@ -102,6 +102,11 @@ def test_runs_of_like_named_files_into_one_output_keep_each_others_results(tmp_p
     assert json.loads((out / "a.wav-2/report.json").read_text()) == {"bytes": 6}
     again = _run(first, out)
     assert (again.done, again.skipped) == (0, 1)
+    # index.json describes the output folder: this run's inputs first, then earlier ones
+    index = json.loads((out / "index.json").read_text())
+    entries = [(Path(e["input"]).parent.name, e["result"], e["this_run"]) for e in index["results"]]
+    assert entries == [("sol1", "a.wav", True), ("sol2", "a.wav-2", False)]
+    assert (index["inputs"], index["done"], index["this_run"]["inputs"]) == (2, 2, 1)
 
 
 RUNNER = """

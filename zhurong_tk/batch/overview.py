@@ -51,23 +51,27 @@ def read_digest(folder: str | os.PathLike[str]) -> dict[str, int]:
 def write_index(
     out_dir: str | os.PathLike[str],
     records: Sequence[dict[str, Any]],
+    earlier: Sequence[dict[str, Any]] = (),
     *,
     command: str,
     seconds: float,
 ) -> Path:
-    """Write ``out_dir/index.json``: one entry per input of this run, its latest state.
+    """Write ``out_dir/index.json``: one entry per input, its latest state.
 
     Parameters
     ----------
     records : sequence of dict
-        The latest ledger record of each input, in input order.
+        The latest ledger record of each input of this run, in input order.
+    earlier : sequence of dict
+        The latest records of inputs of earlier runs into the same folder (listed after
+        this run's, with ``"this_run": false``).
     command : str
         The command the batch ran.
     seconds : float
         Wall time of this run.
     """
     entries = []
-    for r in records:
+    for this_run, r in [(True, r) for r in records] + [(False, r) for r in earlier]:
         entry = {
             "input": r["input"],
             "status": r["status"],
@@ -75,16 +79,22 @@ def write_index(
             "error": r.get("error"),
             "seconds": r.get("seconds"),
             "sha256": r.get("sha256"),
+            "command": r.get("command"),
+            "this_run": this_run,
         }
         if r["status"] == "done" and r.get("result"):
             entry["digest"] = _digest_of(out_dir, r)
         entries.append(entry)
-    counts = {s: sum(e["status"] == s for e in entries) for s in ("done", "failed")}
+
+    def counts(chosen: list[dict[str, Any]]) -> dict[str, int]:
+        by_status = {s: sum(e["status"] == s for e in chosen) for s in ("done", "failed")}
+        return {"inputs": len(chosen), **by_status}
+
     index = {
         "schema": INDEX_SCHEMA,
         "command": command,
-        "inputs": len(entries),
-        **counts,
+        **counts(entries),
+        "this_run": {**counts(entries[: len(records)]), "seconds": round(seconds, 3)},
         "seconds": round(seconds, 3),
         "results": entries,
     }

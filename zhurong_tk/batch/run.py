@@ -314,10 +314,18 @@ def run_batch(
     if todo:
         _run_all(task, todo, record, command, jobs, scheduler, timeout_s, summary, out)
     summary.seconds = time.perf_counter() - started
-    latest = [ledger.latest.get(os.path.realpath(p)) for p in files]
-    latest = [r for r in latest if r is not None]
-    write_index(out, latest, command=command, seconds=summary.seconds)
-    write_overview(out, latest, command=command)
+    # the index describes the output folder: this run's inputs, then those of earlier runs
+    # into it whose results are still there
+    ours = {os.path.realpath(p) for p in files}
+    latest = [ledger.latest[real] for real in dict.fromkeys(map(os.path.realpath, files))]
+    earlier = [
+        r
+        for real, r in ledger.latest.items()
+        if real not in ours
+        and (r["status"] != "done" or (r.get("result") and (out / r["result"]).is_dir()))
+    ]
+    write_index(out, latest, earlier, command=command, seconds=summary.seconds)
+    write_overview(out, latest + earlier, command=command)
     return summary
 
 
