@@ -111,6 +111,26 @@ def test_result_folders_never_collide_and_stay_inside(archive, tmp_path):
     assert folder.name == "x.wav"
 
 
+def test_no_result_folder_lies_inside_another(archive, tmp_path):
+    # "a b.wav" is sanitised to a_b.wav, the name of a folder of inputs beside it: its
+    # result folder would hold c.wav's, and replacing it on a re-run would delete them
+    odd = _touch(archive / "sol1" / "a b.wav")
+    inner = _touch(archive / "sol1" / "a_b.wav" / "c.wav")
+    out = tmp_path / "out"
+    for inputs in ([odd, inner], [inner, odd]):
+        folders = [f.relative_to(out).as_posix() for f in result_folders(inputs, out)]
+        assert not any(a.startswith(b + "/") for a in folders for b in folders), folders
+        assert sorted(folders) in (
+            ["a_b.wav", "a_b.wav-2/c.wav"],
+            ["a_b.wav-2", "a_b.wav/c.wav"],
+        )
+    # nor inside one an earlier run's input holds
+    ledger = Ledger(out)
+    ledger.append({"path": os.path.realpath(odd), "status": "done", "result": "a_b.wav"})
+    held = result_folders([inner, odd], out, Ledger(out))
+    assert held == [out / "a_b.wav-2" / "c.wav", out / "a_b.wav"]
+
+
 def test_ledger_records_are_durable_and_a_cut_line_is_ignored(tmp_path):
     ledger = Ledger(tmp_path)
     ledger.append({"path": "/a.wav", "status": "done", "sha256": "sha256:1", "options": "k"})

@@ -176,26 +176,46 @@ def result_folders(
     holders = ledger.holders if ledger is not None else {}
     earlier = ledger.folder_of if ledger is not None else {}
     folders: list[Path] = []
-    taken: set[str] = set()
+    # result folders given out, and the folders above them, by who has them (keys in lower
+    # case: case-blind file systems); one result folder never lies inside another, where
+    # replacing the outer one on a re-run would delete the inner
+    users: dict[str, set[str]] = {}
+    above: dict[str, set[str]] = {}
 
-    def free(folder: Path, owner: str) -> bool:
-        key = folder.relative_to(out).as_posix().lower()  # case-blind file systems
-        return key not in taken and holders.get(key, owner) == owner
+    def give(key: str, owner: str) -> None:
+        users.setdefault(key, set()).add(owner)
+        parts = key.split("/")
+        for i in range(1, len(parts)):
+            above.setdefault("/".join(parts[:i]), set()).add(owner)
+
+    for key, owner in holders.items():
+        give(key.lower(), owner)
+
+    def clash(parts: list[str], owner: str) -> int:
+        """The part where this folder meets another input's result folder, or -1."""
+        keys = ["/".join(parts[: i + 1]).lower() for i in range(len(parts))]
+        for i, key in enumerate(keys[:-1]):
+            if users.get(key, {owner}) - {owner}:
+                return i  # inside another's result folder
+        others = users.get(keys[-1], set()) | above.get(keys[-1], set())
+        return len(parts) - 1 if others - {owner} else -1
 
     for path in real:
         owner = str(path)
         mine = earlier.get(owner)
-        if mine is not None and free(out / mine, owner):
+        if mine is not None and clash(Path(mine).parts, owner) < 0:
             folder = out / mine
         else:
             parts = path.relative_to(common).parts
             safe = [re.sub(r"[^A-Za-z0-9._-]+", "_", part).lstrip(".") or "_" for part in parts]
-            folder = out.joinpath(*safe)
-            count = 1
-            while not free(folder, owner):  # "a b.wav" and "a_b.wav"; another run's a.wav
-                count += 1
-                folder = out.joinpath(*safe[:-1], f"{safe[-1]}-{count}")
-        taken.add(folder.relative_to(out).as_posix().lower())
+            # "a b.wav" and "a_b.wav"; another run's a.wav; a folder named like a result
+            counts = [1] * len(safe)
+            trial = list(safe)
+            while (i := clash(trial, owner)) >= 0:
+                counts[i] += 1
+                trial[i] = f"{safe[i]}-{counts[i]}"
+            folder = out.joinpath(*trial)
+        give(folder.relative_to(out).as_posix().lower(), owner)
         if not Path(os.path.realpath(folder)).is_relative_to(resolved_out):
             raise ParameterError(f"{path}: its result folder would lie outside {out}")
         folders.append(folder)
