@@ -84,6 +84,7 @@ def test_harmonic_levels_match_numpy(rng):
     levels = np.empty((3, 8))
     positions = np.empty((3, 8))
     _kernels.harmonic_levels(white, log_power, f0_bins, 8, levels, positions)
+    peaks_seen = [0, 0]  # slopes, peaks
     for c, f0 in enumerate(f0_bins):
         for h in range(1, 9):
             k = int(f0 * h + 0.5)
@@ -92,10 +93,17 @@ def test_harmonic_levels_match_numpy(rng):
                 continue
             best = k - 1 + int(np.argmax(white[k - 1 : k + 2]))
             a, b, d = log_power[best - 1 : best + 2]
-            den = a - 2 * b + d
-            offset = np.clip(0.5 * (a - d) / den, -0.5, 0.5) if den < 0 else 0.0
             assert levels[c, h - 1] == white[best]
+            if b < a or b < d:  # no peak: on a slope
+                assert np.isnan(positions[c, h - 1])
+                peaks_seen[0] += 1
+                continue
+            den = a - 2 * b + d
+            offset = 0.5 * (a - d) / den if den < 0 else 0.0
+            assert abs(offset) <= 0.5
             assert positions[c, h - 1] == pytest.approx(best + offset)
+            peaks_seen[1] += 1
+    assert min(peaks_seen) > 0  # both kinds met
 
 
 def test_harmonic_salience_matches_numpy(rng):

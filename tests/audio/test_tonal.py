@@ -123,3 +123,65 @@ def test_a_pure_tone_is_one_line_at_its_own_frequency(f_hz, sr, noise):
         (round(f_hz), [1])
     ]
     assert lines[0].start_s < 1.5 and lines[0].end_s > 18.5
+
+
+def _mixture(sr, duration_s, parts, noise_db=-50.0, seed=0):
+    """Sines ``(freq_hz, amplitude[, on_s, off_s])`` in white noise at ``noise_db`` dBFS."""
+    t = np.arange(int(sr * duration_s)) / sr
+    x = np.zeros_like(t)
+    for freq, amplitude, *span in parts:
+        on = ((t >= span[0]) & (t < span[1])) if span else 1.0
+        x += amplitude * np.sin(2 * np.pi * freq * t) * on
+    if noise_db is not None:
+        x += np.random.default_rng(seed).standard_normal(len(t)) * 10 ** (noise_db / 20)
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("sr", "parts", "noise_db", "expected"),
+    [
+        # an unrelated tone near a high multiple of a lower line is its own line
+        (8_000, [(84, 0.05), (1500, 0.05)], -50, [84, 1500]),
+        (8_000, [(84, 0.05), (833, 0.05)], -50, [84, 833]),
+        (8_000, [(84, 0.05), (337, 0.05)], -50, [84, 337]),  # 1 Hz off 4 × 84
+        # two resolved tones a few per cent apart are two tones
+        (48_000, [(1000, 0.05), (1015, 0.05)], -50, [1000, 1015]),
+        (8_000, [(500, 0.05), (508, 0.05)], -50, [500, 508]),
+        # a harmonic read on another tone's skirt makes no fundamental between them
+        (48_000, [(100, 0.1), (710, 0.1)], -50, [100, 710]),
+        (48_000, [(100, 0.05), (350, 0.05)], -50, [100, 350]),  # not 50 Hz with h2, h7
+        # a strong low tone's window sidelobes (2-3 bins out) are no tones
+        (48_000, [(60, 0.3)], -80, [60]),
+        (48_000, [(30, 0.3)], -80, [30]),
+        (8_000, [(53, 0.3)], -80, [53]),
+        # a clean digital tone: rounding spurs 140 dB down are no tones
+        (48_000, [(1234, 0.1)], None, [1234]),
+        (48_000, [(84, 0.1)], None, [84]),
+    ],
+)
+def test_tones_are_reported_as_the_tones_they_are(sr, parts, noise_db, expected):
+    tracker = TonalTracker(sr, duration_s=10.0)
+    tracker.update(_mixture(sr, 10.0, parts, noise_db))
+    found = sorted(line.freq_hz for line in tracker.lines())
+    assert found == pytest.approx(expected, abs=0.3)
+
+
+def test_a_flat_comb_is_one_line_at_its_fundamental():
+    # a buzz of 40 equal harmonics of 49 Hz: f0, 2f0, 3f0... score alike in one window;
+    # the fundamental, heard at harmonics the others miss, explains them all
+    sr = 8_000
+    parts = [(49 * k, 0.02) for k in range(1, 9)]
+    tracker = TonalTracker(sr, duration_s=10.0)
+    tracker.update(_mixture(sr, 10.0, parts, -60))
+    lines = tracker.lines()
+    assert [round(line.freq_hz) for line in lines] == [49]
+    assert [h.number for h in lines[0].harmonics] == list(range(1, 9))
+
+
+def test_a_loud_tone_switched_off_for_seconds_is_two_lines():
+    sr = 48_000
+    x = _mixture(sr, 26.0, [(300, 0.05, 2.0, 10.0), (300, 0.05, 16.0, 24.0)])
+    tracker = TonalTracker(sr, duration_s=26.0)
+    tracker.update(x)
+    spans = [(line.start_s, line.end_s) for line in tracker.lines()]
+    assert len(spans) == 2 and spans[0][1] < 13.0 < spans[1][0]

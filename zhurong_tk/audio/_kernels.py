@@ -180,7 +180,8 @@ def harmonic_levels(white, log_power, f0_bins, n_harmonics, levels, positions): 
 
     white : (n_bins,) float32 — dB above the local background
     log_power : (n_bins,) float64 — natural log of the power (for parabolic interpolation)
-    levels, positions : (n_candidates, n_harmonics) float64 outputs; NaN past the band's top
+    levels, positions : (n_candidates, n_harmonics) float64 outputs; NaN past the band's top;
+    a position NaN where the bin read is no peak of the power (on another tone's skirt)
     """
     n_bins = white.shape[0]
     for c in range(f0_bins.shape[0]):
@@ -199,14 +200,13 @@ def harmonic_levels(white, log_power, f0_bins, n_harmonics, levels, positions): 
             a = log_power[best - 1]
             b = log_power[best]
             d = log_power[best + 1]
+            if b < a or b < d:
+                positions[c, h - 1] = np.nan
+                continue
             den = a - 2.0 * b + d
             offset = 0.0
-            if den < 0.0:
+            if den < 0.0:  # a local maximum: the vertex lies within half a bin
                 offset = 0.5 * (a - d) / den
-                if offset > 0.5:
-                    offset = 0.5
-                elif offset < -0.5:
-                    offset = -0.5
             positions[c, h - 1] = best + offset
 
 

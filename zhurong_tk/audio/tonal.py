@@ -244,6 +244,9 @@ class TonalTracker:
         """Level above the local background in dB (background: clipped running mean of dB,
         ~12 Hz either side; see :func:`~._kernels.whiten`)."""
         db = 10.0 * np.log10(np.maximum(np.asarray(power, np.float64), 1e-30))
+        # nothing counts 100 dB under the spectrum's top: a clean digital tone's rounding
+        # spurs (~140 dB down) would stand out against an empty background
+        np.maximum(db, db.max() - 100.0, out=db)
         white = np.empty(len(db), np.float32)
         if self._whiten_scratch is None or self._whiten_scratch.shape[1] != len(db):
             self._whiten_scratch = np.empty((2, len(db)))
@@ -273,7 +276,10 @@ class TonalTracker:
             levels,
             positions,
         )
+        log_power = np.log(np.maximum(power, 1e-30))
         accepted: list[tuple[float, float, list[float]]] = []
+        floor, bin_hz = cfg.min_level_db, self.bin_hz
+        same_hz = 2 * bin_hz  # one peak of coarse bins, read twice
         # a dozen rows of eight values: plain Python lists beat numpy's per-call overhead here
         for level_row, position_row, score in zip(
             levels.tolist(), positions.tolist(), salience[order].tolist(), strict=True
@@ -281,47 +287,89 @@ class TonalTracker:
             lv = [v for v in level_row if v == v]  # NaN: a harmonic beyond the band
             if len(lv) < 2 or max(lv) < cfg.strong_level_db:
                 continue
-            # Every harmonic heard a multiple of g: the tone is g·f0, read at a subharmonic
-            # (noise at f0/2's odd harmonics can out-score a pure tone's own candidate; and a
-            # tone above f0_max_hz is seen only there).
-            g = math.gcd(*(n for n, v in enumerate(lv, start=1) if v >= cfg.min_level_db))
-            if g > 1:
-                level_row, position_row = level_row[g - 1 :: g], position_row[g - 1 :: g]
-                lv = [v for v in level_row if v == v]
-            # a fundamental shows itself or its octave
-            if max(lv[:2]) < cfg.min_level_db:
+            heard = self._heard(white, lv, position_row)
+            if not heard:
                 continue
-            f0 = self._refine(
-                [p for p, v in zip(position_row, level_row, strict=True) if v == v], lv
-            )
-            strong = [h * f0 for h, level in enumerate(lv, start=1) if level >= cfg.strong_level_db]
-            if any(
-                abs(f0 - other[0]) <= 2 * self.bin_hz  # one peak of coarse bins, read twice
-                or _related(f0, other[0])
-                or _explained(strong, other[0])
-                for other in accepted
+            for _ in range(2):  # the pruning can leave a common factor: renumber again
+                # Every harmonic heard a multiple of g: the tone is g·f0, read at a
+                # subharmonic (noise at f0/2's odd harmonics can out-score a pure tone's own
+                # candidate; and a tone above f0_max_hz is seen only there).
+                g = math.gcd(*heard)
+                if g > 1:
+                    level_row, position_row = level_row[g - 1 :: g], position_row[g - 1 :: g]
+                    lv = [v for v in level_row if v == v]
+                    heard = [n // g for n in heard]
+                # the harmonics heard fill most of their span, from the lowest up: a tone
+                # near a high multiple (84 Hz and 337 Hz: "h4") is another tone
+                kept = heard[:1]
+                for n in heard[1:]:
+                    if 2 * (len(kept) + 1) > n - kept[0] + 1:
+                        kept.append(n)
+                heard = kept
+            if heard[0] > 2:  # a fundamental shows itself or its octave
+                continue
+            # least squares over the harmonics heard, weighted by their level
+            num = sum(lv[n - 1] * n * position_row[n - 1] for n in heard)
+            f0 = num / sum(lv[n - 1] * n * n for n in heard) * bin_hz
+            # read again where this fundamental puts its harmonics: the candidate's grid
+            # point is up to a quarter bin off, so its 4th harmonic is a bin off its peak
+            again = np.empty((2, cfg.max_harmonics))
+            f0_bin = np.array([f0 / bin_hz])
+            _kernels.harmonic_levels(white, log_power, f0_bin, len(again[0]), again[:1], again[1:])
+            level_again, position_again = again[0].tolist(), again[1].tolist()
+            lv_again = [v for v in level_again if v == v]
+            more = self._heard(white, lv_again, position_again)
+            if set(more) > set(heard) and (more[-1] - more[0] + 1) < 2 * len(more):
+                level_row, position_row, lv, heard = level_again, position_again, lv_again, more
+            if f0 < 0.98 * cfg.f0_min_hz or any(
+                abs(position_row[n - 1] * bin_hz - n * f0) > max(bin_hz, 0.005 * n * f0)
+                for n in heard
             ):
-                continue
-            accepted.append((f0, score, lv))
-            if len(accepted) >= self.MAX_PER_FRAME:
-                break
+                continue  # a harmonic off where this fundamental puts it: another tone's
+            # what was not heard (a skirt, a sidelobe) does not count as a harmonic later
+            lv = [v if (n in heard or v < floor) else 0.0 for n, v in enumerate(lv, start=1)]
+            strong = [n * f0 for n in heard if lv[n - 1] >= cfg.strong_level_db]
+            clashes = []
+            for i, (other_f0, _score, other_lv) in enumerate(accepted):
+                if abs(f0 - other_f0) <= same_hz:
+                    break  # one tone read twice
+                if _related(f0, other_f0, bin_hz):
+                    # one of the two is a harmonic of the other: the lower fundamental
+                    # stands only if it is heard at harmonics the higher one lacks
+                    lower = lv if f0 < other_f0 else other_lv
+                    higher = other_lv if f0 < other_f0 else lv
+                    k = round(max(f0, other_f0) / min(f0, other_f0))
+                    if (f0 < other_f0) != _lower_explains_more(lower, higher, k, floor):
+                        break
+                    clashes.append(i)
+                elif _explained(strong, other_f0, bin_hz):
+                    break  # an upper member of a comb
+            else:
+                accepted = [a for i, a in enumerate(accepted) if i not in clashes]
+                accepted.append((f0, score, lv))
+                if len(accepted) >= self.MAX_PER_FRAME:
+                    break
         return accepted
 
-    def _refine(self, positions: list[float], levels: list[float]) -> float:
-        """Least-squares fundamental from the harmonics that stand out, weighted by their level
-        (``positions`` in bins, of harmonics 1, 2, ...)."""
+    def _heard(self, white: np.ndarray, levels: list[float], positions: list[float]) -> list[int]:
+        """Numbers of the harmonics heard: at or above ``min_level_db``, on a peak of their
+        own (not a skirt), and not a much stronger neighbour's sidelobe."""
         floor = self.config.min_level_db
-        use = [
-            (n, w, p)
-            for n, (w, p) in enumerate(zip(levels, positions, strict=True), start=1)
-            if w >= floor
+        return [
+            n
+            for n, (v, p) in enumerate(zip(levels, positions[: len(levels)], strict=True), start=1)
+            if v >= floor and p == p and not self._leaked(white, p, v)
         ]
-        if not use:
-            h = levels.index(max(levels))
-            return positions[h] / (h + 1) * self.bin_hz
-        num = sum(w * n * p for n, w, p in use)
-        den = sum(w * n * n for n, w, p in use)
-        return num / den * self.bin_hz
+
+    LEAK_BINS = 6  # a Hann window's sidelobes stay 8 dB above a tone 60 dB up to ~5.5 bins
+    LEAK_DB = 20.0
+
+    def _leaked(self, white: np.ndarray, position: float, level: float) -> bool:
+        """True when a much stronger peak lies a few bins away: this one is its sidelobe or
+        skirt (the first Hann sidelobe is 31.5 dB down, 2.5 bins out)."""
+        k = int(position + 0.5)
+        near = white[max(0, k - self.LEAK_BINS) : k + self.LEAK_BINS + 1]
+        return bool(near.max() >= level + self.LEAK_DB)
 
     def lines(self) -> list[TonalLine]:
         """Link the per-window fundamentals into lines; keep those lasting ``min_duration_s``."""
@@ -351,7 +399,12 @@ class TonalTracker:
                     tr["lv"].append(levels)
                     tr["last"] = i
                     used.add(best)
-        tracks = _merge_tracks(tracks, max_gap_s=max(8 * dt, 3.0))
+        tracks = _merge_tracks(
+            tracks,
+            max_gap_s=max(8 * dt, 3.0),
+            strong_gap_s=4 * dt,
+            strong_db=cfg.strong_level_db + 10,
+        )
         span = self.n / self.fs + (self.AVERAGE - 1) * dt  # time one averaged spectrum covers
         first, last = (self.frames[0][0], self.frames[-1][0]) if self.frames else (0.0, 0.0)
         recorded_s = self._samples_in / self.sr
@@ -401,15 +454,25 @@ class TonalTracker:
         return out
 
 
-def _merge_tracks(tracks: list[dict], *, max_gap_s: float) -> list[dict]:
-    """Join pieces of one tone broken by a few weak windows (same frequency, short gap)."""
+def _merge_tracks(
+    tracks: list[dict], *, max_gap_s: float, strong_gap_s: float, strong_db: float
+) -> list[dict]:
+    """Join pieces of one tone broken by a few weak windows (same frequency, short gap).
+
+    Pieces heard ``strong_db`` above the background on both sides of the gap are joined only
+    across ``strong_gap_s``: a tone that loud does not fade for seconds, it stopped."""
+
+    def loud(tr: dict) -> bool:
+        return float(np.median([max(v for v in lv if v == v) for lv in tr["lv"]])) >= strong_db
+
     tracks = sorted(tracks, key=lambda tr: tr["t"][0])
     merged: list[dict] = []
     for tr in tracks:
         f = float(np.median(tr["f"]))
         for prev in merged:
             gap = tr["t"][0] - prev["t"][-1]
-            if 0 < gap <= max_gap_s and abs(f - float(np.median(prev["f"]))) <= max(1.0, 0.01 * f):
+            limit = strong_gap_s if loud(tr) and loud(prev) else max_gap_s
+            if 0 < gap <= limit and abs(f - float(np.median(prev["f"]))) <= max(1.0, 0.01 * f):
                 for key in ("t", "f", "s", "lv"):
                     prev[key] = prev[key] + tr[key]
                 break
@@ -432,8 +495,8 @@ def _drop_explained(
             > 0.5 * (line.end_s - line.start_s)
             and (
                 abs(line.freq_hz - other.freq_hz) <= same_hz
-                or _explained(strong, other.freq_hz)
-                or _related(line.freq_hz, other.freq_hz)
+                or _explained(strong, other.freq_hz, same_hz / 2)
+                or _related(line.freq_hz, other.freq_hz, same_hz / 2)
             )
             for other in keep
         )
@@ -442,17 +505,32 @@ def _drop_explained(
     return keep
 
 
-def _explained(freqs: list[float], f0: float, tol: float = 0.01) -> bool:
-    """True when every frequency is (near) a multiple of ``f0``: already accounted for."""
-    return all(
-        abs(f / f0 - round(f / f0)) <= tol * max(1, round(f / f0)) and round(f / f0) >= 1
-        for f in freqs
-    )
+def _explained(freqs: list[float], f0: float, tol_hz: float = 0.0) -> bool:
+    """True when every frequency is (near) a multiple of ``f0``: already accounted for.
+
+    Within ``tol_hz`` or 0.2 % of the frequency for the first eight (the harmonics a line
+    measures), within ``tol_hz`` alone above: a comb's upper members (a click train's, a
+    buzzing gear's) lie on its grid, where a tone unrelated to it rarely falls."""
+
+    def on_grid(f: float) -> bool:
+        n = round(f / f0)
+        return n >= 1 and abs(f - n * f0) <= (max(tol_hz, 0.002 * f) if n <= 8 else tol_hz)
+
+    return all(on_grid(f) for f in freqs)
 
 
-def _related(f: float, g: float, tol: float = 0.02) -> bool:
-    """True when f and g are (sub)harmonics of each other (ratio near an integer ≤ 8)."""
+def _lower_explains_more(lower: list[float], higher: list[float], k: int, floor: float) -> bool:
+    """Whether a fundamental is heard at harmonics its k-th harmonic's own series lacks, at
+    power at least a quarter of the higher tone's strongest (a flat comb: f0, 2f0, 3f0 score
+    alike in a window, and only f0 explains every member). Levels in dB above the background,
+    of harmonics 1, 2, ...; below ``floor``: not heard."""
+    extra = sum(10 ** (v / 10) for n, v in enumerate(lower, start=1) if n % k and v >= floor)
+    return extra >= 0.25 * 10 ** (max(higher) / 10)
+
+
+def _related(f: float, g: float, tol_hz: float = 0.0) -> bool:
+    """True when one of f and g is the 2nd to 8th harmonic of the other (within ``tol_hz``
+    or 0.2 % of the higher). Two tones a few per cent apart are two tones, not one."""
     hi, lo = max(f, g), min(f, g)
-    ratio = hi / lo
-    n = round(ratio)
-    return 1 <= n <= 8 and abs(ratio - n) <= tol * n
+    n = round(hi / lo)
+    return 2 <= n <= 8 and abs(hi - n * lo) <= max(tol_hz, 0.002 * hi)
