@@ -377,9 +377,14 @@ def _line_segments(
     power = 10.0 ** (band_db / 10.0)
     for line in lines:
         held = any(
-            sg.kind != "wind-like"
-            and min(sg.end_s, line.end_s) - max(sg.start_s, line.start_s)
-            > 0.5 * (line.end_s - line.start_s)
+            (
+                sg.kind != "wind-like"
+                and min(sg.end_s, line.end_s) - max(sg.start_s, line.start_s)
+                > 0.5 * (line.end_s - line.start_s)
+            )
+            # labelled by this very line: its edges are the level's, not the line's blurred
+            # ones (a 1.5-s tone's segment covers less than half its ~1-s-blurred line)
+            or sg.evidence.get("tonal_line_hz") == round(line.freq_hz, 3)
             for sg in segments
         )
         if held or not line.harmonics:
