@@ -64,3 +64,24 @@ def test_statistical_levels_and_calibration():
     # 1 Pa per full scale: 0 dBFS is 93.98 dB SPL
     assert calibrate(0.0, 1.0)["db_spl"] == pytest.approx(93.979, abs=1e-3)
     assert "db_spl" not in calibrate(-20.0, None)
+
+
+def test_the_noise_floor_of_steady_noise_is_its_psd_and_its_snr_is_zero(tmp_path):
+    # a noise periodogram is exponential: its 10th percentile lies 9.8 dB under the mean,
+    # so an uncorrected floor gave every band of plain noise an SNR of +9.8 dB
+    import soundfile as sf
+
+    from zhurong_tk.audio import analyze, close_analysis
+
+    sr, sigma = 48_000, 0.01
+    noise = np.random.default_rng(5).normal(0, sigma, 20 * sr).astype(np.float32)
+    sf.write(tmp_path / "noise.wav", noise, sr, subtype="FLOAT")
+    result = analyze(tmp_path / "noise.wav")
+    channel = result.channels[0]
+    close_analysis(result)
+    inside = (channel.psd.freqs > 100) & (channel.psd.freqs < 20_000)
+    true_db = 10 * np.log10(2 * sigma**2 / sr)  # one-sided density of white noise
+    floor_db = 10 * np.log10(np.median(channel.noise_floor[inside]))
+    assert floor_db == pytest.approx(true_db, abs=0.5)
+    octaves = [b for b in channel.bands["octave"] if b.lo_hz > 100 and b.hi_hz < 20_000]
+    assert octaves and all(abs(b.snr_db) < 1.0 for b in octaves), [b.snr_db for b in octaves]

@@ -78,7 +78,9 @@ class AnalysisParams:
     user_bands : tuple of (lo, hi)
         Extra bands in Hz, clipped to Nyquist.
     noise_percentile : float
-        Percentile of each bin's level over time taken as the noise floor.
+        Percentile of each bin's periodogram level over time that estimates the noise
+        floor (the mean noise PSD: the percentile ÷ -ln(1 - q/100), as noise periodograms
+        are exponential; a low percentile keeps events out of it).
     max_columns : int
         Time columns of the pooled spectrogram, at most. The default is about the
         spectrogram figure's width in pixels: more columns would only be resampled away.
@@ -489,7 +491,10 @@ class _Channel:
         gain = sens**2 if sens else 1.0
         mean_psd = self.welch.mean() * gain
         median_psd = self.hist.median_psd() * gain if self.hist.count else mean_psd.copy()
-        floor = self.hist.percentile(params.noise_percentile) * gain
+        # the mean noise PSD: noise periodograms are exponential, so the q-th percentile
+        # lies -ln(1 - q/100) of the mean (9.8 dB under it at 10 %)
+        q = params.noise_percentile / 100.0
+        floor = self.hist.percentile(params.noise_percentile) / -math.log1p(-q) * gain
         self.hist = None  # type: ignore[assignment]  # 20 MB, not needed past this point
         psd = Psd(
             freqs=stft.freqs, mean=mean_psd, median=median_psd, n_segments=self.welch.n_segments
@@ -1042,7 +1047,6 @@ def analyze_to_folder(
             path,
             out / export_denoised,
             noise_floors=floors,
-            noise_percentile=result.params.noise_percentile,
             **common,
         )
         names.append(export_denoised)

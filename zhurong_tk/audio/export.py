@@ -26,7 +26,6 @@ def gate_gains(
     power_density: np.ndarray,
     noise_floor: np.ndarray,
     *,
-    noise_percentile: float = 10.0,
     threshold_db: float = 6.0,
     reduction_db: float = 20.0,
     smooth_bins: int = 3,
@@ -34,13 +33,11 @@ def gate_gains(
     """Spectral-gate gains: 1 where a bin stands ``threshold_db`` above the mean noise, else
     ``-reduction_db``; smoothed across frequency to avoid musical noise.
 
-    The noise floor is a low percentile of each bin's periodogram level; noise
-    periodogram values are exponentially distributed, so the mean noise power is
-    that percentile divided by ``-ln(1 - q/100)`` (9.8 dB above the 10th percentile).
-    Pure noise then opens the gate in ``exp(-10^(threshold_db/10))`` of the bins (2 % at 6 dB).
+    ``noise_floor`` is the mean noise PSD (the analysis's ``noise_floor``). Noise
+    periodogram values are exponentially distributed, so pure noise opens the gate in
+    ``exp(-10^(threshold_db/10))`` of the bins (2 % at 6 dB).
     """
-    mean_noise = noise_floor / -np.log1p(-noise_percentile / 100.0)
-    open_ = power_density >= mean_noise * 10 ** (threshold_db / 10)
+    open_ = power_density >= noise_floor * 10 ** (threshold_db / 10)
     # widen each opening by a bin either side: a narrow tone keeps its full gain
     open_ = ndimage.maximum_filter1d(open_, smooth_bins, axis=-1, mode="nearest")
     gains = np.where(open_, 1.0, 10 ** (-reduction_db / 20)).astype(np.float32)
@@ -75,7 +72,6 @@ def export(
     mix: bool = False,
     stream: int = 0,
     signal: SignalRequest | None = None,
-    noise_percentile: float = 10.0,
     threshold_db: float = 6.0,
     reduction_db: float = 20.0,
     overwrite: bool = False,
@@ -129,7 +125,6 @@ def export(
                     gains *= gate_gains(
                         power,
                         noise_floors[c],
-                        noise_percentile=noise_percentile,
                         threshold_db=threshold_db,
                         reduction_db=reduction_db,
                     )
