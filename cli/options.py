@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ import click
 
 from zhurong_tk.errors import EXIT_INPUT_FAILED, EXIT_INTERNAL, ZhurongError
 from zhurong_tk.io.outputs import to_jsonable
+
+log = logging.getLogger("zhurong_tk.cli")
 
 out_option = click.option(
     "--out",
@@ -71,9 +75,14 @@ def process_each(
     through ``show``; any failure ends with exit status 1 (the others' results are kept).
     """
     summaries, failed, internal = [], 0, 0
-    for path, folder in zip(inputs, result_folders(inputs, Path(out_dir)), strict=True):
+    for number, (path, folder) in enumerate(
+        zip(inputs, result_folders(inputs, Path(out_dir)), strict=True), start=1
+    ):
+        started = time.perf_counter()
+        log.info("%s (%d of %d): started → %s", path, number, len(inputs), folder)
         try:
             summaries.append(work(path, folder))
+            log.info("%s: done in %.2f s", path, time.perf_counter() - started)
         except Exception as exc:
             if ctx.meta.get("zhurong_tk.debug"):
                 raise

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 
 import click
 
 from zhurong_tk.cli.options import out_option, overwrite_option
+
+log = logging.getLogger("zhurong_tk.cli")
 
 
 def _parse_duration(_ctx, _param, value: str | None) -> float | None:
@@ -143,7 +147,10 @@ def frames_command(
     )
     out = OutputDir(out_dir, overwrite=overwrite)
     out.check_free("index.json", "metrics.csv", "contact_sheet.jpg", "signals.png")
+    started = time.perf_counter()
+    log.info("%s: started → %s", video_path, out_dir)
     index = extract_frames(video_path, out, selection)
+    log.info("%s: done in %.2f s", video_path, time.perf_counter() - started)
     if as_json:
         click.echo(json.dumps(index))
         return

@@ -203,3 +203,20 @@ def test_installed_command_stops_quietly_when_its_reader_goes(tmp_path):
         assert proc.wait(timeout=120) == EXIT_BROKEN_PIPE
     assert stderr == ""  # no "internal error", no "Exception ignored"
     assert (tmp_path / "out" / "t1.jpg" / "report.json").is_file()  # the work was done
+
+
+def test_verbose_commands_say_when_each_input_starts_and_ends(tmp_path):
+    # -v on a real command (not only the probe): a line per input as it starts and ends
+    from zhurong_tk.synth import tracks as synth_tracks
+
+    image = tmp_path / "rear.png"
+    synth_tracks.write(image, synth_tracks.track_scene(n_ruts=1, seed=2, width=320, height=240))
+    missing = tmp_path / "gone.png"
+    args = ["tracks", "detect", str(image), str(missing), "--out", str(tmp_path / "o")]
+    quiet = CliRunner().invoke(cli_main.cli, args)
+    loud = CliRunner().invoke(cli_main.cli, ["-v", *args, "--overwrite"])
+    assert "INFO" not in quiet.stderr
+    info = [line for line in loud.stderr.splitlines() if ": INFO: " in line]
+    assert len(info) == 3, loud.stderr  # two starts, one end: the missing file fails
+    assert info[0].endswith(f"rear.png (1 of 2): started → {tmp_path / 'o' / 'rear.png'}")
+    assert "rear.png: done in" in info[1] and "gone.png (2 of 2): started" in info[2]
