@@ -315,7 +315,9 @@ class TonalTracker:
             # point is up to a quarter bin off, so its 4th harmonic is a bin off its peak
             again = np.empty((2, cfg.max_harmonics))
             f0_bin = np.array([f0 / bin_hz])
-            _kernels.harmonic_levels(white, log_power, f0_bin, len(again[0]), again[:1], again[1:])
+            _kernels.harmonic_levels(
+                white, log_power, f0_bin, cfg.max_harmonics, again[:1], again[1:]
+            )
             level_again, position_again = again[0].tolist(), again[1].tolist()
             lv_again = [v for v in level_again if v == v]
             more = self._heard(white, lv_again, position_again)
@@ -471,8 +473,11 @@ def _merge_tracks(
         f = float(np.median(tr["f"]))
         for prev in merged:
             gap = tr["t"][0] - prev["t"][-1]
-            limit = strong_gap_s if loud(tr) and loud(prev) else max_gap_s
-            if 0 < gap <= limit and abs(f - float(np.median(prev["f"]))) <= max(1.0, 0.01 * f):
+            if (
+                0 < gap <= max_gap_s
+                and abs(f - float(np.median(prev["f"]))) <= max(1.0, 0.01 * f)
+                and (gap <= strong_gap_s or not (loud(tr) and loud(prev)))
+            ):
                 for key in ("t", "f", "s", "lv"):
                     prev[key] = prev[key] + tr[key]
                 break
