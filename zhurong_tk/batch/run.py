@@ -316,8 +316,8 @@ def run_batch(
     summary.seconds = time.perf_counter() - started
     # the index describes the output folder: this run's inputs, then those of earlier runs
     # into it whose results are still there
-    ours = {os.path.realpath(p) for p in files}
-    latest = [ledger.latest[real] for real in dict.fromkeys(map(os.path.realpath, files))]
+    ours = dict.fromkeys(map(os.path.realpath, files))  # in input order, each once
+    latest = [ledger.latest[real] for real in ours]
     earlier = [
         r
         for real, r in ledger.latest.items()
