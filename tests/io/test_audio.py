@@ -45,6 +45,15 @@ def test_reblock_does_not_depend_on_chunking(rng):
         np.testing.assert_array_equal(u, v)
 
 
+def test_reblock_passes_whole_blocks_through_in_order(rng):
+    # chunks that are whole blocks go out as they are, between ones that must be joined
+    x = rng.standard_normal((5_000, 1)).astype(np.float32)
+    chunks = np.split(x, [512, 700, 1024, 1536, 2048, 2060, 4608])
+    out = list(_reblock(iter(chunks), 512, 0, 1))
+    assert [len(b) for b in out] == [512] * 9 + [392]
+    np.testing.assert_array_equal(np.concatenate(out), x)
+
+
 def test_block_parameters_are_checked(stereo_flac):
     reader = AudioReader(stereo_flac[0])
     with pytest.raises(ParameterError, match="block_frames must be positive, got 0"):
