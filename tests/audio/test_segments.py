@@ -98,6 +98,73 @@ def test_gusty_wind_alone_gives_no_events(tmp_path):
     assert kinds <= {"wind-like"}
 
 
+@pytest.mark.parametrize(("seed", "sr"), [(1, 48_000), (3, 24_000)])
+def test_wind_alone_makes_no_onsets(seed, sr, tmp_path):
+    # a few third-octave bands of 1-2 bins swing ~6 dB a frame in plain wind: their summed
+    # rises made a false clank about once every two minutes
+    scene = {**synth_audio.egress_scene(duration_s=60.0, seed=seed), "segments": []}
+    result = analyze(synth_audio.write(tmp_path / "wind.wav", {**scene, "impulses": []}, sr=sr))
+    impulses = result.channels[0].impulses
+    close_analysis(result)
+    assert impulses == []
+
+
+def _clanks_then(tmp_path, times, *, friction_at=None):
+    """Wind with clanks at ``times`` and, from ``friction_at`` for 3 s, wheel friction."""
+    scene = synth_audio.egress_scene(duration_s=40.0, seed=2)
+    friction = next(s for s in scene["segments"] if s["kind"] == "broadband")
+    segments = (
+        [{**friction, "start_s": friction_at, "end_s": friction_at + 3.0, "level_dbfs": -24.0}]
+        if friction_at is not None
+        else []
+    )
+    impulses = [{"time_s": float(t), "level_dbfs": -14.0} for t in times]
+    path = synth_audio.write(
+        tmp_path / "clanks.wav", {**scene, "segments": segments, "impulses": impulses}, sr=24_000
+    )
+    result = analyze(path)
+    channel = result.channels[0]
+    close_analysis(result)
+    return channel
+
+
+@pytest.mark.parametrize(("period", "gap"), [(0.5, 0.8), (0.3, 1.0), (1.0, 1.4)])
+def test_the_next_sounds_onset_stays_out_of_a_clank_train(period, gap, tmp_path):
+    times = 3.0 + period * np.arange(8)
+    channel = _clanks_then(tmp_path, times, friction_at=times[-1] + gap)
+    (train,) = channel.trains
+    assert train.count == 8
+    assert train.end_s == pytest.approx(times[-1], abs=0.02)
+    assert train.median_interval_s == pytest.approx(period, abs=0.02)
+    assert train.regularity_cv < 0.05
+    (clanks,) = [s for s in channel.segments if s.kind == "impulsive"]
+    assert clanks.evidence["impulses"] == 8
+    assert clanks.end_s == pytest.approx(times[-1] + 0.15, abs=0.25)
+
+
+@pytest.mark.parametrize("period", [2.0, 3.0])
+def test_a_slow_clank_cadence_is_a_train_of_separate_segments(period, tmp_path):
+    times = 3.0 + period * np.arange(6)
+    channel = _clanks_then(tmp_path, times)
+    (train,) = channel.trains
+    assert train.count == 6
+    assert train.median_interval_s == pytest.approx(period, abs=0.02)
+    clanks = [s for s in channel.segments if s.kind == "impulsive"]
+    # each clank its own short segment, each naming the cadence it belongs to
+    assert len(clanks) == 6
+    for seg, t in zip(clanks, times, strict=True):
+        assert seg.start_s == pytest.approx(t, abs=0.1)
+        assert seg.end_s - seg.start_s < 0.5
+        assert seg.evidence["train_impulses"] == 6
+        assert seg.evidence["median_interval_s"] == pytest.approx(period, abs=0.02)
+
+
+def test_isolated_irregular_clanks_make_no_train(tmp_path):
+    channel = _clanks_then(tmp_path, [3.0, 5.0, 9.5, 11.0, 16.0, 19.5])
+    assert len(channel.impulses) == 6
+    assert channel.trains == []
+
+
 @pytest.mark.parametrize("kind", ["tonal", "broadband"])
 def test_an_event_holding_most_of_the_recording_is_found_with_its_edges(kind, tmp_path):
     # 28 s of a 40-s clip: the event, not the background, holds the median level

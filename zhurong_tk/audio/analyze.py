@@ -306,8 +306,13 @@ class _Channel:
         self._scratch: tuple | None = None
         self._windowed: np.ndarray | None = None  # the caller's thread's FFT input, reused
         n_oct = len(band_sets["octave"])
-        self._third = slice(n_oct, n_oct + len(band_sets["third_octave"]))
-        self._prev_third = np.full(len(band_sets["third_octave"]), np.nan)
+        # the onset strength sums the third-octave bands of at least 4 bins: a 1-2-bin band's
+        # level swings ~6 dB frame to frame in plain noise, and a few of them together made
+        # false onsets in wind (segments take octave bands of >= 4 bins likewise)
+        thirds = band_sets["third_octave"]
+        narrow = next((i for i, b in enumerate(thirds) if b.bin_hi - b.bin_lo >= 4), len(thirds))
+        self._third = slice(n_oct + narrow, n_oct + len(thirds))
+        self._prev_third = np.full(len(thirds) - narrow, np.nan)
         self._onset: list[np.ndarray] = []
         # level distribution over time of every band and of the frame level (last row), for
         # L10/L50/L90 without reading the frame table back: 0.1 dB cells from -300 to +200 dB

@@ -96,27 +96,90 @@ def detect_impulses(
 
 
 def impulse_trains(
-    impulses: list[Impulse], *, max_gap_s: float = 1.5, min_count: int = 3
+    impulses: list[Impulse],
+    *,
+    max_gap_s: float = 1.5,
+    min_count: int = 3,
+    slow_max_gap_s: float = 4.0,
+    slow_min_count: int = 4,
 ) -> list[ImpulseTrain]:
-    """Group impulses into trains (gaps ≤ ``max_gap_s``) of at least ``min_count``."""
-    trains: list[ImpulseTrain] = []
-    group: list[Impulse] = []
-    for imp in [*impulses, None]:
-        if imp is not None and (not group or imp.time_s - group[-1].time_s <= max_gap_s):
-            group.append(imp)
-            continue
-        if len(group) >= min_count:
-            times = np.array([g.time_s for g in group])
-            intervals = np.diff(times)
-            trains.append(
-                ImpulseTrain(
-                    start_s=float(times[0]),
-                    end_s=float(times[-1]),
-                    count=len(group),
-                    rate_hz=float((len(group) - 1) / (times[-1] - times[0])),
-                    median_interval_s=float(np.median(intervals)),
-                    regularity_cv=float(np.std(intervals) / np.mean(intervals)),
-                )
-            )
-        group = [imp] if imp is not None else []
-    return trains
+    """Group impulses into trains: clank sequences with their cadence.
+
+    A train is a run of at least ``min_count`` impulses with gaps of at most
+    ``max_gap_s``. An end impulse whose interval is off the train's cadence (by
+    more than 30 % of the median interval and three robust deviations) is left
+    out: it is the next sound's onset, and it skewed the cadence. Impulses in no
+    such train form a slow train when at least ``slow_min_count`` of them follow
+    one another at gaps up to ``slow_max_gap_s``, each interval within 25 % of
+    their median (a slow drive's clanks, every 2-3 s; isolated onsets that far
+    apart are regular only by design).
+    """
+    times = np.array([imp.time_s for imp in impulses], np.float64)
+    groups = [_trimmed(times, g) for g in _runs(times, np.arange(len(times)), max_gap_s)]
+    dense = [g for g in groups if len(g) >= min_count]
+    used = np.zeros(len(times), bool)
+    for g in dense:
+        used[g] = True
+    # the rest, split where a train took impulses, for the slow cadences
+    slow = []
+    for free in _runs(times, np.flatnonzero(~used), slow_max_gap_s):
+        slow += [g for g in _regular_runs(times, free) if len(g) >= slow_min_count]
+    found = sorted(dense + slow, key=lambda g: times[g[0]])
+    return [_train(times[g]) for g in found]
+
+
+def _runs(times: np.ndarray, index: np.ndarray, max_gap_s: float) -> list[np.ndarray]:
+    """Split ``index`` (into ``times``, ascending) where consecutive times, or the indices
+    themselves, are not neighbours: gaps over ``max_gap_s``, or a taken impulse between."""
+    if len(index) == 0:
+        return []
+    breaks = (np.diff(times[index]) > max_gap_s) | (np.diff(index) > 1)
+    return np.split(index, np.flatnonzero(breaks) + 1)
+
+
+def _off_cadence(interval: float, others: np.ndarray) -> bool:
+    median = float(np.median(others))
+    spread = 1.4826 * float(np.median(np.abs(others - median)))
+    return abs(interval - median) > max(0.3 * median, 3.0 * spread)
+
+
+def _trimmed(times: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """``group`` without end impulses off the cadence of its other intervals (two at least)."""
+    while len(group) >= 4:
+        intervals = np.diff(times[group])
+        if _off_cadence(intervals[-1], intervals[:-1]):
+            group = group[:-1]
+        elif _off_cadence(intervals[0], intervals[1:]):
+            group = group[1:]
+        else:
+            break
+    return group
+
+
+def _regular_runs(times: np.ndarray, index: np.ndarray) -> list[np.ndarray]:
+    """Maximal runs of ``index`` whose intervals stay within 25 % of the run's median."""
+    out: list[np.ndarray] = []
+    i = 0
+    while i < len(index):
+        j = i + 1
+        while j < len(index):
+            intervals = np.diff(times[index[i : j + 1]])
+            median = np.median(intervals)
+            if np.any(np.abs(intervals - median) > 0.25 * median):
+                break
+            j += 1
+        out.append(index[i:j])
+        i = j if j - i > 1 else i + 1
+    return out
+
+
+def _train(times: np.ndarray) -> ImpulseTrain:
+    intervals = np.diff(times)
+    return ImpulseTrain(
+        start_s=float(times[0]),
+        end_s=float(times[-1]),
+        count=len(times),
+        rate_hz=float((len(times) - 1) / (times[-1] - times[0])),
+        median_interval_s=float(np.median(intervals)),
+        regularity_cv=float(np.std(intervals) / np.mean(intervals)),
+    )

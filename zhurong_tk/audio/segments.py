@@ -325,8 +325,15 @@ def _label(s, e, excess, centres, flatness, lines, impulses, config) -> Segment:
     return Segment(float(s), float(e), kind, evidence)
 
 
+JOIN_INTERVAL_S = 1.5  # a train clanking at most this far apart is one segment
+
+
 def _join_trains(segments: list[Segment], trains: list[ImpulseTrain]) -> list[Segment]:
-    """Replace the impulsive segments of one impulse train by a single train segment."""
+    """Replace the impulsive segments of one impulse train by a single train segment.
+
+    A slow train's clanks (seconds apart) stay segments of their own, each with the
+    train's cadence: one segment would hold seconds of quiet, and other sounds in them.
+    """
     out: list[Segment] = []
     for train in trains:
         members = [
@@ -338,6 +345,15 @@ def _join_trains(segments: list[Segment], trains: list[ImpulseTrain]) -> list[Se
         ]
         if not members:
             continue
+        cadence = {
+            "rate_hz": round(train.rate_hz, 3),
+            "median_interval_s": round(train.median_interval_s, 4),
+            "regularity_cv": round(train.regularity_cv, 4),
+        }
+        if train.median_interval_s > JOIN_INTERVAL_S:
+            for sg in members:
+                sg.evidence.update(train_impulses=train.count, **cadence)
+            continue
         start = min(sg.start_s for sg in members)
         end = max(sg.end_s for sg in members)
         evidence = {
@@ -348,9 +364,7 @@ def _join_trains(segments: list[Segment], trains: list[ImpulseTrain]) -> list[Se
             "excited_bands_hz": sorted(
                 {c for sg in members for c in sg.evidence["excited_bands_hz"]}
             ),
-            "rate_hz": round(train.rate_hz, 3),
-            "median_interval_s": round(train.median_interval_s, 4),
-            "regularity_cv": round(train.regularity_cv, 4),
+            **cadence,
         }
         for sg in members:
             segments.remove(sg)
