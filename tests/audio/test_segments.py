@@ -155,8 +155,27 @@ def test_a_slow_clank_cadence_is_a_train_of_separate_segments(period, tmp_path):
     for seg, t in zip(clanks, times, strict=True):
         assert seg.start_s == pytest.approx(t, abs=0.1)
         assert seg.end_s - seg.start_s < 0.5
+        assert seg.evidence["level_held_s"] < 0.25  # a clank's ring fades within a frame or two
         assert seg.evidence["train_impulses"] == 6
         assert seg.evidence["median_interval_s"] == pytest.approx(period, abs=0.02)
+
+
+@pytest.mark.parametrize(("seconds", "level_dbfs"), [(0.5, -40.0), (1.0, -40.0), (1.0, -30.0)])
+def test_a_short_burst_of_friction_with_one_onset_is_broadband(seconds, level_dbfs, tmp_path):
+    scene = synth_audio.egress_scene(duration_s=40.0, seed=2)
+    friction = next(s for s in scene["segments"] if s["kind"] == "broadband")
+    burst = {**friction, "start_s": 5.0, "end_s": 5.0 + seconds, "level_dbfs": level_dbfs}
+    path = synth_audio.write(
+        tmp_path / "burst.wav", {**scene, "segments": [burst], "impulses": []}, sr=24_000
+    )
+    result = analyze(path)
+    channel = result.channels[0]
+    close_analysis(result)
+    (found,) = [s for s in channel.segments if s.kind != "wind-like" and s.end_s > 1.0]
+    assert found.kind == "broadband"
+    assert found.evidence["level_held_s"] > 0.3
+    assert found.start_s == pytest.approx(5.0, abs=0.25)
+    assert found.end_s == pytest.approx(5.0 + seconds, abs=0.25)
 
 
 def test_isolated_irregular_clanks_make_no_train(tmp_path):

@@ -204,8 +204,9 @@ def segment(
     labelled = []
     for s, e, a, b in _runs_to_spans(runs, times_s, frame_s, merge_gap_s=-1.0):
         seg = _label(
-            s, e, excess[a:b], band_centres_hz, flatness[a:b], tonal_lines, impulses, config
-        )
+            s, e, excess[a:b], band_centres_hz, flatness[a:b], tonal_lines, impulses, config,
+            frame_s,
+        )  # fmt: skip
         if seg.kind == "impulsive" or e - s >= config.min_duration_s:
             labelled.append([seg, a, b])
     # the groups first, each labelled once at the end (relabelling a growing group at every
@@ -232,6 +233,7 @@ def segment(
                 tonal_lines,
                 impulses,
                 config,
+                frame_s,
             )
             joined.kind = first.kind
             first = joined
@@ -273,11 +275,17 @@ def segment(
     return segments
 
 
-def _label(s, e, excess, centres, flatness, lines, impulses, config) -> Segment:
+HOLD_DB = 6.0  # a level within this of its peak is held
+
+
+def _label(s, e, excess, centres, flatness, lines, impulses, config, frame_s=0.0) -> Segment:
     peak = np.max(excess, axis=0)
     dominant = int(np.argmax(peak))
     excited = centres[peak >= config.on_db]
     duration = e - s
+    # how long the dominant band stays near its peak: a clank's ring fades within a frame or
+    # two, a burst of friction holds its level (a burst with one onset is no clank)
+    held_s = float(np.mean(excess[:, dominant] >= peak[dominant] - HOLD_DB) * duration)
     overlap = [
         (line, min(e, line.end_s) - max(s, line.start_s))
         for line in lines
@@ -293,6 +301,7 @@ def _label(s, e, excess, centres, flatness, lines, impulses, config) -> Segment:
         "median_flatness": round(float(np.median(flatness)), 4),
         "impulses": len(inside),
         "excited_bands_hz": [round(float(c), 1) for c in excited],
+        "level_held_s": round(held_s, 3),
     }
 
     def sounds_in(line: TonalLine, centre: float, reach: float = np.sqrt(2)) -> bool:
@@ -316,7 +325,11 @@ def _label(s, e, excess, centres, flatness, lines, impulses, config) -> Segment:
     ):
         evidence["tonal_line_hz"] = round(best_line.freq_hz, 3)
         kind = "tonal"
-    elif inside and len(inside) / max(duration, 0.3) >= 1.0:  # at least one onset a second
+    elif (
+        inside
+        and len(inside) / max(duration, 0.3) >= 1.0  # at least one onset a second
+        and (len(inside) > 1 or held_s <= max(0.25, 1.5 * frame_s))
+    ):
         kind = "impulsive"
     elif len(excited) and excited.max() < config.wind_max_hz:
         kind = "wind-like"
