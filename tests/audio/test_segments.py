@@ -98,6 +98,32 @@ def test_gusty_wind_alone_gives_no_events(tmp_path):
     assert kinds <= {"wind-like"}
 
 
+@pytest.mark.parametrize("depth_db", [8.0, 15.0])
+def test_a_gust_over_a_sensor_floor_is_wind_like(depth_db, tmp_path):
+    # the floor keeps the top bands still, so a gust lifts the low ones up to ~1 kHz alone:
+    # no common rise, but the power it adds is nearly all below wind_max_hz
+    import scipy.signal
+    import soundfile as sf
+
+    sr, rng = 24_000, np.random.default_rng(3)
+    t = np.arange(30 * sr) / sr
+    wind = scipy.signal.sosfilt(
+        scipy.signal.butter(2, 250 / (sr / 2), output="sos"), rng.standard_normal(len(t))
+    )
+    wind *= 0.01 / np.std(wind)  # -40 dBFS
+    ramp = np.clip(np.minimum(t - 12.0, 15.0 - t), 0.0, 1.0)  # 12-15 s, 1-s ramps
+    gust = 10.0 ** (depth_db / 20.0 * (0.5 - 0.5 * np.cos(np.pi * ramp)))
+    floor = rng.standard_normal(len(t)) * 1e-3  # -60 dBFS white
+    sf.write(tmp_path / "gust.wav", (wind * gust + floor).astype(np.float32), sr)
+    result = analyze(tmp_path / "gust.wav")
+    segments = result.channels[0].segments
+    close_analysis(result)
+    (found,) = segments
+    assert found.kind == "wind-like"
+    assert 11.5 < found.start_s < found.end_s < 15.5
+    assert found.evidence["low_power_share"] > 0.75
+
+
 @pytest.mark.parametrize(("seed", "sr"), [(1, 48_000), (3, 24_000)])
 def test_wind_alone_makes_no_onsets(seed, sr, tmp_path):
     # a few third-octave bands of 1-2 bins swing ~6 dB a frame in plain wind: their summed

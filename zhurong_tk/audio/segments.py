@@ -8,7 +8,8 @@ become segments (hysteresis: a high threshold to start, a low one to end;
 short gaps bridged, short blips dropped). Each segment is then labelled by
 what the evidence says: tonal (a tonal line holds it), impulsive (onsets
 that stand out, grouped into trains), broadband (flat spectrum above a few
-hundred hertz: friction), or wind-like (rise confined to the low bands).
+hundred hertz: friction), or wind-like (rise confined to the low bands, or three
+quarters of the power it adds below ``wind_max_hz``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class SegmentConfig:
     min_duration_s, merge_gap_s : float
         Shorter segments are dropped (impulsive ones excepted); closer ones are merged.
     wind_max_hz : float
-        A rise confined to bands below this is wind-like.
+        A rise confined to bands below this, or adding three quarters of its power below
+        it, is wind-like.
     """
 
     on_z: float = 4.0
@@ -189,6 +191,9 @@ def segment(
     _kernels.running_mean_columns(linear, 3, power)
     band_db = 10.0 * np.log10(np.maximum(power, 1e-30))
     shape, common = shape_and_common_rise(band_db, config.background_percentile)
+    # the power each band gains over its background: where an event's sound went
+    level_floor, _ = band_background(band_db, config.background_percentile)
+    added = np.maximum(power - 10.0 ** (level_floor / 10.0), 0.0)
     silent = ~(band_db > SILENCE_DB).any(axis=1)  # digital silence: no band has power
     shape[silent] = np.nan
     common[silent] = np.nan
@@ -205,7 +210,7 @@ def segment(
     for s, e, a, b in _runs_to_spans(runs, times_s, frame_s, merge_gap_s=-1.0):
         seg = _label(
             s, e, excess[a:b], band_centres_hz, flatness[a:b], tonal_lines, impulses, config,
-            frame_s,
+            frame_s, added[a:b],
         )  # fmt: skip
         if seg.kind == "impulsive" or e - s >= config.min_duration_s:
             labelled.append([seg, a, b])
@@ -234,6 +239,7 @@ def segment(
                 impulses,
                 config,
                 frame_s,
+                added[a:b],
             )
             joined.kind = first.kind
             first = joined
@@ -278,7 +284,12 @@ def segment(
 HOLD_DB = 6.0  # a level within this of its peak is held
 
 
-def _label(s, e, excess, centres, flatness, lines, impulses, config, frame_s=0.0) -> Segment:
+WIND_SHARE = 0.75  # of the power an event adds, below wind_max_hz: wind-like
+
+
+def _label(
+    s, e, excess, centres, flatness, lines, impulses, config, frame_s=0.0, added=None
+) -> Segment:
     peak = np.max(excess, axis=0)
     dominant = int(np.argmax(peak))
     excited = centres[peak >= config.on_db]
@@ -303,6 +314,12 @@ def _label(s, e, excess, centres, flatness, lines, impulses, config, frame_s=0.0
         "excited_bands_hz": [round(float(c), 1) for c in excited],
         "level_held_s": round(held_s, 3),
     }
+    # a gust over a sensor's white floor lifts the bands up to ~1 kHz where the wind's
+    # spectrum still tops the floor, but nearly all the power it adds is low
+    total = float(added.sum()) if added is not None else 0.0
+    low_share = float(added[:, centres < config.wind_max_hz].sum()) / total if total > 0 else None
+    if low_share is not None:
+        evidence["low_power_share"] = round(low_share, 3)
 
     def sounds_in(line: TonalLine, centre: float, reach: float = np.sqrt(2)) -> bool:
         return any(
@@ -331,7 +348,9 @@ def _label(s, e, excess, centres, flatness, lines, impulses, config, frame_s=0.0
         and (len(inside) > 1 or held_s <= max(0.25, 1.5 * frame_s))
     ):
         kind = "impulsive"
-    elif len(excited) and excited.max() < config.wind_max_hz:
+    elif (len(excited) and excited.max() < config.wind_max_hz) or (
+        low_share is not None and low_share >= WIND_SHARE
+    ):
         kind = "wind-like"
     else:
         kind = "broadband"
