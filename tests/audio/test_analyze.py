@@ -261,6 +261,19 @@ def test_clipping_is_reported(tmp_path, run):
     assert ch.levels["clipped_fraction"] == pytest.approx(expected / sr)
 
 
+def test_clipping_in_one_input_of_a_mix_is_reported(tmp_path, run):
+    # the mean of a clipped channel and a quiet one is no longer at full scale
+    sr = 8000
+    loud = np.clip(1.5 * np.sin(2 * np.pi * 100 * np.arange(sr) / sr), -1, 1)
+    quiet = 0.01 * np.sin(2 * np.pi * 300 * np.arange(sr) / sr)
+    path = tmp_path / "clipped_left.wav"
+    sf.write(path, np.stack([loud, quiet], 1).astype(np.float32), sr, subtype="FLOAT")
+    result = run(path, AnalysisParams(mix=True))
+    expected = int(np.count_nonzero(np.abs(loud.astype(np.float32)) >= 0.999))
+    assert result.channels[0].levels["clipped_samples"] == expected > 1000
+    assert any("in an input channel of the mix (clipping)" in w for w in result.warnings)
+
+
 @pytest.mark.parametrize(
     ("name", "error", "message"),
     [

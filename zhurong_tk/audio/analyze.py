@@ -355,10 +355,12 @@ class _Channel:
         self._reduce.finish(quietly=quietly)
         self._tone.finish(quietly=quietly)
 
-    def update(self, x: np.ndarray) -> None:
+    def update(self, x: np.ndarray, *, clipped: int | None = None) -> None:
+        """Feed samples; ``clipped`` counts clipping in the inputs of a mix instead."""
         x = np.ascontiguousarray(x, np.float32)
         if len(x):
-            non_finite, peak, clipped, sum_sq = _sample_stats(x, self.params.clip_level)
+            non_finite, peak, own_clipped, sum_sq = _sample_stats(x, self.params.clip_level)
+            clipped = own_clipped if clipped is None else clipped
             if non_finite:
                 self.non_finite += non_finite
                 x = np.where(np.isfinite(x), x, np.float32(0.0))
@@ -466,8 +468,10 @@ class _Channel:
         if self.non_finite:
             warnings.append(f"{self.non_finite} non-finite samples (NaN/Inf) were replaced by 0")
         if self.clipped:
+            where = " in an input channel of the mix" if params.mix else ""
             warnings.append(
-                f"{self.clipped} samples at or beyond ±{params.clip_level} full scale (clipping)"
+                f"{self.clipped} samples at or beyond ±{params.clip_level} full scale{where}"
+                " (clipping)"
             )
         if self.samples and self.peak == 0.0:
             warnings.append("digital silence: every sample is zero")
@@ -754,7 +758,11 @@ class AudioAnalyzer:
         if block.shape[1] != self.n_channels:
             raise ParameterError(f"expected {self.n_channels} channels, got {block.shape[1]}")
         if self.params.mix:
-            self._channels[0].update(block.mean(axis=1))
+            # clipping is the inputs': a mean of one clipped and one quiet channel is not
+            # at full scale, and the mix alone hid it. Counted in sample frames.
+            clip = np.float32(self.params.clip_level)
+            clipped = int(np.count_nonzero((np.abs(block) >= clip).any(axis=1)))
+            self._channels[0].update(block.mean(axis=1), clipped=clipped)
         else:
             for c, state in enumerate(self._channels):
                 state.update(block[:, c])
