@@ -48,11 +48,15 @@ def test_band_sums_match_numpy(rng):
     power = rng.random((11, 64)).astype(np.float32)
     lo = np.array([0, 3, 10, 10, 63])
     hi = np.array([3, 10, 40, 11, 64])
+    weights = rng.random((5, 2))
     out = np.empty((11, 5))
-    _kernels.band_sums(power, lo, hi, out)
-    ref = np.column_stack(
-        [power[:, a:b].sum(axis=1, dtype=np.float64) for a, b in zip(lo, hi, strict=True)]
-    )
+    _kernels.band_sums(power, lo, hi, weights, out)
+    # numpy: a weight per bin, the first and last bin's from ``weights`` (one bin: the first)
+    ref = np.empty((11, 5))
+    for j, (a, b) in enumerate(zip(lo, hi, strict=True)):
+        w = np.ones(b - a)
+        w[-1], w[0] = weights[j, 1], weights[j, 0]
+        ref[:, j] = power[:, a:b].astype(np.float64) @ w
     np.testing.assert_allclose(out, ref, rtol=1e-6)
 
 
@@ -135,6 +139,7 @@ def test_reduce_frames_matches_numpy(rng):
     prev_power = prev.astype(np.float64) ** 2
     lo = np.array([0, 3, 10, 10, 100], np.int64)
     hi = np.array([3, 10, 40, 11, n_bins], np.int64)
+    weights = rng.random((len(lo), 2))  # each band's share of its first and last bin
     # as the analysis calls it: features and band sums written into views of the frame table
     rows = np.full((n_frames, 7 + len(lo)), np.nan, np.float32)
     bands, feats = rows[:, 7:], rows[:, 2:7]
@@ -148,7 +153,8 @@ def test_reduce_frames_matches_numpy(rng):
     # 8 counted frames through a 3-frame buffer: two batches counted, two frames left over
     pending, pending_count = np.zeros((3, n_bins), np.int16), np.zeros(1, np.int64)
     _kernels.reduce_frames(
-        spec, freqs, prev, 0.85, 1e-10, lo, hi, bands, welch, hist, np.log2(scale), -150.0, 0.25,
+        spec, freqs, prev, 0.85, 1e-10, lo, hi, weights, bands, welch, hist, np.log2(scale),
+        -150.0, 0.25,
         take, pending, pending_count, pool, cols, scratch, scratch.view(np.int32),
         np.empty(n_bins, np.float32), feats,
     )  # fmt: skip
@@ -160,8 +166,15 @@ def test_reduce_frames_matches_numpy(rng):
     live = np.arange(n_frames) != 4
     np.testing.assert_allclose(feats[live], ref[live], rtol=1e-4, atol=1e-6)
     assert feats[4, 0] == feats[4, 1] == feats[4, 2] == 0.0 and feats[4, 3] == pytest.approx(1.0)
+    bin_weights = []
+    for (a, b), (w_first, w_last) in zip(zip(lo, hi, strict=True), weights, strict=True):
+        w = np.ones(b - a)
+        w[-1], w[0] = w_last, w_first  # one bin: the first's weight
+        bin_weights.append(w)
     np.testing.assert_allclose(
-        bands, [[row[a:b].sum() for a, b in zip(lo, hi, strict=True)] for row in power], rtol=1e-5
+        bands,
+        [[row[a:b] @ w for a, b, w in zip(lo, hi, bin_weights, strict=True)] for row in power],
+        rtol=1e-5,
     )
     np.testing.assert_allclose(welch, 2.0 + power.sum(axis=0), rtol=1e-5)
     np.testing.assert_allclose(pool, [power[cols == c].sum(axis=0) for c in range(4)], rtol=1e-5)

@@ -28,13 +28,37 @@ def test_user_bands_are_clipped_to_nyquist():
     assert [(b.lo_hz, b.hi_hz) for b in bands] == [(20, 100), (2000, 4000)]
     assert bands[1].label.endswith("(clipped)")
     notes: list[str] = []
-    user_bands(((5000, 6000), (1001, 1002)), freqs=freqs, nyquist=4000, notes=notes)
+    kept = user_bands(((5000, 6000), (1001, 1002)), freqs=freqs, nyquist=4000, notes=notes)
     assert notes == [
         "user band 5000-6000 Hz lies above the Nyquist frequency (4000 Hz): left out",
-        "user band 1001-1002 Hz holds no frequency bin (bins 7.8125 Hz apart): left out",
+        "user band 1001-1002 Hz is narrower than one frequency bin (bins 7.8125 Hz apart):"
+        " its level is its share of that bin, not resolved",
     ]
+    # 1001-1002 Hz lies inside the bin at 1000 Hz (996.1-1003.9 Hz): 1/7.8125 of it
+    (narrow,) = kept
+    assert (narrow.bin_lo, narrow.bin_hi) == (128, 129)
+    assert narrow.weight_lo == pytest.approx(1 / 7.8125)
     with pytest.raises(ParameterError, match=r"0 <= lo < hi, got \(100, 20\)"):
         user_bands(((100, 20),), freqs=freqs, nyquist=4000)
+
+
+def test_bands_narrower_than_a_bin_read_white_noise_at_their_width(rng, tmp_path):
+    # third-octave bands of 0-2 bins: counting whole bins read them up to 6.5 dB high, and a
+    # band holding no bin centre was left out
+    import soundfile as sf
+
+    from zhurong_tk.audio import analyze, close_analysis
+
+    sr = 8000
+    sf.write(tmp_path / "white.wav", (0.1 * rng.standard_normal(30 * sr)).astype(np.float32), sr)
+    result = analyze(tmp_path / "white.wav")
+    thirds = result.channels[0].bands["third_octave"]
+    close_analysis(result)
+    labels = [b.label for b in thirds]
+    assert labels[:6] == ["12.4 Hz", "15.6 Hz", "19.7 Hz", "24.8 Hz", "31.2 Hz", "39.4 Hz"]
+    for b in thirds:
+        expected = -20.0 + 10 * np.log10((b.hi_hz - b.lo_hz) / (sr / 2))  # flat PSD, -20 dBFS
+        assert b.level_db == pytest.approx(expected, abs=0.5), b.label
 
 
 def test_histogram_percentiles_and_median_psd_match_scipy(rng):

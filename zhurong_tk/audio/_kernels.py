@@ -97,17 +97,26 @@ def frame_features(power, freqs, prev_power, roll_percent, amin, scratch, out): 
         _store_features(out[t], mag, freqs, s_sum, s_f, s_f2, roll_percent, log2_sum, p_sum, flux)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _band_total(power, lo, hi, weights):  # pragma: no cover - jitted
+    if hi - lo == 1:  # a band inside one bin: its share of it
+        return weights[0] * power[lo]
+    inner = power[lo + 1 : hi - 1]  # a slice: see fir_decimate
+    acc = 0.0
+    for k in range(inner.shape[0]):
+        acc += inner[k]
+    return weights[0] * power[lo] + acc + weights[1] * power[hi - 1]
+
+
 @njit(cache=True, nogil=True)
-def band_sums(power, lo, hi, out):  # pragma: no cover - jitted
-    """Sum power over bins ``lo[b] <= k < hi[b]`` for every frame and band."""
+def band_sums(power, lo, hi, weights, out):  # pragma: no cover - jitted
+    """Σ power over bins ``lo[b] <= k < hi[b]`` for every frame and band, the first and
+    last bin weighted by ``weights[b]`` (see :class:`~zhurong_tk.audio.bands.Band`)."""
     n_frames = power.shape[0]
     n_bands = lo.shape[0]
     for t in range(n_frames):
         for b in range(n_bands):
-            acc = 0.0
-            for k in range(lo[b], hi[b]):
-                acc += power[t, k]
-            out[t, b] = acc
+            out[t, b] = _band_total(power[t], lo[b], hi[b], weights[b])
 
 
 # log2(1 + t) on [0, 1): least-squares (Chebyshev-node) fit, max error 3.2e-5
@@ -382,6 +391,7 @@ def reduce_frames(  # pragma: no cover - jitted
     amin,
     band_lo,
     band_hi,
+    band_weights,
     band_out,
     welch_sum,
     hist,
@@ -402,8 +412,10 @@ def reduce_frames(  # pragma: no cover - jitted
 
     spec : (n_frames, n_bins) complex64 — STFT frames
     prev_mag : (n_bins,) float32 — |X| of the frame before the first; left holding the last frame's
-    band_lo, band_hi : (n_bands,) int64 — bin ranges
-    band_out : (n_frames, n_bands) float64 — sums of |X|² over each band
+    band_lo, band_hi : (n_bands,) int64 — the bins each band overlaps
+    band_weights : (n_bands, 2) float64 — the band's share of its first and last bin
+    (:class:`~zhurong_tk.audio.bands.Band`)
+    band_out : (n_frames, n_bands) float64 — weighted sums of |X|² over each band
     welch_sum : (n_bins,) float64 — running sum of |X|² (Welch mean)
     hist, log2_scale, db_min, db_step : level histogram (see :func:`level_histogram_update`)
     hist_take : (n_frames,) bool — frames counted in the histogram
@@ -471,11 +483,7 @@ def reduce_frames(  # pragma: no cover - jitted
             if pending_count[0] == pending.shape[0]:
                 count_pending(pending, pending_count, hist)
         for j in range(n_bands):
-            band = scratch_p[band_lo[j] : band_hi[j]]  # a slice: see fir_decimate
-            acc = 0.0
-            for k in range(band.shape[0]):
-                acc += band[k]
-            band_out[t, j] = acc
+            band_out[t, j] = _band_total(scratch_p, band_lo[j], band_hi[j], band_weights[j])
         _store_features(
             features[t], scratch_mag, freqs, s_sum, s_f, s_f2, roll_percent, log2_sum, p_sum, flux
         )

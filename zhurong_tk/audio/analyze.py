@@ -310,7 +310,9 @@ class _Channel:
         # level swings ~6 dB frame to frame in plain noise, and a few of them together made
         # false onsets in wind (segments take octave bands of >= 4 bins likewise)
         thirds = band_sets["third_octave"]
-        narrow = next((i for i, b in enumerate(thirds) if b.bin_hi - b.bin_lo >= 4), len(thirds))
+        narrow = next(
+            (i for i, b in enumerate(thirds) if b.bins(stft.sr / stft.n_fft) >= 4), len(thirds)
+        )
         self._third = slice(n_oct + narrow, n_oct + len(thirds))
         self._prev_third = np.full(len(thirds) - narrow, np.nan)
         self._onset: list[np.ndarray] = []
@@ -343,6 +345,9 @@ class _Channel:
         self.band_hi = np.concatenate([[b.bin_hi for b in bs] for bs in band_sets.values()]).astype(
             np.int64
         )
+        self.band_weights = np.array(
+            [(b.weight_lo, b.weight_hi) for bs in band_sets.values() for b in bs], np.float64
+        ).reshape(-1, 2)
         # |X|² summed over a band → mean-square power in that band (one-sided density × df)
         self.band_factor = self.scale[len(self.scale) // 2] * (stft.sr / stft.n_fft)
         self.store = FrameStore(2 + len(features_mod.FEATURE_NAMES) + len(self.band_lo))
@@ -415,6 +420,7 @@ class _Channel:
             1e-10,
             self.band_lo,
             self.band_hi,
+            self.band_weights,
             rows[:, band_col:],
             self.welch._sum,
             self.hist.hist,
@@ -518,8 +524,8 @@ class _Channel:
         for name, items in self.band_sets.items():
             out = []
             for band in items:
-                level = float(to_db(np.sum(mean_psd[band.bin_lo : band.bin_hi]) * df)) + ref_db
-                noise = float(to_db(np.sum(floor[band.bin_lo : band.bin_hi]) * df)) + ref_db
+                level = float(to_db(band.total(mean_psd) * df)) + ref_db
+                noise = float(to_db(band.total(floor) * df)) + ref_db
                 st = levels_from_histogram(self._level_hist[band_index], gain_db)
                 snr = level - noise if math.isfinite(level) and math.isfinite(noise) else None
                 out.append(
@@ -558,7 +564,7 @@ class _Channel:
         )
         trains = impulse_trains(impulses)
         centres = np.array([b.centre_hz for b in self.band_sets["octave"]])
-        wide = np.array([b.bin_hi - b.bin_lo >= 4 for b in self.band_sets["octave"]], bool)
+        wide = np.array([b.bins(stft.sr / stft.n_fft) >= 4 for b in self.band_sets["octave"]], bool)
         segs = segment(
             times_s=times,
             band_db=octave_db[:, wide],

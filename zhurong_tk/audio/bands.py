@@ -19,7 +19,15 @@ DEFAULT_USER_BANDS: tuple[tuple[float, float], ...] = (
 
 @dataclasses.dataclass(frozen=True)
 class Band:
-    """A frequency band ``[lo_hz, hi_hz)`` with a label and its FFT bin range."""
+    """A frequency band ``[lo_hz, hi_hz)`` with a label and the FFT bins it overlaps.
+
+    Each bin stands for the ``bin_hz`` around its frequency; a band takes the share of a
+    bin that it overlaps: ``weight_lo`` of bin ``bin_lo``, ``weight_hi`` of bin
+    ``bin_hi - 1`` (the same bin, and then ``weight_lo`` alone counts, for a band inside
+    one bin), all of the bins between. So a band narrower than a bin or two reads white
+    noise at its own width (counting the bins it held whole read it up to 6.5 dB high), and
+    no band is left without a bin.
+    """
 
     label: str
     lo_hz: float
@@ -27,6 +35,24 @@ class Band:
     centre_hz: float
     bin_lo: int
     bin_hi: int  # exclusive
+    weight_lo: float = 1.0
+    weight_hi: float = 1.0
+
+    def bins(self, bin_hz: float) -> float:
+        """The band's width in FFT bins (may be below 1)."""
+        return (self.hi_hz - self.lo_hz) / bin_hz
+
+    def total(self, values: np.ndarray) -> float:
+        """Σ over the band of per-bin ``values`` (power, or density × bin width)."""
+        return band_total(values, self.bin_lo, self.bin_hi, self.weight_lo, self.weight_hi)
+
+
+def band_total(values: np.ndarray, lo: int, hi: int, weight_lo: float, weight_hi: float) -> float:
+    """Weighted sum of ``values[lo:hi]`` (see :class:`Band`)."""
+    if hi - lo == 1:
+        return float(weight_lo * values[lo])
+    inner = float(np.sum(values[lo + 1 : hi - 1], dtype=np.float64))
+    return float(weight_lo * values[lo] + inner + weight_hi * values[hi - 1])
 
 
 def fractional_octave_bands(
@@ -35,8 +61,8 @@ def fractional_octave_bands(
     """Octave (``fraction=1``) or third-octave (``3``) bands between ``fmin`` and ``fmax``.
 
     Centres are ``1000·2^(k/fraction)`` Hz, edges ``centre·2^(±1/(2·fraction))``
-    (IEC 61260-1 base-2). Bands whose upper edge exceeds ``fmax`` (Nyquist) or
-    that contain no FFT bin are left out.
+    (IEC 61260-1 base-2). Bands whose upper edge exceeds ``fmax`` (Nyquist) are left out;
+    a band narrower than a bin takes its share of the bins it overlaps (see :class:`Band`).
     """
     if fraction not in (1, 3):
         raise ParameterError(f"fraction must be 1 or 3, got {fraction}")
@@ -59,11 +85,28 @@ def _nominal(centre: float) -> str:
 
 
 def _make_band(label: str, lo: float, hi: float, centre: float, freqs: np.ndarray) -> Band | None:
-    bin_lo = int(np.searchsorted(freqs, lo, side="left"))
-    bin_hi = int(np.searchsorted(freqs, hi, side="left"))
-    if bin_hi <= bin_lo:
+    """The band with the bins it overlaps; None when it holds none (outside 0..Nyquist)."""
+    if len(freqs) < 2:
         return None
-    return Band(label, float(lo), float(hi), float(centre), bin_lo, bin_hi)
+    bin_hz = float(freqs[1] - freqs[0])
+    top = float(freqs[-1])
+    # bin k stands for [(k - 1/2)·df, (k + 1/2)·df), cut to 0..Nyquist at the ends
+    first = max(0, int(np.floor(lo / bin_hz + 0.5)))
+    last = min(len(freqs) - 1, int(np.ceil(hi / bin_hz - 0.5)))
+
+    def share(k: int) -> float:
+        a, b = max((k - 0.5) * bin_hz, 0.0), min((k + 0.5) * bin_hz, top)
+        return max(0.0, min(b, hi) - max(a, lo)) / (b - a)
+
+    while last >= first and share(last) <= 0.0:
+        last -= 1
+    while first <= last and share(first) <= 0.0:
+        first += 1
+    if last < first:
+        return None
+    weight_lo = share(first)
+    weight_hi = share(last) if last > first else weight_lo
+    return Band(label, float(lo), float(hi), float(centre), first, last + 1, weight_lo, weight_hi)
 
 
 def user_bands(
@@ -73,9 +116,9 @@ def user_bands(
     nyquist: float,
     notes: list[str] | None = None,
 ) -> list[Band]:
-    """Bands from ``(lo, hi)`` pairs in Hz, clipped to Nyquist; empty ones are left out
-    (and said why in ``notes``, when given: a band the user asked for does not vanish
-    without a word)."""
+    """Bands from ``(lo, hi)`` pairs in Hz, clipped to Nyquist; ones above Nyquist are left
+    out, and ``notes`` (when given) says so, and names a band narrower than one bin: a band
+    the user asked for does not vanish, or go unresolved, without a word."""
     bands = []
     for lo, hi in edges:
         if not 0 <= lo < hi:
@@ -95,11 +138,13 @@ def user_bands(
             float(np.sqrt(max(lo, 1.0) * top)),
             freqs,
         )
-        if band is not None:
-            bands.append(band)
-        elif notes is not None:
+        if band is None:
+            continue
+        bands.append(band)
+        bin_hz = float(freqs[1] - freqs[0])
+        if notes is not None and band.bins(bin_hz) < 1.0:
             notes.append(
-                f"user band {lo:g}-{hi:g} Hz holds no frequency bin"
-                f" (bins {freqs[1] - freqs[0]:g} Hz apart): left out"
+                f"user band {lo:g}-{hi:g} Hz is narrower than one frequency bin (bins"
+                f" {bin_hz:g} Hz apart): its level is its share of that bin, not resolved"
             )
     return bands

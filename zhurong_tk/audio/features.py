@@ -61,14 +61,26 @@ def frame_features(
     return out
 
 
-def band_energies(power: np.ndarray, bin_lo: np.ndarray, bin_hi: np.ndarray) -> np.ndarray:
-    """Sum of |X|² over each band's bins, float64 ``(n_frames, n_bands)``."""
+def band_energies(
+    power: np.ndarray,
+    bin_lo: np.ndarray,
+    bin_hi: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Σ |X|² over each band's bins, float64 ``(n_frames, n_bands)``.
+
+    ``weights`` ``(n_bands, 2)``: each band's share of its first and last bin (see
+    :class:`~zhurong_tk.audio.bands.Band`); whole bins when not given.
+    """
     out = np.empty((len(power), len(bin_lo)), np.float64)
+    if weights is None:
+        weights = np.ones((len(bin_lo), 2))
     if len(power) and len(bin_lo):
         _kernels.band_sums(
             np.ascontiguousarray(power, np.float32),
             np.asarray(bin_lo, np.int64),
             np.asarray(bin_hi, np.int64),
+            np.ascontiguousarray(weights, np.float64),
             out,
         )
     return out
