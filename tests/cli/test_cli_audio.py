@@ -22,6 +22,20 @@ def egress(tmp_path_factory):
     return synth_audio.write(folder / "egress.wav", scene, sr=16_000), scene
 
 
+def test_overwrite_removes_what_the_last_run_wrote_and_this_one_did_not(tmp_path, egress):
+    path, _ = egress
+    out = tmp_path / "out"
+    first = run("audio", "analyze", str(path), "--out", str(out), "--export-denoised", "clean.wav")
+    assert first.exit_code == 0, first.output
+    (out / "notes.txt").write_text("mine")  # the user's own file
+    again = run("audio", "analyze", str(path), "--out", str(out), "--overwrite")
+    assert again.exit_code == 0, again.output
+    names = sorted(p.name for p in out.iterdir())
+    # clean.wav was the last run's and not this one's: a stale export no longer lies there
+    assert "clean.wav" not in names
+    assert {"notes.txt", "report.json", "frames.csv", "spectrogram.png"} <= set(names)
+
+
 def test_analyze_writes_every_artifact(tmp_path, egress):
     path, scene = egress
     result = run(
@@ -43,6 +57,7 @@ def test_analyze_writes_every_artifact(tmp_path, egress):
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == [
+        ".zhurong-tk-outputs.json",  # which command wrote which file: see OutputDir.finish
         "bandpass_80-600Hz.wav",
         "clean.wav",
         "frames.csv",
@@ -50,6 +65,8 @@ def test_analyze_writes_every_artifact(tmp_path, egress):
         "report.json",
         "spectrogram.png",
     ]
+    record = json.loads((tmp_path / "out" / ".zhurong-tk-outputs.json").read_text())
+    assert record["files"] == dict.fromkeys(names[1:], "audio analyze")
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["schema"] == "zhurong-tk/audio.analyze/1"
     assert report["parameters"]["psd_units"] == "Pa^2/Hz" and report["parameters"]["n_fft"] == 1024

@@ -113,3 +113,44 @@ def test_output_dir_writes_every_artifact_kind(tmp_path):
     with pytest.raises(OutputExistsError):
         out.check_free("plot.png")
     OutputDir(tmp_path / "run", overwrite=True).check_free("plot.png")
+
+
+def test_finish_removes_only_this_commands_stale_files(tmp_path):
+    first = OutputDir(tmp_path)
+    first.text("a.txt", "1")
+    first.text("old_frame.jpg", "1")
+    first.finish("video frames")
+    other = OutputDir(tmp_path)
+    other.text("b.txt", "2")
+    other.finish("tracks detect")
+    (tmp_path / "mine.txt").write_text("the user's")
+    # a run without --overwrite removes nothing
+    OutputDir(tmp_path).finish("video frames")
+    assert (tmp_path / "old_frame.jpg").exists()
+    again = OutputDir(tmp_path, overwrite=True)
+    again.text("a.txt", "3")
+    assert again.finish("video frames") == ["old_frame.jpg"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "a.txt",
+        "b.txt",
+        "mine.txt",
+    ]
+    record = json.loads((tmp_path / OutputDir.MANIFEST).read_text())["files"]
+    assert record == {"a.txt": "video frames", "b.txt": "tracks detect"}
+
+
+def test_finish_never_follows_a_recorded_path_out_of_the_folder(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / OutputDir.MANIFEST).write_text(
+        json.dumps({"files": {"../outside.txt": "audio analyze", "gone.wav": "audio analyze"}})
+    )
+    assert OutputDir(folder, overwrite=True).finish("audio analyze") == []
+    assert outside.read_text() == "keep"
+    # a damaged record is no reason to fail a run that succeeded
+    (folder / OutputDir.MANIFEST).write_text("{not json")
+    out = OutputDir(folder, overwrite=True)
+    out.text("r.json", "{}")
+    assert out.finish("audio analyze") == []

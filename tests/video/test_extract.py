@@ -171,6 +171,13 @@ def test_cli_writes_index_frames_and_refuses_to_overwrite(edl_videos, tmp_path):
     assert header.startswith("index,time_s,brightness")
     again = CliRunner().invoke(cli, args)
     assert again.exit_code != 0 and "exists" in again.output
+    # other frames, with --overwrite: the last run's frames go, the folder is this run's
+    args[args.index("2s")] = "3s"
+    third = CliRunner().invoke(cli, [*args, "--overwrite"])
+    assert third.exit_code == 0, third.output
+    kept = {f["path"] for f in json.loads((out / "index.json").read_text())["frames"]}
+    assert kept != {f["path"] for f in index["frames"]}
+    assert {p.name for p in out.glob("*.png")} == kept | {"signals.png"}
 
 
 def test_cli_missing_and_non_video_input(tmp_path):

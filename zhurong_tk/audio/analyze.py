@@ -1072,4 +1072,5 @@ def analyze_to_folder(
     if bandpass_name:
         export_mod.export(path, out / bandpass_name, band_hz=bandpass, **common)
         names.append(bandpass_name)
+    out.finish("audio analyze", names)
     return result, names

@@ -236,14 +236,56 @@ class OutputDir:
     >>> out.json("report.json", {"schema": ...})   # doctest: +SKIP
     """
 
+    #: The folder's record of which command wrote which file (see :meth:`finish`).
+    MANIFEST = ".zhurong-tk-outputs.json"
+
     def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         self.path = Path(path)
         self.overwrite = overwrite
+        self.written: list[str] = []
         if self.path.exists() and not self.path.is_dir():
             raise OutputWriteError(self.path, "exists and is not a folder")
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
+
+    def finish(self, command: str, names: Iterable[str] = ()) -> list[str]:
+        """Close a run that succeeded: record its files, and on ``overwrite`` remove the
+        files this command wrote into the folder before and did not write now.
+
+        Without it a re-run with other settings left the last run's frames or exports
+        beside the new ones, unlisted in the new report. Only files the folder's record
+        names for this ``command`` are removed: never a file zhurong-tk did not write, nor
+        another command's. ``names`` adds files written past this object (by name).
+        Returns the names removed.
+        """
+        written = {*self.written, *names}
+        manifest = self.path / self.MANIFEST
+        record: dict[str, str] = {}
+        with contextlib.suppress(OSError, ValueError):
+            loaded = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+            record = {str(k): str(v) for k, v in loaded.items()}
+        removed = []
+        if self.overwrite:
+            for name, by in list(record.items()):
+                if by != command or name in written:
+                    continue
+                del record[name]
+                target = self.path / name
+                # a plain name inside this folder, as recorded: nothing else is touched
+                if Path(name).name == name and not name.startswith(".") and target.is_file():
+                    with contextlib.suppress(FileNotFoundError):
+                        target.unlink()
+                    removed.append(name)
+        record.update(dict.fromkeys(written, command))
+        if written or removed:
+            body = {
+                "schema": "zhurong-tk/outputs",
+                "version": 1,
+                "files": dict(sorted(record.items())),
+            }
+            write_json(manifest, body, overwrite=True)
+        return sorted(removed)
 
     def check_free(self, *names: str) -> None:
         """Raise :class:`OutputExistsError` now if any of ``names`` exists (and no overwrite).
@@ -257,18 +299,23 @@ class OutputDir:
                 raise OutputExistsError(self.path / name)
 
     def json(self, name: str, obj: Any) -> Path:
+        self.written.append(name)
         return write_json(self.path / name, obj, overwrite=self.overwrite)
 
     def text(self, name: str, text: str) -> Path:
+        self.written.append(name)
         return write_text(self.path / name, text, overwrite=self.overwrite)
 
     def bytes(self, name: str, data: bytes) -> Path:
+        self.written.append(name)
         return write_bytes(self.path / name, data, overwrite=self.overwrite)
 
     def csv(self, name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+        self.written.append(name)
         return write_csv(self.path / name, header, rows, overwrite=self.overwrite)
 
     def figure(self, name: str, fig: Any, *, dpi: int = 120) -> Path:
+        self.written.append(name)
         return save_figure(self.path / name, fig, overwrite=self.overwrite, dpi=dpi)
 
     @contextlib.contextmanager
@@ -276,3 +323,4 @@ class OutputDir:
         """Yield a temp path for a writer that needs a file name (e.g. soundfile)."""
         with atomic_path(self.path / name, overwrite=self.overwrite) as tmp:
             yield tmp
+        self.written.append(name)

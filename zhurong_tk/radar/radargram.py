@@ -232,6 +232,7 @@ def radargram_to_folder(
         **_write_channel(out, data, steps, show_all, ""),
     )
     out.json("report.json", doc)
+    out.finish("radar radargram")
     return doc
 
 
@@ -317,6 +318,7 @@ def radargrams_along_traverse(
         raise first_error
     doc = report("radar.radargram", SCHEMA_VERSION, channels=channels, failed=failed)
     out.json("report.json", doc)
+    out.finish("radar radargram")
     return doc
 
 

@@ -82,6 +82,7 @@ def extract_to_folder(
     title = f"{len(parts)} product(s), {summary['start']} – {summary['stop']}"
     out.figure("traverse.png", traverse_figure(merged, title=title))
     out.json("report.json", doc)
+    out.finish("telemetry")
     return doc
 
 

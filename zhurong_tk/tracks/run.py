@@ -183,6 +183,7 @@ def detect_to_folder(
         out.bytes("response.png", _map_png(result.maps["response"]))
         out.bytes("votes.png", _map_png(result.maps["votes"]))
     out.json("report.json", doc)
+    out.finish("tracks detect")
     return result, doc
 
 

@@ -468,6 +468,7 @@ def _extract(
         )
         out.figure("signals.png", fig)
     out.json("index.json", index)
+    out.finish("video frames")
     return index
 
 
