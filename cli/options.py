@@ -13,7 +13,13 @@ from typing import Any
 
 import click
 
-from zhurong_tk.errors import EXIT_INPUT_FAILED, EXIT_INTERNAL, ZhurongError
+from zhurong_tk.errors import (
+    EXIT_INPUT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    ParameterError,
+    ZhurongError,
+)
 from zhurong_tk.io.outputs import to_jsonable
 
 log = logging.getLogger("zhurong_tk.cli")
@@ -72,9 +78,10 @@ def process_each(
     A :class:`ZhurongError` on one input is a one-line message on stderr and the
     others go on; so is a bug met on one input (an internal error, exit status 3
     at the end). The summaries (failed ones with an ``"error"``) print as JSON or
-    through ``show``; any failure ends with exit status 1 (the others' results are kept).
+    through ``show``; any failure ends with exit status 1 (the others' results are kept),
+    or 2 when every failure was a parameter that did not fit its input.
     """
-    summaries, failed, internal = [], 0, 0
+    summaries, failed, internal, parameters = [], 0, 0, 0
     for number, (path, folder) in enumerate(
         zip(inputs, result_folders(inputs, Path(out_dir)), strict=True), start=1
     ):
@@ -89,6 +96,9 @@ def process_each(
             failed += 1
             if isinstance(exc, ZhurongError):
                 message = str(exc)
+                if path not in message:  # a parameter that does not fit this input
+                    message = f"{path}: {message}"
+                parameters += isinstance(exc, ParameterError)
             else:
                 internal += 1
                 message = f"{path}: internal error: {type(exc).__name__}: {exc}"
@@ -102,4 +112,8 @@ def process_each(
             show(summary)
     if failed:
         click.echo(f"zhurong-tk: {failed} of {len(inputs)} {noun} failed", err=True)
-        sys.exit(EXIT_INTERNAL if internal else EXIT_INPUT_FAILED)
+        if internal:
+            sys.exit(EXIT_INTERNAL)
+        # every failure a parameter that fits no input (a hop past the window n_fft takes from
+        # the file's rate): a usage error, as when click or the command catches it up front
+        sys.exit(EXIT_USAGE if parameters == failed else EXIT_INPUT_FAILED)

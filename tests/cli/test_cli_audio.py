@@ -148,6 +148,26 @@ def test_usage_errors_exit_2(tmp_path, egress, args):
     assert "Traceback" not in result.output
 
 
+def test_a_parameter_that_fits_no_input_is_a_usage_error_naming_the_file(tmp_path, egress):
+    # the hop is checked against the n_fft each file's rate gives: after parsing, per file
+    path, _ = egress
+    result = run("audio", "analyze", str(path), "--out", str(tmp_path / "o"), "--hop", "100000")
+    assert result.exit_code == 2
+    assert f"zhurong-tk: error: {path}: hop must be in 1..n_fft, got 100000" in result.output
+    # beside an unreadable file it is an input failure like the other
+    result = run(
+        "audio", "analyze", str(path), str(BAD / "empty.wav"), "--out", str(tmp_path / "p"),
+        "--hop", "100000",
+    )  # fmt: skip
+    assert result.exit_code == 1
+
+
+def test_a_folder_given_as_a_file_is_named_once(tmp_path):
+    result = run("audio", "analyze", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 1
+    assert f"zhurong-tk: error: {tmp_path}: is a folder, not a file\n" in result.output
+
+
 def test_bands_above_nyquist_are_reported_not_dropped_silently(tmp_path, egress):
     path, _ = egress  # 16 kHz: Nyquist 8 kHz
     out = tmp_path / "o"

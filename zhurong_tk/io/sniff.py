@@ -85,9 +85,9 @@ def sniff(path: str | os.PathLike[str]) -> tuple[Kind, str]:
         The file is missing, is a folder, is empty or cannot be opened.
     """
     p = Path(path)
+    if p.is_dir():  # before the try: a MediaReadError is an OSError too, and was wrapped again
+        raise MediaReadError(p, "is a folder, not a file")
     try:
-        if p.is_dir():
-            raise MediaReadError(p, "is a folder, not a file")
         with open(p, "rb") as fh:
             head = fh.read(64)
     except FileNotFoundError:
