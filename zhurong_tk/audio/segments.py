@@ -103,8 +103,9 @@ def band_background(band_db: np.ndarray, percentile: float) -> tuple[np.ndarray,
     return floor, spread
 
 
-def shape_and_common_rise(band_db: np.ndarray, percentile: float) -> tuple[np.ndarray, np.ndarray]:
-    """Split each band's rise above its background into a common part and the rest.
+def shape_and_common_rise(band_db: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split each band's rise above its background ``floor`` (:func:`band_background`)
+    into a common part and the rest.
 
     A gust scales the whole wind spectrum: every band rises by about the same
     number of dB. Motors, friction and clanks change the spectrum's *shape*,
@@ -113,7 +114,6 @@ def shape_and_common_rise(band_db: np.ndarray, percentile: float) -> tuple[np.nd
     up to three quarters of the bands, as broadband friction does); the shape
     rise is what each band rises beyond it.
     """
-    floor, _ = band_background(band_db, percentile)
     rise = np.where(np.isfinite(band_db) & (band_db > SILENCE_DB), band_db - floor, -60.0)
     common = np.percentile(rise, 25.0, axis=1)
     return rise - np.maximum(common, 0.0)[:, None], common
@@ -190,9 +190,9 @@ def segment(
     power = np.empty_like(linear)
     _kernels.running_mean_columns(linear, 3, power)
     band_db = 10.0 * np.log10(np.maximum(power, 1e-30))
-    shape, common = shape_and_common_rise(band_db, config.background_percentile)
-    # the power each band gains over its background: where an event's sound went
     level_floor, _ = band_background(band_db, config.background_percentile)
+    shape, common = shape_and_common_rise(band_db, level_floor)
+    # the power each band gains over its background: where an event's sound went
     added = np.maximum(power - 10.0 ** (level_floor / 10.0), 0.0)
     silent = ~(band_db > SILENCE_DB).any(axis=1)  # digital silence: no band has power
     shape[silent] = np.nan
