@@ -285,3 +285,38 @@ def test_short_recordings_keep_the_tonal_segments_their_lines_explain(tmp_path, 
             for f in found
         ), (truth, [(f.start_s, f.end_s, f.kind) for f in found])
     assert len(found) == len(scene["segments"])
+
+
+def test_segmenting_an_hour_of_frames_stays_within_a_few_copies_of_its_input():
+    """The frames × bands work arrays stay float32 and are freed as they are used: on an
+    hour's frames, float64 copies of them were the analysis's peak memory (13.8 times the
+    input; 5.1 now)."""
+    import tracemalloc
+
+    from zhurong_tk.audio.segments import segment
+
+    n, n_bands = 100_000, 10
+    rng = np.random.default_rng(0)
+    band_db = (-60 + 3 * rng.standard_normal((n, n_bands))).astype(np.float32)
+    band_db[40_000:41_000, 3:6] += 20  # 20 s of friction in three bands
+    kwargs = dict(
+        times_s=np.arange(n) * 0.02,
+        band_db=band_db,
+        band_centres_hz=31.5 * 2.0 ** np.arange(n_bands),
+        flatness=np.full(n, 0.5),
+        tonal_lines=[],
+        impulses=[],
+        trains=[],
+        frame_s=0.085,
+    )
+    segment(**kwargs)  # numba's first call, outside the measurement
+    tracemalloc.start()
+    try:
+        segments = segment(**kwargs)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [(round(s.start_s), round(s.end_s), s.kind) for s in segments] == [
+        (800, 820, "broadband")
+    ]
+    assert peak <= 6 * band_db.nbytes

@@ -85,16 +85,17 @@ def band_background(band_db: np.ndarray, percentile: float) -> tuple[np.ndarray,
     distances are 0.84 and 0.80 sigma; log-power scatter has the longer lower
     tail, so the median is used wherever the background holds the median.)
     """
-    values = np.asarray(band_db, np.float64)
-    # digital silence (no power: -300 dB here, or NaN) is no background: left out, so a
-    # file that opens with zeros still has its wind for a floor
-    heard = np.isfinite(values) & (values > SILENCE_DB)
+    values = np.asarray(band_db)
     if values.ndim == 1:
-        values, heard = values[:, None], heard[:, None]
+        values = values[:, None]
     floor = np.full(values.shape[1], -300.0)
     spread = np.ones(values.shape[1])
     for band in range(values.shape[1]):
-        column = values[heard[:, band], band]
+        # digital silence (no power: -300 dB here, or NaN) is no background: left out, so a
+        # file that opens with zeros still has its wind for a floor (one column at a time:
+        # an hour's frames of every band in float64 would be the analysis's peak memory)
+        column = values[:, band]
+        column = column[np.isfinite(column) & (column > SILENCE_DB)].astype(np.float64)
         if len(column):
             low, floor[band], mid = np.percentile(column, [percentile / 4, percentile, 50.0])
             spread[band] = max(min(mid - floor[band], 2.0 * (floor[band] - low)), 1.0)
@@ -184,26 +185,33 @@ def segment(
     if len(times_s) == 0 or band_db.shape[1] == 0:
         return []
     impulses = sorted(impulses, key=lambda imp: imp.time_s)
+    # frames × bands arrays in float32: an hour at a 1024 hop is 170 000 frames, and a few
+    # float64 copies of them were the analysis's peak memory
+    band_db = np.asarray(band_db, np.float32)
     # smooth each band's power over three frames: a band of few FFT bins scatters by several dB
     # (scipy.ndimage.uniform_filter1d's running mean, without its ~0.2 s import)
-    linear = 10.0 ** (np.where(np.isfinite(band_db), band_db, -300.0) / 10.0)
+    linear = 10.0 ** (np.where(np.isfinite(band_db), band_db, np.float32(-300.0)) / 10.0)
     power = np.empty_like(linear)
     _kernels.running_mean_columns(linear, 3, power)
-    band_db = 10.0 * np.log10(np.maximum(power, 1e-30))
-    level_floor, _ = band_background(band_db, config.background_percentile)
+    del linear
+    band_db = 10.0 * np.log10(np.maximum(power, np.float32(1e-30)))
+    level_floor = band_background(band_db, config.background_percentile)[0].astype(np.float32)
     shape, common = shape_and_common_rise(band_db, level_floor)
     # the power each band gains over its background: where an event's sound went
-    added = np.maximum(power - 10.0 ** (level_floor / 10.0), 0.0)
+    power -= 10.0 ** (level_floor / 10.0)
+    added = np.maximum(power, 0.0, out=power)
     silent = ~(band_db > SILENCE_DB).any(axis=1)  # digital silence: no band has power
     shape[silent] = np.nan
     common[silent] = np.nan
     floor, spread = band_background(shape, config.background_percentile)
-    excess = shape - floor
-    z = excess / spread
+    excess = shape - floor.astype(np.float32)
+    del shape
+    z = excess / spread.astype(np.float32)
     start = (z >= config.on_z) & (excess >= config.on_db)
     keep = (z >= config.off_z) & (excess >= config.off_db)
     segments = []
     runs = banded_hysteresis_runs(start, keep)
+    del z, start, keep
     # label every run on its own first, so a background blip next to an event is not
     # absorbed into it; then bridge short gaps between runs of the same kind
     labelled = []
@@ -244,6 +252,7 @@ def segment(
             joined.kind = first.kind
             first = joined
         segments.append(first)
+    del excess, added
     segments = _join_trains(segments, trains)
     segments += _line_segments(
         tonal_lines, segments, times_s, band_db, band_centres_hz, flatness, impulses, config
@@ -420,7 +429,6 @@ def _line_segments(
     does not lift its band by ``off_db`` gets no segment.
     """
     out: list[Segment] = []
-    power = 10.0 ** (band_db / 10.0)
     for line in lines:
         held = any(
             (
@@ -439,7 +447,8 @@ def _line_segments(
         band = int(np.argmin(np.abs(np.log2(centres / strongest))))
         if abs(np.log2(centres[band] / strongest)) > 0.5:
             continue
-        edges = _half_power_edges(power[:, band], times_s, line.start_s, line.end_s)
+        power = 10.0 ** (band_db[:, band] / 10.0)
+        edges = _half_power_edges(power, times_s, line.start_s, line.end_s)
         if edges is None:
             continue
         s, e, step_db = edges
