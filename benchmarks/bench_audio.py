@@ -138,17 +138,29 @@ def measure(name: str, path: Path, n_fft: int, hop: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def best_of(repeat: int, name: str, path: Path, n_fft: int, hop: int) -> dict:
-    """The fastest of ``repeat`` runs, with the largest peak memory seen."""
-    runs = [measure(name, path, n_fft, hop) for _ in range(max(1, repeat))]
-    good = [r for r in runs if "error" not in r]
-    if not good:
-        return runs[0]
-    return {
-        "seconds": min(r["seconds"] for r in good),
-        "peak_mb": max(r["peak_mb"] for r in good),
-        "runs": len(good),
-    }
+def best_of(repeat: int, names: list[str], path: Path, n_fft: int, hop: int) -> dict:
+    """Per case, the fastest of ``repeat`` runs, with the largest peak memory seen.
+
+    The cases take turns, round after round: this machine's speed drifts by tens of
+    per cent over minutes, and a drift would otherwise land on one case's runs only.
+    """
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for _ in range(max(1, repeat)):
+        for name in names:
+            runs[name].append(measure(name, path, n_fft, hop))
+    rows = {}
+    for name, tries in runs.items():
+        good = [r for r in tries if "error" not in r]
+        rows[name] = (
+            {
+                "seconds": min(r["seconds"] for r in good),
+                "peak_mb": max(r["peak_mb"] for r in good),
+                "runs": len(good),
+            }
+            if good
+            else tries[0]
+        )
+    return rows
 
 
 def main() -> None:
@@ -158,8 +170,8 @@ def main() -> None:
     parser.add_argument(
         "--repeat",
         type=int,
-        default=2,
-        help="runs per case; the fastest counts (this machine's timings drift by ±30 %%)",
+        default=3,
+        help="rounds of runs (the cases take turns); each case's fastest counts",
     )
     args = parser.parse_args()
     files = (
@@ -174,11 +186,7 @@ def main() -> None:
         path = generate(duration, sr)
         n_fft = n_fft_for[sr]
         hop = n_fft // 4
-        rows = {
-            name: best_of(args.repeat, name, path, n_fft, hop)
-            for name in CASES
-            if name not in args.skip
-        }
+        rows = best_of(args.repeat, [n for n in CASES if n not in args.skip], path, n_fft, hop)
         floor = rows.get("read+FFT floor", {}).get("seconds")
         ours = rows.get("zhurong-tk audio analyze", {}).get("seconds")
         print(
