@@ -103,6 +103,16 @@ def _parse_band(_ctx, _param, values: tuple[str, ...]) -> tuple[tuple[float, flo
     metavar="LO HI",
     help="Also write a copy keeping only LO..HI Hz.",
 )
+@click.option(
+    "--background",
+    "background_s",
+    nargs=2,
+    type=float,
+    default=None,
+    metavar="START END",
+    help="A stretch known to hold no event, in seconds: segments and their SNR are measured"
+    " against its level (for a recording an event fills almost entirely).",
+)
 @format_option("table", "json")
 @click.pass_context
 def analyze_command(
@@ -121,6 +131,7 @@ def analyze_command(
     rate_hz,
     export_denoised,
     bandpass,
+    background_s,
     output_format,
 ) -> None:
     """Spectrum, levels, bands, tonal lines, impulses and activity segments of FILES.
@@ -135,6 +146,7 @@ def analyze_command(
     """
     from zhurong_tk.audio.analyze import AnalysisParams, analyze_to_folder
     from zhurong_tk.audio.bands import DEFAULT_USER_BANDS
+    from zhurong_tk.audio.segments import SegmentConfig
     from zhurong_tk.io.pds4 import SignalRequest
 
     try:
@@ -144,6 +156,7 @@ def analyze_command(
             mix=mix,
             sensitivity_pa=sensitivity,
             user_bands=bands or DEFAULT_USER_BANDS,
+            segments=SegmentConfig(background_s=tuple(background_s) if background_s else None),
         )
     except ParameterError as exc:
         raise click.UsageError(str(exc)) from None

@@ -230,6 +230,55 @@ def test_an_event_holding_most_of_the_recording_is_found_with_its_edges(kind, tm
         assert (line.start_s, line.end_s) == (found.start_s, found.end_s)
 
 
+@pytest.mark.parametrize("kind", ["tonal", "broadband"])
+def test_an_event_filling_the_recording_is_found_against_a_quiet_stretch(kind, tmp_path):
+    # 37.5 s of a 40-s clip: no percentile of the whole recording is background any more;
+    # the user names a quiet stretch instead
+    from zhurong_tk.audio import AnalysisParams
+    from zhurong_tk.audio.segments import SegmentConfig
+
+    scene = synth_audio.egress_scene(duration_s=40.0, seed=3)
+    event = next(s for s in scene["segments"] if s["kind"] == kind)
+    scene = {**scene, "segments": [{**event, "start_s": 2.0, "end_s": 39.5}], "impulses": []}
+    path = synth_audio.write(tmp_path / f"{kind}.wav", scene, sr=24_000)
+    params = AnalysisParams(segments=SegmentConfig(background_s=(0.6, 1.9)))
+    result = analyze(path, params)
+    channel = result.channels[0]
+    report = result.to_report()
+    close_analysis(result)
+    found = [s for s in channel.segments if s.kind != "wind-like" and s.end_s > 1.0]
+    assert [s.kind for s in found] == [kind]
+    assert found[0].start_s == pytest.approx(2.0, abs=0.25)
+    assert found[0].end_s == pytest.approx(39.5, abs=0.25)
+    assert found[0].evidence["snr_db"] > 10.0  # against the quiet stretch's level
+    assert list(report["parameters"]["segments"]["background_s"]) == [0.6, 1.9]
+
+
+@pytest.mark.parametrize(
+    ("stretch", "problem"),
+    [((50.0, 60.0), "outside"), ((3.0, 3.05), "frames")],
+)
+def test_a_quiet_stretch_the_recording_cannot_give_is_a_parameter_error(stretch, problem, tmp_path):
+    from zhurong_tk.audio import AnalysisParams
+    from zhurong_tk.audio.segments import SegmentConfig
+    from zhurong_tk.errors import ParameterError
+
+    scene = {**synth_audio.egress_scene(duration_s=10.0, seed=3), "segments": [], "impulses": []}
+    path = synth_audio.write(tmp_path / "wind.wav", scene, sr=24_000)
+    params = AnalysisParams(segments=SegmentConfig(background_s=stretch))
+    with pytest.raises(ParameterError, match=problem):
+        analyze(path, params)
+
+
+@pytest.mark.parametrize("stretch", [(2.0, 1.0), (-1.0, 2.0), (1.0, float("nan"))])
+def test_a_quiet_stretch_must_run_forwards_from_zero(stretch):
+    from zhurong_tk.audio.segments import SegmentConfig
+    from zhurong_tk.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="background"):
+        SegmentConfig(background_s=stretch)
+
+
 def _wind_with_a_tone(path, *, seconds, tone_s, freq_hz, level=0.05, silent_s=0.0, seed=1):
     """Low-passed noise (wind) with a sine over ``tone_s``; the first ``silent_s`` zeros."""
     import scipy.signal

@@ -139,6 +139,8 @@ def test_existing_results_are_kept_without_overwrite(tmp_path, egress):
         ["--band", "1..2-5"],
         ["--band", "500-100"],
         ["--bandpass", "500", "100"],
+        ["--background", "5", "2"],
+        ["--background", "-1", "2"],
     ],
 )
 def test_usage_errors_exit_2(tmp_path, egress, args):
@@ -160,6 +162,22 @@ def test_a_parameter_that_fits_no_input_is_a_usage_error_naming_the_file(tmp_pat
         "--hop", "100000",
     )  # fmt: skip
     assert result.exit_code == 1
+
+
+def test_a_quiet_stretch_sets_the_background_and_one_outside_the_file_is_named(tmp_path, egress):
+    path, _ = egress  # 20 s of wind with events from 2 s on
+    out = tmp_path / "o"
+    result = run("audio", "analyze", str(path), "--out", str(out), "--background", "0.6", "1.9")
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["parameters"]["segments"]["background_s"] == [0.6, 1.9]
+    result = run(
+        "audio", "analyze", str(path), "--out", str(tmp_path / "p"), "--background", "30", "40"
+    )
+    assert result.exit_code == 2
+    assert f"zhurong-tk: error: {path}: the background stretch 30-40 s lies outside" in (
+        result.output
+    )
 
 
 def test_a_folder_given_as_a_file_is_named_once(tmp_path):

@@ -43,7 +43,13 @@ from zhurong_tk.audio.levels import (
     levels_from_histogram,
     to_db,
 )
-from zhurong_tk.audio.segments import Segment, SegmentConfig, band_background, segment
+from zhurong_tk.audio.segments import (
+    Segment,
+    SegmentConfig,
+    background_rows,
+    band_background,
+    segment,
+)
 from zhurong_tk.audio.spectral import (
     Psd,
     SpectrogramPool,
@@ -578,7 +584,8 @@ class _Channel:
         )
         _refine_line_edges(lines, segs)
         if len(octave_db):
-            floor_db, _ = band_background(octave_db, params.segments.background_percentile)
+            quiet = background_rows(times, params.segments)
+            floor_db, _ = band_background(octave_db[quiet], params.segments.background_percentile)
             for sg in segs:
                 mask = (times >= sg.start_s) & (times <= sg.end_s)
                 if mask.any():

@@ -23,6 +23,7 @@ import numpy as np
 from zhurong_tk.audio import _kernels
 from zhurong_tk.audio.impulses import Impulse, ImpulseTrain
 from zhurong_tk.audio.tonal import TonalLine
+from zhurong_tk.errors import ParameterError
 
 #: Band levels at or below this are digital silence (no power at all), not a quiet band.
 SILENCE_DB = -290.0
@@ -45,6 +46,11 @@ class SegmentConfig:
     wind_max_hz : float
         A rise confined to bands below this, or adding three quarters of its power below
         it, is wind-like.
+    background_s : (float, float) or None
+        A stretch of the recording known to hold no event, start and end in seconds:
+        each band's background is read there instead of from the whole recording. A
+        background read from the whole recording misses an event that fills more than
+        about four fifths of it (the percentile then lies on the event).
     """
 
     on_z: float = 4.0
@@ -55,6 +61,39 @@ class SegmentConfig:
     min_duration_s: float = 0.25
     merge_gap_s: float = 0.3
     wind_max_hz: float = 300.0
+    background_s: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.background_s is not None:
+            start, end = (float(v) for v in self.background_s)
+            if not 0.0 <= start < end < math.inf:
+                raise ParameterError(
+                    f"the background stretch must run forwards from 0 s, got {start:g}-{end:g} s"
+                )
+
+
+MIN_BACKGROUND_FRAMES = 8  # a quiet stretch shorter than this gives no percentile to trust
+
+
+def background_rows(times_s: np.ndarray, config: SegmentConfig) -> np.ndarray | slice:
+    """The frames each band's background is read from: the quiet stretch
+    (:attr:`SegmentConfig.background_s`) when one is given, else all of them."""
+    if config.background_s is None:
+        return slice(None)
+    start, end = config.background_s
+    rows = np.flatnonzero((times_s >= start) & (times_s <= end))
+    if len(rows) == 0:
+        last = float(times_s[-1]) if len(times_s) else 0.0
+        raise ParameterError(
+            f"the background stretch {start:g}-{end:g} s lies outside the recording's frames "
+            f"(0-{last:.3g} s)"
+        )
+    if len(rows) < MIN_BACKGROUND_FRAMES:
+        raise ParameterError(
+            f"the background stretch {start:g}-{end:g} s holds {len(rows)} frames; "
+            f"at least {MIN_BACKGROUND_FRAMES} are needed"
+        )
+    return rows
 
 
 @dataclasses.dataclass
@@ -184,6 +223,7 @@ def segment(
     config = config or SegmentConfig()
     if len(times_s) == 0 or band_db.shape[1] == 0:
         return []
+    quiet = background_rows(times_s, config)
     impulses = sorted(impulses, key=lambda imp: imp.time_s)
     # frames × bands arrays in float32: an hour at a 1024 hop is 170 000 frames, and a few
     # float64 copies of them were the analysis's peak memory
@@ -195,7 +235,9 @@ def segment(
     _kernels.running_mean_columns(linear, 3, power)
     del linear
     band_db = 10.0 * np.log10(np.maximum(power, np.float32(1e-30)))
-    level_floor = band_background(band_db, config.background_percentile)[0].astype(np.float32)
+    level_floor = band_background(band_db[quiet], config.background_percentile)[0].astype(
+        np.float32
+    )
     shape, common = shape_and_common_rise(band_db, level_floor)
     # the power each band gains over its background: where an event's sound went
     power -= 10.0 ** (level_floor / 10.0)
@@ -203,7 +245,7 @@ def segment(
     silent = ~(band_db > SILENCE_DB).any(axis=1)  # digital silence: no band has power
     shape[silent] = np.nan
     common[silent] = np.nan
-    floor, spread = band_background(shape, config.background_percentile)
+    floor, spread = band_background(shape[quiet], config.background_percentile)
     excess = shape - floor.astype(np.float32)
     del shape
     z = excess / spread.astype(np.float32)
@@ -255,11 +297,11 @@ def segment(
     del excess, added
     segments = _join_trains(segments, trains)
     segments += _line_segments(
-        tonal_lines, segments, times_s, band_db, band_centres_hz, flatness, impulses, config
+        tonal_lines, segments, times_s, band_db, band_centres_hz, flatness, impulses, config, quiet
     )
 
     # wind-like: the whole spectrum rises together (gusts, a passing dust devil's roar)
-    c_floor, c_spread = band_background(common, config.background_percentile)
+    c_floor, c_spread = band_background(common[quiet], config.background_percentile)
     c_rise = common - c_floor
     w_start = (c_rise >= config.on_db) & (c_rise / c_spread >= config.on_z / 2)
     w_keep = c_rise >= config.off_db
@@ -416,7 +458,7 @@ def _join_trains(segments: list[Segment], trains: list[ImpulseTrain]) -> list[Se
 
 
 def _line_segments(
-    lines, segments, times_s, band_db, centres, flatness, impulses, config
+    lines, segments, times_s, band_db, centres, flatness, impulses, config, quiet=slice(None)
 ) -> list[Segment]:
     """Tonal segments of the lines no segment holds, their edges read in the band level.
 
@@ -456,9 +498,9 @@ def _line_segments(
             continue
         a, b = np.searchsorted(times_s, [s, e])
         b = max(b, a + 1)
+        background = np.percentile(band_db[quiet], config.background_percentile, axis=0)
         seg = _label(
-            s, e, band_db[a:b] - np.percentile(band_db, config.background_percentile, axis=0),
-            centres, flatness[a:b], [line], impulses, config,
+            s, e, band_db[a:b] - background, centres, flatness[a:b], [line], impulses, config,
         )  # fmt: skip
         seg.kind = "tonal"
         seg.evidence["tonal_line_hz"] = round(line.freq_hz, 3)
