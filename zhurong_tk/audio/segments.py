@@ -471,6 +471,7 @@ def _line_segments(
     does not lift its band by ``off_db`` gets no segment.
     """
     out: list[Segment] = []
+    background = None  # each band's, read once a line needs it
     for line in lines:
         held = any(
             (
@@ -498,7 +499,8 @@ def _line_segments(
             continue
         a, b = np.searchsorted(times_s, [s, e])
         b = max(b, a + 1)
-        background = np.percentile(band_db[quiet], config.background_percentile, axis=0)
+        if background is None:
+            background = np.percentile(band_db[quiet], config.background_percentile, axis=0)
         seg = _label(
             s, e, band_db[a:b] - background, centres, flatness[a:b], [line], impulses, config,
         )  # fmt: skip
