@@ -96,12 +96,13 @@ def describe(result: ProbeResult) -> list[tuple[str, str, str]]:
             )
         ]
         for track in d["audio"]:
+            exact = "" if track["frames_exact"] else "~"
             rows.append(
                 (
                     "└ audio",
                     f"{track['codec']} #{track['stream_index']}",
                     f"{track['samplerate']} Hz · {track['channels']} ch · "
-                    f"~{track['frames']} frames · {_fmt_seconds(track['duration_s'])}",
+                    f"{exact}{track['frames']} frames · {_fmt_seconds(track['duration_s'])}",
                 )
             )
     elif result.kind == "pds4":

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import BAD, manifest_entries
-from tests.io.test_probe import BAD_FILES
+from tests.io.test_probe import BAD_FILES, video_with_sound
 from zhurong_tk.cli.main import cli
 
 
@@ -108,6 +108,15 @@ def test_table_on_the_samples_shows_the_audio_track(samples_root):
     lines = result.stdout.splitlines()
     assert "mp4 h264" in lines[1] and "640×480" in lines[1] and "456 frames reported" in lines[1]
     assert "└ audio" in lines[2] and "mp3float #0" in lines[2] and "44100 Hz · 1 ch" in lines[2]
+
+
+def test_verify_makes_a_video_s_audio_count_exact(tmp_path):
+    path = str(video_with_sound(tmp_path / "with_sound.mp4"))
+    estimated = run("info", path).stdout.splitlines()[2]
+    assert "└ audio" in estimated and "~" in estimated
+    verified = run("info", "--verify", path).stdout.splitlines()
+    assert "└ audio" in verified[2] and "~" not in verified[2]
+    assert any("verified: audio #0:" in line for line in verified)
 
 
 @pytest.mark.samples

@@ -80,3 +80,41 @@ def test_verify_counts_decoded_frames(tmp_path):
     assert checked.info.frames % 1024 == 0
     assert 160_000 <= checked.info.frames <= 160_000 + 2048
     assert checked.notes == [f"verified: {checked.info.frames} frames decoded, 0 packets failed"]
+
+
+def video_with_sound(path):
+    """2 s of H.264 picture (10 fps, 64×48) and 2 s of AAC sound (16 kHz mono) in MP4."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from zhurong_tk.io._ffmpeg import av
+
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = container.add_stream("aac", rate=16_000, layout="mono")
+        for i in range(20):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), "bgr24")
+            container.mux(video.encode(frame))
+        tone = np.sin(2 * np.pi * 440 * np.arange(32_000) / 16_000).astype(np.float32)
+        for start in range(0, 32_000, 1024):
+            block = av.AudioFrame.from_ndarray(tone[None, start : start + 1024], "fltp", "mono")
+            block.sample_rate, block.pts, block.time_base = 16_000, start, Fraction(1, 16_000)
+            container.mux(sound.encode(block))
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    return path
+
+
+def test_verify_decodes_a_video_s_audio_track(tmp_path):
+    path = video_with_sound(tmp_path / "with_sound.mp4")
+    quick = probe(path)
+    assert quick.kind == "video" and not quick.info.audio[0].frames_exact
+    checked = probe(path, verify=True)
+    track = checked.info.audio[0]
+    assert track.frames_exact
+    # AAC decodes in whole 1024-sample frames: 32 000 written, up to two frames of padding
+    assert track.frames % 1024 == 0 and 32_000 <= track.frames <= 32_000 + 2048
+    assert f"verified: audio #0: {track.frames} frames decoded, 0 packets failed" in checked.notes
+    assert checked.notes[0].startswith("verified: 20 frames decoded")

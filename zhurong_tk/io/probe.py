@@ -110,6 +110,7 @@ def _probe(path: str, *, verify: bool, max_pixels: int | None) -> ProbeResult:
                 result.notes.append(f"verified: {frames} frames decoded, {failed} packets failed")
                 if frames == 0:
                     raise MediaReadError(path, "no video frame decodes")
+                _verify_tracks(result)
         except UnsupportedFormatError:
             # a container with audio only (M4A, or a video file stripped of its picture)
             info = audio_io.probe_audio(path)
@@ -204,6 +205,34 @@ def _verify_audio(result: ProbeResult) -> None:
     result.info = dataclasses.replace(
         info, frames=frames, duration_s=frames / info.samplerate, frames_exact=True
     )
+
+
+def _verify_tracks(result: ProbeResult) -> None:
+    """Decode each audio track of a video; a track that fails is a note (the picture
+    may still be whole), its exact frame count replaces the container's estimate."""
+    info = result.info
+    assert isinstance(info, video_io.VideoInfo)
+    tracks = []
+    for k, track in enumerate(info.audio):
+        index = track.stream_index if track.stream_index is not None else k
+        where = f"audio #{index}"
+        try:
+            frames, errors = audio_io.count_frames(result.path, stream=index)
+        except MediaReadError as exc:
+            result.notes.append(f"verified: {where} does not decode: {exc.reason}")
+            tracks.append(track)
+            continue
+        result.notes.append(f"verified: {where}: {frames} frames decoded, {errors} packets failed")
+        if frames == 0:
+            result.notes.append(f"verified: {where} contains no audio samples")
+            tracks.append(track)
+            continue
+        tracks.append(
+            dataclasses.replace(
+                track, frames=frames, duration_s=frames / track.samplerate, frames_exact=True
+            )
+        )
+    result.info = dataclasses.replace(info, audio=tracks)
 
 
 def iter_media_paths(
