@@ -136,6 +136,26 @@ def test_camera_model_gives_track_width_and_heading(seed):
     ) < 0.02 * math.hypot(640, 480)
 
 
+@pytest.mark.parametrize("seed", [3, 8])
+def test_spacing_is_measured_square_to_ruts_seen_at_an_angle(seed):
+    # the rover drove off 20° from the camera axis: along an image row the ruts' ground
+    # spacing reads 1.2 / cos 20° = 1.28 m; square to them it is what it is head-on
+    spacing = {}
+    for yaw in (0.0, 20.0):
+        scene = _level_scene(seed)
+        scene["camera"]["yaw_deg"] = yaw
+        synth_tracks._add_image_truth(scene)
+        cam = scene["camera"]
+        camera = CameraModel(cam["f_px"], cam["cx"], cam["cy"], cam["height_m"], cam["pitch_deg"])
+        result = detect_tracks(synth_tracks.render(scene), camera=camera)
+        assert len(result.pairs) == 1
+        for track in result.tracks:
+            assert track.heading_deg == pytest.approx(yaw, abs=1.5)
+        spacing[yaw] = result.pairs[0]["spacing_m"]
+    assert spacing[20.0] == pytest.approx(spacing[0.0], abs=0.02)
+    assert spacing[20.0] == pytest.approx(synth_tracks.ZHURONG_TRACK_WIDTH_M, abs=0.03)
+
+
 def test_track_width_pairs_the_wheels_of_one_pass():
     # two passes side by side: the nearest ruts (0.6 m apart) belong to different passes
     scene = _level_scene(1, n_ruts=4)
