@@ -127,12 +127,27 @@ def test_existing_results_are_kept_without_overwrite(tmp_path, egress):
     assert run("audio", "analyze", str(path), "--out", str(out), "--overwrite").exit_code == 0
 
 
+@pytest.mark.parametrize("name", ["psd.png", "spectrogram_ch1.png"])
+def test_an_existing_figure_stops_the_run_before_anything_is_written(tmp_path, egress, name):
+    path, _ = egress
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).write_text("earlier")
+    result = run("audio", "analyze", str(path), "--out", str(out))
+    assert result.exit_code == 1
+    assert f"{name}: already exists (use --overwrite to replace it)" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [name]  # nothing else written
+
+
 @pytest.mark.parametrize(
     "args",
     [
         ["--band", "100"],
         ["--n-fft", "1000"],
         ["--sensitivity", "-2"],
+        ["--sensitivity", "inf"],
+        ["--sensitivity", "1e300"],
+        ["--bandpass", "900", "1100", "--export-denoised", "bandpass_900-1100Hz.wav"],
         ["--export-denoised", "a/b.wav"],
         ["--export-denoised", "clean.txt"],
         ["--export-denoised", "clean"],

@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import queue
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -65,6 +66,11 @@ from zhurong_tk.io.pds4 import SignalRequest
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+
+
+#: Largest --sensitivity accepted, Pa per full scale (a full-scale sample at 1e6 Pa is
+#: 274 dB SPL; microphones sit around 1e-2 to 1e2).
+MAX_SENSITIVITY_PA = 1e6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,9 +125,11 @@ class AnalysisParams:
             raise ParameterError(f"n_fft must be a power of two >= 16, got {self.n_fft}")
         if self.hop is not None and not 0 < self.hop <= (self.n_fft or self.hop):
             raise ParameterError(f"hop must be in 1..n_fft, got {self.hop}")
-        if self.sensitivity_pa is not None and not self.sensitivity_pa > 0:
+        if self.sensitivity_pa is not None and not 0 < self.sensitivity_pa <= MAX_SENSITIVITY_PA:
+            # squared levels of a larger one overflow float64 (1e300 Pa: inf in every column)
             raise ParameterError(
-                f"sensitivity must be positive (Pa per full scale), got {self.sensitivity_pa}"
+                f"sensitivity must be positive and at most {MAX_SENSITIVITY_PA:g} Pa per full "
+                f"scale, got {self.sensitivity_pa}"
             )
         if not 0 < self.noise_percentile < 100:
             raise ParameterError(
@@ -1018,6 +1026,20 @@ def analyze_to_folder(
     if bandpass_name:
         planned.append(bandpass_name)
         export_mod.band_gains(np.array([0.0, 1.0]), *bandpass)  # validate before the long work
+    if export_denoised and export_denoised == bandpass_name:
+        raise ParameterError(
+            f"--export-denoised {export_denoised} is the name of the --bandpass export: "
+            "choose another"
+        )
+    # the figures' names depend on the channel count, known only once the file is open:
+    # any figure of ours already there is in the way (checked now, not after the pass)
+    if out.path.is_dir():
+        planned += [
+            p.name
+            for pattern in ("spectrogram*.png", "psd*.png")
+            for p in out.path.glob(pattern)
+            if re.fullmatch(r"(spectrogram|psd)(_ch\d+)?\.png", p.name)
+        ]
     out.check_free(*planned)
     # frames.csv is formatted during the pass, on the core the reduction stage leaves idle
     folder_existed = out.path.is_dir()
