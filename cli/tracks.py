@@ -22,12 +22,13 @@ def _parse_camera(_ctx, _param, value: str | None):
 
     try:
         f_px, cx, cy, height_m, pitch_deg = (float(v) for v in value.split(","))
-        return CameraModel(f_px, cx, cy, height_m, pitch_deg)
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not F_PX,CX,CY,HEIGHT_M,PITCH_DEG (five numbers)"
         ) from None
-    except ParameterError as exc:
+    try:
+        return CameraModel(f_px, cx, cy, height_m, pitch_deg)
+    except ParameterError as exc:  # which of the five is out of range
         raise click.BadParameter(str(exc)) from None
 
 

@@ -268,6 +268,24 @@ def test_cli_camera_option(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        ("476,331,233,-1.5,23", "camera height must be positive metres above the ground, got -1.5"),
+        ("0,331,233,1.5,23", "focal length must be positive pixels, got 0"),
+        ("476,331,233,1.5,90", "pitch must lie between -90 and 90 degrees, got 90"),
+        ("476,331,233,1.5,nan", "camera model values must be finite numbers"),
+    ],
+)
+def test_cli_camera_out_of_range_names_the_value(tmp_path, spec, reason):
+    path = tmp_path / "x.png"
+    path.write_bytes(b"")  # never read: the option fails first
+    result = CliRunner().invoke(
+        cli, ["tracks", "detect", str(path), "--out", str(tmp_path / "o"), "--camera", spec]
+    )
+    assert result.exit_code == 2 and reason in result.output
+
+
+@pytest.mark.parametrize(
     ("name", "reason"),
     [
         ("truncated.jpg", "truncated JPEG"),

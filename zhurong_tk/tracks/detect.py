@@ -73,8 +73,19 @@ class CameraModel:
     pitch_deg: float
 
     def __post_init__(self) -> None:
-        if not self.f_px > 0 or not self.height_m > 0 or not -90 < self.pitch_deg < 90:
-            raise ParameterError(f"implausible camera model: {self}")
+        values = (self.f_px, self.cx, self.cy, self.height_m, self.pitch_deg)
+        if not all(map(math.isfinite, values)):
+            raise ParameterError(f"camera model values must be finite numbers, got {values}")
+        if not self.f_px > 0:
+            raise ParameterError(f"focal length must be positive pixels, got {self.f_px:g}")
+        if not self.height_m > 0:
+            raise ParameterError(
+                f"camera height must be positive metres above the ground, got {self.height_m:g}"
+            )
+        if not -90 < self.pitch_deg < 90:
+            raise ParameterError(
+                f"pitch must lie between -90 and 90 degrees, got {self.pitch_deg:g}"
+            )
 
     def ground(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ground ``(X right, Y forward)`` in metres under pixels (NaN above the horizon)."""
