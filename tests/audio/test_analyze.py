@@ -149,6 +149,23 @@ def test_levels_of_a_known_sine_in_dbfs_and_spl(tmp_path, run):
     )  # all power in one octave
 
 
+def test_a_steady_tone_s_noise_floor_is_not_above_its_level(tmp_path, run, rng):
+    # a tone's periodograms do not scatter as noise's do: the exponential-noise correction
+    # of the floor's percentile must not lift it above the level (it read SNR -9.7 dB)
+    sr = 16_000
+    t = np.arange(4 * sr) / sr
+    x = 0.5 * np.sin(2 * np.pi * 997 * t) + 1e-3 * rng.standard_normal(len(t))
+    path = tmp_path / "tone.wav"
+    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
+    ch = run(path).channels[0]
+    assert np.all(ch.noise_floor <= ch.psd.mean)
+    band = next(b for b in ch.bands["octave"] if b.label == "1000 Hz")
+    assert band.snr_db >= 0.0
+    # the bands of noise alone keep their floor near their level (SNR about 0 dB)
+    quiet = next(b for b in ch.bands["octave"] if b.label == "4000 Hz")
+    assert abs(quiet.snr_db) < 1.0
+
+
 def test_spectrogram_columns_are_in_the_psd_units(rng):
     # white noise of variance 0.01 at 8 kHz: a flat one-sided PSD of 2 * 0.01 / 8000 per Hz
     x = rng.standard_normal(8000 * 30).astype(np.float32) * 0.1

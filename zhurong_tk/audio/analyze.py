@@ -524,6 +524,10 @@ class _Channel:
         # lies -ln(1 - q/100) of the mean (9.8 dB under it at 10 %)
         q = params.noise_percentile / 100.0
         floor = self.hist.percentile(params.noise_percentile) / -math.log1p(-q) * gain
+        # a steady tone's periodograms do not scatter: its percentile is its mean, and the
+        # noise correction put the floor 9.8 dB above the level (a band SNR of -9.7 dB).
+        # No floor lies above the mean.
+        np.minimum(floor, mean_psd, out=floor)
         self.hist = None  # type: ignore[assignment]  # 20 MB, not needed past this point
         psd = Psd(
             freqs=stft.freqs, mean=mean_psd, median=median_psd, n_segments=self.welch.n_segments
