@@ -237,3 +237,22 @@ def test_a_tone_through_a_burst_of_noise_is_still_one_line():
     assert line.start_s == pytest.approx(4.0, abs=1.0) and line.end_s == pytest.approx(
         16.0, abs=1.0
     )
+
+
+@pytest.mark.parametrize(
+    ("f_hz", "sr"), [(12_000.0, 48_000), (20_000.0, 48_000), (24_000.0, 48_000)]
+)
+@pytest.mark.parametrize("with_tone", [False, True])
+def test_a_tone_above_the_searched_band_does_not_fold_into_it(f_hz, with_tone):
+    # the search runs on a decimated copy (48 kHz / 9 here): 12 kHz folds to 1333 Hz, and
+    # the 80 dB the filter stops was read as an 88-dB-clean tone where nothing else was
+    sr = 48_000
+    n = 10 * sr
+    t = np.arange(n) / sr
+    rng = np.random.default_rng(int(f_hz))
+    x = 0.5 * np.cos(2 * np.pi * f_hz * t) + 10 ** (-100 / 20) * rng.standard_normal(n)
+    if with_tone:  # a real tone 60 dB under the loud one is still heard
+        x += 5e-4 * np.sin(2 * np.pi * 440.0 * t)
+    tracker = TonalTracker(sr, duration_s=10.0)
+    tracker.update(x.astype(np.float32))
+    assert [round(line.freq_hz) for line in tracker.lines()] == ([440] if with_tone else [])

@@ -174,6 +174,7 @@ class TonalTracker:
             self.n = min(self.n, fitting)
         self.hop = self.n // 2
         self.window = window_array("hann", self.n)
+        self._window_sum = float(np.sum(self.window, dtype=np.float64))
         self.bin_hz = self.fs / self.n
         self.n_bins = int(self.top / self.bin_hz)
         self._white_width = max(9, round(12.0 / self.bin_hz) | 1)
@@ -189,6 +190,10 @@ class TonalTracker:
             self.f0_bins, config.max_harmonics, self.n_bins
         )
         self._buffer = np.empty(0, np.float32)
+        # mean square of the input (the whole band, before decimation) beside each decimated
+        # sample, in runs of ALIAS_RUN: what the anti-alias filter's leakage is measured against
+        self._full_power = np.empty(0, np.float32)
+        self._recent_full: list[float] = []
         self._whiten_scratch: np.ndarray | None = None
         self._recent: list[np.ndarray] = []
         self._frame = 0  # long frames computed
@@ -199,12 +204,29 @@ class TonalTracker:
         """Feed the next mono samples (any length)."""
         x = np.ascontiguousarray(block, np.float32)
         if self.q > 1:
+            full = x
             x = self._decimate(x)
+            self._full_power = np.concatenate([self._full_power, self._run_power(full, len(x))])
         self._samples_in += len(block)
         self._buffer = np.concatenate([self._buffer, x])
         while len(self._buffer) >= self.n:
             self._analyse(self._buffer[: self.n])
             self._buffer = self._buffer[self.hop :]
+            if self.q > 1:
+                self._full_power = self._full_power[self.hop :]
+
+    ALIAS_RUN = 256  # decimated samples per mean square of the full band
+
+    def _run_power(self, full: np.ndarray, n_kept: int) -> np.ndarray:
+        """``n_kept`` values: the input's mean square over runs of ``ALIAS_RUN`` decimated
+        samples (``ALIAS_RUN q`` input samples), each repeated over its run."""
+        run = self.ALIAS_RUN * self.q
+        whole = len(full) // run
+        squares = np.square(full, dtype=np.float64)
+        means = list(squares[: whole * run].reshape(whole, run).mean(axis=1))
+        if len(full) > whole * run:
+            means.append(squares[whole * run :].mean())
+        return np.repeat(np.asarray(means, np.float32), self.ALIAS_RUN)[:n_kept]
 
     def _decimate(self, x: np.ndarray) -> np.ndarray:
         """The filtered block at the stream positions that are multiples of ``q``."""
@@ -229,8 +251,12 @@ class TonalTracker:
         spec = scipy.fft.rfft(frame * self.window)[: self._n_spectrum]
         power = (spec.real**2 + spec.imag**2).astype(np.float64)
         self._recent.append(power)
+        if self.q > 1:
+            self._recent_full.append(float(self._full_power[: self.n].mean()))
         if len(self._recent) > self.AVERAGE:
             self._recent.pop(0)
+            if self._recent_full:
+                self._recent_full.pop(0)
         centre_s = (self._frame * self.hop + self.n / 2) / self.fs - self.delay_s
         self._frame += 1
         if len(self._recent) < self.AVERAGE:
@@ -330,6 +356,8 @@ class TonalTracker:
                 continue  # a harmonic off where this fundamental puts it: another tone's
             if self._in_one_window(position_row, heard):
                 continue  # a burst's noise, not a tone
+            if self._under_the_alias_ceiling(power, position_row, heard):
+                continue  # as weak as what leaks through the anti-alias filter
             # what was not heard (a skirt, a sidelobe) does not count as a harmonic later
             lv = [v if (n in heard or v < floor) else 0.0 for n, v in enumerate(lv, start=1)]
             strong = [n * f0 for n in heard if lv[n - 1] >= cfg.strong_level_db]
@@ -354,6 +382,29 @@ class TonalTracker:
                 if len(accepted) >= self.MAX_PER_FRAME:
                     break
         return accepted
+
+    #: The anti-alias filter stops 80 dB; a peak within 4 dB of what leaks through may be
+    #: a tone above the band folded into it (a pure 12 kHz tone at 48 kHz read as 1333 Hz).
+    ALIAS_DB = 76.0
+
+    def _under_the_alias_ceiling(
+        self, power: np.ndarray, positions: list[float], heard: list[int]
+    ) -> bool:
+        """True when the strongest harmonic heard is no stronger than a sinusoid carrying
+        the input's whole mean square (the full band, before decimation) would leak
+        through the anti-alias filter: it cannot be told from a folded tone."""
+        if not self._recent_full:
+            return False  # no decimation, nothing folds
+        full = sum(self._recent_full) / len(self._recent_full)
+        # a sinusoid of mean square P peaks at P/2 (sum of the window)² in a periodogram bin
+        ceiling = 0.5 * full * self._window_sum**2 * 10.0 ** (-self.ALIAS_DB / 10.0)
+        last = len(power) - 1
+        peak = max(
+            float(power[max(0, min(last, int(positions[n - 1] + 0.5) + d))])
+            for n in heard
+            for d in (-1, 0, 1)
+        )
+        return peak < ceiling
 
     ONE_WINDOW_SHARE = 0.95
 
