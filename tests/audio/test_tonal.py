@@ -239,9 +239,7 @@ def test_a_tone_through_a_burst_of_noise_is_still_one_line():
     )
 
 
-@pytest.mark.parametrize(
-    ("f_hz", "sr"), [(12_000.0, 48_000), (20_000.0, 48_000), (24_000.0, 48_000)]
-)
+@pytest.mark.parametrize("f_hz", [12_000.0, 20_000.0, 24_000.0])
 @pytest.mark.parametrize("with_tone", [False, True])
 def test_a_tone_above_the_searched_band_does_not_fold_into_it(f_hz, with_tone):
     # the search runs on a decimated copy (48 kHz / 9 here): 12 kHz folds to 1333 Hz, and
