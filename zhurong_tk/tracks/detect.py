@@ -1210,7 +1210,7 @@ def _pairs(
 
     xs = sorted((x_at(tracks[i], row), i) for i in usable)
     spacing_m = [
-        _ground_spacing(tracks[xs[k][1]], tracks[xs[k + 1][1]], row, camera)
+        _ground_spacing(tracks[xs[k][1]], tracks[xs[k + 1][1]], xs[k][0], xs[k + 1][0], row, camera)
         if camera is not None
         else None
         for k in range(len(xs) - 1)
@@ -1242,14 +1242,16 @@ def _pairs(
     return pairs
 
 
-def _ground_spacing(a: Track, b: Track, row: float, camera: CameraModel) -> float | None:
+def _ground_spacing(
+    a: Track, b: Track, ua: float, ub: float, row: float, camera: CameraModel
+) -> float | None:
     """Distance in metres between two ruts on the ground, square to their direction.
 
     Both ruts' points are put on the ground; the direction is the mean of the two
     ruts' directions over the near half of the rows they share (a steered pair bends,
     so their near parts set the direction at ``row``), and the spacing is the
-    component across it of the step from one rut to the other at ``row``.
-    None when a point lies above the horizon.
+    component across it of the step from one rut (at column ``ua`` of ``row``) to
+    the other (``ub``). None when a point lies above the horizon.
     """
 
     def near_part(pts: np.ndarray, top: float) -> np.ndarray:
@@ -1259,21 +1261,16 @@ def _ground_spacing(a: Track, b: Track, row: float, camera: CameraModel) -> floa
     shared_top = max(min(a.y1, a.y2), min(b.y1, b.y2))
     top = 0.5 * (shared_top + row)
     direction = np.zeros(2)
-    ends = []
     for track in (a, b):
-        pts = np.array(track.points, float)
-        near = near_part(pts, top)
+        near = near_part(np.array(track.points, float), top)
         gx, gy = camera.ground(near[:, 0], near[:, 1])
         if not (np.all(np.isfinite(gx)) and np.all(np.isfinite(gy))):
             return None
         _, _, dx, dy = _fit_line(np.column_stack([gx, gy]))
         d = np.array([dx, dy])
         direction += d if d @ direction >= 0 else -d
-        order = np.argsort(pts[:, 1])  # the column at ``row`` from the whole centreline
-        u = float(np.interp(row, pts[order, 1], pts[order, 0]))
-        ends.append(camera.ground(np.array([u]), np.array([row])))
+    (xa, xb), (ya, yb) = camera.ground(np.array([ua, ub]), np.array([row, row]))
     norm = float(np.hypot(*direction))
-    (xa, ya), (xb, yb) = ((float(g[0][0]), float(g[1][0])) for g in ends)
     if norm == 0.0 or not all(map(math.isfinite, (xa, ya, xb, yb))):
         return None
     ux, uy = direction / norm
