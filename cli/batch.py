@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import sys
 from pathlib import Path
 
 import click
 
-from zhurong_tk.errors import EXIT_INPUT_FAILED, ZhurongError
+from zhurong_tk.errors import EXIT_INPUT_FAILED, EXIT_USAGE, ZhurongError
 
 #: The commands a batch can run, and the file types it collects from folders and globs.
 BATCHABLE = {
@@ -21,7 +22,24 @@ BATCHABLE = {
 
 
 class CommandFailed(ZhurongError):
-    """One input's command ended with an error (its message is the command's own)."""
+    """One input's command ended with an error (its message and exit code are the
+    command's own: 2 for an option value this input cannot take)."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_INPUT_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@functools.cache
+def prepare_command(words: tuple[str, str]) -> None:
+    """Load a command's modules and compiled kernels, once per worker process."""
+    from zhurong_tk.cli.main import cli
+    from zhurong_tk.warmup import compile_kernels
+
+    _resolve(click.Context(cli), words)
+    family = {("audio", "analyze"): "audio", ("tracks", "detect"): "tracks"}.get(words)
+    for _ in compile_kernels([family] if family else []):
+        pass
 
 
 def _suffixes(kind: str) -> frozenset[str]:
@@ -66,13 +84,13 @@ def run_command(words: tuple[str, str], options: list[str], path: Path, folder: 
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else 1
         except ZhurongError as exc:
-            raise CommandFailed(str(exc)) from None
+            raise CommandFailed(str(exc), exc.exit_code) from None
         except click.ClickException as exc:
-            raise CommandFailed(exc.format_message()) from None
+            raise CommandFailed(exc.format_message(), exc.exit_code) from None
     if status:
         lines = [line for line in err.getvalue().splitlines() if line.startswith("zhurong-tk:")]
         message = lines[0].removeprefix("zhurong-tk: error: ") if lines else f"exit {status}"
-        raise CommandFailed(message)
+        raise CommandFailed(message, status)
     from zhurong_tk.batch.overview import read_digest
 
     reports = [name for name in ("report.json", "index.json") if (folder / name).is_file()]
@@ -138,9 +156,9 @@ def batch(
     --manifest adds a list (one path per line, or a CSV with a path column). Each input gets
     its own folder under --out, mirroring its path; OUT/ledger.jsonl records every input, so
     running the same line again does only what is left. A bad, crashing or hung input fails
-    alone (exit status 1 at the end).
+    alone (exit status 1 at the end; 2 when the command's options suit none of the inputs).
+    --timeout counts from the input's start: each worker loads the command's code first.
     """
-    import functools
     import time
 
     from zhurong_tk.batch import run_batch
@@ -165,7 +183,10 @@ def batch(
 
     def progress(record: dict) -> None:
         if record["status"] == "failed":
-            click.echo(f"zhurong-tk: error: {record['error']}", err=True)
+            error = record["error"]
+            if record["input"] not in error and record["path"] not in error:
+                error = f"{record['input']}: {error}"  # a timeout, a crash: say which file
+            click.echo(f"zhurong-tk: error: {error}", err=True)
         if bar is not None:
             bar.update()
 
@@ -185,6 +206,7 @@ def batch(
             retry_failed=retry_failed,
             force=force,
             progress=progress,
+            prepare=functools.partial(prepare_command, words),
         )
     finally:
         if bar is not None:
@@ -199,5 +221,10 @@ def batch(
         f"in {time.perf_counter() - started:.1f} s → {Path(out_dir) / 'index.json'}"
         " (overview.jpg, ledger.jsonl beside it)"
     )
+    failed = [r for r in summary.records if r["status"] == "failed"]
+    if failed and not summary.done and all(r.get("exit_code") == EXIT_USAGE for r in failed):
+        # the options suit none of the inputs (e.g. a band above every file's Nyquist):
+        # a usage error, as for one file
+        ctx.exit(EXIT_USAGE)
     if summary.failed or summary.failed_before:  # the archive is not all done
         ctx.exit(EXIT_INPUT_FAILED)

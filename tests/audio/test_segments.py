@@ -270,6 +270,19 @@ def test_a_quiet_stretch_the_recording_cannot_give_is_a_parameter_error(stretch,
         analyze(path, params)
 
 
+def test_a_quiet_stretch_past_the_end_is_read_to_the_end_and_says_so(tmp_path):
+    from zhurong_tk.audio import AnalysisParams
+    from zhurong_tk.audio.segments import SegmentConfig
+
+    scene = {**synth_audio.egress_scene(duration_s=10.0, seed=3), "segments": [], "impulses": []}
+    path = synth_audio.write(tmp_path / "wind.wav", scene, sr=24_000)
+    params = AnalysisParams(segments=SegmentConfig(background_s=(2.0, 100.0)))
+    result = analyze(path, params)
+    close_analysis(result)
+    (warning,) = [w for w in result.channels[0].warnings if "background" in w]
+    assert warning == "the background stretch 2-100 s runs past the end (10 s): read from 2-10 s"
+
+
 @pytest.mark.parametrize("stretch", [(2.0, 1.0), (-1.0, 2.0), (1.0, float("nan"))])
 def test_a_quiet_stretch_must_run_forwards_from_zero(stretch):
     from zhurong_tk.audio.segments import SegmentConfig

@@ -43,3 +43,14 @@ def write_100k(path: Path, folder: Path) -> dict:
     """Writes 100 kB of results through the library's atomic writer (a disk fills up)."""
     write_bytes(folder / "result.bin", path.read_bytes()[:1] * 100_000)
     return {}
+
+
+_prepared = False
+
+
+def prepare_slowly() -> None:
+    """Takes 2 s on its first call in a process (as imports and kernels do), nothing after."""
+    global _prepared
+    if not _prepared:
+        time.sleep(2.0)
+        _prepared = True

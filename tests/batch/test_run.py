@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.batch.tasks import count_bytes
+from tests.batch.tasks import count_bytes, prepare_slowly
 from zhurong_tk._memory import MALLOC_ENVIRON
 from zhurong_tk.batch.run import _client, run_batch
 from zhurong_tk.io.sniff import AUDIO_SUFFIXES
@@ -44,7 +44,7 @@ def _ledger(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "ledger.jsonl").read_text().splitlines()]
 
 
-def test_a_batch_survives_bad_inputs_crashes_and_hangs(tmp_path):
+def test_a_batch_survives_bad_inputs_crashes_and_hangs(tmp_path, caplog):
     inputs = _inputs(
         tmp_path / "in",
         {
@@ -71,6 +71,17 @@ def test_a_batch_survives_bad_inputs_crashes_and_hangs(tmp_path):
     assert len(records) == 10
     assert {r["status"] for r in records} == {"done", "failed"}
     assert all(r["sha256"].startswith("sha256:") for r in records)
+    # the lost workers are reported as their inputs' failures, not as Dask's errors too
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("distributed")]
+
+
+def test_a_fresh_worker_s_preparation_does_not_count_against_its_first_input(tmp_path):
+    inputs = _inputs(tmp_path / "in", {f"{i}.wav": b"ok" for i in range(4)})
+    out = tmp_path / "out"
+    # each worker's first call to prepare takes 2 s; the inputs themselves take no time
+    summary = _run(inputs, out, timeout_s=1.5, prepare=prepare_slowly)
+    assert (summary.done, summary.failed) == (4, 0), [r["error"] for r in summary.records]
+    assert all(r["seconds"] < 1.5 for r in summary.records)
 
 
 def test_a_rerun_skips_what_is_done_and_retries_failures_on_request(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -121,6 +122,18 @@ def test_batch_runs_audio_analyze_and_video_frames_with_their_options(tmp_path):
     assert "drive.mp4: MP4/MOV file has no audio track" in audio.stderr
     report = json.loads((out / "a" / "egress.wav" / "report.json").read_text())
     assert report["parameters"]["n_fft"] == 1024  # the option reached the command
+    # the index counts what the report found, in its part per channel
+    (entry,) = [
+        e
+        for e in json.loads((out / "a" / "index.json").read_text())["results"]
+        if e["status"] == "done"
+    ]
+    (channel,) = report["channels"]
+    assert channel["segments"] and channel["tonal_lines"]
+    assert entry["digest"] == {
+        "segments": len(channel["segments"]),
+        "tonal_lines": len(channel["tonal_lines"]),
+    }
     video = CliRunner().invoke(
         cli, ["batch", "--out", str(out / "v"), "video", "frames", "--every", "2s", str(media)]
     )
@@ -193,3 +206,43 @@ def test_installed_batch_stops_on_ctrl_c_with_exit_130_and_a_consistent_ledger(t
     assert recorded <= folders and len(folders - recorded) <= 2, (folders, recorded)
     for name in folders:
         assert json.loads((out / name / "report.json").read_text())["schema"]
+
+
+def test_a_timeout_names_the_file_and_options_no_input_can_take_exit_2(tmp_path):
+    import soundfile as sf
+
+    media = tmp_path / "media"
+    media.mkdir()
+    for name in ("a.wav", "b.wav"):
+        sf.write(media / name, np.zeros(16000 * 12, np.float32), 16000)
+    out = tmp_path / "out"
+    timed = CliRunner().invoke(
+        cli,
+        [
+            "batch",
+            "--out",
+            str(out / "t"),
+            "--timeout",
+            "0.001",
+            "audio",
+            "analyze",
+            str(media / "a.wav"),
+        ],
+    )
+    assert timed.exit_code == 1, timed.output
+    assert f"zhurong-tk: error: {media / 'a.wav'}: timed out after 0.001 s" in timed.stderr
+    # a quiet stretch past the end of every input: each fails on its options, so the run does
+    bad = ["--background", "50", "60", str(media)]
+    result = CliRunner().invoke(cli, ["batch", "--out", str(out / "b"), "audio", "analyze", *bad])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("lies outside the recording") == 2
+
+
+def test_a_stereo_result_s_spectrogram_is_its_overview_picture(tmp_path):
+    from zhurong_tk.batch.overview import _picture_tile
+
+    picture = np.full((300, 400, 3), (0, 200, 0), np.uint8)
+    cv2.imwrite(str(tmp_path / "spectrogram_ch0.png"), picture)
+    cv2.imwrite(str(tmp_path / "spectrogram_ch1.png"), picture)
+    tile = _picture_tile(tmp_path)
+    assert tile.shape[1] == 200 and tile[..., 1].mean() > 150  # green: the picture, not grey

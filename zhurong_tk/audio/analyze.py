@@ -497,6 +497,14 @@ class _Channel:
             warnings.append("digital silence: every sample is zero")
         if self.frames_done == 0:
             warnings.append(f"shorter than one analysis frame ({stft.n_fft} samples): levels only")
+        quiet_s = params.segments.background_s
+        duration_s = self.samples / stft.sr
+        if quiet_s is not None and quiet_s[1] > duration_s:
+            # still usable (a batch's files differ in length), but not what was asked for
+            warnings.append(
+                f"the background stretch {quiet_s[0]:g}-{quiet_s[1]:g} s runs past the end"
+                f" ({duration_s:.3g} s): read from {quiet_s[0]:g}-{duration_s:.3g} s"
+            )
 
         mean_sq = self.sum_sq / self.samples if self.samples else 0.0
         rms_dbfs = float(to_db(mean_sq))

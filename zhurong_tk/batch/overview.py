@@ -23,7 +23,7 @@ from zhurong_tk.io.outputs import write_bytes, write_text
 
 INDEX_SCHEMA = "zhurong-tk/batch.index/1"
 #: The picture shown for a result, by the first of these names its folder holds.
-RESULT_PICTURES = ("overlay.png", "contact_sheet.jpg", "spectrogram.png")
+RESULT_PICTURES = ("overlay.png", "contact_sheet.jpg", "spectrogram.png", "spectrogram_ch0.png")
 #: Report lists counted in a result's digest ("3 tracks", "12 frames").
 DIGEST_LISTS = ("tracks", "frames", "events", "segments", "tonal_lines")
 #: At most this many tiles on the overview (failures first, then an even sample).
@@ -32,8 +32,16 @@ TILE_WIDTH = 200
 
 
 def digest(report: dict[str, Any]) -> dict[str, int]:
-    """Counts of a report's main lists, e.g. ``{"tracks": 3}``."""
-    return {k: len(report[k]) for k in DIGEST_LISTS if isinstance(report.get(k), list)}
+    """Counts of a report's main lists, e.g. ``{"tracks": 3}``; summed over its
+    ``channels`` where it has a part per channel (audio)."""
+    channels = report.get("channels")
+    parts = channels if isinstance(channels, list) else [report]
+    counts: dict[str, int] = {}
+    for part in parts:
+        for k in DIGEST_LISTS:
+            if isinstance(part, dict) and isinstance(part.get(k), list):
+                counts[k] = counts.get(k, 0) + len(part[k])
+    return counts
 
 
 def read_digest(folder: str | os.PathLike[str]) -> dict[str, int]:

@@ -117,10 +117,18 @@ class BatchSummary:
     records: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
-def run_one(task: Task, path: str, folder: str, timeout_s: float | None) -> dict[str, Any]:
+def run_one(
+    task: Task,
+    path: str,
+    folder: str,
+    timeout_s: float | None,
+    prepare: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Run ``task(path, partial_folder)`` and rename the folder into ``folder``.
 
-    Runs on a worker. A :class:`ZhurongError` (bad input) is a failed record
+    Runs on a worker, after ``prepare()`` (the task's imports and compiled
+    kernels: a fresh worker's first input must not pay for them against its
+    timeout or its time). A :class:`ZhurongError` (bad input) is a failed record
     with its one-line message; any other exception is a failed record marked
     as an internal error. With ``timeout_s``, a watchdog ends the whole
     worker process when the time is up (Dask then reports the worker lost);
@@ -132,6 +140,9 @@ def run_one(task: Task, path: str, folder: str, timeout_s: float | None) -> dict
     marker = None
     started = time.perf_counter()
     try:
+        if prepare is not None:
+            prepare()
+            started = time.perf_counter()
         _make_folder(partial)
         if timeout_s:
             marker = open(_timeout_marker(final), "w")  # noqa: SIM115 - the watchdog writes it
@@ -152,6 +163,7 @@ def run_one(task: Task, path: str, folder: str, timeout_s: float | None) -> dict
             outcome["stop"] = exc.errno
         if isinstance(exc, ZhurongError):
             outcome["error"] = str(exc)
+            outcome["exit_code"] = exc.exit_code
         else:  # a bug in a task must not end the batch
             outcome["error"] = f"internal error: {type(exc).__name__}: {exc}"
         return outcome
@@ -212,6 +224,7 @@ def run_batch(
     retry_failed: bool = False,
     force: bool = False,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    prepare: Callable[[], None] | None = None,
 ) -> BatchSummary:
     """Run ``task`` on every input into its own folder under ``out_dir``, resumably.
 
@@ -239,6 +252,11 @@ def run_batch(
         Run inputs that failed before again; run everything again.
     progress : callable, optional
         Called with each ledger record as it is written.
+    prepare : callable, optional
+        Called on the worker before each input's clock starts: loads what
+        ``task`` needs (imports, compiled kernels) once per worker process,
+        so its first input is not timed out for it. Must be picklable and
+        cheap after its first call in a process.
 
     Returns
     -------
@@ -297,6 +315,7 @@ def run_batch(
             "command": command,
             "result": str(folder.relative_to(out)) if outcome["status"] == "done" else None,
             "error": outcome.get("error"),
+            "exit_code": outcome.get("exit_code"),
             "summary": outcome.get("summary"),
             "seconds": round(outcome.get("seconds", 0.0), 3),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -312,7 +331,7 @@ def run_batch(
             progress(entry)
 
     if todo:
-        _run_all(task, todo, record, command, jobs, scheduler, timeout_s, summary, out)
+        _run_all(task, todo, record, command, jobs, scheduler, timeout_s, summary, prepare)
     summary.seconds = time.perf_counter() - started
     # the index describes the output folder: this run's inputs, then those of earlier runs
     # into it whose results are still there
@@ -329,7 +348,7 @@ def run_batch(
     return summary
 
 
-def _run_all(task, todo, record, command, jobs, scheduler, timeout_s, summary, out) -> None:
+def _run_all(task, todo, record, command, jobs, scheduler, timeout_s, summary, prepare) -> None:
     """Run the inputs still to do on the cluster, recording each as it completes."""
     from distributed import as_completed
 
@@ -340,6 +359,7 @@ def _run_all(task, todo, record, command, jobs, scheduler, timeout_s, summary, o
             [str(p) for p, _, _ in todo],
             [str(f) for _, f, _ in todo],
             [timeout_s] * len(todo),
+            [prepare] * len(todo),
             key=[
                 f"zhurong-{command.replace(' ', '-')}-{uuid.uuid4().hex[:8]}-{i}"
                 for i in range(len(todo))
@@ -401,10 +421,15 @@ class _client:
         self._config = dask.config.set(DASK_CONFIG)
         self._config.__enter__()
         # Dask reports at INFO on stderr (workers joining, connections closing): a batch
-        # reports its own progress, and Dask's warnings and errors still come through
-        self._log = logging.getLogger("distributed")
-        self._log_level = self._log.level
-        self._log.setLevel(max(self._log.getEffectiveLevel(), logging.WARNING))
+        # reports its own progress. On a cluster of our own, even its warnings and errors are
+        # about workers that died (a timeout, a crash) and the tasks they held, which the
+        # batch reports as those inputs' failures, naming the files; on a shared cluster
+        # they come through. (Dask's settings give its client logger a level of its own.)
+        self._logs = [logging.getLogger(n) for n in ("distributed", "distributed.client")]
+        self._log_levels = [log.level for log in self._logs]
+        quiet = logging.WARNING if self.scheduler else logging.CRITICAL
+        for log in self._logs:
+            log.setLevel(max(log.getEffectiveLevel(), quiet))
         if self.scheduler:
             self.client = Client(self.scheduler)
             # the scheduler reads its own settings, not ours: set them for this run
@@ -422,7 +447,7 @@ class _client:
                     processes=True,
                     env={"NUMBA_NUM_THREADS": share, "OPENCV_FOR_THREADS_NUM": share},
                     dashboard_address=":0",  # a free port: runs side by side never clash
-                    silence_logs=logging.ERROR,
+                    silence_logs=logging.CRITICAL,
                 )
             finally:
                 signal.signal(signal.SIGINT, previous)
@@ -440,7 +465,8 @@ class _client:
                 self.cluster.close()
         finally:
             self._config.__exit__(None, None, None)
-            self._log.setLevel(self._log_level)
+            for log, level in zip(self._logs, self._log_levels, strict=True):
+                log.setLevel(level)
 
 
 def _configure_scheduler(
