@@ -89,8 +89,9 @@ def test_aac_in_m4a_streams_through_pyav_with_the_same_content(tmp_path):
         ("header_only.wav", r"no audio samples \(header only\)"),
         ("truncated.wav", "truncated: header declares 2,044 bytes, file has 244"),
         ("truncated.flac", "truncated or corrupt: the last samples do not decode"),
-        ("not_audio.wav", "not an audio file"),
-        ("image_named.wav", "not an audio file .content looks like PNG image"),
+        ("not_audio.wav", r"not an audio file \(content is plain text\)"),
+        ("not_media.mp4", r"not an audio file \(content is an HTML page \(a failed download\?\)\)"),
+        ("image_named.wav", r"not an audio file \(content is PNG image\)"),
     ],
 )
 def test_bad_audio_files_name_the_problem(name, reason):

@@ -58,7 +58,7 @@ def test_bad_images_name_the_problem(name, reason):
 
 
 def test_not_an_image():
-    with pytest.raises(UnsupportedFormatError, match=r"not an image \(content looks like WAV"):
+    with pytest.raises(UnsupportedFormatError, match=r"not an image \(content is WAV audio\)"):
         probe_image(BAD / "audio_named.jpg")
 
 

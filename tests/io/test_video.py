@@ -60,11 +60,11 @@ def test_probe_reports_stream_facts(edl_videos):
     [
         ("truncated.mp4", MediaReadError, "FFmpeg cannot open it"),
         ("corrupt.mp4", MediaReadError, "FFmpeg cannot open it"),
-        ("not_media.mp4", UnsupportedFormatError, "not a video container .content looks like HTML"),
+        ("not_media.mp4", UnsupportedFormatError, "not a video container .content is an HTML page"),
         (
             "audio_named.jpg",
             UnsupportedFormatError,
-            "not a video container .content looks like WAV",
+            "not a video container .content is WAV audio",
         ),
         ("empty.wav", MediaReadError, "empty file"),
     ],

@@ -23,7 +23,7 @@ from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatE
 from zhurong_tk.io import _ffmpeg, pds4
 from zhurong_tk.io._ffmpeg import av_reason, open_container
 from zhurong_tk.io.pds4 import SignalRequest, SignalSource
-from zhurong_tk.io.sniff import Kind, sniff
+from zhurong_tk.io.sniff import Kind, describe, sniff
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +127,7 @@ def _probe(
         if not 0 <= stream < len(infos):
             raise ParameterError(f"{path}: audio stream {stream} requested, file has {len(infos)}")
         return infos[stream], None
-    raise UnsupportedFormatError(
-        path, f"not an audio file (content looks like {_describe(kind, fmt)})"
-    )
+    raise UnsupportedFormatError(path, f"not an audio file (content is {describe(kind, fmt)})")
 
 
 def _pds4_label(path: str | os.PathLike[str], kind: Kind) -> Path | None:
@@ -177,10 +175,6 @@ def _probe_pds4(
         product=source.facts(),
     )
     return info, source
-
-
-def _describe(kind: Kind, fmt: str) -> str:
-    return "nothing known" if kind is Kind.UNKNOWN else f"{fmt} {kind.value}"
 
 
 def _probe_soundfile(path: str | os.PathLike[str]) -> AudioInfo:

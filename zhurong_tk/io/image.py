@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
 from zhurong_tk.io._ffmpeg import cv2
-from zhurong_tk.io.sniff import Kind, sniff
+from zhurong_tk.io.sniff import Kind, describe, sniff
 
 #: Largest image (width × height) read by default: above the 50 MP a rover's
 #: mosaics reach, below Pillow's own decompression-bomb refusal (~179 MP).
@@ -104,7 +104,7 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) 
         if pds4.looks_like_label(path) or (kind is Kind.UNKNOWN and _labelled(path)):
             return _probe_pds4_image(path, limit)
     if kind is not Kind.IMAGE:
-        raise UnsupportedFormatError(path, f"not an image (content looks like {fmt})")
+        raise UnsupportedFormatError(path, f"not an image (content is {describe(kind, fmt)})")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

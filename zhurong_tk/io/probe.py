@@ -18,7 +18,7 @@ from zhurong_tk.io import audio as audio_io
 from zhurong_tk.io import image as image_io
 from zhurong_tk.io import pds4
 from zhurong_tk.io import video as video_io
-from zhurong_tk.io.sniff import MEDIA_SUFFIXES, Kind, sniff, suffix_kind
+from zhurong_tk.io.sniff import MEDIA_SUFFIXES, Kind, describe, sniff, suffix_kind
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +137,7 @@ def _probe(path: str, *, verify: bool, max_pixels: int | None) -> ProbeResult:
             _verify_pds4(result)
         return result
     else:
-        what = {
-            "XML": "an XML document",
-            "HTML": "an HTML page (a failed download?)",
-            "text": "plain text",
-        }.get(fmt, "no known media format")
-        raise UnsupportedFormatError(path, f"not a media file (content is {what})")
+        raise UnsupportedFormatError(path, f"not a media file (content is {describe(kind, fmt)})")
     actual = "video" if result.kind == "video" else result.kind
     if named is not None and named != actual and not (named == "video" and actual == "audio"):
         result.notes.append(f"file name says {named} but the content is {fmt} {actual}")

@@ -159,6 +159,17 @@ def _looks_like_ts(path: Path) -> bool:
     return len(data) > 376 and data[188] == 0x47 and data[376] == 0x47
 
 
+def describe(kind: Kind, fmt: str) -> str:
+    """What a file's content is, in words for an error message ("plain text", "PNG image")."""
+    words = {
+        "XML": "an XML document",
+        "HTML": "an HTML page (a failed download?)",
+        "text": "plain text",
+        "unknown": "no known media format",
+    }
+    return words.get(fmt) or f"{fmt} {kind.value}"
+
+
 def suffix_kind(path: str | os.PathLike[str]) -> str | None:
     """The kind the file name suggests (``"audio"``, ``"video"``, ``"image"``) or None."""
     suffix = Path(path).suffix.lower()

@@ -30,7 +30,7 @@ from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatE
 from zhurong_tk.io._ffmpeg import av, cv2, open_container
 from zhurong_tk.io.audio import AudioInfo, probe_audio_streams
 from zhurong_tk.io.image import probe_image, read_image
-from zhurong_tk.io.sniff import Kind, sniff
+from zhurong_tk.io.sniff import Kind, describe, sniff
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,9 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         wrapped = _pds4_video(path, kind)
         if wrapped is not None:  # a PDS4 label naming a video file: that file is read
             return dataclasses.replace(probe_video(wrapped[0]), product=wrapped[1])
-        raise UnsupportedFormatError(path, f"not a video container (content looks like {fmt})")
+        raise UnsupportedFormatError(
+            path, f"not a video container (content is {describe(kind, fmt)})"
+        )
     notes: list[str] = []
     with open_container(path) as container:
         if not container.streams.video:
