@@ -20,7 +20,7 @@ from zhurong_tk.errors import (
     ParameterError,
     ZhurongError,
 )
-from zhurong_tk.io.outputs import to_jsonable
+from zhurong_tk.io.outputs import check_folder_writable, to_jsonable
 
 log = logging.getLogger("zhurong_tk.cli")
 
@@ -81,6 +81,7 @@ def process_each(
     through ``show``; any failure ends with exit status 1 (the others' results are kept),
     or 2 when every failure was a parameter that did not fit its input.
     """
+    check_folder_writable(out_dir)  # once, before any work
     summaries, failed, internal, parameters = [], 0, 0, 0
     for number, (path, folder) in enumerate(
         zip(inputs, result_folders(inputs, Path(out_dir)), strict=True), start=1

@@ -115,6 +115,18 @@ def test_several_files_get_their_own_folders_and_failures_do_not_stop_the_rest(t
     assert "Traceback" not in result.output
 
 
+def test_an_output_that_cannot_be_a_folder_fails_once_before_any_work(tmp_path, egress):
+    path, _ = egress
+    (tmp_path / "taken").write_text("a file")
+    out = tmp_path / "taken" / "sub"
+    result = CliRunner().invoke(cli, ["audio", "analyze", str(path), str(path), "--out", str(out)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"zhurong-tk: error: {out}: cannot write: is inside {tmp_path / 'taken'}, which is not"
+        " a folder"
+    ]
+
+
 def test_existing_results_are_kept_without_overwrite(tmp_path, egress):
     path, _ = egress
     out = tmp_path / "out"

@@ -49,6 +49,28 @@ def test_unwritable_destination_is_a_clear_error(tmp_path):
         OutputDir(blocker)
     with pytest.raises(OutputWriteError, match="cannot write"):
         write_text(blocker / "report.json", "{}")
+    # a folder to be made under a file: said before anything is written
+    with pytest.raises(
+        OutputWriteError,
+        match=r"not_a_folder/run/a: cannot write: is inside .*not_a_folder, which is not a folder",
+    ):
+        OutputDir(blocker / "run" / "a")
+
+
+def test_a_read_only_folder_is_found_before_any_work(tmp_path, monkeypatch):
+    import os
+
+    from zhurong_tk.io.outputs import check_folder_writable
+
+    real_access = os.access
+    # as a read-only file system answers, even to root
+    monkeypatch.setattr(os, "access", lambda p, mode: p != tmp_path and real_access(p, mode))
+    with pytest.raises(
+        OutputWriteError, match=r"run/sub: cannot write: the folder \(.*\) is read-only"
+    ):
+        check_folder_writable(tmp_path / "run" / "sub")
+    check_folder_writable(tmp_path.parent / "elsewhere")  # writable: no error
+    assert not (tmp_path / "run").exists()  # nothing made
 
 
 def test_disk_full_is_reported_and_cleaned_up(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import errno
 import io
 import json
 import math
@@ -219,6 +220,24 @@ def save_figure(
     return write_bytes(path, buffer.getvalue(), overwrite=overwrite)
 
 
+def check_folder_writable(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`OutputWriteError` unless ``path`` is, or could be made, a folder we may
+    write into: checked before any work, so a long analysis does not end in an unwritable
+    output. Creates nothing.
+    """
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        what = "exists and is" if existing == path else f"is inside {existing}, which is"
+        raise OutputWriteError(path, f"{what} not a folder", errno.ENOTDIR)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        # access() also answers for a read-only file system, whoever runs
+        where = "" if existing == path else f" ({existing})"
+        raise OutputWriteError(path, f"the folder{where} is read-only to us", errno.EACCES)
+
+
 class OutputDir:
     """A results folder whose files are written atomically and never clobbered.
 
@@ -243,8 +262,7 @@ class OutputDir:
         self.path = Path(path)
         self.overwrite = overwrite
         self.written: list[str] = []
-        if self.path.exists() and not self.path.is_dir():
-            raise OutputWriteError(self.path, "exists and is not a folder")
+        check_folder_writable(self.path)
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
