@@ -189,6 +189,29 @@ def test_image_folder_with_a_broken_image(tmp_path):
     assert "1 images could not be decoded" in index["warnings"][0]
     result, _ = _run(folder, tmp_path / "out2")
     assert result.exit_code != 0 and "--input-fps" in result.output
+    # results written among the images would be frames of the next run
+    result = CliRunner().invoke(
+        cli, ["video", "frames", str(folder), "--input-fps", "2", "--out", str(folder)]
+    )
+    assert result.exit_code == 2 and "--out is the image folder itself" in result.stderr
+    assert len(list(folder.iterdir())) == 6
+
+
+def test_scenes_keep_their_times_when_images_before_and_at_a_cut_fail(tmp_path):
+    folder = tmp_path / "seq"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    first = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    shots = [first, cv2.GaussianBlur(first, (0, 0), 5)[:, ::-1], np.roll(first, 60, axis=0)]
+    for i in range(60):  # three shots of 2 s at 10 fps: cuts at 2.0 and 4.0 s
+        cv2.imwrite(str(folder / f"f{i:03}.png"), shots[i // 20])
+    for broken in (folder / "f020.png", folder / "f030.png"):  # at the first cut; mid-shot
+        broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    result, index = _run(folder, tmp_path / "out", "--input-fps", "10", "--scenes")
+    assert result.exit_code == 0, result.output
+    scenes = [(s["start_frame"], s["end_frame"], s["start_s"], s["end_s"]) for s in index["scenes"]]
+    # the second shot is first seen in f021 (2.1 s); the third starts at f040 (4.0 s)
+    assert scenes == [(0, 21, 0.0, 2.1), (21, 40, 2.1, 4.0), (40, 60, 4.0, 6.0)]
 
 
 @pytest.mark.parametrize("degrees", [90, 180, 270])

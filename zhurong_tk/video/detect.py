@@ -17,6 +17,9 @@ from __future__ import annotations
 import collections
 import dataclasses
 import statistics
+from collections.abc import Sequence
+
+import numpy as np
 
 from zhurong_tk.errors import ParameterError
 from zhurong_tk.video.signals import FrameSignals, hash_distance
@@ -149,23 +152,39 @@ class CutDetector:
         return cut
 
 
-def scenes_from_cuts(cuts: list[Cut], times_s: list[float], first_frame: int = 0) -> list[dict]:
+def scenes_from_cuts(
+    cuts: list[Cut], times_s: Sequence[float], frames: Sequence[int] | None = None
+) -> list[dict]:
     """``[{"start_frame","end_frame","start_s","end_s"}]`` (end exclusive) between cuts.
 
-    ``times_s`` holds the presentation times of consecutive frames from ``first_frame``.
+    Parameters
+    ----------
+    cuts : list of Cut
+        The detector's cuts, in order; each at the first frame of its new scene.
+    times_s : sequence of float
+        Presentation times of the frames analysed, in order.
+    frames : sequence of int, optional
+        Their frame numbers [default: 0, 1, 2, ...]. They have gaps where frames
+        did not decode (an image sequence's broken files), so a scene's frames are
+        found by number, never by position.
     """
     n_frames = len(times_s)
     if n_frames == 0:
         return []
-    starts = [0] + [c.frame - first_frame for c in cuts if 0 < c.frame - first_frame < n_frames]
+    numbers = np.arange(n_frames) if frames is None else np.asarray(frames, np.int64)
+    starts = [0]
+    for cut in cuts:
+        position = int(np.searchsorted(numbers, cut.frame))
+        if starts[-1] < position < n_frames:
+            starts.append(position)
     ends = [*starts[1:], n_frames]
-    last_end_s = times_s[-1] + (times_s[-1] - times_s[-2] if len(times_s) > 1 else 0.0)
+    last_end_s = times_s[-1] + (times_s[-1] - times_s[-2] if n_frames > 1 else 0.0)
     return [
         {
-            "start_frame": a + first_frame,
-            "end_frame": b + first_frame,
-            "start_s": round(times_s[a], 6),
-            "end_s": round(times_s[b] if b < n_frames else last_end_s, 6),
+            "start_frame": int(numbers[a]),
+            "end_frame": int(numbers[b]) if b < n_frames else int(numbers[-1]) + 1,
+            "start_s": round(float(times_s[a]), 6),
+            "end_s": round(float(times_s[b]) if b < n_frames else float(last_end_s), 6),
         }
         for a, b in zip(starts, ends, strict=True)
     ]

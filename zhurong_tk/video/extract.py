@@ -262,7 +262,18 @@ def extract_frames(
     -------
     dict
         The index (see ``index.json``).
+
+    Raises
+    ------
+    ParameterError
+        ``out`` is the folder of images itself (the next run would read the
+        contact sheet and the figures as frames).
     """
+    if os.path.isdir(path) and os.path.isdir(out.path) and os.path.samefile(path, out.path):
+        raise ParameterError(
+            f"{path}: --out is the image folder itself, where the contact sheet and figures"
+            " would be read as frames next time: choose another folder"
+        )
     threads = cv2.getNumThreads()
     # the decoder's threads already use the cores; cv2's own pool would only contend
     cv2.setNumThreads(1)
@@ -669,7 +680,6 @@ def _index(reader, times, log, detector, keeper, events, selection, step, notes)
     if keeper.dropped_for_max:
         warnings.append(f"--max-frames reached: {keeper.dropped_for_max} more frames not kept")
     index_col = log.column("index").astype(np.int64) if len(times) else np.empty(0, np.int64)
-    first_frame = int(index_col[0]) if len(index_col) else 0
     return {
         "schema": INDEX_SCHEMA,
         "video": {
@@ -707,7 +717,7 @@ def _index(reader, times, log, detector, keeper, events, selection, step, notes)
             "dedup_bits": selection.dedup_bits,
             "near_duplicates_dropped": keeper.duplicates,
         },
-        "scenes": scenes_from_cuts(detector.cuts, [float(t) for t in times], first_frame),
+        "scenes": scenes_from_cuts(detector.cuts, times, index_col),
         "cuts": [c.to_dict() for c in detector.cuts],
         "flashes": [c.to_dict() for c in detector.flashes],
         "events": events,
