@@ -124,21 +124,39 @@ def test_read_image_reduced(tmp_path):
         read_image(deep, reduce=3)
 
 
-def test_exif_orientation_is_ignored_at_every_reduction(tmp_path, rng):
-    # pixels as stored whatever the decode: the reduced JPEG modes applied the EXIF
-    # orientation and the full one did not, so coordinates scaled by the header's
-    # width came out wrong for large rotated photos
-    from PIL import Image
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_at_every_reduction(tmp_path, rng, orientation, suffix):
+    # upright, as viewers show it (Pillow's exif_transpose is the reference), whatever the
+    # decode: the reduced JPEG modes, the full one, and cv2's TIFF decoder that turns the
+    # image itself; the header's size is the upright size, so coordinates scale right
+    from PIL import Image, ImageOps
 
     stored = rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    stored[:16, :24] = 255  # a corner that shows which way round it is
     picture = Image.fromarray(stored)
     exif = picture.getexif()
-    exif[0x0112] = 6  # "rotate 90° clockwise to display"
-    path = tmp_path / "rotated.jpg"
-    picture.save(path, exif=exif.tobytes(), quality=95)
+    exif[0x0112] = orientation
+    path = tmp_path / f"turned{suffix}"
+    if suffix == ".tif":
+        picture.save(path, exif=exif)
+    else:
+        picture.save(path, exif=exif.tobytes(), quality=95)
+    with Image.open(path) as im:
+        upright = np.asarray(ImageOps.exif_transpose(im))[..., ::-1]  # RGB to cv2's BGR
     info = probe_image(path)
-    assert (info.width, info.height) == (96, 64)
+    assert info.orientation == orientation
+    assert (info.height, info.width) == upright.shape[:2]
     full = read_image(path)
-    assert full.shape[:2] == (64, 96)
+    assert full.shape == upright.shape
+    assert np.abs(full.astype(int) - upright).mean() < 2.0  # JPEG decoders differ a little
     for reduce in (2, 4, 8):
-        assert read_image(path, reduce=reduce).shape[:2] == (64 // reduce, 96 // reduce)
+        reduced = read_image(path, reduce=reduce)
+        assert reduced.shape[:2] == (upright.shape[0] // reduce, upright.shape[1] // reduce)
+        corner = np.unravel_index(
+            np.argmax(cv2.blur(reduced.mean(axis=2), (3, 3))), reduced.shape[:2]
+        )
+        expect = np.unravel_index(
+            np.argmax(cv2.blur(upright.mean(axis=2), (9, 9))), upright.shape[:2]
+        )
+        assert abs(corner[0] * reduce - expect[0]) < 16 and abs(corner[1] * reduce - expect[1]) < 16

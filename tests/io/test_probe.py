@@ -118,3 +118,15 @@ def test_verify_decodes_a_video_s_audio_track(tmp_path):
     assert track.frames % 1024 == 0 and 32_000 <= track.frames <= 32_000 + 2048
     assert f"verified: audio #0: {track.frames} frames decoded, 0 packets failed" in checked.notes
     assert checked.notes[0].startswith("verified: 20 frames decoded")
+
+
+def test_a_turned_photo_says_it_is_read_upright(tmp_path):
+    from PIL import Image
+
+    picture = Image.new("RGB", (96, 64))
+    exif = picture.getexif()
+    exif[0x0112] = 8
+    picture.save(tmp_path / "turned.jpg", exif=exif.tobytes())
+    result = probe(tmp_path / "turned.jpg")
+    assert (result.info.width, result.info.height) == (64, 96)
+    assert "EXIF orientation 8: read turned upright" in result.notes

@@ -378,6 +378,30 @@ def test_large_jpeg_is_decoded_reduced_and_reported_in_its_own_pixels(tmp_path):
     assert overlay.shape[1] == 2000
 
 
+def test_a_photo_stored_turned_with_an_exif_orientation_is_read_upright(tmp_path):
+    from PIL import Image
+
+    upright = synth_tracks.render(synth_tracks.track_scene(seed=4, n_ruts=2))
+    stored = cv2.rotate(upright, cv2.ROTATE_90_COUNTERCLOCKWISE)  # as a camera held sideways
+    picture = Image.fromarray(np.ascontiguousarray(stored[..., ::-1]))
+    exif = picture.getexif()
+    exif[0x0112] = 6  # "turn a quarter clockwise to show"
+    path = tmp_path / "turned.jpg"
+    picture.save(path, exif=exif.tobytes(), quality=95)
+    result, report = detect_to_folder(path, tmp_path / "o")
+    assert (report["width"], report["height"]) == (upright.shape[1], upright.shape[0])
+    expected = detect_tracks(upright)
+    assert len(result.tracks) == len(expected.tracks) >= 2
+    for a, b in zip(
+        sorted(result.tracks, key=lambda t: t.x1),
+        sorted(expected.tracks, key=lambda t: t.x1),
+        strict=True,
+    ):
+        assert a.angle_deg == pytest.approx(b.angle_deg, abs=1.0)
+        assert a.x1 == pytest.approx(b.x1, abs=0.01 * upright.shape[1])
+    assert cv2.imread(str(tmp_path / "o" / "overlay.png")).shape[:2] == upright.shape[:2]
+
+
 def test_steered_rut_curve_is_recovered_from_its_points():
     from zhurong_tk.tracks.detect import _curve_x, _fit_curve
 

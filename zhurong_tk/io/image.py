@@ -45,13 +45,17 @@ class ImageInfo:
     format : str
         ``"PNG"``, ``"JPEG"``, ``"TIFF"`` ...
     width, height : int
-        Size in pixels.
+        Size in pixels, upright: as viewers show it and as :func:`read_image`
+        returns it (a camera's EXIF orientation applied).
     channels : int
         1 (grey), 2 (grey + alpha), 3 (colour) or 4 (colour + alpha).
     dtype : str
         numpy dtype of the decoded pixels (``"uint8"``, ``"uint16"`` ...).
     mode : str
         Pillow's mode string (``"L"``, ``"RGB"``, ``"RGBA"``, ``"I;16"`` ...).
+    orientation : int
+        The EXIF orientation tag (1-8; 1: stored upright, 6: stored turned a
+        quarter anticlockwise, ...).
     """
 
     path: str
@@ -61,6 +65,7 @@ class ImageInfo:
     channels: int
     dtype: str
     mode: str
+    orientation: int = 1
 
 
 def max_pixels_default() -> int:
@@ -116,6 +121,10 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) 
                 dtype = _pixel_dtype(im, Path(path))
                 if mode == "P":  # palette images decode to colour, with alpha if transparent
                     bands = 4 if "transparency" in im.info else 3
+                orientation = _orientation(im)
+                if pil_format == "TIFF":  # the stored size (newer Pillows give it upright)
+                    width = int(im.tag_v2.get(256, width))
+                    height = int(im.tag_v2.get(257, height))
     except Image.DecompressionBombError as exc:
         claimed = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"claims {int(claimed.group(1)):,} pixels" if claimed else "is too large"
@@ -135,6 +144,8 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) 
     problem = _tail_problem(Path(path), pil_format)
     if problem:
         raise MediaReadError(path, problem)
+    if orientation >= 5:  # turned a quarter: shown (and read) the other way round
+        width, height = height, width
     return ImageInfo(
         path=os.fspath(path),
         format=pil_format,
@@ -143,7 +154,36 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) 
         channels=int(bands),
         dtype=dtype,
         mode=mode,
+        orientation=orientation,
     )
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation to pixels as stored (what viewers, and Pillow's
+    ``ImageOps.exif_transpose``, do)."""
+    if orientation == 2:
+        return cv2.flip(pixels, 1)
+    if orientation == 3:
+        return cv2.rotate(pixels, cv2.ROTATE_180)
+    if orientation == 4:
+        return cv2.flip(pixels, 0)
+    if orientation == 5:
+        return cv2.transpose(pixels)
+    if orientation == 6:
+        return cv2.rotate(pixels, cv2.ROTATE_90_CLOCKWISE)
+    if orientation == 7:
+        return cv2.flip(cv2.transpose(pixels), -1)
+    if orientation == 8:
+        return cv2.rotate(pixels, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    return pixels
 
 
 def _pixel_dtype(im: Image.Image, path: Path) -> str:
@@ -223,8 +263,7 @@ def read_image(
             (3, 4): cv2.IMREAD_REDUCED_COLOR_4,
             (3, 8): cv2.IMREAD_REDUCED_COLOR_8,
         }
-        # pixels as stored, like IMREAD_UNCHANGED below (the reduced modes would apply the
-        # EXIF orientation: coordinates would then not match the header's width and height)
+        # pixels as stored, like IMREAD_UNCHANGED below; turned upright after
         pixels = cv2.imdecode(data, flags[(info.channels, reduce)] | cv2.IMREAD_IGNORE_ORIENTATION)
     else:
         pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
@@ -233,6 +272,8 @@ def read_image(
             pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
     if pixels is None:
         raise MediaReadError(path, f"cv2 could not decode this {info.format} image")
+    if info.format != "TIFF":  # cv2's TIFF decoder turns the image itself, whatever the flags
+        pixels = _upright(pixels, info.orientation)
     return pixels
 
 

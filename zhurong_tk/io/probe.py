@@ -123,6 +123,8 @@ def _probe(path: str, *, verify: bool, max_pixels: int | None) -> ProbeResult:
         else:
             info = image_io.probe_image(path, max_pixels=max_pixels)
         result = ProbeResult(path, "image", info, notes=notes)
+        if info.orientation != 1:
+            notes.append(f"EXIF orientation {info.orientation}: read turned upright")
     elif kind is Kind.XML and pds4.looks_like_label(path):
         result = ProbeResult(path, "pds4", pds4.open_product(path), notes=notes)
         if verify:
