@@ -160,3 +160,49 @@ def test_exif_orientation_is_applied_at_every_reduction(tmp_path, rng, orientati
             np.argmax(cv2.blur(upright.mean(axis=2), (9, 9))), upright.shape[:2]
         )
         assert abs(corner[0] * reduce - expect[0]) < 16 and abs(corner[1] * reduce - expect[1]) < 16
+
+
+def _jpeg(tmp_path, rng, grey=False):
+    image = cv2.GaussianBlur(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8), (0, 0), 2)
+    if grey:
+        image = image[..., 0]
+    path = tmp_path / ("grey.jpg" if grey else "colour.jpg")
+    cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return path, image
+
+
+def test_a_jpeg_whose_data_end_early_is_refused_not_filled_grey(tmp_path, rng):
+    from zhurong_tk.io.image import verify_image
+
+    path, _ = _jpeg(tmp_path, rng)
+    data = path.read_bytes()
+    scan = data.find(b"\xff\xda")
+    gutted = tmp_path / "gutted.jpg"
+    # the first quarter of the picture's data, then the end-of-image marker: cv2 and Pillow
+    # decode it without a word, the rest grey
+    gutted.write_bytes(data[: scan + (len(data) - scan) // 4] + b"\xff\xd9")
+    assert cv2.imread(str(gutted)) is not None
+    for reduce in (1, 2):
+        with pytest.raises(
+            MediaReadError, match=r"gutted.jpg: corrupt JPEG data \(.*premature end"
+        ):
+            read_image(gutted, reduce=reduce)
+    with pytest.raises(MediaReadError, match="corrupt JPEG data"):
+        verify_image(gutted)
+
+
+@pytest.mark.parametrize("grey", [False, True])
+def test_jpeg_pixels_are_cv2_s_and_stray_bytes_before_the_end_are_harmless(tmp_path, rng, grey):
+    path, _ = _jpeg(tmp_path, rng, grey)
+    reference = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    pixels = read_image(path)
+    assert pixels.shape == reference.shape and pixels.dtype == np.uint8
+    assert np.abs(pixels.astype(int) - reference).mean() < 1.0
+    for reduce in (2, 4, 8):
+        reduced = read_image(path, reduce=reduce)
+        assert reduced.shape[:2] == (96 // reduce, 128 // reduce)
+        assert abs(float(reduced.mean()) - float(reference.mean())) < 2.0
+    data = path.read_bytes()
+    padded = tmp_path / "padded.jpg"
+    padded.write_bytes(data[:-2] + b"\x00\x00\x00" + data[-2:])  # libjpeg warns, nothing lost
+    assert np.array_equal(read_image(padded), pixels)

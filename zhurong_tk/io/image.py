@@ -254,7 +254,9 @@ def read_image(
             pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
         return pixels
     data = np.fromfile(os.fspath(path), dtype=np.uint8)  # imdecode: paths with any characters
-    if reduce > 1 and info.format == "JPEG" and info.dtype == "uint8" and info.channels in (1, 3):
+    plain_jpeg = info.format == "JPEG" and info.dtype == "uint8" and info.channels in (1, 3)
+    pixels = _decode_jpeg(path, data, info.channels, reduce) if plain_jpeg else None
+    if pixels is None and plain_jpeg and reduce > 1:
         flags = {
             (1, 2): cv2.IMREAD_REDUCED_GRAYSCALE_2,
             (1, 4): cv2.IMREAD_REDUCED_GRAYSCALE_4,
@@ -265,7 +267,7 @@ def read_image(
         }
         # pixels as stored, like IMREAD_UNCHANGED below; turned upright after
         pixels = cv2.imdecode(data, flags[(info.channels, reduce)] | cv2.IMREAD_IGNORE_ORIENTATION)
-    else:
+    elif pixels is None:
         pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
         if pixels is not None and reduce > 1:
             size = (max(1, pixels.shape[1] // reduce), max(1, pixels.shape[0] // reduce))
@@ -275,6 +277,43 @@ def read_image(
     if info.format != "TIFF":  # cv2's TIFF decoder turns the image itself, whatever the flags
         pixels = _upright(pixels, info.orientation)
     return pixels
+
+
+#: libjpeg warnings that leave every pixel as encoded (bytes between segments).
+_HARMLESS_JPEG_WARNINGS = ("extraneous bytes before marker",)
+
+
+def _decode_jpeg(
+    path: str | os.PathLike[str], data: np.ndarray, channels: int, reduce: int
+) -> np.ndarray | None:
+    """An 8-bit JPEG's pixels as stored, decoded at ``1/reduce`` of its size in the DCT;
+    None when libjpeg-turbo's decoder cannot convert its colours (CMYK: cv2 does it).
+
+    Raises MediaReadError on corrupt data: libjpeg only warns about it, and cv2 and
+    Pillow then return the image with its missing part filled grey.
+    """
+    import simplejpeg
+
+    try:
+        height, width, colours, _ = simplejpeg.decode_jpeg_header(data)
+    except ValueError as exc:
+        raise MediaReadError(path, f"corrupt JPEG header ({exc})") from None
+    if colours not in ("Gray", "YCbCr", "RGB"):
+        return None
+    options = {"colorspace": "GRAY" if channels == 1 else "BGR"}
+    if reduce > 1:  # the largest DCT scaling still at least this size: exactly 1/reduce
+        options |= {"min_height": -(-height // reduce), "min_width": -(-width // reduce)}
+    try:
+        pixels = simplejpeg.decode_jpeg(data, strict=True, **options)
+    except ValueError as exc:
+        message = str(exc)
+        if any(w in message for w in _HARMLESS_JPEG_WARNINGS):
+            pixels = simplejpeg.decode_jpeg(data, strict=False, **options)
+        elif "Corrupt JPEG data" in message or "premature" in message.lower():
+            raise MediaReadError(path, f"corrupt JPEG data ({message})") from None
+        else:  # e.g. a colour conversion it does not do
+            return None
+    return pixels[..., 0] if channels == 1 else pixels
 
 
 def _labelled(path: str | os.PathLike[str]) -> bool:
@@ -338,8 +377,11 @@ def _read_pds4_image(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def verify_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> ImageInfo:
-    """Probe and fully decode an image (with Pillow, which fails on truncated data)."""
+    """Probe and fully decode an image (with Pillow, which fails on truncated data; a JPEG
+    also as :func:`read_image` decodes it, which fails on data that end early)."""
     info = probe_image(path, max_pixels=max_pixels)
+    if info.format == "JPEG" and info.dtype == "uint8" and info.channels in (1, 3):
+        _decode_jpeg(path, np.fromfile(os.fspath(path), dtype=np.uint8), info.channels, 1)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
