@@ -73,6 +73,8 @@ def _print(doc: dict, out_dir: str) -> None:
         )
     for name, (low, high) in s["ranges"].items():
         click.echo(f"  {name}: {low:g} … {high:g}")
+    for note in s.get("range_notes", []):
+        click.echo(f"  note: {note}")
     for gap in s["gaps"]:
         click.echo(f"  gap {gap['duration_s']:.0f} s from {gap['start']}")
     for note in doc["notes"]:

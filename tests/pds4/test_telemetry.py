@@ -202,4 +202,12 @@ def test_the_real_products_give_a_sensible_traverse(samples_root):
     assert 6.0 < summary["distance_m"] < 7.5  # the rover drove a few metres
     assert -10 < summary["ranges"]["pitch_deg"][0] < summary["ranges"]["pitch_deg"][1] < 10
     assert 0 < summary["ranges"]["solar_incidence_deg"][0] < 90
+    # the rover turned from 133° through 180° to 0°: one interval, unwrapped, and said so
+    low, high = summary["ranges"]["yaw_deg"]
+    assert low < -180 < high
+    assert (
+        f"yaw_deg is given unwrapped, as one interval across the ±180° wrap: {low:g}° is"
+        f" {round(low + 360, 4):g}° as recorded"
+    ) in summary["range_notes"]
+    assert not [n for n in summary["range_notes"] if "solar" in n]  # 220-234° as recorded
     assert summary["median_speed_m_s"] == pytest.approx(0.055, abs=0.01)

@@ -107,8 +107,9 @@ def summarise(telemetry: Telemetry) -> dict[str, Any]:
         ``median_speed_m_s`` (of the path over each 10 record intervals that
         moved, gaps excluded), ``records_without_position``,
         ``ranges`` (min/max of each attitude and sun angle; angles across the
-        ±180° wrap where they sit near it), ``gaps`` (pauses far longer than
-        usual).
+        ±180° wrap where they sit near it, so one may run past ±180°: -226.6 is
+        133.4), ``range_notes`` (says so for each such range), ``gaps`` (pauses
+        far longer than usual).
     """
     n = len(telemetry)
     if n == 0:
@@ -161,6 +162,7 @@ def summarise(telemetry: Telemetry) -> dict[str, Any]:
                 }
             )
     ranges = {}
+    range_notes = []
     for key in (
         "roll_deg",
         "pitch_deg",
@@ -169,11 +171,20 @@ def summarise(telemetry: Telemetry) -> dict[str, Any]:
         "solar_incidence_deg",
         "solar_azimuth_deg",
     ):
-        values = c[key][np.isfinite(c[key])]
-        if key.endswith("_deg"):
-            values = unwrap_about_mean(values)
-        if len(values):
-            ranges[key] = [round(float(values.min()), 4), round(float(values.max()), 4)]
+        recorded = c[key][np.isfinite(c[key])]
+        values = unwrap_about_mean(recorded) if key.endswith("_deg") else recorded
+        if not len(values):
+            continue
+        ranges[key] = [round(float(values.min()), 4), round(float(values.max()), 4)]
+        if key.endswith("_deg") and not np.array_equal(values, recorded):
+            # say which ends are not as recorded, in the recording's own convention
+            start = 0.0 if recorded.min() >= 0 else -180.0
+            ends = [(v, round((v - start) % 360 + start, 4)) for v in ranges[key]]
+            moved = [f"{v:g}° is {r:g}°" for v, r in ends if r != v]
+            range_notes.append(
+                f"{key} is given unwrapped, as one interval across the "
+                f"{'0/360' if start == 0 else '±180'}° wrap: {' and '.join(moved)} as recorded"
+            )
     speed = _window_speeds(step, intervals, gap_limit)
     a, b = (located[0], located[-1]) if len(located) else (0, 0)
     return {
@@ -192,6 +203,7 @@ def summarise(telemetry: Telemetry) -> dict[str, Any]:
         "yaw_turns": yaw_turns,
         "median_speed_m_s": _round(np.median(speed)) if len(speed) else None,
         "ranges": ranges,
+        "range_notes": range_notes,
         "gaps": gaps,
     }
 
