@@ -162,6 +162,16 @@ def test_batch_picks_up_labels_in_folders_by_content(tmp_path):
     ]
 
 
+def test_a_product_without_traces_is_named_for_what_it_holds(tmp_path):
+    camera = synth_pds4.write_image_product(tmp_path / "camera.2CL", np.zeros((32, 48), np.uint8))
+    result = CliRunner().invoke(
+        cli, ["radar", "radargram", str(camera), "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 1
+    assert f"{camera}: not a RoPeR radar product: it holds Array_2D_Image" in result.stderr
+    assert "32 × 48 UnsignedByte" in result.stderr
+
+
 def test_inputs_collect_image_product_labels_for_image_commands(tmp_path):
     from zhurong_tk.batch.inputs import PDS4_IMAGE_LABELS, expand_inputs
     from zhurong_tk.io.sniff import IMAGE_SUFFIXES

@@ -10,7 +10,7 @@ import numpy as np
 
 from zhurong_tk.errors import ParameterError, UnsupportedFormatError
 from zhurong_tk.io.outputs import OutputDir, report
-from zhurong_tk.io.pds4 import ProductInfo, open_product, read_table
+from zhurong_tk.io.pds4 import ProductInfo, describe_contents, open_product, read_table
 from zhurong_tk.radar import process
 from zhurong_tk.telemetry.decode import telemetry_from_product
 from zhurong_tk.telemetry.traverse import path_steps
@@ -74,6 +74,12 @@ def read_traces(product: ProductInfo, *, hf_sample_interval_ns: float | None = N
     UnsupportedFormatError
         No radar traces in the product.
     """
+    if not any(s.kind.startswith("Table") for s in product.structures):
+        raise UnsupportedFormatError(
+            product.label,
+            f"not a RoPeR radar product: it holds {describe_contents(product)}, and radargrams"
+            " are made from the table of traces a RoPeR LF or HF product holds",
+        )
     columns = read_table(product)
     tel = telemetry_from_product(product, columns)
     step = path_steps(tel.columns["x_north_m"], tel.columns["y_east_m"])
