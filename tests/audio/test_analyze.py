@@ -361,6 +361,31 @@ def test_flac_and_m4a_of_the_same_recording_agree(samples_root, run):
 
 
 @pytest.mark.samples
+def test_features_of_real_wind_equal_librosa_s_on_the_same_frames(samples_root, run):
+    # the wind's flatness is ~1e-7, set by bins 80 dB down: a float32 FFT of its own (librosa's
+    # stft) rounds those differently, 6e-4 apart; on the same frames the definitions agree
+    import soundfile as sf
+
+    librosa = pytest.importorskip("librosa", reason="librosa (test extra) defines the features")
+    from zhurong_tk.audio.spectral import StftConfig, stft_block
+
+    path = sample_path(samples_root, "audio/mars_wind.flac")
+    ch = run(path).channels[0]
+    samples, sr = sf.read(path, dtype="float32")
+    spec = stft_block(np.ascontiguousarray(samples[:, 0]), StftConfig(sr=sr, n_fft=4096, hop=1024))
+    magnitude = np.abs(spec).T.astype(np.float64)
+    assert ch.frames.shape[0] == magnitude.shape[1]
+    reference = {
+        "flatness": librosa.feature.spectral_flatness(S=magnitude)[0],
+        "centroid_hz": librosa.feature.spectral_centroid(S=magnitude, sr=sr, n_fft=4096)[0],
+        "bandwidth_hz": librosa.feature.spectral_bandwidth(S=magnitude, sr=sr, n_fft=4096)[0],
+    }
+    for name, expected in reference.items():
+        got = ch.frames[:, ch.frame_columns.index(name)].astype(np.float64)
+        assert np.max(np.abs(got - expected) / expected) <= 1e-4, name
+
+
+@pytest.mark.samples
 def test_supercam_sol1_at_100_khz(samples_root, run):
     result = run(sample_path(samples_root, "audio/m2020_supercam_mic_sol001_run001.ogg"))
     ch = result.channels[0]
