@@ -254,3 +254,17 @@ def test_a_tone_above_the_searched_band_does_not_fold_into_it(f_hz, with_tone):
     tracker = TonalTracker(sr, duration_s=10.0)
     tracker.update(x.astype(np.float32))
     assert [round(line.freq_hz) for line in tracker.lines()] == ([440] if with_tone else [])
+
+
+@pytest.mark.parametrize(("f0", "sr"), [(100.0, 48_000), (200.0, 48_000), (84.0, 44_100)])
+def test_a_clean_comb_is_one_line_at_its_fundamental(f0, sr):
+    # eight equal harmonics, no noise: some fall on exact bins, where their background is
+    # empty and they stand ~100 dB up, the others ~50 dB against their skirts. That one
+    # harmonic outweighed the rest: 100 Hz read as 300, 400, 500 and 700 Hz
+    t = np.arange(10 * sr) / sr
+    x = sum(0.05 * np.sin(2 * np.pi * k * f0 * t) for k in range(1, 9)).astype(np.float32)
+    tracker = TonalTracker(sr, duration_s=10.0)
+    tracker.update(x)
+    (line,) = tracker.lines()
+    assert line.freq_hz == pytest.approx(f0, abs=0.5)
+    assert [h.number for h in line.harmonics] == list(range(1, 9))

@@ -287,7 +287,8 @@ class TonalTracker:
         white = self.whiten(power)[:n]
         power = power[:n]
         salience = np.empty(len(self.f0_bins), np.float32)
-        _kernels.harmonic_salience(white, self._harmonic_bins, self.weights, salience)
+        # through the knee: how far up a certain harmonic stands is no evidence (see _knee)
+        _kernels.harmonic_salience(_knee(white), self._harmonic_bins, self.weights, salience)
         order = np.empty(self.MAX_CANDIDATES, np.int64)
         order = order[: _kernels.salience_peaks(salience, cfg.min_level_db, order)]
         if len(order) == 0:
@@ -602,9 +603,29 @@ def _lower_explains_more(lower: list[float], higher: list[float], k: int, floor:
     """Whether a fundamental is heard at harmonics its k-th harmonic's own series lacks, at
     power at least a quarter of the higher tone's strongest (a flat comb: f0, 2f0, 3f0 score
     alike in a window, and only f0 explains every member). Levels in dB above the background,
-    of harmonics 1, 2, ...; below ``floor``: not heard."""
-    extra = sum(10 ** (v / 10) for n, v in enumerate(lower, start=1) if n % k and v >= floor)
-    return extra >= 0.25 * 10 ** (max(higher) / 10)
+    of harmonics 1, 2, ...; below ``floor``: not heard; compared through :func:`_knee` (a
+    clean comb's one harmonic on an empty background stood 75 dB up, its others 50)."""
+    extra = sum(
+        10 ** (float(_knee(v)) / 10) for n, v in enumerate(lower, start=1) if n % k and v >= floor
+    )
+    return extra >= 0.25 * 10 ** (float(_knee(max(higher))) / 10)
+
+
+#: Levels above the background compared between candidates rise a tenth as fast past this:
+#: a harmonic that far up is there for certain, and how far up says more about its
+#: background than about it. A clean tone on an exact bin stands ~100 dB up against an
+#: empty background, the next harmonic between bins ~50 dB against its own skirts: compared
+#: as they were, that one harmonic outweighed a comb's other seven and its fundamental was
+#: lost (100 Hz read as 300, 400, 500 and 700 Hz). The levels reported are not changed.
+KNEE_DB = 45.0
+KNEE_SLOPE = 0.1
+
+
+def _knee(level_db):
+    """Levels in dB above the background, compressed past :data:`KNEE_DB` (order kept:
+    a peak still stands over its own sidelobes)."""
+    over = np.maximum(np.asarray(level_db, np.float32) - KNEE_DB, 0.0)
+    return level_db - (1.0 - KNEE_SLOPE) * over
 
 
 def _related(f: float, g: float, tol_hz: float = 0.0) -> bool:
