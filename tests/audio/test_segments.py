@@ -382,3 +382,32 @@ def test_segmenting_an_hour_of_frames_stays_within_a_few_copies_of_its_input():
         (800, 820, "broadband")
     ]
     assert peak <= 6 * band_db.nbytes
+
+
+@pytest.mark.parametrize(
+    ("rate_hz", "amplitude", "click_s"), [(2.0, 0.5, 0.001), (10.0, 0.2, 0.001)]
+)
+def test_a_train_of_noise_clicks_is_one_segment_over_all_its_clicks(
+    tmp_path, rate_hz, amplitude, click_s
+):
+    # clicks of white noise, too short to lift a frame's band levels each: the segment held
+    # only the few that did (2.99-6.02 s of a 2.0-6.5 s train) yet claimed all ten; and at
+    # 10 per second every click 4 frames after the last was dropped (35 of 50)
+    import soundfile as sf
+
+    sr = 48_000
+    rng = np.random.default_rng(1)
+    x = 0.01 * rng.standard_normal(10 * sr)
+    clicks = np.arange(2.0, 7.0 - 1e-9, 1 / rate_hz)
+    for t in clicks:
+        i = int(t * sr)
+        x[i : i + int(click_s * sr)] += amplitude * rng.standard_normal(int(click_s * sr))
+    path = tmp_path / "clicks.wav"
+    sf.write(path, x.astype(np.float32), sr)
+    result = analyze(path)
+    close_analysis(result)
+    (train,) = [sg for sg in result.channels[0].segments if sg.kind == "impulsive"]
+    assert train.start_s == pytest.approx(clicks[0], abs=0.25)
+    assert train.end_s == pytest.approx(clicks[-1], abs=0.25)
+    assert train.evidence["impulses"] == len(clicks)
+    assert train.evidence["rate_hz"] == pytest.approx(rate_hz, rel=0.02)

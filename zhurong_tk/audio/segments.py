@@ -295,7 +295,7 @@ def segment(
             first = joined
         segments.append(first)
     del excess, added
-    segments = _join_trains(segments, trains)
+    segments = _join_trains(segments, trains, impulses)
     segments += _line_segments(
         tonal_lines, segments, times_s, band_db, band_centres_hz, flatness, impulses, config, quiet
     )
@@ -411,12 +411,18 @@ def _label(
 JOIN_INTERVAL_S = 1.5  # a train clanking at most this far apart is one segment
 
 
-def _join_trains(segments: list[Segment], trains: list[ImpulseTrain]) -> list[Segment]:
+def _join_trains(
+    segments: list[Segment], trains: list[ImpulseTrain], impulses: list[Impulse] = ()
+) -> list[Segment]:
     """Replace the impulsive segments of one impulse train by a single train segment.
 
-    A slow train's clanks (seconds apart) stay segments of their own, each with the
-    train's cadence: one segment would hold seconds of quiet, and other sounds in them.
+    The segment spans the train's impulses too: clicks too short to lift a frame's band
+    levels make no segment of their own (a 43-ms segment claimed a train's 10 impulses),
+    except an impulse at the start of another kind of segment: that sound's onset. A slow
+    train's clanks (seconds apart) stay segments of their own, each with the train's
+    cadence: one segment would hold seconds of quiet, and other sounds in them.
     """
+    others = [sg for sg in segments if sg.kind != "impulsive"]
     out: list[Segment] = []
     for train in trains:
         members = [
@@ -437,13 +443,21 @@ def _join_trains(segments: list[Segment], trains: list[ImpulseTrain]) -> list[Se
             for sg in members:
                 sg.evidence.update(train_impulses=train.count, **cadence)
             continue
-        start = min(sg.start_s for sg in members)
-        end = max(sg.end_s for sg in members)
+        own = [
+            imp.time_s
+            for imp in impulses
+            if train.start_s <= imp.time_s <= train.end_s
+            and not any(sg.start_s - 0.1 <= imp.time_s <= sg.end_s for sg in others)
+        ]
+        start = min([*own, *(sg.start_s for sg in members)])
+        end = max([*own, *(sg.end_s for sg in members)])
         evidence = {
             "peak_rise_db": max(sg.evidence["peak_rise_db"] for sg in members),
             "dominant_band_hz": members[0].evidence["dominant_band_hz"],
             "median_flatness": float(np.median([sg.evidence["median_flatness"] for sg in members])),
-            "impulses": train.count,
+            "impulses": (
+                sum(start <= imp.time_s <= end for imp in impulses) if impulses else train.count
+            ),
             "excited_bands_hz": sorted(
                 {c for sg in members for c in sg.evidence["excited_bands_hz"]}
             ),
