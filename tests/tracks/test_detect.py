@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 
 import numpy as np
 import pytest
@@ -357,6 +358,13 @@ def test_missing_pixels_in_a_float_image_are_reported_not_fatal(tmp_path):
     assert (tmp_path / "out" / "overlay.png").stat().st_size > 0
 
 
+def _same_ruts(found, expected):
+    """The ruts of two results side by side, left to right (same count asserted)."""
+    assert len(found.tracks) == len(expected.tracks) >= 2
+    by_x = operator.attrgetter("x1")
+    return zip(sorted(found.tracks, key=by_x), sorted(expected.tracks, key=by_x), strict=True)
+
+
 def test_large_jpeg_is_decoded_reduced_and_reported_in_its_own_pixels(tmp_path):
     image = synth_tracks.render(synth_tracks.track_scene(seed=4, n_ruts=2))
     big = cv2.resize(image, (4480, 3360), interpolation=cv2.INTER_CUBIC)
@@ -365,13 +373,7 @@ def test_large_jpeg_is_decoded_reduced_and_reported_in_its_own_pixels(tmp_path):
     result, report = detect_to_folder(path, tmp_path / "o")
     assert report["decoded_at"] == 0.5  # 2240 px wide: still above the overlay's 2000
     assert (report["width"], report["height"]) == (4480, 3360)
-    full = detect_tracks(big)
-    assert len(result.tracks) == len(full.tracks) >= 2
-    for a, b in zip(
-        sorted(result.tracks, key=lambda t: t.x1),
-        sorted(full.tracks, key=lambda t: t.x1),
-        strict=True,
-    ):
+    for a, b in _same_ruts(result, detect_tracks(big)):
         for key in ("x1", "y1", "x2", "y2"):
             assert getattr(a, key) == pytest.approx(getattr(b, key), abs=0.01 * 4480)
     overlay = cv2.imread(str(tmp_path / "o" / "overlay.png"))
@@ -390,13 +392,7 @@ def test_a_photo_stored_turned_with_an_exif_orientation_is_read_upright(tmp_path
     picture.save(path, exif=exif.tobytes(), quality=95)
     result, report = detect_to_folder(path, tmp_path / "o")
     assert (report["width"], report["height"]) == (upright.shape[1], upright.shape[0])
-    expected = detect_tracks(upright)
-    assert len(result.tracks) == len(expected.tracks) >= 2
-    for a, b in zip(
-        sorted(result.tracks, key=lambda t: t.x1),
-        sorted(expected.tracks, key=lambda t: t.x1),
-        strict=True,
-    ):
+    for a, b in _same_ruts(result, detect_tracks(upright)):
         assert a.angle_deg == pytest.approx(b.angle_deg, abs=1.0)
         assert a.x1 == pytest.approx(b.x1, abs=0.01 * upright.shape[1])
     assert cv2.imread(str(tmp_path / "o" / "overlay.png")).shape[:2] == upright.shape[:2]
