@@ -412,7 +412,7 @@ JOIN_INTERVAL_S = 1.5  # a train clanking at most this far apart is one segment
 
 
 def _join_trains(
-    segments: list[Segment], trains: list[ImpulseTrain], impulses: list[Impulse] = ()
+    segments: list[Segment], trains: list[ImpulseTrain], impulses: list[Impulse]
 ) -> list[Segment]:
     """Replace the impulsive segments of one impulse train by a single train segment.
 
@@ -455,9 +455,7 @@ def _join_trains(
             "peak_rise_db": max(sg.evidence["peak_rise_db"] for sg in members),
             "dominant_band_hz": members[0].evidence["dominant_band_hz"],
             "median_flatness": float(np.median([sg.evidence["median_flatness"] for sg in members])),
-            "impulses": (
-                sum(start <= imp.time_s <= end for imp in impulses) if impulses else train.count
-            ),
+            "impulses": sum(start <= imp.time_s <= end for imp in impulses),
             "excited_bands_hz": sorted(
                 {c for sg in members for c in sg.evidence["excited_bands_hz"]}
             ),

@@ -248,35 +248,30 @@ def read_image(
         raise ParameterError(f"reduce must be 1, 2, 4 or 8, got {reduce}")
     info = probe_image(path, max_pixels=max_pixels)
     if info.mode == "PDS4":
-        pixels = _read_pds4_image(path)
-        if reduce > 1:
-            size = (max(1, pixels.shape[1] // reduce), max(1, pixels.shape[0] // reduce))
-            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-        return pixels
+        return _reduced(_read_pds4_image(path), reduce)
     data = np.fromfile(os.fspath(path), dtype=np.uint8)  # imdecode: paths with any characters
-    plain_jpeg = info.format == "JPEG" and info.dtype == "uint8" and info.channels in (1, 3)
-    pixels = _decode_jpeg(path, data, info.channels, reduce) if plain_jpeg else None
-    if pixels is None and plain_jpeg and reduce > 1:
-        flags = {
-            (1, 2): cv2.IMREAD_REDUCED_GRAYSCALE_2,
-            (1, 4): cv2.IMREAD_REDUCED_GRAYSCALE_4,
-            (1, 8): cv2.IMREAD_REDUCED_GRAYSCALE_8,
-            (3, 2): cv2.IMREAD_REDUCED_COLOR_2,
-            (3, 4): cv2.IMREAD_REDUCED_COLOR_4,
-            (3, 8): cv2.IMREAD_REDUCED_COLOR_8,
-        }
-        # pixels as stored, like IMREAD_UNCHANGED below; turned upright after
-        pixels = cv2.imdecode(data, flags[(info.channels, reduce)] | cv2.IMREAD_IGNORE_ORIENTATION)
-    elif pixels is None:
+    pixels = _decode_jpeg(path, data, info.channels, reduce) if _plain_jpeg(info) else None
+    if pixels is None:  # as stored (cv2 turns only TIFFs)
         pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-        if pixels is not None and reduce > 1:
-            size = (max(1, pixels.shape[1] // reduce), max(1, pixels.shape[0] // reduce))
-            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        pixels = None if pixels is None else _reduced(pixels, reduce)
     if pixels is None:
         raise MediaReadError(path, f"cv2 could not decode this {info.format} image")
     if info.format != "TIFF":  # cv2's TIFF decoder turns the image itself, whatever the flags
         pixels = _upright(pixels, info.orientation)
     return pixels
+
+
+def _reduced(pixels: np.ndarray, reduce: int) -> np.ndarray:
+    """Decoded pixels at ``1/reduce`` of their size, by area averaging."""
+    if reduce == 1:
+        return pixels
+    size = (max(1, pixels.shape[1] // reduce), max(1, pixels.shape[0] // reduce))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+
+
+def _plain_jpeg(info: ImageInfo) -> bool:
+    """An 8-bit grey or colour JPEG: one :func:`_decode_jpeg` reads."""
+    return info.format == "JPEG" and info.dtype == "uint8" and info.channels in (1, 3)
 
 
 #: libjpeg warnings that leave every pixel as encoded (bytes between segments).
@@ -287,7 +282,7 @@ def _decode_jpeg(
     path: str | os.PathLike[str], data: np.ndarray, channels: int, reduce: int
 ) -> np.ndarray | None:
     """An 8-bit JPEG's pixels as stored, decoded at ``1/reduce`` of its size in the DCT;
-    None when libjpeg-turbo's decoder cannot convert its colours (CMYK: cv2 does it).
+    None when libjpeg-turbo's decoder cannot convert its colours (cv2 then decodes it).
 
     Raises MediaReadError on corrupt data: libjpeg only warns about it, and cv2 and
     Pillow then return the image with its missing part filled grey.
@@ -380,7 +375,7 @@ def verify_image(path: str | os.PathLike[str], *, max_pixels: int | None = None)
     """Probe and fully decode an image (with Pillow, which fails on truncated data; a JPEG
     also as :func:`read_image` decodes it, which fails on data that end early)."""
     info = probe_image(path, max_pixels=max_pixels)
-    if info.format == "JPEG" and info.dtype == "uint8" and info.channels in (1, 3):
+    if _plain_jpeg(info):
         _decode_jpeg(path, np.fromfile(os.fspath(path), dtype=np.uint8), info.channels, 1)
     try:
         with warnings.catch_warnings():
