@@ -75,16 +75,18 @@ def test_ruts_found_with_their_angles_and_vanishing_point(scored_set):
     assert np.median(s["vp"]) <= 0.005 and np.percentile(s["vp"], 90) <= 0.02
 
 
+@pytest.mark.slow
 def test_no_tracks_on_ground_without_tracks():
     false = 0
-    for i in range(12):
+    for i in range(60):
         scene = synth_tracks.track_scene(seed=5000 + i, n_ruts=0)
         result = detect_tracks(synth_tracks.encode_like_release(scene))
         false += len(result.tracks)
         if not result.tracks:
             assert result.vanishing_point is None and result.pairs == []
-    # issue 5 asks <= 0.05 per image; measured 0 on 60 such images
-    assert false / 12 <= 0.05
+    # issue 5 asks <= 0.05 per image; measured 0 on these 60 (4 before rock shadows and
+    # lines across the view were told from ruts; 3 on another 100, seeds 6000-6099)
+    assert false / 60 <= 0.05
 
 
 @pytest.mark.parametrize("direction", [0.3, 1.2, 2.6])

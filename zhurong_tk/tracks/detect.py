@@ -48,6 +48,12 @@ NARROW_FACTORS = np.array([0.8, 1.0, 1.25])
 TREAD_REPORTED = 0.45
 #: Samples across the widest box of the matched filter, at most (see match_trough).
 BOX_SAMPLES = 32.0
+#: Lines this much below ``min_elevation_deg`` are still measured: the refit through
+#: the trough's floor can turn a line by several degrees onto a steeper rut.
+SEARCH_MARGIN_DEG = 5.0
+#: A wide rut's centres may scatter this fraction of its width about their curve.
+WIDE_RESIDUAL = 0.06
+WIDE_RESIDUAL_MAX_PX = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +125,9 @@ class TrackConfig:
         A straight line off the vanishing point is a rut only with tread this
         clear or a trough this many times deeper than the soil's own dips.
     max_curve_residual_px : float
-        A rut's centres lie within this of a line or parabola (working pixels).
+        A rut's centres lie within this of a line or parabola (working pixels; a
+        wide rut's within 6 % of its width, up to 3 px). Matched ruts of 200
+        generated scenes: 99 % within 1.6 px; lines along rock shadows 2.8 px.
     work_side : int
         Longest side of the grey working copy the detector looks at, pixels. Ruts need
         no more: on 200 generated 640×480 scenes 448 finds 354 of 388 ruts with 366
@@ -128,7 +136,9 @@ class TrackConfig:
     min_elevation_deg : float
         Lines closer than this to horizontal are not ruts: a rear camera looks
         along its own tracks, which recede towards the horizon, while texture
-        seen at a grazing angle is stretched horizontally.
+        seen at a grazing angle is stretched horizontally. Lines up to 5° below
+        are still measured (the refit can turn them onto a steeper rut). At 10°
+        instead of 15°, 4 of 60 generated scenes without ruts showed one.
     """
 
     min_length: float = 0.17
@@ -137,9 +147,9 @@ class TrackConfig:
     min_confidence: float = 0.5
     min_tread_strength: float = 0.25
     min_texture_ratio: float = 6.0
-    max_curve_residual_px: float = 3.0
+    max_curve_residual_px: float = 2.25
     max_tracks: int = 8
-    min_elevation_deg: float = 10.0
+    min_elevation_deg: float = 15.0
     work_side: int = 448
 
     def __post_init__(self) -> None:
@@ -619,7 +629,7 @@ def _examine(
     min_len = cfg.min_length * diag
     half = max(8, int(0.12 * w))
     x0, y0, dx, dy, n = _line_through(phi, rho, w, h)
-    if n < min_len or abs(dy) < math.sin(math.radians(cfg.min_elevation_deg)):
+    if n < min_len or abs(dy) < math.sin(math.radians(cfg.min_elevation_deg - SEARCH_MARGIN_DEG)):
         return None
     # pass 1: where is the floor of a trough near this line?
     prof = _profiles(grey, resp, x0, y0, dx, dy, n, half, n_tiles)
@@ -673,7 +683,7 @@ def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors,
     phi = math.atan2(-ldx, ldy) % math.pi  # normal angle
     rho = px * math.cos(phi) + py * math.sin(phi)
     x0, y0, dx, dy, n = _line_through(phi, rho, w, h)
-    if n < min_len or abs(dy) < math.sin(math.radians(cfg.min_elevation_deg)):
+    if n < min_len or abs(dy) < math.sin(math.radians(cfg.min_elevation_deg - SEARCH_MARGIN_DEG)):
         return None
     expected = np.clip(slope * (y0 + np.arange(n) * dy) + intercept, 2.0, 0.15 * w)
     prof = np.zeros((n, 6))
@@ -1058,7 +1068,9 @@ def _looks_like_a_rut(track: Track, cfg: TrackConfig, scale: float, followed: bo
     if elevation < cfg.min_elevation_deg:
         return False  # lying across the view: texture stretched by the grazing angle
     residual = track.residual_px * scale
-    if residual > cfg.max_curve_residual_px:
+    # a wide trough's floor is located less sharply: a few per cent of its width
+    wide_allowance = min(WIDE_RESIDUAL_MAX_PX, WIDE_RESIDUAL * track.width_px * scale)
+    if residual > max(cfg.max_curve_residual_px, wide_allowance):
         return False  # centres scattered about any smooth curve: mottling, not a floor
     evidence = track.tread_strength > 0.18 or track.texture_ratio > 4.5
     if track.curved:
