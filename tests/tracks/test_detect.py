@@ -427,3 +427,41 @@ def test_steered_ruts_are_followed_along_their_bend():
             bent += sum(t["curved"] for t in found["tracks"])
     assert found_ruts / ruts >= 0.9 and found_ruts / detections >= 0.9
     assert bent >= 0.6 * detections
+
+
+def _soil(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Mottled grey soil: smooth blotches (sigma ~8 grey levels) plus pixel noise."""
+    blotches = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), w / 100)
+    return 140 + 8 * blotches / blotches.std() + rng.normal(0, 3, (h, w))
+
+
+@pytest.mark.parametrize("dip_deg", [25, 50, 75])
+def test_no_tracks_on_dipping_strata(dip_deg):
+    """Thin dark beds of a layered outcrop: parallel lines, deep against the soil's
+    mottling but no deeper than each other; their crossings read as tread."""
+    rng = np.random.default_rng(7)
+    h, w = 480, 640
+    y, x = np.mgrid[:h, :w].astype(np.float32)
+    dip = math.radians(dip_deg)
+    across = -x * math.sin(dip) + y * math.cos(dip)
+    image = _soil(rng, h, w)
+    for bed in np.cumsum(rng.uniform(25, 70, 40)) - 600:
+        image -= 45 * np.exp(-(((across - bed) / rng.uniform(2, 6)) ** 2))
+    result = detect_tracks(np.clip(image, 0, 255).astype(np.uint8))
+    assert result.tracks == []  # 8 tracks "on a vanishing point" ~1e4-1e5 px away, before
+    assert result.vanishing_point is None
+
+
+@pytest.mark.parametrize("size", [(480, 640), (1200, 1600)])
+def test_ruts_parallel_in_the_image_have_no_vanishing_point(size):
+    """Parallel lines meet at infinity: no vanishing point (it was a point 1e5 px
+    above or below the image, its side set by rounding), and no rut counted on one."""
+    h, w = size
+    rng = np.random.default_rng(3)
+    x = np.mgrid[:h, :w][1].astype(np.float32)
+    image = _soil(rng, h, w)
+    for centre in (0.35 * w, 0.65 * w):
+        image -= 40 * np.exp(-(((x - centre) / (0.012 * w)) ** 4))
+    result = detect_tracks(np.clip(image, 0, 255).astype(np.uint8))
+    assert result.vanishing_point is None
+    assert not any(t.on_vanishing_point for t in result.tracks)
