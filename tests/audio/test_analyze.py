@@ -3,15 +3,18 @@ from __future__ import annotations
 import errno
 import io
 import json
+import math
 
 import numpy as np
 import pytest
 import soundfile as sf
+from click.testing import CliRunner
 
 from tests.conftest import BAD, sample_path
 from zhurong_tk.audio import AnalysisParams, AudioAnalyzer, analyze, close_analysis
 from zhurong_tk.audio.analyze import analyze_to_folder, write_frames_csv
 from zhurong_tk.audio.frames_csv import FramesCsv
+from zhurong_tk.cli.main import cli
 from zhurong_tk.demo import match_segments
 from zhurong_tk.errors import (
     MediaReadError,
@@ -432,3 +435,39 @@ def test_frames_csv_layout_falls_back_to_python_beyond_the_kernels_range():
     text = layout.format(rows, 1).splitlines()
     assert text[0] == "1,0.250000," + "0.25," * (N_PLAIN - 1) + ""
     assert text[1] == "1,0.250000,0.25,3e+30," + "0.25," * (N_PLAIN - 3) + "-6.021"
+
+
+@pytest.mark.parametrize("subtype", ["FLOAT", "DOUBLE"])
+def test_absurd_float_samples_are_reported_not_propagated(tmp_path, subtype):
+    """A float file holding 3e38 (corrupt data): its square overflowed float32 spectra,
+    and the figures raised 'Axis limits cannot be NaN or Inf' (exit 3)."""
+    sr = 48_000
+    t = np.arange(3 * sr) / sr
+    x = 0.3 * np.sin(2 * np.pi * 440 * t)
+    x[50_000] = 3e38
+    x[90_000] = -1e20
+    path = tmp_path / "huge.wav"
+    sf.write(path, x, sr, subtype=subtype)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["audio", "analyze", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    levels = report["channels"][0]["levels"]
+    assert levels["out_of_range_samples"] == 2 and levels["non_finite_samples"] == 0
+    assert levels["peak"]["dbfs"] == pytest.approx(20 * math.log10(0.3), abs=0.01)
+    assert levels["rms"]["dbfs"] == pytest.approx(20 * math.log10(0.3 / math.sqrt(2)), abs=0.05)
+    assert any("2 samples beyond ±1e+06 full scale" in w for w in report["warnings"])
+    assert "inf" not in (out / "frames.csv").read_text().lower()
+
+
+def test_mix_counts_non_finite_samples_as_such_not_as_clipping(tmp_path):
+    sr = 48_000
+    x = np.zeros((sr, 2), np.float32)
+    x[:, 0] = 0.3 * np.sin(2 * np.pi * 440 * np.arange(sr) / sr)
+    x[100, 0] = np.inf
+    path = tmp_path / "inf.wav"
+    sf.write(path, x, sr, subtype="FLOAT")
+    result = analyze(path, AnalysisParams(mix=True))
+    levels = result.channels[0].levels
+    assert levels["clipped_samples"] == 0  # was 1: the Inf counted as clipping too
+    assert levels["non_finite_samples"] == 1

@@ -282,9 +282,12 @@ def test_sample_stats_match_numpy(rng):
     x = rng.normal(0, 0.5, 10_001).astype(np.float32)
     x[[3, 50, 900]] = [np.nan, np.inf, -np.inf]
     x[7] = -2.5  # beyond any of the normal samples (sd 0.5)
-    non_finite, peak, clipped, sum_sq = _kernels.sample_stats(x, np.float32(0.999))
-    finite = x[np.isfinite(x)].astype(np.float64)
-    assert non_finite == 3
+    x[11] = np.float32(3e38)  # corrupt: beyond the limit, counted apart and as zero
+    non_finite, beyond, peak, clipped, sum_sq = _kernels.sample_stats(
+        x, np.float32(0.999), np.float32(1e6)
+    )
+    finite = x[np.isfinite(x) & (np.abs(x) <= 1e6)].astype(np.float64)
+    assert non_finite == 3 and beyond == 1
     assert peak == np.float32(np.abs(finite).max()) == np.float32(2.5)
     assert clipped == np.count_nonzero(np.abs(finite) >= 0.999)
     assert sum_sq == pytest.approx(np.sum(finite**2), rel=1e-9)

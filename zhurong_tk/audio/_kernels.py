@@ -605,26 +605,30 @@ def fir_decimate(x, taps_reversed, first, step, out):  # pragma: no cover - jitt
 
 
 @njit(cache=True, nogil=True, fastmath=_REASSOC)
-def sample_stats(x, clip_level):  # pragma: no cover - jitted
-    """One pass over a block: (non-finite count, peak |x|, samples at or beyond
-    ``clip_level``, sum of squares in float64), non-finite samples counted as zero.
+def sample_stats(x, clip_level, limit):  # pragma: no cover - jitted
+    """One pass over a block: (non-finite count, count beyond ±``limit``, peak |x|,
+    samples at or beyond ``clip_level``, sum of squares in float64); samples that are
+    non-finite or beyond ``limit`` (corrupt data) counted as zero.
 
-    The careful path for blocks holding NaN or Inf (it does not vectorise: ~1.5 ns a
-    sample); finite blocks take :func:`sum_squares` and numpy's max/min instead."""
+    The careful path for blocks holding NaN, Inf or absurd values (it does not
+    vectorise: ~1.5 ns a sample); others take :func:`sum_squares` and numpy's max/min."""
     non_finite = 0
+    beyond = 0
     peak = np.float32(0.0)
     clipped = 0
     sum_sq = 0.0
     zero = np.float32(0.0)
     for i in range(x.shape[0]):
         finite = np.isfinite(x[i])
-        v = x[i] if finite else zero
+        inside = finite and abs(x[i]) <= limit
+        v = x[i] if inside else zero
         a = abs(v)
         non_finite += not finite
+        beyond += finite and not inside
         peak = max(peak, a)
         clipped += a >= clip_level
         sum_sq += v * v
-    return non_finite, peak, clipped, sum_sq
+    return non_finite, beyond, peak, clipped, sum_sq
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=_REASSOC)

@@ -72,6 +72,11 @@ SCHEMA_VERSION = 1
 #: 274 dB SPL; microphones sit around 1e-2 to 1e2).
 MAX_SENSITIVITY_PA = 1e6
 
+#: Float samples beyond this (full scale = 1) are corrupt data, reported and replaced by 0
+#: like NaN: 120 dB over full scale, far above any real headroom or unscaled 16-bit floats
+#: (±32768), and far below where a frame's float32 power would overflow (~1e16).
+MAX_SAMPLE = 1e6
+
 
 @dataclasses.dataclass(frozen=True)
 class AnalysisParams:
@@ -340,6 +345,7 @@ class _Channel:
         self.peak = 0.0
         self.clipped = 0
         self.non_finite = 0
+        self.beyond = 0
         self.welch = WelchAccumulator(stft)
         self.scale = stft.density_scale()
         # Non-overlapping periodograms only (overlapped ones add little to a level distribution),
@@ -378,11 +384,12 @@ class _Channel:
         """Feed samples; ``clipped`` counts clipping in the inputs of a mix instead."""
         x = np.ascontiguousarray(x, np.float32)
         if len(x):
-            non_finite, peak, own_clipped, sum_sq = _sample_stats(x, self.params.clip_level)
+            non_finite, beyond, peak, own_clipped, sum_sq = _sample_stats(x, self.params.clip_level)
             clipped = own_clipped if clipped is None else clipped
-            if non_finite:
+            if non_finite or beyond:
                 self.non_finite += non_finite
-                x = np.where(np.isfinite(x), x, np.float32(0.0))
+                self.beyond += beyond
+                x = np.where(_usable(x), x, np.float32(0.0))
             self.peak = max(self.peak, float(peak))
             self.clipped += int(clipped)
             self.sum_sq += sum_sq
@@ -487,6 +494,11 @@ class _Channel:
         warnings: list[str] = []
         if self.non_finite:
             warnings.append(f"{self.non_finite} non-finite samples (NaN/Inf) were replaced by 0")
+        if self.beyond:
+            warnings.append(
+                f"{self.beyond} samples beyond ±{MAX_SAMPLE:g} full scale (corrupt float data)"
+                " were replaced by 0"
+            )
         if self.clipped:
             where = " in an input channel of the mix" if params.mix else ""
             warnings.append(
@@ -520,6 +532,7 @@ class _Channel:
             "clipped_samples": self.clipped,
             "clipped_fraction": self.clipped / self.samples if self.samples else 0.0,
             "non_finite_samples": self.non_finite,
+            "out_of_range_samples": self.beyond,
         }
         if sens:
             levels["rms"]["pa"] = math.sqrt(mean_sq) * sens
@@ -646,17 +659,23 @@ def frame_columns(band_sets: dict[str, list[bands_mod.Band]]) -> list[str]:
     ]
 
 
-def _sample_stats(x: np.ndarray, clip_level: float) -> tuple[int, float, int, float]:
-    """(non-finite count, peak |x|, clipped count, Σ x²) of a float32 block; see
-    :func:`_kernels.sample_stats`. A finite sum of squares proves every sample finite, and
-    then numpy's vectorised max/min give the peak (20x faster than the careful kernel)."""
+def _sample_stats(x: np.ndarray, clip_level: float) -> tuple[int, int, float, int, float]:
+    """(non-finite count, count beyond :data:`MAX_SAMPLE`, peak |x|, clipped count, Σ x²)
+    of a float32 block; see :func:`_kernels.sample_stats`. A finite sum of squares proves
+    every sample finite, and then numpy's vectorised max/min give the peak (20x faster
+    than the careful kernel)."""
     sum_sq = _kernels.sum_squares(x)
-    if not math.isfinite(sum_sq):
-        return _kernels.sample_stats(x, np.float32(clip_level))
+    peak = max(float(x.max()), -float(x.min())) if math.isfinite(sum_sq) else math.inf
+    if peak > MAX_SAMPLE:
+        return _kernels.sample_stats(x, np.float32(clip_level), np.float32(MAX_SAMPLE))
     clip = np.float32(clip_level)
-    peak = max(float(x.max()), -float(x.min()))
     clipped = int(np.count_nonzero(np.abs(x) >= clip)) if peak >= clip else 0
-    return 0, peak, clipped, sum_sq
+    return 0, 0, peak, clipped, sum_sq
+
+
+def _usable(x: np.ndarray) -> np.ndarray:
+    """Where samples are finite and within ±:data:`MAX_SAMPLE`."""
+    return np.isfinite(x) & (np.abs(x) <= np.float32(MAX_SAMPLE))
 
 
 def _refine_line_edges(lines: list[TonalLine], segments: list[Segment]) -> None:
@@ -794,7 +813,10 @@ class AudioAnalyzer:
             # clipping is the inputs': a mean of one clipped and one quiet channel is not
             # at full scale, and the mix alone hid it. Counted in sample frames.
             clip = np.float32(self.params.clip_level)
-            clipped = int(np.count_nonzero((np.abs(block) >= clip).any(axis=1)))
+            clipping = np.abs(block) >= clip
+            if clipping.any():  # NaN, Inf and corrupt values are reported as such instead
+                clipping &= _usable(block)
+            clipped = int(np.count_nonzero(clipping.any(axis=1)))
             self._channels[0].update(block.mean(axis=1), clipped=clipped)
         else:
             for c, state in enumerate(self._channels):
