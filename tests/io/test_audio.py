@@ -119,6 +119,14 @@ def test_stream_index_is_checked(samples_root):
         probe_audio(path, stream=1)
 
 
+def test_stream_index_is_checked_on_plain_audio_files(stereo_flac):
+    # it was accepted and ignored: --stream 7 on a FLAC analysed its only stream
+    path, _ = stereo_flac
+    with pytest.raises(ParameterError, match="audio stream 7 requested, file has 1"):
+        probe_audio(path, stream=7)
+    assert probe_audio(path, stream=0).channels == 2
+
+
 @pytest.mark.samples
 @pytest.mark.parametrize("entry", manifest_entries("audio"), ids=lambda e: e["path"])
 def test_real_recordings_decode_to_the_documented_sample_counts(samples_root, entry):

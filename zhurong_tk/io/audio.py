@@ -88,7 +88,7 @@ def probe_audio(
         data file with the label beside it) that names an audio file or holds
         samples in an array or a table field.
     stream : int
-        Which audio stream of a container (0 = first); ignored for plain audio.
+        Which audio stream of a container (0 = first); a plain audio file has only 0.
     signal : SignalRequest, optional
         For a PDS4 product: the table field and the sample rate, where the
         label does not settle them.
@@ -116,7 +116,10 @@ def _probe(
             return _probe_pds4(label, stream, signal)
     if kind is Kind.AUDIO:
         try:
-            return _probe_soundfile(path), None
+            info = _probe_soundfile(path)
+            if stream != 0:  # a plain audio file is one stream: asking for another is a slip
+                raise ParameterError(f"{path}: audio stream {stream} requested, file has 1")
+            return info, None
         except MediaReadError:
             if fmt not in ("MP3", "OGG"):  # FFmpeg knows some MP3/Opus variants libsndfile refuses
                 raise
