@@ -78,6 +78,34 @@ def test_pixel_limit_is_configurable(tmp_path, monkeypatch):
         max_pixels_default()
 
 
+def _png_header_only(path, width, height):
+    """A PNG whose header claims ``width`` × ``height`` grey pixels (no image data)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path
+
+
+def test_pixel_limit_can_be_raised_past_pillows_own(tmp_path):
+    # Pillow refuses above 2 x its MAX_IMAGE_PIXELS (179 MP) whatever the user's limit was,
+    # and the message then named the user's limit: "claims 201,840,000, above 300,000,000"
+    path = _png_header_only(tmp_path / "mosaic.png", 17_400, 11_600)
+    info = probe_image(path, max_pixels=300_000_000)
+    assert (info.width, info.height) == (17_400, 11_600)
+    with pytest.raises(MediaReadError, match="201,840,000 pixels, above the limit of 150,000,000"):
+        probe_image(path, max_pixels=150_000_000)
+    from PIL import Image
+
+    assert Image.MAX_IMAGE_PIXELS == 89_478_485  # Pillow's own guard is left as it was
+
+
 def test_verify_catches_corrupt_data_behind_a_valid_header(tmp_path):
     _, data = cv2.imencode(
         ".png", np.arange(64 * 64, dtype=np.uint16).reshape(64, 64).astype(np.uint8)

@@ -7,10 +7,13 @@ cv2, which keeps 16-bit depth and handles TIFF/PNG/JPEG/JPEG 2000.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
+import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +87,28 @@ def max_pixels_default() -> int:
     return limit
 
 
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _opened(path: str | os.PathLike[str], limit: int) -> Iterator[Image.Image]:
+    """``Image.open(path)`` with Pillow's own size guard moved up to ``limit``.
+
+    Pillow refuses images above twice its ``MAX_IMAGE_PIXELS`` (179 MP) whatever limit
+    the user set; ours is checked on the header's size instead.
+    """
+    with _PILLOW_LIMIT_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        saved = Image.MAX_IMAGE_PIXELS
+        if saved is not None and limit > saved:
+            Image.MAX_IMAGE_PIXELS = limit
+        try:
+            with Image.open(path) as im:
+                yield im
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
 def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> ImageInfo:
     """Describe an image from its header, refusing absurd sizes and truncated files.
 
@@ -111,20 +136,18 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) 
     if kind is not Kind.IMAGE:
         raise UnsupportedFormatError(path, f"not an image (content is {describe(kind, fmt)})")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                width, height = im.size
-                mode = im.mode
-                bands = len(im.getbands())
-                pil_format = im.format or fmt
-                dtype = _pixel_dtype(im, Path(path))
-                if mode == "P":  # palette images decode to colour, with alpha if transparent
-                    bands = 4 if "transparency" in im.info else 3
-                orientation = _orientation(im)
-                if pil_format == "TIFF":  # the stored size (newer Pillows give it upright)
-                    width = int(im.tag_v2.get(256, width))
-                    height = int(im.tag_v2.get(257, height))
+        with _opened(path, limit) as im:
+            width, height = im.size
+            mode = im.mode
+            bands = len(im.getbands())
+            pil_format = im.format or fmt
+            dtype = _pixel_dtype(im, Path(path))
+            if mode == "P":  # palette images decode to colour, with alpha if transparent
+                bands = 4 if "transparency" in im.info else 3
+            orientation = _orientation(im)
+            if pil_format == "TIFF":  # the stored size (newer Pillows give it upright)
+                width = int(im.tag_v2.get(256, width))
+                height = int(im.tag_v2.get(257, height))
     except Image.DecompressionBombError as exc:
         claimed = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"claims {int(claimed.group(1)):,} pixels" if claimed else "is too large"
@@ -139,7 +162,7 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) 
         raise MediaReadError(
             path,
             f"image is {width}×{height} = {width * height:,} pixels, above the limit of {limit:,} "
-            "(raise it with max_pixels or ZHURONG_TK_MAX_PIXELS)",
+            "(raise it with --max-pixels, max_pixels= or ZHURONG_TK_MAX_PIXELS)",
         )
     problem = _tail_problem(Path(path), pil_format)
     if problem:
@@ -335,7 +358,7 @@ def _probe_pds4_image(path: str | os.PathLike[str], limit: int) -> ImageInfo:
         raise MediaReadError(
             path,
             f"image is {width}×{height} = {width * height:,} pixels, above the limit of {limit:,} "
-            "(raise it with max_pixels or ZHURONG_TK_MAX_PIXELS)",
+            "(raise it with --max-pixels, max_pixels= or ZHURONG_TK_MAX_PIXELS)",
         )
     element = array.data_type or ""
     dtype = (
@@ -377,11 +400,10 @@ def verify_image(path: str | os.PathLike[str], *, max_pixels: int | None = None)
     info = probe_image(path, max_pixels=max_pixels)
     if _plain_jpeg(info):
         _decode_jpeg(path, np.fromfile(os.fspath(path), dtype=np.uint8), info.channels, 1)
+    limit = max_pixels_default() if max_pixels is None else max_pixels
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()
+        with _opened(path, limit) as im:
+            im.load()
     except (OSError, SyntaxError, ValueError) as exc:
         raise MediaReadError(path, f"{info.format} data do not decode ({exc})") from None
     return info
