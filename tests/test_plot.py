@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from matplotlib.figure import Figure
 
 from zhurong_tk import plot
@@ -68,3 +69,24 @@ def test_psd_figure_labels_its_log_axes_in_plain_text(rng):
     assert x_labels == ["50", "100", "200", "500", "1k", "2k", "5k"]
     assert {"1e-06", "1e-08", "1e-10"} <= set(y_labels)
     assert not any("$" in text for text in x_labels + y_labels)
+
+
+def test_a_tonal_line_is_drawn_over_its_whole_reported_span():
+    # a 10 s tone's long windows are centred 1.5-8.5 s: it was drawn over 1.53-8.45 s only
+    from types import SimpleNamespace
+
+    from zhurong_tk.plot import line_track
+
+    times = np.arange(1.53, 8.46, 0.5)
+    line = SimpleNamespace(
+        start_s=0.0, end_s=10.0, freq_hz=1000.0, times_s=times, freqs_hz=1000.0 + 0.1 * times
+    )
+    t, f = line_track(line)
+    assert t[0] == 0.0 and t[-1] == 10.0
+    assert np.all(np.diff(t) > 0)
+    assert f[0] == pytest.approx(1000.153) and f[-1] == pytest.approx(1000.0 + 0.1 * times[-1])
+    # the windows outside a shorter line's span are not drawn
+    t, f = line_track(SimpleNamespace(**{**vars(line), "start_s": 3.0, "end_s": 6.0}))
+    assert (
+        t[0] == 3.0 and t[-1] == 6.0 and len(t) == 2 + np.count_nonzero((times >= 3) & (times <= 6))
+    )

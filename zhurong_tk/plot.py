@@ -52,6 +52,20 @@ def _log_rows(
     return edges, rows
 
 
+def line_track(line: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Times and frequencies to draw a tonal line with, from its ``start_s`` to its
+    ``end_s``: its long windows' centres lie up to half a window inside its span, so
+    the first and last frequencies are held out to the span's edges."""
+    sel = (line.times_s >= line.start_s) & (line.times_s <= line.end_s)
+    t, f = line.times_s[sel], line.freqs_hz[sel]
+    if len(t) == 0:
+        return np.array([line.start_s, line.end_s]), np.array([line.freq_hz, line.freq_hz])
+    return (
+        np.concatenate([[line.start_s], t, [line.end_s]]),
+        np.concatenate([[f[0]], f, [f[-1]]]),
+    )
+
+
 def spectrogram_figure(
     times_s: np.ndarray,
     freqs: np.ndarray,
@@ -118,13 +132,12 @@ def spectrogram_figure(
     )
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=colour_ax, label=units)
     for line in tonal_lines:
-        sel = (line.times_s >= line.start_s - 1) & (line.times_s <= line.end_s + 1)
-        t = np.clip(line.times_s[sel], line.start_s, line.end_s)
+        t, f = line_track(line)
         numbers = [h.number for h in line.harmonics] or [1]
         for n in numbers:
             ax.plot(
                 t,
-                to_y(line.freqs_hz[sel] * n),
+                to_y(f * n),
                 color="#00e5ff",
                 lw=1.2 if n == 1 else 0.7,
                 ls="-" if n == 1 else "--",
