@@ -615,6 +615,12 @@ def _profiles(grey, resp, x0, y0, dx, dy, n, half, n_tiles):
     return prof
 
 
+def _searchable(dy: float, cfg: TrackConfig) -> bool:
+    """Whether a line whose unit direction has row component ``dy`` is steep enough to
+    measure: ``min_elevation_deg`` less :data:`SEARCH_MARGIN_DEG`."""
+    return abs(dy) >= math.sin(math.radians(cfg.min_elevation_deg - SEARCH_MARGIN_DEG))
+
+
 def _examine(
     grey: np.ndarray,
     resp: np.ndarray,
@@ -637,7 +643,7 @@ def _examine(
     min_len = cfg.min_length * diag
     half = max(8, int(0.12 * w))
     x0, y0, dx, dy, n = _line_through(phi, rho, w, h)
-    if n < min_len or abs(dy) < math.sin(math.radians(cfg.min_elevation_deg - SEARCH_MARGIN_DEG)):
+    if n < min_len or not _searchable(dy, cfg):
         return None
     # pass 1: where is the floor of a trough near this line?
     prof = _profiles(grey, resp, x0, y0, dx, dy, n, half, n_tiles)
@@ -691,7 +697,7 @@ def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors,
     phi = math.atan2(-ldx, ldy) % math.pi  # normal angle
     rho = px * math.cos(phi) + py * math.sin(phi)
     x0, y0, dx, dy, n = _line_through(phi, rho, w, h)
-    if n < min_len or abs(dy) < math.sin(math.radians(cfg.min_elevation_deg - SEARCH_MARGIN_DEG)):
+    if n < min_len or not _searchable(dy, cfg):
         return None
     expected = np.clip(slope * (y0 + np.arange(n) * dy) + intercept, 2.0, 0.15 * w)
     prof = np.zeros((n, 6))
