@@ -169,6 +169,70 @@ def test_a_steady_tone_s_noise_floor_is_not_above_its_level(tmp_path, run, rng):
     assert abs(quiet.snr_db) < 1.0
 
 
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
+def test_a_steady_pure_tone_has_no_impulses_and_no_activity(tmp_path, run, subtype):
+    # a 24-bit tone's far bands flicker at the float32 spectra's rounding, 140 dB down:
+    # summed over thirty bands they made a phantom 30-dB onset every few frames
+    sr = 48_000
+    t = np.arange(10 * sr) / sr
+    path = tmp_path / "tone.wav"
+    sf.write(path, 0.5 * np.sin(2 * np.pi * 440 * t), sr, subtype=subtype)
+    ch = run(path).channels[0]
+    assert ch.impulses == []
+    assert ch.segments == []
+
+
+def test_a_click_in_a_noise_free_tone_is_one_short_impulsive_segment(tmp_path, run):
+    # the tone's bands 120-150 dB down swing 8 dB with its phase: they kept the click's
+    # segment alive from the file's start to its end, labelled broadband
+    sr = 48_000
+    x = 0.5 * np.sin(2 * np.pi * 440 * np.arange(10 * sr) / sr)
+    x[5 * sr] += 0.45
+    sf.write(tmp_path / "click.wav", x.astype(np.float32), sr, subtype="FLOAT")
+    ch = run(tmp_path / "click.wav").channels[0]
+    (click,) = ch.impulses
+    assert click.time_s == pytest.approx(5.0, abs=0.015)  # a hop is 10.7 ms
+    (seg,) = ch.segments
+    assert seg.kind == "impulsive"
+    assert seg.start_s == pytest.approx(5.0, abs=0.05) and seg.end_s - seg.start_s < 0.2
+
+
+@pytest.mark.parametrize("block", [4096, 1 << 20])
+def test_a_zero_filled_nan_gap_makes_no_impulse_or_segment(block):
+    # the repair's edges are steps in the waveform; split across blocks they stay one stretch
+    sr = 48_000
+    x = (0.5 * np.sin(2 * np.pi * 440 * np.arange(10 * sr) / sr)).astype(np.float32)
+    x[4 * sr : 4 * sr + 4800] = np.nan
+    x[7 * sr] += 0.45  # a real click stays
+    analyzer = AudioAnalyzer(sr=sr, channels=1)
+    try:
+        for i in range(0, len(x), block):
+            analyzer.update(x[i : i + block])
+        result = analyzer.result()
+    finally:
+        analyzer.close()
+    ch = result.channels[0]
+    assert ch.levels["non_finite_samples"] == 4800
+    assert ch.levels["zero_filled_stretches"] == 1
+    (click,) = ch.impulses
+    assert click.time_s == pytest.approx(7.0, abs=0.015)
+    assert [(round(s.start_s), s.kind) for s in ch.segments] == [(7, "impulsive")]
+    assert any("edges of zero-filled samples were left out" in w for w in result.warnings)
+    close_analysis(result)
+
+
+def test_near_spans_and_zero_filled_stretches():
+    from zhurong_tk.audio.analyze import _add_repairs, near_spans
+
+    repairs: list[list[int]] = []
+    _add_repairs(repairs, np.array([1, 0, 0, 1, 0], bool), 0)
+    _add_repairs(repairs, np.array([0, 1, 1, 0, 0], bool), 5)  # continues the last stretch
+    assert repairs == [[1, 3], [4, 6], [8, 10]]
+    spans = np.array([[1.0, 2.0], [5.0, 5.5]])
+    near = near_spans([0.85, 0.95, 1.5, 2.05, 2.2, 4.95, 5.58, 9.0], spans, 0.1)
+    assert near.tolist() == [False, True, True, True, False, True, True, False]
+
+
 def test_spectrogram_columns_are_in_the_psd_units(rng):
     # white noise of variance 0.01 at 8 kHz: a flat one-sided PSD of 2 * 0.01 / 8000 per Hz
     x = rng.standard_normal(8000 * 30).astype(np.float32) * 0.1

@@ -204,7 +204,7 @@ def test_frame_levels_match_numpy(rng):
     for part in (slice(0, first), slice(first, n_frames)):
         _kernels.frame_levels(
             rows[part], band_col, 0.25, energy[part], 256, *third, prev, hist,
-            LEVEL_MIN_DB, LEVEL_STEP_DB, onset[part],
+            LEVEL_MIN_DB, LEVEL_STEP_DB, 90.0, onset[part],
         )  # fmt: skip
     power = (bands_in * 0.25).astype(np.float32)
     np.testing.assert_allclose(rows[:, 1], np.sqrt(energy / 256), rtol=1e-6)
@@ -217,7 +217,7 @@ def test_frame_levels_match_numpy(rng):
     assert np.abs(hist - ref).sum() <= 2  # float32 vs float64 rounding at a cell edge
     assert hist[:, 0].tolist() == [1] * n_bands + [1]  # the silent frame and the empty one
     third_db = 10 * np.log10(np.maximum(power[:, third[0] : third[1]].astype(np.float64), 1e-30))
-    np.testing.assert_allclose(onset, onset_strength(third_db), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(onset, onset_strength(third_db, 90.0), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(prev, third_db[-1])
 
 

@@ -502,7 +502,7 @@ def _level_cell(power, db_min, db_step, n_cells):  # pragma: no cover - jitted
 @njit(cache=True, nogil=True)
 def frame_levels(
     rows, band_col, band_factor, energy, n_fft, third_lo, third_hi, prev_third, level_hist,
-    db_min, db_step, onset,
+    db_min, db_step, onset_range_db, onset,
 ):  # fmt: skip  # pragma: no cover - jitted
     """The per-frame band work after :func:`reduce_frames`, in place on the frame table.
 
@@ -515,6 +515,8 @@ def frame_levels(
     before; NaN before the first frame. Left holding the last frame's.
     level_hist : (n_bands + 1, n_cells) int64 — each band's level and, in the last row, the
     frame's mean-square level, counted in cells (see :func:`_level_cell`)
+    onset_range_db : levels more than this far under the frame's loudest third-octave band
+    count as that far under it (see :func:`zhurong_tk.audio.impulses.onset_strength`)
     onset : (n_frames,) float32 — onset strength: the third-octave levels' rises since the
     frame before, summed (dB), as :func:`zhurong_tk.audio.impulses.onset_strength`; silence
     counts as -300 dB
@@ -530,9 +532,13 @@ def frame_levels(
             power = rows[t, band_col + j] * band_factor
             rows[t, band_col + j] = power
             level_hist[j, _level_cell(power, db_min, db_step, n_cells)] += 1
+        loudest = 1e-30
+        for j in range(third_lo, third_hi):
+            loudest = max(loudest, np.float64(rows[t, band_col + j]))
+        lowest = 10.0 * np.log10(loudest) - onset_range_db
         rise = 0.0
         for j in range(third_lo, third_hi):
-            level = 10.0 * np.log10(max(np.float64(rows[t, band_col + j]), 1e-30))
+            level = max(10.0 * np.log10(max(np.float64(rows[t, band_col + j]), 1e-30)), lowest)
             before = prev_third[j - third_lo]
             if level > before:  # False while ``before`` is NaN: the first frame has no rise
                 rise += level - before

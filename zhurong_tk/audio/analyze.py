@@ -30,6 +30,7 @@ from zhurong_tk.audio import features as features_mod
 from zhurong_tk.audio.frames_csv import CsvLayout, FramesCsv, FrameSink
 from zhurong_tk.audio.framestore import FrameStore
 from zhurong_tk.audio.impulses import (
+    ONSET_RANGE_DB,
     Impulse,
     ImpulseTrain,
     detect_impulses,
@@ -346,6 +347,8 @@ class _Channel:
         self.clipped = 0
         self.non_finite = 0
         self.beyond = 0
+        # [start, end) samples of each zero-filled stretch, to tell its edges' clicks from sound
+        self.repairs: list[list[int]] = []
         self.welch = WelchAccumulator(stft)
         self.scale = stft.density_scale()
         # Non-overlapping periodograms only (overlapped ones add little to a level distribution),
@@ -389,7 +392,9 @@ class _Channel:
             if non_finite or beyond:
                 self.non_finite += non_finite
                 self.beyond += beyond
-                x = np.where(_usable(x), x, np.float32(0.0))
+                usable = _usable(x)
+                _add_repairs(self.repairs, usable, self.samples)
+                x = np.where(usable, x, np.float32(0.0))
             self.peak = max(self.peak, float(peak))
             self.clipped += int(clipped)
             self.sum_sq += sum_sq
@@ -473,6 +478,7 @@ class _Channel:
             self._level_hist,
             LEVEL_MIN_DB,
             LEVEL_STEP_DB,
+            ONSET_RANGE_DB,
             onset,
         )
         self._onset.append(onset)
@@ -533,6 +539,7 @@ class _Channel:
             "clipped_fraction": self.clipped / self.samples if self.samples else 0.0,
             "non_finite_samples": self.non_finite,
             "out_of_range_samples": self.beyond,
+            "zero_filled_stretches": len(self.repairs),
         }
         if sens:
             levels["rms"]["pa"] = math.sqrt(mean_sq) * sens
@@ -601,6 +608,16 @@ class _Channel:
             hop_s=hop_s,
             onset_offset_s=-stft.n_fft / 4 / stft.sr,
         )
+        repairs = np.asarray(self.repairs, np.float64).reshape(-1, 2) / stft.sr
+        near = near_spans([imp.time_s for imp in impulses], repairs, stft.n_fft / stft.sr)
+        if near.any():
+            # a zero-filled stretch's edges are steps in the waveform: clicks of the repair's
+            # making, not of the recording's
+            warnings.append(
+                f"{int(near.sum())} onsets at the edges of zero-filled samples were left out"
+                " of the impulses"
+            )
+            impulses = [imp for imp, at in zip(impulses, near, strict=True) if not at]
         trains = impulse_trains(impulses)
         centres = np.array([b.centre_hz for b in self.band_sets["octave"]])
         wide = np.array([b.bins(stft.sr / stft.n_fft) >= 4 for b in self.band_sets["octave"]], bool)
@@ -615,6 +632,7 @@ class _Channel:
             frame_s=stft.n_fft / stft.sr,
             config=params.segments,
         )
+        segs = _set_aside_repairs(segs, repairs, stft.n_fft / stft.sr)
         _refine_line_edges(lines, segs)
         if len(octave_db):
             quiet = background_rows(times, params.segments)
@@ -671,6 +689,54 @@ def _sample_stats(x: np.ndarray, clip_level: float) -> tuple[int, int, float, in
     clip = np.float32(clip_level)
     clipped = int(np.count_nonzero(np.abs(x) >= clip)) if peak >= clip else 0
     return 0, 0, peak, clipped, sum_sq
+
+
+#: Zero-filled stretches remembered per channel; a file with more has damage throughout
+MAX_REPAIRS = 100_000
+
+
+def _add_repairs(repairs: list[list[int]], usable: np.ndarray, offset: int) -> None:
+    """Append the ``[start, end)`` samples of ``usable``'s false runs, shifted by
+    ``offset``, to ``repairs``; a run continuing the last one extends it."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[True], usable, [True]]).view(np.int8)))
+    for start, end in zip(edges[::2] + offset, edges[1::2] + offset, strict=True):
+        if repairs and repairs[-1][1] == start:
+            repairs[-1][1] = int(end)
+        elif len(repairs) < MAX_REPAIRS:
+            repairs.append([int(start), int(end)])
+
+
+def near_spans(times_s: list[float], spans_s: np.ndarray, margin_s: float) -> np.ndarray:
+    """Whether each time lies within ``margin_s`` of one of ``spans_s`` (sorted, disjoint
+    ``(n, 2)`` start and end times)."""
+    times = np.asarray(times_s, np.float64)
+    if len(spans_s) == 0 or len(times) == 0:
+        return np.zeros(len(times), bool)
+    # the last span starting before t + margin ends latest of those that could reach t
+    i = np.searchsorted(spans_s[:, 0], times + margin_s, side="right") - 1
+    return (i >= 0) & (times <= spans_s[np.maximum(i, 0), 1] + margin_s)
+
+
+def _set_aside_repairs(segments: list[Segment], spans_s: np.ndarray, margin_s: float) -> list:
+    """Drop the segments that lie within a zero-filled stretch and a frame about it (the
+    repair's silence and edges, not sound); note the repaired seconds in the others."""
+    if len(spans_s) == 0:
+        return segments
+    kept = []
+    for seg in segments:
+        lo = np.searchsorted(spans_s[:, 1], seg.start_s - margin_s, side="left")
+        hi = np.searchsorted(spans_s[:, 0], seg.end_s + margin_s, side="right")
+        inside = spans_s[lo:hi]
+        if len(inside) == 1 and (
+            inside[0, 0] - margin_s <= seg.start_s and seg.end_s <= inside[0, 1] + margin_s
+        ):
+            continue
+        overlap = np.minimum(inside[:, 1], seg.end_s) - np.maximum(inside[:, 0], seg.start_s)
+        repaired = float(np.maximum(overlap, 0.0).sum())
+        if repaired > 0:
+            seg.evidence["zero_filled_s"] = round(repaired, 3)
+        kept.append(seg)
+    return kept
 
 
 def _usable(x: np.ndarray) -> np.ndarray:

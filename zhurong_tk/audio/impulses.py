@@ -29,16 +29,24 @@ class ImpulseTrain:
     regularity_cv: float  # std/mean of the intervals: 0 is a perfect metronome
 
 
-def onset_strength(band_db: np.ndarray) -> np.ndarray:
+#: A band more than this far under its frame's loudest band counts as that far under it: the
+#: float32 spectra's rounding lies about 140 dB down, and a steady 24-bit tone's far bands,
+#: flickering at that level, summed to phantom onsets of 30 dB
+ONSET_RANGE_DB = 120.0
+
+
+def onset_strength(band_db: np.ndarray, range_db: float = ONSET_RANGE_DB) -> np.ndarray:
     """Positive frame-to-frame increase of band levels, summed over bands (dB).
 
     ``band_db`` is ``(n_frames, n_bands)`` (third-octave band levels). This is
     spectral flux on a log filterbank, as librosa's onset strength on a
-    mel spectrogram, but on fractional-octave bands.
+    mel spectrogram, but on fractional-octave bands. Levels more than
+    ``range_db`` under the frame's loudest band are raised to that floor.
     """
     if len(band_db) < 2:
         return np.zeros(len(band_db))
     finite = np.where(np.isfinite(band_db), band_db, -300.0)  # silence: a very low, finite level
+    finite = np.maximum(finite, finite.max(axis=1, keepdims=True) - range_db)
     diff = np.diff(finite, axis=0, prepend=finite[:1])
     return np.maximum(diff, 0.0).sum(axis=1)
 

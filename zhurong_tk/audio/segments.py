@@ -28,6 +28,12 @@ from zhurong_tk.errors import ParameterError
 #: Band levels at or below this are digital silence (no power at all), not a quiet band.
 SILENCE_DB = -290.0
 
+#: A band more than this far under its frame's loudest band counts as that far under it: it
+#: holds only the window's leakage and the float32 rounding, which swing by several dB with
+#: a steady tone's phase, or drop to exactly nothing (bands of a noise-free tone swinging
+#: 8 dB at -140 dB kept one click's segment alive over the whole file)
+RANGE_DB = 100.0
+
 
 @dataclasses.dataclass(frozen=True)
 class SegmentConfig:
@@ -235,6 +241,9 @@ def segment(
     _kernels.running_mean_columns(linear, 3, power)
     del linear
     band_db = 10.0 * np.log10(np.maximum(power, np.float32(1e-30)))
+    loudest = band_db.max(axis=1, keepdims=True)
+    np.maximum(band_db, np.where(loudest > SILENCE_DB, loudest - RANGE_DB, -300.0), out=band_db)
+    np.power(np.float32(10.0), np.multiply(band_db, np.float32(0.1), out=power), out=power)
     level_floor = band_background(band_db[quiet], config.background_percentile)[0].astype(
         np.float32
     )
