@@ -133,6 +133,32 @@ def test_frames_csv_on_a_full_disk_is_a_write_error_naming_it(tmp_path, monkeypa
     assert not (tmp_path / "out").exists()
 
 
+def test_a_run_failing_in_its_last_export_leaves_nothing_for_the_rerun(tmp_path, monkeypatch):
+    # report.json, frames.csv, the figures and the first export were written: they stayed,
+    # and the re-run without --overwrite refused them
+    from zhurong_tk.audio import export as export_mod
+
+    real_export = export_mod.export
+
+    def export(path, target, **kw):
+        if "band_hz" in kw:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_export(path, target, **kw)
+
+    path = tmp_path / "egress.wav"
+    synth_audio.write(path, synth_audio.egress_scene(duration_s=10.0), sr=8000, truth=False)
+    monkeypatch.setattr(export_mod, "export", export)
+    kw = {"export_denoised": "denoised.wav", "bandpass": (100.0, 1000.0)}
+    with pytest.raises(OSError, match="Input/output"):
+        analyze_to_folder(path, tmp_path / "out", **kw)
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setattr(export_mod, "export", real_export)
+    _, names = analyze_to_folder(path, tmp_path / "out", **kw)
+    assert names[:2] == ["report.json", "frames.csv"]
+    assert {"denoised.wav", "bandpass_100-1000Hz.wav"} <= set(names)
+    assert all((tmp_path / "out" / name).is_file() for name in names)
+
+
 def test_levels_of_a_known_sine_in_dbfs_and_spl(tmp_path, run):
     sr = 48_000
     t = np.arange(2 * sr) / sr

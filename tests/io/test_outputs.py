@@ -176,3 +176,19 @@ def test_finish_never_follows_a_recorded_path_out_of_the_folder(tmp_path):
     out = OutputDir(folder, overwrite=True)
     out.text("r.json", "{}")
     assert out.finish("audio analyze") == []
+
+
+def test_a_run_that_fails_takes_its_files_and_new_folder_with_it(tmp_path):
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "mine.txt").write_text("not the run's")
+    for folder in ("new", "kept"):
+        with pytest.raises(OSError, match="export failed"), OutputDir(tmp_path / folder) as out:
+            out.text("report.json", "{}")
+            (out / "export.wav").write_bytes(b"RIFF")
+            out.adopt("export.wav")
+            raise OSError("export failed")
+    assert not (tmp_path / "new").exists()
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["mine.txt"]
+    with OutputDir(tmp_path / "kept") as out:  # the re-run needs no overwrite
+        out.text("report.json", "{}")
+    assert (tmp_path / "kept" / "report.json").read_text() == "{}"

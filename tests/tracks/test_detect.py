@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import operator
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 
 from tests.conftest import BAD
 from zhurong_tk.cli.main import cli
-from zhurong_tk.errors import MediaReadError, ParameterError
+from zhurong_tk.errors import MediaReadError, OutputWriteError, ParameterError
 from zhurong_tk.io._ffmpeg import cv2
 from zhurong_tk.synth import tracks as synth_tracks
 from zhurong_tk.tracks import CameraModel, TrackConfig, detect_tracks
@@ -358,6 +359,25 @@ def test_missing_pixels_in_a_float_image_are_reported_not_fatal(tmp_path):
     assert len(result.tracks) == len(clean.tracks)
     assert report["warnings"] == ["11 non-finite pixel values (NaN/Inf) were treated as missing"]
     assert (tmp_path / "out" / "overlay.png").stat().st_size > 0
+
+
+def test_a_run_failing_at_its_report_leaves_no_overlay_for_the_rerun(tmp_path, monkeypatch):
+    from zhurong_tk.io.outputs import OutputDir
+
+    path = tmp_path / "scene.png"
+    cv2.imwrite(str(path), synth_tracks.render(synth_tracks.track_scene(seed=4, n_ruts=2)))
+
+    def full(self, name, obj):
+        raise OutputWriteError(self.path / name, "No space left on device", errno.ENOSPC)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(OutputDir, "json", full)
+        with pytest.raises(OutputWriteError, match="No space"):
+            detect_to_folder(path, tmp_path / "out", debug_images=True)
+    assert not (tmp_path / "out").exists()
+    result, _ = detect_to_folder(path, tmp_path / "out", debug_images=True)
+    assert len(result.tracks) == 2
+    assert (tmp_path / "out" / "overlay.png").is_file()
 
 
 def _same_ruts(found, expected):

@@ -10,7 +10,6 @@ into a fixed number of columns.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import logging
@@ -1141,65 +1140,70 @@ def analyze_to_folder(
             if re.fullmatch(r"(spectrogram|psd)(_ch\d+)?\.png", p.name)
         ]
     out.check_free(*planned)
-    # frames.csv is formatted during the pass, on the core the reduction stage leaves idle
-    folder_existed = out.path.is_dir()
-    result: AudioAnalysis | None = None
-    try:
-        sensitivity_pa = params.sensitivity_pa if params is not None else None
-        with (
-            out.atomic("frames.csv") as csv_path,
-            FramesCsv(csv_path, sensitivity_pa=sensitivity_pa) as csv_sink,
-        ):
-            result = analyze(
-                path, params, stream=stream, signal=signal, progress=progress, frame_sink=csv_sink
+    with out:  # a failed run leaves no file (nor a folder it made) behind
+        # frames.csv is formatted during the pass, on the core the reduction stage leaves idle
+        result: AudioAnalysis | None = None
+        try:
+            sensitivity_pa = params.sensitivity_pa if params is not None else None
+            with (
+                out.atomic("frames.csv") as csv_path,
+                FramesCsv(csv_path, sensitivity_pa=sensitivity_pa) as csv_sink,
+            ):
+                result = analyze(
+                    path,
+                    params,
+                    stream=stream,
+                    signal=signal,
+                    progress=progress,
+                    frame_sink=csv_sink,
+                )
+                csv_sink.finish()
+        except BaseException:
+            if result is not None:
+                close_analysis(result)
+            raise
+        nyquist = result.sr / 2
+        if bandpass_name and bandpass[0] >= nyquist:
+            # an all-zero file would look like a result
+            result.warnings.append(
+                f"--bandpass {bandpass[0]:g}-{bandpass[1]:g} Hz lies above the Nyquist frequency"
+                f" ({nyquist:g} Hz): {bandpass_name} not written"
             )
-            csv_sink.finish()
-    except BaseException:
-        if result is not None:
+            bandpass_name = None
+        try:
+            names = write_outputs(
+                result,
+                out,
+                log_freq=log_freq,
+                title=os.path.basename(os.fspath(path)),
+                frames_csv=False,
+            )
+            names.insert(1, "frames.csv")
+        finally:
             close_analysis(result)
-        if not folder_existed:  # a failed input leaves no empty result folder behind
-            with contextlib.suppress(OSError):
-                out.path.rmdir()
-        raise
-    nyquist = result.sr / 2
-    if bandpass_name and bandpass[0] >= nyquist:
-        # an all-zero file would look like a result
-        result.warnings.append(
-            f"--bandpass {bandpass[0]:g}-{bandpass[1]:g} Hz lies above the Nyquist frequency"
-            f" ({nyquist:g} Hz): {bandpass_name} not written"
-        )
-        bandpass_name = None
-    try:
-        names = write_outputs(
-            result,
-            out,
-            log_freq=log_freq,
-            title=os.path.basename(os.fspath(path)),
-            frames_csv=False,
-        )
-        names.insert(1, "frames.csv")
-    finally:
-        close_analysis(result)
-    common = {
-        "n_fft": result.stft.n_fft,
-        "mix": result.params.mix,
-        "stream": stream,
-        "signal": signal,
-        "overwrite": overwrite,
-    }
-    if export_denoised:
-        floors = [
-            ch.noise_floor / (result.params.sensitivity_pa or 1.0) ** 2 for ch in result.channels
-        ]
-        export_mod.export(
-            path,
-            out / export_denoised,
-            noise_floors=floors,
-            **common,
-        )
-        names.append(export_denoised)
-    if bandpass_name:
-        export_mod.export(path, out / bandpass_name, band_hz=bandpass, **common)
-        names.append(bandpass_name)
-    out.finish("audio analyze", names)
-    return result, names
+        common = {
+            "n_fft": result.stft.n_fft,
+            "mix": result.params.mix,
+            "stream": stream,
+            "signal": signal,
+            "overwrite": overwrite,
+        }
+        if export_denoised:
+            floors = [
+                ch.noise_floor / (result.params.sensitivity_pa or 1.0) ** 2
+                for ch in result.channels
+            ]
+            export_mod.export(
+                path,
+                out / export_denoised,
+                noise_floors=floors,
+                **common,
+            )
+            out.adopt(export_denoised)
+            names.append(export_denoised)
+        if bandpass_name:
+            export_mod.export(path, out / bandpass_name, band_hz=bandpass, **common)
+            out.adopt(bandpass_name)
+            names.append(bandpass_name)
+        out.finish("audio analyze")
+        return result, names

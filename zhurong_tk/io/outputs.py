@@ -239,7 +239,7 @@ def check_folder_writable(path: str | os.PathLike[str]) -> None:
 
 
 class OutputDir:
-    """A results folder whose files are written atomically and never clobbered.
+    r"""A results folder whose files are written atomically and never clobbered.
 
     Parameters
     ----------
@@ -251,8 +251,11 @@ class OutputDir:
 
     Examples
     --------
-    >>> out = OutputDir(tmp_path / "run")          # doctest: +SKIP
-    >>> out.json("report.json", {"schema": ...})   # doctest: +SKIP
+    >>> with OutputDir(tmp_path / "run") as out:   # doctest: +SKIP
+    ...     out.json("report.json", {"schema": ...})
+
+    As a context manager it :meth:`abandon`\ s a run that raises: the files written
+    so far go, so a failed run leaves nothing in the way of the next one.
     """
 
     #: The folder's record of which command wrote which file (see :meth:`finish`).
@@ -263,6 +266,30 @@ class OutputDir:
         self.overwrite = overwrite
         self.written: list[str] = []
         check_folder_writable(self.path)
+        self._folder_existed = self.path.is_dir()
+
+    def __enter__(self) -> OutputDir:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is not None:
+            self.abandon()
+
+    def adopt(self, name: str) -> None:
+        """Count ``name``, written into the folder past this object, as this run's file."""
+        self.written.append(name)
+
+    def abandon(self) -> None:
+        """Undo a run that failed: remove the files it wrote, and the folder if the run
+        made it and left it empty. Without this, a run that failed after its first file
+        left that file behind, and the re-run refused to overwrite it."""
+        for name in self.written:
+            with contextlib.suppress(OSError):
+                (self.path / name).unlink()
+        self.written.clear()
+        if not self._folder_existed:
+            with contextlib.suppress(OSError):
+                self.path.rmdir()
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name

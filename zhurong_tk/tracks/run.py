@@ -178,12 +178,13 @@ def detect_to_folder(
     ok, png = cv2.imencode(".png", overlay_image(image, reduced))
     if not ok:
         raise ParameterError("could not encode overlay.png")
-    out.bytes("overlay.png", png.tobytes())
-    if debug_images:
-        out.bytes("response.png", _map_png(result.maps["response"]))
-        out.bytes("votes.png", _map_png(result.maps["votes"]))
-    out.json("report.json", doc)
-    out.finish("tracks detect")
+    with out:  # a failed run leaves no overlay in the way of the next
+        out.bytes("overlay.png", png.tobytes())
+        if debug_images:
+            out.bytes("response.png", _map_png(result.maps["response"]))
+            out.bytes("votes.png", _map_png(result.maps["votes"]))
+        out.json("report.json", doc)
+        out.finish("tracks detect")
     return result, doc
 
 

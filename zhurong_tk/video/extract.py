@@ -278,7 +278,8 @@ def extract_frames(
     # the decoder's threads already use the cores; cv2's own pool would only contend
     cv2.setNumThreads(1)
     try:
-        return _extract(path, out, selection, progress)
+        with out:  # a failed run leaves none of its frames in the way of the next
+            return _extract(path, out, selection, progress)
     finally:
         cv2.setNumThreads(threads)
 
