@@ -57,6 +57,23 @@ def test_bad_images_name_the_problem(name, reason):
         read_image(BAD / name)
 
 
+def test_a_corrupt_tiff_strip_is_an_error_not_a_line_on_stderr(capfd):
+    # cv2 returned the damaged pixels and libtiff's complaint went to the terminal only
+    with pytest.raises(MediaReadError, match=r"corrupt TIFF data \(Using code not yet in table"):
+        read_image(BAD / "corrupt_lzw.tif")
+    with pytest.raises(MediaReadError, match="TIFF data do not decode"):
+        verify_image(BAD / "corrupt_lzw.tif")
+    assert capfd.readouterr().err == ""
+
+
+def test_a_corrupt_exif_block_is_a_note_not_a_warning_on_stderr(capfd):
+    info = probe_image(BAD / "corrupt_exif.jpg")
+    assert info.notes == ("Corrupt EXIF data. Expecting to read 12 bytes but only got 8.",)
+    assert info.orientation == 1
+    assert read_image(BAD / "corrupt_exif.jpg").shape == (48, 64, 3)
+    assert capfd.readouterr().err == ""
+
+
 def test_not_an_image():
     with pytest.raises(UnsupportedFormatError, match=r"not an image \(content is WAV audio\)"):
         probe_image(BAD / "audio_named.jpg")

@@ -26,6 +26,9 @@ BAD_FILES = {
     "image_named.wav": ("image", "file name says audio but the content is PNG image"),
     "audio_named.jpg": ("audio", "file name says image but the content is WAV audio"),
     "nan_samples.wav": ("audio", None),
+    "corrupt_exif.jpg": ("image", "Corrupt EXIF data. Expecting to read 12 bytes but only got 8."),
+    # the header is sound; the damaged strip shows in a verified probe and in a read
+    "corrupt_lzw.tif": ("image", None),
 }
 
 

@@ -298,6 +298,7 @@ def test_cli_camera_out_of_range_names_the_value(tmp_path, spec, reason):
         ("huge_dimensions.png", "above the limit"),
         ("empty.jpg", "empty file"),
         ("audio_named.jpg", "not an image"),
+        ("corrupt_lzw.tif", r"corrupt TIFF data \(Using code not yet in table\)"),
     ],
 )
 def test_bad_images_are_refused_with_the_file_named(name, reason, tmp_path):

@@ -11,6 +11,8 @@ import contextlib
 import dataclasses
 import os
 import re
+import sys
+import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
@@ -59,6 +61,9 @@ class ImageInfo:
     orientation : int
         The EXIF orientation tag (1-8; 1: stored upright, 6: stored turned a
         quarter anticlockwise, ...).
+    notes : tuple of str
+        What was wrong but did not stop the read (Pillow's warnings: "Corrupt EXIF
+        data ...", which may leave the orientation unread and the image as stored).
     """
 
     path: str
@@ -69,6 +74,7 @@ class ImageInfo:
     dtype: str
     mode: str
     orientation: int = 1
+    notes: tuple[str, ...] = ()
 
 
 def max_pixels_default() -> int:
@@ -91,13 +97,17 @@ _PILLOW_LIMIT_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _opened(path: str | os.PathLike[str], limit: int) -> Iterator[Image.Image]:
+def _opened(
+    path: str | os.PathLike[str], limit: int, notes: list[str] | None = None
+) -> Iterator[Image.Image]:
     """``Image.open(path)`` with Pillow's own size guard moved up to ``limit``.
 
     Pillow refuses images above twice its ``MAX_IMAGE_PIXELS`` (179 MP) whatever limit
-    the user set; ours is checked on the header's size instead.
+    the user set; ours is checked on the header's size instead. Pillow's warnings (a
+    corrupt EXIF block) are added to ``notes``, once each, instead of reaching stderr.
     """
-    with _PILLOW_LIMIT_LOCK, warnings.catch_warnings():
+    with _PILLOW_LIMIT_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         saved = Image.MAX_IMAGE_PIXELS
         if saved is not None and limit > saved:
@@ -107,6 +117,10 @@ def _opened(path: str | os.PathLike[str], limit: int) -> Iterator[Image.Image]:
                 yield im
         finally:
             Image.MAX_IMAGE_PIXELS = saved
+            if notes is not None:
+                for message in dict.fromkeys(" ".join(str(w.message).split()) for w in caught):
+                    if message not in notes:
+                        notes.append(message)
 
 
 def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> ImageInfo:
@@ -135,8 +149,9 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) 
             return _probe_pds4_image(path, limit)
     if kind is not Kind.IMAGE:
         raise UnsupportedFormatError(path, f"not an image (content is {describe(kind, fmt)})")
+    notes: list[str] = []
     try:
-        with _opened(path, limit) as im:
+        with _opened(path, limit, notes) as im:
             width, height = im.size
             mode = im.mode
             bands = len(im.getbands())
@@ -178,6 +193,7 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) 
         dtype=dtype,
         mode=mode,
         orientation=orientation,
+        notes=tuple(notes),
     )
 
 
@@ -275,13 +291,62 @@ def read_image(
     data = np.fromfile(os.fspath(path), dtype=np.uint8)  # imdecode: paths with any characters
     pixels = _decode_jpeg(path, data, info.channels, reduce) if _plain_jpeg(info) else None
     if pixels is None:  # as stored (cv2 turns only TIFFs)
-        pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        with _native_stderr() as messages:
+            pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        problems = [m for m in map(_native_error, messages) if m]
+        if problems:  # libtiff's "code not yet in table": cv2 returns the damaged pixels
+            raise MediaReadError(path, f"corrupt {info.format} data ({problems[0]})")
         pixels = None if pixels is None else _reduced(pixels, reduce)
     if pixels is None:
         raise MediaReadError(path, f"cv2 could not decode this {info.format} image")
     if info.format != "TIFF":  # cv2's TIFF decoder turns the image itself, whatever the flags
         pixels = _upright(pixels, info.orientation)
     return pixels
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _native_stderr(*, pass_on: bool = True) -> Iterator[list[str]]:
+    """Collect the lines native code (cv2's codecs, libtiff) writes to file descriptor 2
+    while the block runs, instead of letting them through to the user's terminal.
+
+    OpenCV reports a corrupt TIFF strip only there, as a log line, and returns the
+    damaged pixels; from Python there is no other way to learn of it. Lines that are
+    not OpenCV's warnings or errors are passed on to stderr afterwards (``pass_on``).
+    """
+    lines: list[str] = []
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr to catch
+            yield lines
+            return
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines += [ln for ln in sink.read().decode(errors="replace").splitlines() if ln.strip()]
+            other = [ln for ln in lines if not _OPENCV_LOG.match(ln)]
+            if other and pass_on:
+                sys.stderr.write("\n".join(other) + "\n")
+
+
+#: OpenCV's log line: "[ERROR:0@0.080] global grfmt_tiff.cpp:117 TIFF_Error Using code ..."
+_OPENCV_LOG = re.compile(r"^\[\s*(ERROR|WARN|INFO|DEBUG)[^\]]*\]\s*(?:global\s+)?\S+:\d+\s+(.*)$")
+
+
+def _native_error(line: str) -> str | None:
+    """The message of an OpenCV error log line (None for any other line)."""
+    match = _OPENCV_LOG.match(line)
+    if not match or match.group(1) != "ERROR":
+        return None
+    return re.sub(r"^\w+_Error\s+", "", match.group(2)).strip()
 
 
 def _reduced(pixels: np.ndarray, reduce: int) -> np.ndarray:
@@ -401,9 +466,17 @@ def verify_image(path: str | os.PathLike[str], *, max_pixels: int | None = None)
     if _plain_jpeg(info):
         _decode_jpeg(path, np.fromfile(os.fspath(path), dtype=np.uint8), info.channels, 1)
     limit = max_pixels_default() if max_pixels is None else max_pixels
-    try:
-        with _opened(path, limit) as im:
-            im.load()
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise MediaReadError(path, f"{info.format} data do not decode ({exc})") from None
+    # Pillow's libtiff says what is wrong only on stderr ("tempfile.tif: Using code not yet
+    # in table."); its exception says "decoder error -2"
+    with _native_stderr(pass_on=False) as said:
+        try:
+            with _opened(path, limit) as im:
+                im.load()
+        except (OSError, SyntaxError, ValueError) as exc:
+            problem = exc
+        else:
+            problem = None
+    if problem is not None:
+        why = "; ".join(dict.fromkeys(ln.split(": ", 1)[-1].strip(" .") for ln in said))
+        raise MediaReadError(path, f"{info.format} data do not decode ({why or problem})") from None
     return info

@@ -125,6 +125,7 @@ def _probe(path: str, *, verify: bool, max_pixels: int | None) -> ProbeResult:
         result = ProbeResult(path, "image", info, notes=notes)
         if info.orientation != 1:
             notes.append(f"EXIF orientation {info.orientation}: read turned upright")
+        notes.extend(info.notes)
     elif kind is Kind.XML and pds4.looks_like_label(path):
         result = ProbeResult(path, "pds4", pds4.open_product(path), notes=notes)
         if verify:

@@ -130,7 +130,7 @@ def detect_to_folder(
         (f for f in (1, 2, 4, 8) if max(info.width, info.height) / f >= OVERLAY_SIDE), default=1
     )
     image = read_image(path, max_pixels=max_pixels, reduce=reduce)
-    warnings = []
+    warnings = list(info.notes)
     if image.dtype.kind == "f" and not (finite := np.isfinite(image)).all():
         warnings.append(
             f"{int(finite.size - np.count_nonzero(finite))} non-finite pixel values (NaN/Inf)"
