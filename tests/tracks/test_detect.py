@@ -381,6 +381,29 @@ def test_a_run_failing_at_its_report_leaves_no_overlay_for_the_rerun(tmp_path, m
     assert (tmp_path / "out" / "overlay.png").is_file()
 
 
+def test_contrast_is_a_fraction_of_the_camera_s_full_scale_whatever_the_file():
+    # a 12-bit camera's 16-bit PNG read a sixteenth of the 8-bit contrast, a float image
+    # in [0, 1] was stretched to its own range
+    grey = synth_tracks.render(synth_tracks.track_scene(seed=4, n_ruts=2))
+    if grey.ndim == 3:
+        grey = cv2.cvtColor(grey, cv2.COLOR_BGR2GRAY)
+    eight = detect_tracks(grey)
+    same_scene = {
+        "12-bit in 16": np.round(grey * (4095 / 255)).astype(np.uint16),
+        "16-bit": grey.astype(np.uint16) * 257,
+        "float 0-1": grey.astype(np.float32) / 255,
+    }
+    for name, image in same_scene.items():
+        found = detect_tracks(image)
+        for got, want in _same_ruts(found, eight):
+            assert got.contrast == pytest.approx(want.contrast, rel=0.01), name
+    # a float image in other units is stretched from its minimum to its maximum
+    stretched = detect_tracks(grey.astype(np.float32) * 16)
+    span = (int(grey.max()) - int(grey.min())) / 255
+    for got, want in _same_ruts(stretched, eight):
+        assert got.contrast == pytest.approx(want.contrast / span, rel=0.01)
+
+
 def _same_ruts(found, expected):
     """The ruts of two results side by side, left to right (same count asserted)."""
     assert len(found.tracks) == len(expected.tracks) >= 2

@@ -298,9 +298,26 @@ class TrackResult:
         }
 
 
-def to_grey(image: np.ndarray) -> np.ndarray:
+def full_scale(image: np.ndarray) -> float:
+    """The camera's full scale of an integer image: 255 for 8 bits; for 16, that of the
+    smallest depth of 8, 10, 12, 14 or 16 bits that holds its largest value."""
+    if image.dtype == np.uint8:
+        return 255.0
+    top = int(image.max()) if image.size else 0
+    return float((1 << next(b for b in (8, 10, 12, 14, 16) if top < 1 << b)) - 1)
+
+
+def to_grey(image: np.ndarray, scale: float | None = None) -> np.ndarray:
     """float32 grey in [0, 1] from uint8/uint16/float, grey/BGR/BGRA (alpha ignored);
-    non-finite pixels of a float image are set to the median of the others."""
+    non-finite pixels of a float image are set to the median of the others.
+
+    1 is the camera's full scale, so that a rut's contrast reads the same whatever the
+    file: a 16-bit image is taken at the smallest depth of 8, 10, 12, 14 or 16 bits that
+    holds its largest value (12-bit cameras write 16-bit PNGs, whose top 4 bits are
+    zero: their contrast read a sixteenth), a float image within [0, 1] as it is, and
+    any other float image stretched from its minimum to its maximum. ``scale`` gives an
+    integer image's full scale instead (:func:`full_scale` of the image it was reduced from).
+    """
     if image.ndim == 3:
         if image.shape[2] == 1 or image.shape[2] == 2:
             image = image[:, :, 0]
@@ -308,16 +325,16 @@ def to_grey(image: np.ndarray) -> np.ndarray:
             image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2GRAY)
     if image.ndim != 2:
         raise ParameterError(f"expected a 2-D or 3-D image array, got shape {image.shape}")
-    if image.dtype == np.uint8:
-        return image.astype(np.float32) * (1 / 255)
-    if image.dtype == np.uint16:
-        return image.astype(np.float32) * (1 / 65535)
+    if image.dtype in (np.uint8, np.uint16):
+        return image.astype(np.float32) * np.float32(1 / (scale or full_scale(image)))
     grey = image.astype(np.float32)
     finite = np.isfinite(grey)
     if not finite.all():
         # missing pixels (NaN, Inf) take the typical level: 0 would draw dark lines
         grey[~finite] = np.median(grey[finite]) if finite.any() else 0.0
     lo, hi = float(grey.min()), float(grey.max())
+    if lo >= 0.0 and hi <= 1.0:
+        return grey
     return (grey - lo) / (hi - lo) if hi > lo else np.zeros_like(grey)
 
 
@@ -346,13 +363,14 @@ def _working_copy_of(
         )
     else:
         grey = image if native else to_grey(image)
+    top = full_scale(grey) if native else None  # before reducing lowers the maximum
     h, w = grey.shape
     if exact:
         grey = _reduced(grey, side)
     elif (whole := max(h, w) // side) >= 2:
         grey = cv2.resize(grey, None, fx=1 / whole, fy=1 / whole, interpolation=cv2.INTER_AREA)
     scale = grey.shape[1] / w
-    return np.ascontiguousarray(to_grey(grey) if native else grey), scale
+    return np.ascontiguousarray(to_grey(grey, top) if native else grey), scale
 
 
 def _reduced(grey: np.ndarray, side: int) -> np.ndarray:
