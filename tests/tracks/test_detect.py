@@ -473,6 +473,17 @@ def test_steered_ruts_are_followed_along_their_bend():
     assert bent >= 0.6 * detections
 
 
+@pytest.mark.parametrize(("seed", "index"), [(0, 8), (0, 22), (0, 37), (1, 3), (2, 13), (2, 15)])
+def test_a_straight_rut_s_far_end_does_not_hook_onto_a_rock_or_its_neighbour(seed, index):
+    # these straight ruts were reported steered: the trace's last stretch ran onto a rock's
+    # shadow or the neighbouring rut near the vanishing point (8-89 px off the rest's curve)
+    scene = dict(synth_tracks.scene_set(50, seed=seed))[index]
+    assert scene["curvature_per_m"] == 0.0
+    found = detect_tracks(synth_tracks.encode_like_release(scene)).to_dict()
+    assert found["tracks"] and not any(t["curved"] for t in found["tracks"])
+    assert match_ruts(scene, found["tracks"])["true_positives"] == len(found["tracks"])
+
+
 def _soil(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """Mottled grey soil: smooth blotches (sigma ~8 grey levels) plus pixel noise."""
     blotches = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), w / 100)
