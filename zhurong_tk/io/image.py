@@ -117,10 +117,11 @@ def _opened(
                 yield im
         finally:
             Image.MAX_IMAGE_PIXELS = saved
-            if notes is not None:
-                for message in dict.fromkeys(" ".join(str(w.message).split()) for w in caught):
-                    if message not in notes:
-                        notes.append(message)
+    for w in caught:  # Pillow's own (UserWarning) are about the file; others pass on
+        if not issubclass(w.category, UserWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        elif notes is not None and (message := " ".join(str(w.message).split())) not in notes:
+            notes.append(message)
 
 
 def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> ImageInfo:
