@@ -520,3 +520,35 @@ def test_ruts_parallel_in_the_image_have_no_vanishing_point(size):
     result = detect_tracks(np.clip(image, 0, 255).astype(np.uint8))
     assert result.vanishing_point is None
     assert not any(t.on_vanishing_point for t in result.tracks)
+
+
+def _rut(near, far, confidence=0.9):
+    from zhurong_tk.tracks.detect import Track
+
+    points = [list(p) for p in np.linspace(near, far, 10)]
+    return Track(*near, *far, 90.0, confidence, 10.0, 0.1, points, False, None, 0.0)
+
+
+def test_overlay_labels_sit_beside_their_own_ruts_without_overlapping():
+    # four ruts meeting at one far point (the vanishing point), one ending at the right
+    # edge: labels at the far ends used to lie on top of each other, or off the picture
+    from zhurong_tk.tracks.detect import TrackResult
+    from zhurong_tk.tracks.run import label_places, overlay_image
+
+    far = (300.0, 100.0)
+    tracks = [_rut((x, 399.0), far) for x in (60.0, 220.0, 380.0, 540.0)]
+    tracks.append(_rut((630.0, 399.0), (639.0, 150.0)))
+    labels = [f"{i} 0.90" for i in range(len(tracks))]
+    boxes = label_places(tracks, labels, 1.0, (640, 400), 0.4, 1)
+    for i, (x, y, w, h) in enumerate(boxes):
+        assert x >= 0 and x + w <= 640 and y >= 0 and y + h <= 400
+        for other in boxes[i + 1 :]:
+            apart_x = x >= other[0] + other[2] or other[0] >= x + w
+            apart_y = y >= other[1] + other[3] or other[1] >= y + h
+            assert apart_x or apart_y
+        # beside its own rut: its nearest rut is its own
+        centre = np.array([x + w / 2, y + h / 2])
+        gaps = [np.min(np.hypot(*(np.array(t.points) - centre).T)) for t in tracks]
+        assert int(np.argmin(gaps)) == i
+    picture = overlay_image(np.zeros((400, 640), np.uint8), TrackResult(640, 400, tracks, [], None, 1.0))
+    assert picture.shape == (400, 640, 3) and picture.any()

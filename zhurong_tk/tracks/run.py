@@ -58,15 +58,20 @@ def overlay_image(image: np.ndarray, result: TrackResult) -> np.ndarray:
         canvas = cv2.resize(canvas, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
     thick = max(1, round(max(canvas.shape[:2]) / 400))
     pair_of = {i: k for k, p in enumerate(result.pairs) for i in p["tracks"]}
-    for i, t in enumerate(result.tracks):
-        colour = _COLOURS[pair_of.get(i, len(result.pairs) + i) % len(_COLOURS)]
+    colours = [
+        _COLOURS[pair_of.get(i, len(result.pairs) + i) % len(_COLOURS)]
+        for i in range(len(result.tracks))
+    ]
+    for t, colour in zip(result.tracks, colours, strict=True):
         pts = (np.array(t.points) * f).round().astype(np.int32).reshape(-1, 1, 2)
         cv2.polylines(canvas, [pts], False, colour, thick, cv2.LINE_AA)
-        label = f"{i} {t.confidence:.2f}"
-        x, y = int(t.x2 * f), int(t.y2 * f)
+    labels = [f"{i} {t.confidence:.2f}" for i, t in enumerate(result.tracks)]
+    font_scale = 0.4 * thick
+    places = label_places(result.tracks, labels, f, canvas.shape[1::-1], font_scale, thick)
+    for label, (x, y, _, th), colour in zip(labels, places, colours, strict=True):
         cv2.putText(
-            canvas, label, (x + 4, max(12, y + 12)), cv2.FONT_HERSHEY_SIMPLEX,
-            0.4 * thick, colour, thick, cv2.LINE_AA,
+            canvas, label, (x, y + th), cv2.FONT_HERSHEY_SIMPLEX, font_scale, colour, thick,
+            cv2.LINE_AA,
         )  # fmt: skip
     if result.vanishing_point is not None:
         vx = int(np.clip(result.vanishing_point["x"] * f, 0, canvas.shape[1] - 1))
@@ -78,6 +83,47 @@ def overlay_image(image: np.ndarray, result: TrackResult) -> np.ndarray:
             (0, 0, 255), 1, cv2.LINE_AA,
         )  # fmt: skip
     return canvas
+
+
+def label_places(
+    tracks: list,
+    labels: list[str],
+    f: float,
+    size: tuple[int, int],
+    font_scale: float,
+    thick: int,
+) -> list[tuple[int, int, int, int]]:
+    """Boxes ``(x, y, w, h)`` (top left, text size) for the tracks' labels on a canvas of
+    ``size`` (w, h), the tracks' pixels scaled by ``f``.
+
+    Each label sits beside its own rut, inside the canvas, clear of the labels placed
+    before it: ruts converge towards their vanishing point, so labels at their far ends
+    overlapped. Tried from the near end (where ruts lie farthest apart) along the rut,
+    right of it, then left; the near end's right side when nothing is free.
+    """
+    width, height = size
+    placed: list[tuple[int, int, int, int]] = []
+    for track, label in zip(tracks, labels, strict=True):
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)
+        th += base
+        pts = np.array(track.points, float).reshape(-1, 2) * f
+        if len(pts) and pts[0, 1] < pts[-1, 1]:
+            pts = pts[::-1]  # near end (lower in the picture) first
+        pts = pts if len(pts) else np.array([[track.x1 * f, track.y1 * f]])
+        gap = 4 * thick
+        boxes = []
+        for x, y in pts[np.linspace(0, len(pts) - 1, min(len(pts), 12)).round().astype(int)]:
+            for left in (int(x) + gap, int(x) - gap - tw):
+                bx = int(np.clip(left, 0, max(0, width - tw)))
+                by = int(np.clip(int(y) - th - gap, 0, max(0, height - th)))
+                boxes.append((bx, by, tw, th))
+        free = [b for b in boxes if not any(_overlap(b, other) for other in placed)]
+        placed.append(free[0] if free else boxes[0])
+    return placed
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 def _map_png(values: np.ndarray) -> bytes:
