@@ -550,5 +550,6 @@ def test_overlay_labels_sit_beside_their_own_ruts_without_overlapping():
         centre = np.array([x + w / 2, y + h / 2])
         gaps = [np.min(np.hypot(*(np.array(t.points) - centre).T)) for t in tracks]
         assert int(np.argmin(gaps)) == i
-    picture = overlay_image(np.zeros((400, 640), np.uint8), TrackResult(640, 400, tracks, [], None, 1.0))
+    result = TrackResult(640, 400, tracks, [], None, 1.0)
+    picture = overlay_image(np.zeros((400, 640), np.uint8), result)
     assert picture.shape == (400, 640, 3) and picture.any()
