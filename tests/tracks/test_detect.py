@@ -28,6 +28,7 @@ def scored_set():
     totals = {"tp": 0, "ruts": 0, "detections": 0, "angles": [], "vp": [], "empty_false": []}
     totals["off_image"] = 0
     totals["tread"] = []
+    totals["coverage"] = []
     for _, scene in synth_tracks.scene_set(50, seed=0):
         found = detect_tracks(synth_tracks.encode_like_release(scene)).to_dict()
         for t in found["tracks"]:
@@ -48,6 +49,7 @@ def scored_set():
         totals["ruts"] += m["ruts"]
         totals["detections"] += m["detections"]
         totals["angles"] += m["angle_errors_deg"]
+        totals["coverage"] += m["coverage"]
         if m["ruts"] == 0:
             totals["empty_false"].append(m["detections"])
         if scene["vanishing_point"] and found["vanishing_point"]:
@@ -67,6 +69,10 @@ def test_ruts_found_with_their_angles_and_vanishing_point(scored_set):
     assert recall >= 0.9, recall
     assert precision >= 0.95, precision
     assert s["off_image"] == 0  # endpoints and polylines lie on the image
+    # extents: the share of each found rut's rows it spans. Measured 0.931 on average,
+    # 6 % under 0.8; before a rock lying across a rut was bridged, 0.903 and 12.5 %
+    coverage = np.array(s["coverage"])
+    assert coverage.mean() >= 0.92 and np.mean(coverage < 0.8) <= 0.08
     # tread periods, where reported: measured 57 on this set, 88 % within 10 % of the truth
     tread = np.array(s["tread"])
     assert len(tread) >= 40

@@ -639,6 +639,47 @@ def test_longest_run_matches_numpy(rng, max_gap):
     assert _kernels.longest_run(good, 0) == (2, 5)
 
 
+def bridged_run_reference(good, a, b, max_gap, max_bridge):
+    """[a, b) grown across gaps of up to ``max_bridge`` where as many True lie beyond."""
+    idx = np.flatnonzero(good)
+    while True:
+        beyond = idx[idx >= b]
+        if len(beyond) == 0 or beyond[0] - b > max_bridge:
+            break
+        run = beyond[: np.argmax(np.append(np.diff(beyond) > max_gap + 1, True)) + 1]
+        if len(run) < beyond[0] - b:
+            break
+        b = int(run[-1]) + 1
+    while True:
+        before = idx[idx < a][::-1]
+        if len(before) == 0 or a - 1 - before[0] > max_bridge:
+            break
+        run = before[: np.argmax(np.append(-np.diff(before) > max_gap + 1, True)) + 1]
+        if len(run) < a - 1 - before[0]:
+            break
+        a = int(run[-1])
+    return a, b
+
+
+def test_bridged_run_matches_numpy(rng):
+    for _trial in range(300):
+        n = int(rng.integers(1, 200))
+        good = rng.random(n) < rng.uniform(0.1, 0.95)
+        max_gap = int(rng.integers(0, 5))
+        a, b = longest_run_reference(good, max_gap)
+        bridge = int(rng.integers(0, 40))
+        expected = bridged_run_reference(good, a, b, max_gap, bridge)
+        assert _kernels.bridged_run(good, a, b, max_gap, bridge) == expected
+    # a rut from 10 to 100 with a rock hiding 50..69: bridged, as the 30 steps beyond
+    # outnumber the 20 hidden; a 20-step gap before a 10-step scrap at 120..129 is not
+    good = np.zeros(140, bool)
+    good[10:50] = good[70:100] = good[120:130] = True
+    assert _kernels.longest_run(good, 3) == (10, 50)
+    assert _kernels.bridged_run(good, 10, 50, 3, 25) == (10, 100)
+    assert _kernels.bridged_run(good, 10, 50, 3, 19) == (10, 50)  # too long a gap
+    assert _kernels.bridged_run(good, 70, 100, 3, 25) == (10, 100)
+
+
 def fit_line_reference(pts):
     centre = pts.mean(axis=0)
     u, v = (pts - centre).T
@@ -681,7 +722,9 @@ def test_refit_line_matches_numpy_and_drops_the_points_aside(rng, spread):
         assert line[2] / line[3] == pytest.approx(0.5, abs=0.02)  # dx/dy of the true line
 
 
-def trough_extent_reference(prof, x0, y0, dx, dy, min_depth, min_response, min_len, min_sup, gap):
+def trough_extent_reference(
+    prof, x0, y0, dx, dy, min_depth, min_response, min_len, min_sup, gap, bridge
+):
     """The steps of :func:`_kernels.trough_extent` in numpy (as detect._measure had it)."""
     offset, width = prof[:, 1], prof[:, 4]
     depth = prof[:, 3] - prof[:, 2]
@@ -717,7 +760,8 @@ def trough_extent_reference(prof, x0, y0, dx, dy, min_depth, min_response, min_l
     a2, b2 = longest_run_reference(on_line, gap)
     support2 = float(on_line[a2:b2].mean()) if b2 > a2 else 0.0
     if b2 - a2 >= min_len and support2 >= min_sup:
-        support = support2
+        a2, b2 = bridged_run_reference(on_line, a2, b2, gap, bridge)
+        support = float(on_line[a2:b2].mean())
         steps = np.arange(a2, b2)[on_line[a2:b2]]
         line = fit_line_reference(points(steps))
     return line, support, steps
@@ -749,7 +793,7 @@ def test_trough_extent_matches_numpy(rng, outliers):
         prof, (start, end) = _rut_profile(rng, n, outliers)
         angle = rng.uniform(0.3, 2.8)
         args = (rng.uniform(0, 300), rng.uniform(0, 300), math.cos(angle), math.sin(angle))
-        limits = (0.03, 0.5, 0.3 * n, 0.6, max(3, n // 25))
+        limits = (0.03, 0.5, 0.3 * n, 0.6, max(3, n // 25), max(3, n // 6))
         ok, line, support, steps = _kernels.trough_extent(prof, *args, *limits)
         expected = trough_extent_reference(prof, *args, *limits)
         assert ok == (expected is not None)
@@ -767,11 +811,25 @@ def test_trough_extent_matches_numpy(rng, outliers):
 
 def test_trough_extent_refuses_a_short_or_patchy_trough(rng):
     prof, _ = _rut_profile(rng, 200, 0)
-    ok, *_ = _kernels.trough_extent(prof, 0.0, 0.0, 0.0, 1.0, 0.03, 0.5, 150.0, 0.6, 8)
+    ok, *_ = _kernels.trough_extent(prof, 0.0, 0.0, 0.0, 1.0, 0.03, 0.5, 150.0, 0.6, 8, 30)
     assert not ok  # the rut spans 130 steps
     patchy = prof.copy()
     patchy[40:170:2, 3] = patchy[40:170:2, 2]  # every other step without depth
-    ok, *_ = _kernels.trough_extent(patchy, 0.0, 0.0, 0.0, 1.0, 0.03, 0.5, 60.0, 0.6, 8)
+    ok, *_ = _kernels.trough_extent(patchy, 0.0, 0.0, 0.0, 1.0, 0.03, 0.5, 60.0, 0.6, 8, 30)
     assert not ok  # half the steps good, below the 0.6 support
-    ok, *_ = _kernels.trough_extent(patchy, 0.0, 0.0, 0.0, 1.0, 0.03, 0.5, 60.0, 0.4, 8)
+    ok, *_ = _kernels.trough_extent(patchy, 0.0, 0.0, 0.0, 1.0, 0.03, 0.5, 60.0, 0.4, 8, 30)
     assert ok
+
+
+def test_trough_extent_runs_on_across_a_rock_lying_on_the_rut(rng):
+    # the rut spans steps 40..269; a rock hides its floor at 120..149 (the filter's
+    # centres lock onto the rock's shadow, 5 px aside): the extent is the whole rut
+    prof, (start, end) = _rut_profile(rng, 300, 0)
+    prof[120:150, 1] = 5.0
+    args = (0.0, 0.0, 0.0, 1.0, 0.03, 0.5, 60.0, 0.6, 12)
+    ok, line, support, steps = _kernels.trough_extent(prof, *args, 50)
+    assert ok and steps[0] <= start + 2 and steps[-1] >= end - 3
+    assert 0.5 < support <= (end - start - 30) / (end - start)  # the hidden floor counts
+    assert line[2] == pytest.approx(-0.02, abs=0.004)  # the rut's drift, not the rock's pull
+    ok, line, support, steps = _kernels.trough_extent(prof, *args, 12)  # no bridging
+    assert ok and 150 <= steps[0] <= 152 and steps[-1] >= end - 3

@@ -64,7 +64,18 @@ def test_a_glimpse_neither_counts_as_a_rut_nor_its_detection_as_false():
         "detections": 1,
         "ignored": 1,
         "angle_errors_deg": [0.0],
+        "coverage": [1.0],
+        "overshoot": [0.0],
     }
+
+
+def test_coverage_and_overshoot_of_a_match_are_shares_of_the_true_rows():
+    ys = np.linspace(479, 100, 50)  # the true rut spans 379 rows
+    truth = _truth((np.column_stack([300.0 + 0 * ys, ys]), True))
+    short = match_ruts(truth, [_line(300, 479, 300, 289.5)])  # stops halfway
+    assert short["coverage"] == [pytest.approx(0.5)] and short["overshoot"] == [0.0]
+    long = match_ruts(truth, [_line(300, 479, 300, 62.1)])  # 10 % beyond its far end
+    assert long["coverage"] == [1.0] and long["overshoot"] == [pytest.approx(0.1)]
 
 
 def test_a_curved_detection_is_scored_by_its_polyline_over_the_rows_it_spans():

@@ -446,6 +446,49 @@ def longest_run(good, max_gap):  # pragma: no cover - jitted
     return best_a, best_b
 
 
+@njit(cache=True, nogil=True)
+def bridged_run(good, a, b, max_gap, max_bridge):  # pragma: no cover - jitted
+    """``[a, b)`` extended across gaps of up to ``max_bridge`` False at either end, where
+    the run beyond (gaps up to ``max_gap``) holds at least as many True as the gap is
+    long: a rock lying across a rut hides its floor for a stretch, and the rut goes on."""
+    n = good.shape[0]
+    while True:  # towards higher indices
+        j = b
+        while j < n and not good[j]:
+            j += 1
+        if j >= n or j - b > max_bridge:
+            break
+        count = 0
+        last = j
+        for i in range(j, n):
+            if good[i]:
+                if i - last > max_gap + 1:
+                    break
+                last = i
+                count += 1
+        if count < j - b:
+            break
+        b = last + 1
+    while True:  # towards lower indices
+        j = a - 1
+        while j >= 0 and not good[j]:
+            j -= 1
+        if j < 0 or a - 1 - j > max_bridge:
+            break
+        count = 0
+        first = j
+        for i in range(j, -1, -1):
+            if good[i]:
+                if first - i > max_gap + 1:
+                    break
+                first = i
+                count += 1
+        if count < a - 1 - j:
+            break
+        a = first
+    return a, b
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _fit_line(xs, ys):  # pragma: no cover - jitted
     """Total-least-squares line ``(x, y, dx, dy)`` through the points, pointing down."""
@@ -529,7 +572,7 @@ def refit_line(xs, ys, spread):  # pragma: no cover - jitted
 
 @njit(cache=True, nogil=True)
 def trough_extent(  # pragma: no cover - jitted
-    prof, x0, y0, dx, dy, min_depth, min_response, min_len, min_support, max_gap
+    prof, x0, y0, dx, dy, min_depth, min_response, min_len, min_support, max_gap, max_bridge
 ):
     """The rut a :func:`match_trough` pass along a line found: its steps and refitted line.
 
@@ -540,7 +583,9 @@ def trough_extent(  # pragma: no cover - jitted
     ``min_support`` fraction good; the line is refitted through the trough centres
     twice, dropping those farther than ``3 median + 1`` (at least 2) pixels (centres
     that locked onto a rock or another rut), and the extent is then the longest run
-    of centres on that line, when that run is long and full enough.
+    of centres on that line, when that run is long and full enough, bridged
+    (:func:`bridged_run`) across gaps up to ``max_bridge`` where as much of the rut
+    lies on the line beyond them (a rock across it).
 
     prof : (n, 6) as from match_trough. Returns ``(ok, line (4,), support, steps)``,
     ``steps`` the kept step indices in increasing order.
@@ -586,7 +631,9 @@ def trough_extent(  # pragma: no cover - jitted
     on_steps = _true_in(on_line, a2, b2)
     support2 = on_steps.shape[0] / (b2 - a2) if b2 > a2 else 0.0
     if b2 - a2 >= min_len and support2 >= min_support:
-        support = support2
+        a2, b2 = bridged_run(on_line, a2, b2, max_gap, max_bridge)
+        on_steps = _true_in(on_line, a2, b2)
+        support = on_steps.shape[0] / (b2 - a2)
         steps = on_steps
         xs, ys = _centres(prof, steps, x0, y0, dx, dy)
         fit = _fit_line(xs, ys)

@@ -740,6 +740,7 @@ def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors,
         min_len,
         cfg.min_support,
         max(3, n // 25),
+        max(3, n // 6),  # a rock across the rut hides up to a sixth of the line
     )
     if not ok:
         return None

@@ -70,8 +70,10 @@ def match_ruts(
     -------
     dict
         ``true_positives``, ``ruts`` (visible), ``detections`` (not
-        counting ``ignored``, the detections of briefly seen ruts), and
-        ``angle_errors_deg`` of the matches.
+        counting ``ignored``, the detections of briefly seen ruts),
+        ``angle_errors_deg`` of the matches and their ``coverage``: the fraction of
+        the true rut's rows that the detection spans (its extent), and ``overshoot``: its
+        rows beyond the true rut's, as a fraction of the rut's.
     """
     ruts = [r for r in truth["ruts"] if r.get("visible")]
     glimpses = [r for r in truth["ruts"] if not r.get("visible") and len(r.get("points", ())) >= 2]
@@ -96,12 +98,20 @@ def match_ruts(
     used_r: set[int] = set()
     used_t: set[int] = set()
     errors = []
+    coverage = []
+    overshoot = []
     for _dist, i, j, angle in sorted(options):
         if i in used_r or j in used_t:
             continue
         used_r.add(i)
         used_t.add(j)
         errors.append(angle)
+        true_rows = np.asarray(ruts[i]["points"], float)[:, 1]
+        lo, hi = true_rows.min(), true_rows.max()
+        top, bottom = sorted((tracks[j]["y1"], tracks[j]["y2"]))
+        span = max(hi - lo, 1.0)
+        coverage.append(float(max(0.0, min(hi, bottom) - max(lo, top)) / span))
+        overshoot.append(float(max(0.0, lo - top) + max(0.0, bottom - hi)) / span)
     # a detection of a rut too short to be required is not counted against the detector
     ignored = sum(
         1
@@ -114,4 +124,6 @@ def match_ruts(
         "detections": len(tracks) - ignored,
         "ignored": ignored,
         "angle_errors_deg": errors,
+        "coverage": coverage,
+        "overshoot": overshoot,
     }
