@@ -502,7 +502,7 @@ def ground_tread(
     width_model: tuple[float, float],
     horizon_row: float | None = None,
 ) -> tuple[float | None, float]:
-    """Tread period (image pixels along the rows, at the near end) and its strength.
+    """Tread period (image rows from the near end to one period farther) and its strength.
 
     Grousers repeat at a fixed distance on the ground, which perspective
     compresses towards the horizon row ``v_h`` (given, e.g. the vanishing
@@ -540,7 +540,9 @@ def ground_tread(
     if period is None:
         return None, strength
     step_g = (grid[-1] - grid[0]) / (n - 1)
-    return float(period * step_g * (v_near - v_h) ** 2), strength
+    # the rows from the near end to one period farther on the ground (not the slope there,
+    # period_g (v_near - v_h)^2: a period of 40 rows 300 from the horizon spans 35)
+    return float((v_near - v_h) - 1.0 / (1.0 / (v_near - v_h) + period * step_g)), strength
 
 
 def tread_period(profile: np.ndarray, min_period: float = 3.0) -> tuple[float | None, float]:
@@ -1246,7 +1248,8 @@ def _fine_tread(
     horizon_row: float | None,
     size: tuple[int, int],
 ) -> tuple[float | None, float]:
-    """:func:`ground_tread` of the rut's floor on the finer copy, the period in working pixels.
+    """:func:`ground_tread` of the rut's floor on the finer copy, the period in working pixels
+    along the rut at its near end.
 
     The floor is sampled one fine pixel apart along the fitted ``centreline`` ((n, 2)
     working pixels, near end first), each sample the mean of five across the middle
@@ -1276,7 +1279,16 @@ def _fine_tread(
     floor = cv2.remap(fine, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     fine_horizon = None if horizon_row is None else (horizon_row + 0.5) * ratio_y - 0.5
     period, strength = ground_tread(floor.mean(axis=1), ys, fine_model, fine_horizon)
-    return (None if period is None else period / ratio_y), strength
+    if period is None:
+        return None, strength
+    # ground_tread's period counts rows: along an oblique rut a period spans more (rows
+    # / sin of its angle). The rut's direction at the near end, over its first tenth
+    k = max(2, min(len(xs), len(xs) // 10))
+    dx, dy = xs[k - 1] - xs[0], ys[k - 1] - ys[0]
+    if abs(dy) < 1e-6:
+        return None, strength
+    step = period / abs(dy)  # one period down the rows, as a multiple of (dx, dy)
+    return float(math.hypot(step * dx / ratio, step * dy / ratio_y)), strength
 
 
 def _pairs(
