@@ -581,6 +581,13 @@ def test_overlay_labels_sit_beside_their_own_ruts_without_overlapping():
         centre = np.array([x + w / 2, y + h / 2])
         gaps = [np.min(np.hypot(*(np.array(t.points) - centre).T)) for t in tracks]
         assert int(np.argmin(gaps)) == i
+        # and clear of every rut's line
+        for t in tracks:
+            (ax, ay), (bx, by) = t.points[0], t.points[-1]
+            u = np.linspace(0, 1, 400)[:, None]
+            line = np.array([ax, ay]) + u * np.array([bx - ax, by - ay])
+            inside = (line[:, 0] >= x) & (line[:, 0] <= x + w)
+            assert not np.any(inside & (line[:, 1] >= y) & (line[:, 1] <= y + h))
     result = TrackResult(640, 400, tracks, [], None, 1.0)
     picture = overlay_image(np.zeros((400, 640), np.uint8), result)
     assert picture.shape == (400, 640, 3) and picture.any()

@@ -99,10 +99,13 @@ def label_places(
     Each label sits beside its own rut, inside the canvas, clear of the labels placed
     before it: ruts converge towards their vanishing point, so labels at their far ends
     overlapped. Tried from the near end (where ruts lie farthest apart) along the rut,
-    right of it, then left; the near end's right side when nothing is free.
+    right of it, then left: the first place clear of the labels before it and of every
+    rut's line, else clear of the labels, else the near end's right side.
     """
     width, height = size
     placed: list[tuple[int, int, int, int]] = []
+    drawn = [_dense(np.array(t.points, float).reshape(-1, 2) * f) for t in tracks]
+    line_pixels = np.concatenate(drawn) if drawn else np.zeros((0, 2))
     for track, label in zip(tracks, labels, strict=True):
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)
         th += base
@@ -118,8 +121,34 @@ def label_places(
                 by = int(np.clip(int(y) - th - gap, 0, max(0, height - th)))
                 boxes.append((bx, by, tw, th))
         free = [b for b in boxes if not any(_overlap(b, other) for other in placed)]
-        placed.append(free[0] if free else boxes[0])
+        clear = [b for b in free if not _covers(b, line_pixels, thick)]
+        placed.append(clear[0] if clear else free[0] if free else boxes[0])
     return placed
+
+
+def _dense(points: np.ndarray) -> np.ndarray:
+    """A polyline's points every pixel or so along it."""
+    if len(points) < 2:
+        return points
+    steps = np.maximum(1, np.ceil(np.hypot(*np.diff(points, axis=0).T)).astype(int))
+    return np.concatenate(
+        [
+            np.linspace(a, b, k, endpoint=False)
+            for a, b, k in zip(points[:-1], points[1:], steps, strict=True)
+        ]
+        + [points[-1:]]
+    )
+
+
+def _covers(box: tuple[int, int, int, int], pixels: np.ndarray, margin: int) -> bool:
+    x, y, w, h = box
+    inside = (
+        (pixels[:, 0] >= x - margin)
+        & (pixels[:, 0] <= x + w + margin)
+        & (pixels[:, 1] >= y - margin)
+        & (pixels[:, 1] <= y + h + margin)
+    )
+    return bool(inside.any())
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
