@@ -15,6 +15,7 @@ from zhurong_tk.io.image import probe_image, read_image
 from zhurong_tk.io.outputs import OutputDir, report
 from zhurong_tk.tracks.detect import (
     CameraModel,
+    Track,
     TrackConfig,
     TrackResult,
     detect_tracks,
@@ -86,7 +87,7 @@ def overlay_image(image: np.ndarray, result: TrackResult) -> np.ndarray:
 
 
 def label_places(
-    tracks: list,
+    tracks: list[Track],
     labels: list[str],
     f: float,
     size: tuple[int, int],
