@@ -75,6 +75,33 @@ def test_a_batch_survives_bad_inputs_crashes_and_hangs(tmp_path, caplog):
     assert not [r.getMessage() for r in caplog.records if r.name.startswith("distributed")]
 
 
+def test_one_worker_keeps_what_it_finished_before_a_timeout_killed_it(tmp_path):
+    # one worker does a.wav, then hangs on b.wav until the watchdog ends the process:
+    # a.wav's result, handed over before, stays done (not lost, not recomputed into
+    # a failure), and the replacement worker does c.wav
+    inputs = _inputs(tmp_path / "in", {"a.wav": b"one", "b.wav": b"hang", "c.wav": b"three"})
+    out = tmp_path / "out"
+    summary = run_batch(
+        count_bytes,
+        [inputs],
+        out,
+        command="test count",
+        options={"x": 1},
+        suffixes=AUDIO_SUFFIXES,
+        jobs=1,
+        timeout_s=2.0,
+    )
+    status = {Path(r["input"]).name: (r["status"], r["error"]) for r in summary.records}
+    assert status == {
+        "a.wav": ("done", None),
+        "b.wav": ("failed", "timed out after 2 s"),
+        "c.wav": ("done", None),
+    }
+    assert json.loads((out / "a.wav/report.json").read_text()) == {"bytes": 3}
+    assert json.loads((out / "c.wav/report.json").read_text()) == {"bytes": 5}
+    assert [r["status"] for r in _ledger(out)].count("done") == 2
+
+
 def test_a_fresh_worker_s_preparation_does_not_count_against_its_first_input(tmp_path):
     inputs = _inputs(tmp_path / "in", {f"{i}.wav": b"ok" for i in range(4)})
     out = tmp_path / "out"
