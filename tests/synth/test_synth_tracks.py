@@ -142,3 +142,26 @@ def test_glimpses_are_not_required():
         assert rut["visible"] == (
             rut["visible_length_px"] >= synth_tracks.MIN_VISIBLE_LENGTH * diag
         )
+
+
+def test_ripples_are_ridges_at_their_wavelength_and_leave_the_rest_of_the_scene_alone():
+    plain = synth_tracks.track_scene(seed=3, n_ruts=0, horizon=False)
+    rippled = synth_tracks.track_scene(seed=3, n_ruts=0, horizon=False, ripples=True)
+    ripples = rippled.pop("ripples")
+    assert rippled == plain  # drawn apart: the camera, rocks and textures are the same
+    assert 20 <= abs(ripples["azimuth_deg"]) <= 70 and 0.3 <= ripples["wavelength_m"] <= 1.2
+    rippled["ripples"] = ripples
+    difference = synth_tracks.render(rippled).astype(float) - synth_tracks.render(plain)
+    # along the image's centre row, the brightness the ripples add repeats with the
+    # ground distance of one wavelength along the ridges' normal
+    cam = plain["camera"]
+    row = round(cam["cy"] + 60)
+    u = np.arange(plain["width"], dtype=float)
+    world = np.column_stack([u, np.full_like(u, row), np.ones_like(u)])
+    rays = world @ np.linalg.inv(synth_tracks._intrinsics(cam)).T @ synth_tracks._rotation(cam)
+    t = -cam["height_m"] / rays[:, 2]
+    azimuth = np.radians(ripples["azimuth_deg"])
+    along = t * (rays[:, 0] * np.cos(azimuth) + rays[:, 1] * np.sin(azimuth))
+    expected = np.cos(2 * np.pi * along / ripples["wavelength_m"])
+    measured = difference[row, :, 1]
+    assert np.corrcoef(measured, expected)[0, 1] > 0.8

@@ -40,6 +40,7 @@ def track_scene(
     seed: int = 0,
     curvature_per_m: float = 0.0,
     horizon: bool | None = None,
+    ripples: bool = False,
 ) -> dict[str, Any]:
     """Ground truth of a rear-camera image with ``n_ruts`` wheel ruts.
 
@@ -55,6 +56,11 @@ def track_scene(
         Steering: the ruts follow ``X = x0 + c·Y²/2`` (0 gives straight ruts).
     horizon : bool, optional
         Force the sky in (True) or out (False) of view; by default the pitch decides.
+    ripples : bool
+        Lay a field of wind ripples over the ground: parallel ridges 0.3-1.2 m apart,
+        20-70° either side of the view's lateral axis (oblique to the ruts), as
+        ``ripples`` (``azimuth_deg``, ``wavelength_m``, ``amplitude``). Ridges
+        running along the ruts would be ruts to any detector; across them, rows.
 
     Returns
     -------
@@ -118,6 +124,13 @@ def track_scene(
         "n_rocks": int(rng.integers(10, 60)),
         "ruts": ruts,
     }
+    if ripples:  # drawn apart from the rest: a scene's other features stay as they were
+        ripple_rng = np.random.default_rng([seed, 5])
+        scene["ripples"] = {
+            "azimuth_deg": float(ripple_rng.uniform(20, 70) * ripple_rng.choice([-1, 1])),
+            "wavelength_m": float(ripple_rng.uniform(0.3, 1.2)),
+            "amplitude": float(ripple_rng.uniform(0.1, 0.3)),
+        }
     _add_image_truth(scene)
     return scene
 
@@ -292,6 +305,12 @@ def render(scene: dict[str, Any]) -> np.ndarray:
         phase = 2 * np.pi * gy / rut["tread_period_m"]
         tread = 0.5 + 0.5 * np.tanh(3 * np.cos(phase))  # grouser marks: near-square wave
         shade += along * (-rut["depth"] * floor * (0.75 + 0.25 * tread) + 0.12 * rim)
+    ripples = scene.get("ripples")
+    if ripples:
+        # wind ripples: parallel ridges across the ground, lit on their sunward flanks
+        azimuth = math.radians(ripples["azimuth_deg"])
+        along_wave = gx * math.cos(azimuth) + gy * math.sin(azimuth)
+        shade += ripples["amplitude"] * np.cos(2 * np.pi * along_wave / ripples["wavelength_m"])
     albedo = albedo + 0.35 * shade
 
     sun = math.radians(scene["sun_azimuth_deg"])
