@@ -607,6 +607,16 @@ def test_few_false_tracks_on_wind_ripples_and_ruts_across_them_still_found():
     assert tp / ruts >= 0.8
 
 
+def test_ruts_as_deep_as_the_ripples_they_cross_are_found_by_convergence_and_tread():
+    # the ripples' troughs set the soil's dips here: these ruts measure 1.5 times them,
+    # under the twice that a line elsewhere needs; both were dropped before
+    scene = synth_tracks.track_scene(seed=29, n_ruts=2, ripples=True)
+    result = detect_tracks(synth_tracks.encode_like_release(scene))
+    m = match_ruts(scene, result.to_dict()["tracks"])
+    assert (m["true_positives"], m["detections"]) == (2, 2)
+    assert all(t.texture_ratio < 2.0 and t.on_vanishing_point for t in result.tracks)
+
+
 @pytest.mark.parametrize("size", [(480, 640), (1200, 1600)])
 def test_ruts_parallel_in_the_image_have_no_vanishing_point(size):
     """Parallel lines meet at infinity: no vanishing point (it was a point 1e5 px
