@@ -134,13 +134,16 @@ class TrackConfig:
         Every rut's trough is at least this many times deeper than the soil's own
         dips (``texture_ratio``); matched ruts of 200 generated scenes: 2.1 and
         more. Lines across strata or a checkerboard measure 1.4-2.0, and their
-        crossings pass for tread.
+        crossings pass for tread. Waived for a straight rut on the vanishing point with
+        a smooth floor and clear tread: across wind ripples, whose troughs set the
+        soil's dips there, ruts measure about 1.5.
     max_side_trough_ratio : float
         A trough with troughs this deep (relative) on both sides within three of its
         widths is one of a ripple field's, not a rut. Matched ruts of 200 generated
-        scenes, and of 30 with ripples: 0.2 and less (95 %: 0.06-0.2; another wheel's
-        rut lies at least 2.5 widths away on one side only); ripple troughs taken for
-        ruts in those 30: 0.3 and more for 39 of 49.
+        scenes: 0.2 and less for 95 %, 0.33 for one of 357 (a middle rut of four, now
+        lost); of 30 scenes with ripples: 0.15 and less (another wheel's rut lies 2.5
+        widths away or more, on one side only). Ripple troughs taken for ruts in
+        those 30: 0.3 and more for 39 of 49.
     work_side : int
         Longest side of the grey working copy the detector looks at, pixels. Ruts need
         no more: on 200 generated 640×480 scenes 448 finds 354 of 388 ruts with 366
