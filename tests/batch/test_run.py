@@ -27,7 +27,7 @@ def _inputs(root: Path, contents: dict[str, bytes]) -> Path:
     return root
 
 
-def _run(inputs, out, **kwargs):
+def _run(inputs, out, jobs=2, **kwargs):
     return run_batch(
         count_bytes,
         [inputs],
@@ -35,7 +35,7 @@ def _run(inputs, out, **kwargs):
         command="test count",
         options=kwargs.pop("options", {"x": 1}),
         suffixes=AUDIO_SUFFIXES,
-        jobs=2,
+        jobs=jobs,
         **kwargs,
     )
 
@@ -81,16 +81,7 @@ def test_one_worker_keeps_what_it_finished_before_a_timeout_killed_it(tmp_path):
     # a failure), and the replacement worker does c.wav
     inputs = _inputs(tmp_path / "in", {"a.wav": b"one", "b.wav": b"hang", "c.wav": b"three"})
     out = tmp_path / "out"
-    summary = run_batch(
-        count_bytes,
-        [inputs],
-        out,
-        command="test count",
-        options={"x": 1},
-        suffixes=AUDIO_SUFFIXES,
-        jobs=1,
-        timeout_s=2.0,
-    )
+    summary = _run(inputs, out, jobs=1, timeout_s=2.0)
     status = {Path(r["input"]).name: (r["status"], r["error"]) for r in summary.records}
     assert status == {
         "a.wav": ("done", None),
