@@ -608,11 +608,11 @@ def test_few_false_tracks_on_wind_ripples_and_ruts_across_them_still_found():
     # before the troughs beside each line were looked at: 8 false tracks on these 12
     # empty scenes, and 4 of 24 detections false beside the ruts; then 2, and 2 of 22;
     # 0 since the troughs parallel to the field's are known too (the issue's 0.05 per
-    # image). Ruts crossing ripples: 20 of 24 found either way (the ripples' troughs
-    # outvote the others in the line search)
+    # image). Ruts crossing ripples: 20 of 24 found, 21 since a trough across a field
+    # may widen once only (22 detections)
     assert false == 0
-    assert tp / detections >= 0.88
-    assert tp / ruts >= 0.8
+    assert tp / detections >= 0.9
+    assert tp / ruts >= 0.85
 
 
 def _straight_trough(x0: float, y0: float, x1: float, y1: float) -> _Candidate:
@@ -665,6 +665,18 @@ def test_no_tracks_along_a_ripple_fields_troughs(seed):
     # at the point where the known ones converge (23 had two)
     scene = synth_tracks.track_scene(seed=seed, n_ruts=0, ripples=True)
     assert detect_tracks(synth_tracks.encode_like_release(scene)).tracks == []
+
+
+@pytest.mark.parametrize("seed", [16, 26])
+def test_ruts_across_a_ripple_field_are_not_widened_onto_its_troughs(seed):
+    # the matched filter let a rut's trough widen twice and spread onto the ripple
+    # troughs it crosses, and one rut of each scene was lost; where the image shows a
+    # ripple field it may widen once
+    scene = synth_tracks.track_scene(seed=seed, n_ruts=2, ripples=True)
+    m = match_ruts(
+        scene, detect_tracks(synth_tracks.encode_like_release(scene)).to_dict()["tracks"]
+    )
+    assert (m["true_positives"], m["detections"]) == (2, 2)
 
 
 def test_ruts_as_deep_as_the_ripples_they_cross_are_found_by_convergence_and_tread():
