@@ -61,9 +61,11 @@ MAX_VP_DIAGONALS = 4.0
 RIPPLE_TROUGH_RMS_PX = 4.0
 #: A candidate pointing within this of a ripple field's vanishing point is one of its troughs.
 RIPPLE_VP_DEG = 3.0
-#: Passes of the matched filter that may widen a trough where the image shows a ripple field
-#: (2 elsewhere): on 60 generated ripple scenes 95 of 120 ruts found with 2, 101 with 1,
-#: 99 with 0.
+#: Passes of the matched filter (of four at most) that may widen a trough: the first look's
+#: width is rough.
+WIDE_PASSES = 2
+#: The same where the image shows a ripple field: on 60 generated ripple scenes 95 of 120
+#: ruts found with 2, 101 with 1, 99 with 0.
 WIDE_PASSES_IN_RIPPLES = 1
 
 
@@ -676,7 +678,7 @@ def _examine(
     threshold: float,
     known: list[_Candidate],
     n_tiles: int,
-    n_wide: int = 2,
+    n_wide: int = WIDE_PASSES,
 ) -> _Candidate | None:
     """Test the line ``(phi, rho)`` for a rut: find the trough's floor along it, refit
     the line through the floor, and measure the rut along the refitted line.
@@ -1194,7 +1196,7 @@ def detect_tracks(
     votes = cv2.GaussianBlur(acc.sum(axis=0), (5, 5), 1.0)
     peaks = _kernels.accumulator_peaks(votes, 0.05 * float(votes.max() or 1.0), 3, 8, 24)
     lines = [(t * math.pi / n_theta, float(r - (n_rho - 1) // 2)) for t, r, _ in peaks]
-    candidates = _candidates(grey, resp, lines, cfg, noise, threshold, n_tiles, 2)
+    candidates = _candidates(grey, resp, lines, cfg, noise, threshold, n_tiles, WIDE_PASSES)
     rms, sides, ripple_field = _ripple_field(grey, candidates, cfg)
     if ripple_field:
         # across a ripple field a trough widened twice spreads from a rut onto the
