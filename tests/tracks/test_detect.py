@@ -464,6 +464,26 @@ def test_large_jpeg_is_decoded_reduced_and_reported_in_its_own_pixels(tmp_path):
     assert overlay.shape[1] == 2000
 
 
+@pytest.mark.slow
+def test_a_50_megapixel_image_gives_the_ruts_of_its_small_copy(tmp_path):
+    # the largest size: the library reduces it block-wise, the command decodes
+    # the JPEG at a quarter in its DCT; both find the 640×480 scene's ruts, scaled
+    scene = synth_tracks.track_scene(seed=4, n_ruts=2)
+    small = synth_tracks.render(scene)
+    big = cv2.resize(small, (8192, 6144), interpolation=cv2.INTER_LINEAR)  # 50.3 MP
+    factor = 8192 / small.shape[1]
+    expected = detect_tracks(small)
+    path = tmp_path / "big.jpg"
+    cv2.imwrite(str(path), big, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    from_file, report = detect_to_folder(path, tmp_path / "o")
+    assert report["decoded_at"] == 0.25 and report["width"] == 8192
+    for found in (detect_tracks(big), from_file):
+        for a, b in _same_ruts(found, expected):
+            assert a.angle_deg == pytest.approx(b.angle_deg, abs=1.0)
+            for key in ("x1", "y1", "x2", "y2"):
+                assert getattr(a, key) == pytest.approx(getattr(b, key) * factor, abs=0.01 * 8192)
+
+
 def test_a_photo_stored_turned_with_an_exif_orientation_is_read_upright(tmp_path):
     from PIL import Image
 
