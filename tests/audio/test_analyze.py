@@ -561,3 +561,19 @@ def test_mix_counts_non_finite_samples_as_such_not_as_clipping(tmp_path):
     levels = result.channels[0].levels
     assert levels["clipped_samples"] == 0  # was 1: the Inf counted as clipping too
     assert levels["non_finite_samples"] == 1
+
+
+def test_a_mix_with_one_all_nan_channel_is_the_good_channel_halved(tmp_path, run):
+    # the mix was the mean before NaN handling: NaN throughout, "digital silence"
+    sr = 16_000
+    a = (0.3 * np.sin(2 * np.pi * 440 * np.arange(3 * sr) / sr)).astype(np.float32)
+    path = tmp_path / "mixnan.wav"
+    sf.write(path, np.stack([a, np.full_like(a, np.nan)], 1), sr, subtype="FLOAT")
+    result = run(path, AnalysisParams(mix=True))
+    levels = result.channels[0].levels
+    assert not any("digital silence" in w for w in result.warnings)
+    assert levels["non_finite_samples"] == 3 * sr
+    # the mean of the sine and 0: its RMS is 0.15/sqrt(2)
+    assert levels["rms"]["dbfs"] == pytest.approx(20 * math.log10(0.15 / math.sqrt(2)), abs=0.01)
+    assert levels["peak"]["dbfs"] == pytest.approx(20 * math.log10(0.15), abs=0.01)
+    assert [line.freq_hz for line in result.channels[0].tonal_lines] == [pytest.approx(440, abs=2)]

@@ -78,3 +78,35 @@ def test_export_refuses_to_overwrite_and_needs_something_to_do(tmp_path, noise):
         export(path, tmp_path / "x.wav", n_fft=512)
     with pytest.raises(ParameterError, match=r"band-pass needs 0 <= LO < HI, got 500\.0, 100\.0"):
         export(path, tmp_path / "x.wav", n_fft=512, band_hz=(500.0, 100.0))
+
+
+def test_exports_replace_corrupt_samples_as_the_analysis_does(tmp_path, rng):
+    # the analysis replaces samples beyond ±1e6 full scale by 0; the exports kept them
+    sr = 16_000
+    x = (0.05 * rng.standard_normal(3 * sr)).astype(np.float32)
+    x[sr : sr + 10] = 1e9
+    x[2 * sr] = -3e20
+    x[2 * sr + 5] = np.nan
+    path = tmp_path / "corrupt.wav"
+    sf.write(path, x, sr, subtype="FLOAT")
+    good = np.abs(x) <= 1e6
+    export(path, tmp_path / "full.wav", n_fft=512, band_hz=(0.0, sr / 2))
+    y, _ = sf.read(tmp_path / "full.wav", dtype="float32")
+    assert len(y) == len(x)
+    assert np.max(np.abs(y[~good])) < 1e-5  # was 1e9
+    assert np.max(np.abs(y[good] - x[good])) < 1e-5
+    floor = np.full(257, 1e-12)  # far below the noise: the gate stays open
+    export(path, tmp_path / "gated.wav", n_fft=512, noise_floors=[floor])
+    y, _ = sf.read(tmp_path / "gated.wav", dtype="float32")
+    assert np.max(np.abs(y)) < 1.0  # was 1e9
+    assert np.max(np.abs(y[good] - x[good])) < 1e-4
+
+
+def test_a_mix_with_one_all_nan_channel_exports_the_good_one_halved(tmp_path, rng):
+    sr = 16_000
+    a = (0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * sr) / sr)).astype(np.float32)
+    path = tmp_path / "mixnan.wav"
+    sf.write(path, np.stack([a, np.full_like(a, np.nan)], 1), sr, subtype="FLOAT")
+    export(path, tmp_path / "mix.wav", n_fft=512, band_hz=(0.0, sr / 2), mix=True)
+    y, _ = sf.read(tmp_path / "mix.wav", dtype="float32")
+    assert np.max(np.abs(y - a / 2)) < 1e-5

@@ -39,10 +39,12 @@ from zhurong_tk.audio.levels import (
     LEVEL_CELLS,
     LEVEL_MIN_DB,
     LEVEL_STEP_DB,
+    MAX_SAMPLE,
     LevelHistogram,
     calibrate,
     levels_from_histogram,
     to_db,
+    usable_samples,
 )
 from zhurong_tk.audio.segments import (
     Segment,
@@ -71,11 +73,6 @@ SCHEMA_VERSION = 1
 #: Largest --sensitivity accepted, Pa per full scale (a full-scale sample at 1e6 Pa is
 #: 274 dB SPL; microphones sit around 1e-2 to 1e2).
 MAX_SENSITIVITY_PA = 1e6
-
-#: Float samples beyond this (full scale = 1) are corrupt data, reported and replaced by 0
-#: like NaN: 120 dB over full scale, far above any real headroom or unscaled 16-bit floats
-#: (±32768), and far below where a frame's float32 power would overflow (~1e16).
-MAX_SAMPLE = 1e6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -382,16 +379,28 @@ class _Channel:
         self._reduce.finish(quietly=quietly)
         self._tone.finish(quietly=quietly)
 
-    def update(self, x: np.ndarray, *, clipped: int | None = None) -> None:
-        """Feed samples; ``clipped`` counts clipping in the inputs of a mix instead."""
+    def update(
+        self,
+        x: np.ndarray,
+        *,
+        clipped: int | None = None,
+        repairs: tuple[int, int, np.ndarray] | None = None,
+    ) -> None:
+        """Feed samples; ``clipped`` counts clipping in the inputs of a mix instead, and
+        ``repairs`` (non-finite count, count beyond :data:`MAX_SAMPLE`, where the mix is
+        usable) the bad samples its inputs had before they were made 0."""
         x = np.ascontiguousarray(x, np.float32)
         if len(x):
             non_finite, beyond, peak, own_clipped, sum_sq = _sample_stats(x, self.params.clip_level)
             clipped = own_clipped if clipped is None else clipped
+            if repairs is not None:
+                self.non_finite += repairs[0]
+                self.beyond += repairs[1]
+                _add_repairs(self.repairs, repairs[2], self.samples)
             if non_finite or beyond:
                 self.non_finite += non_finite
                 self.beyond += beyond
-                usable = _usable(x)
+                usable = usable_samples(x)
                 _add_repairs(self.repairs, usable, self.samples)
                 x = np.where(usable, x, np.float32(0.0))
             self.peak = max(self.peak, float(peak))
@@ -738,11 +747,6 @@ def _set_aside_repairs(segments: list[Segment], spans_s: np.ndarray, margin_s: f
     return kept
 
 
-def _usable(x: np.ndarray) -> np.ndarray:
-    """Where samples are finite and within ±:data:`MAX_SAMPLE`."""
-    return np.isfinite(x) & (np.abs(x) <= np.float32(MAX_SAMPLE))
-
-
 def _refine_line_edges(lines: list[TonalLine], segments: list[Segment]) -> None:
     """Give a tonal line the edges of the segment it explains.
 
@@ -880,9 +884,25 @@ class AudioAnalyzer:
             clip = np.float32(self.params.clip_level)
             clipping = np.abs(block) >= clip
             if clipping.any():  # NaN, Inf and corrupt values are reported as such instead
-                clipping &= _usable(block)
+                clipping &= usable_samples(block)
             clipped = int(np.count_nonzero(clipping.any(axis=1)))
-            self._channels[0].update(block.mean(axis=1), clipped=clipped)
+            # each channel's bad samples become 0 before the mean, as the export does: the
+            # mean of a good channel and a NaN one was NaN, and the good one was lost
+            flat = block.reshape(-1)
+            sum_sq = _kernels.sum_squares(flat)
+            repairs = None
+            if not math.isfinite(sum_sq) or max(float(flat.max()), -float(flat.min())) > MAX_SAMPLE:
+                usable = usable_samples(block)
+                finite = np.isfinite(block)
+                repairs = (
+                    int(np.count_nonzero(~finite)),
+                    int(np.count_nonzero(finite & ~usable)),
+                    # the mix is fill only where no channel was usable; elsewhere it carries
+                    # the good channels' sound and its segments are kept
+                    usable.any(axis=1),
+                )
+                block = np.where(usable, block, np.float32(0.0))
+            self._channels[0].update(block.mean(axis=1), clipped=clipped, repairs=repairs)
         else:
             for c, state in enumerate(self._channels):
                 state.update(block[:, c])

@@ -15,6 +15,7 @@ import scipy.fft
 import soundfile as sf
 from scipy import ndimage
 
+from zhurong_tk.audio.levels import usable_samples
 from zhurong_tk.audio.spectral import window_array
 from zhurong_tk.errors import ParameterError
 from zhurong_tk.io.audio import AudioReader
@@ -143,7 +144,9 @@ def export(
             return out
 
         for block in reader.blocks(1 << 16):
-            block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
+            # the analysis's rule: NaN, Inf and corrupt values beyond ±MAX_SAMPLE become 0
+            # (per channel, before a mix, so one bad channel does not silence the others)
+            block = np.where(usable_samples(block), block, np.float32(0.0))
             data = [block.mean(axis=1)] if mix else [block[:, c] for c in range(channels)]
             total += len(block)
             outs = [process(c, x) for c, x in enumerate(data)]

@@ -10,6 +10,27 @@ from zhurong_tk.errors import ParameterError
 
 P_REF = 20e-6  # Pa, reference of dB SPL
 
+#: Float samples beyond this (full scale = 1) are corrupt data, reported and replaced by 0
+#: like NaN: 120 dB over full scale, far above any real headroom or unscaled 16-bit floats
+#: (±32768), and far below where a frame's float32 power would overflow (~1e16).
+MAX_SAMPLE = 1e6
+
+
+def usable_samples(x: np.ndarray) -> np.ndarray:
+    """Where samples are finite and within ±:data:`MAX_SAMPLE` (the rest are replaced by 0).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Samples, full scale 1.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Same shape as ``x``.
+    """
+    return np.isfinite(x) & (np.abs(x) <= np.float32(MAX_SAMPLE))
+
 
 def to_db(power: np.ndarray | float, floor: float = 1e-30) -> np.ndarray:
     """``10·log10(power)``; zero power gives ``-inf`` (never NaN), which reports write as null."""
