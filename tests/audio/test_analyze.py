@@ -577,3 +577,38 @@ def test_a_mix_with_one_all_nan_channel_is_the_good_channel_halved(tmp_path, run
     assert levels["rms"]["dbfs"] == pytest.approx(20 * math.log10(0.15 / math.sqrt(2)), abs=0.01)
     assert levels["peak"]["dbfs"] == pytest.approx(20 * math.log10(0.15), abs=0.01)
     assert [line.freq_hz for line in result.channels[0].tonal_lines] == [pytest.approx(440, abs=2)]
+
+
+@pytest.mark.parametrize(("subtype", "suffix"), [("PCM_U8", ".wav"), ("PCM_S8", ".flac")])
+def test_8_bit_clipping_counts_both_rails(tmp_path, run, subtype, suffix):
+    # 8-bit full scale is -128..127: the positive rail reads 127/128 = 0.9922 and was not
+    # counted against a fixed 0.999
+    sr = 8000
+    x = np.clip(2.0 * np.sin(2 * np.pi * 300 * np.arange(3 * sr) / sr), -1, 1)
+    path = (tmp_path / "eight_bit").with_suffix(suffix)
+    sf.write(path, x, sr, subtype=subtype)
+    y, _ = sf.read(path)
+    at_rails = int(np.count_nonzero(y == y.max()) + np.count_nonzero(y == y.min()))
+    assert y.max() == 127 / 128 and y.min() == -1.0
+    ch = run(path).channels[0]
+    assert ch.levels["clipped_samples"] == at_rails > 0.5 * len(y)
+
+
+def test_16_bit_clip_level_stays_0_999(tmp_path, run):
+    sr = 8000
+    x = 0.9995 * np.sin(2 * np.pi * 100 * np.arange(sr) / sr)
+    path = tmp_path / "s16.wav"
+    sf.write(path, x, sr, subtype="PCM_16")
+    y, _ = sf.read(path)
+    ch = run(path).channels[0]
+    assert ch.levels["clipped_samples"] == int(np.count_nonzero(np.abs(y) >= 0.999)) > 0
+
+
+def test_clip_level_follows_the_integer_encoding():
+    from zhurong_tk.audio.analyze import default_clip_level
+    from zhurong_tk.io.audio import integer_pcm_bits
+
+    names = ["PCM_U8", "PCM_S8", "PCM_16", "pcm_s24le", "pcm_u8", "FLOAT", "pcm_f32le", "VORBIS"]
+    assert [integer_pcm_bits(n) for n in names] == [8, 8, 16, 24, 8, None, None, None]
+    assert default_clip_level(8) == 127 / 128
+    assert default_clip_level(16) == default_clip_level(None) == 0.999

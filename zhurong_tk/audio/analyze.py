@@ -98,8 +98,11 @@ class AnalysisParams:
     max_columns : int
         Time columns of the pooled spectrogram, at most. The default is about the
         spectrogram figure's width in pixels: more columns would only be resampled away.
-    clip_level : float
-        Absolute sample value (full scale 1.0) from which a sample counts as clipped.
+    clip_level : float or None
+        Absolute sample value (full scale 1.0) from which a sample counts as clipped. By
+        default 0.999, or the positive full scale of an integer encoding where that is
+        lower (127/128 for 8-bit PCM, whose positive rail reads 0.992); see
+        :func:`default_clip_level`.
     frames_per_block : int
         STFT frames computed per block.
     """
@@ -112,15 +115,19 @@ class AnalysisParams:
     user_bands: tuple[tuple[float, float], ...] = bands_mod.DEFAULT_USER_BANDS
     noise_percentile: float = 10.0
     max_columns: int = 1100
-    clip_level: float = 0.999
+    clip_level: float | None = None
     frames_per_block: int = 256
     tonal: TonalConfig = dataclasses.field(default_factory=TonalConfig)
     segments: SegmentConfig = dataclasses.field(default_factory=SegmentConfig)
 
-    def resolved(self, sr: float) -> AnalysisParams:
-        """These parameters with ``n_fft``/``hop`` filled in for sample rate ``sr``."""
+    def resolved(self, sr: float, *, integer_bits: int | None = None) -> AnalysisParams:
+        """These parameters with ``n_fft``/``hop`` filled in for sample rate ``sr``, and
+        ``clip_level`` for samples of ``integer_bits`` bits (None: float or unknown)."""
         n_fft = self.n_fft or 1 << max(4, round(math.log2(0.085 * sr)))
-        return dataclasses.replace(self, n_fft=n_fft, hop=self.hop or max(1, n_fft // 4))
+        clip = self.clip_level or default_clip_level(integer_bits)
+        return dataclasses.replace(
+            self, n_fft=n_fft, hop=self.hop or max(1, n_fft // 4), clip_level=clip
+        )
 
     def __post_init__(self) -> None:
         if self.n_fft is not None and (self.n_fft < 16 or self.n_fft & (self.n_fft - 1)):
@@ -139,8 +146,22 @@ class AnalysisParams:
             )
         if self.max_columns < 10:
             raise ParameterError(f"max_columns must be at least 10, got {self.max_columns}")
-        if not 0 < self.clip_level <= 1:
+        if self.clip_level is not None and not 0 < self.clip_level <= 1:
             raise ParameterError(f"clip_level must be in (0, 1], got {self.clip_level}")
+
+
+def default_clip_level(integer_bits: int | None) -> float:
+    """The level from which a sample counts as clipped, for samples of ``integer_bits``
+    bits (None: float or compressed).
+
+    0.999 full scale (-0.009 dBFS), or a ``b``-bit integer encoding's positive rail
+    ``(2^(b-1) - 1) / 2^(b-1)`` where that is lower: only at 8 bits (0.992), where a
+    fixed 0.999 counted the negative rail only. From 16 bits up the rail lies above
+    0.999, and 0.999 also catches a signal clipped before it was scaled a little down.
+    """
+    if integer_bits is None or integer_bits < 2:
+        return 0.999
+    return min(0.999, (2 ** (integer_bits - 1) - 1) / 2 ** (integer_bits - 1))
 
 
 @dataclasses.dataclass
@@ -215,6 +236,7 @@ class AudioAnalysis:
                 "mix": self.params.mix,
                 "sensitivity_pa_per_fs": self.params.sensitivity_pa,
                 "noise_percentile": self.params.noise_percentile,
+                "clip_level": self.params.clip_level,
                 "psd_units": f"{unit}^2/Hz",
                 "level_reference": "dB re 20 uPa" if unit == "Pa" else "dBFS",
                 "tonal": dataclasses.asdict(self.params.tonal),
@@ -971,7 +993,7 @@ def analyze(
     """
     reader = AudioReader(path, stream=stream, signal=signal)
     info = reader.info
-    params = (params or AnalysisParams()).resolved(info.samplerate)
+    params = (params or AnalysisParams()).resolved(info.samplerate, integer_bits=info.integer_bits)
     blocks = reader.blocks(1 << 18)
     exact = info.frames if info.frames_exact else None
     head: list[np.ndarray] = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,6 +73,30 @@ class AudioInfo:
     backend: str
     stream_index: int | None = None
     product: dict | None = None
+
+    @property
+    def integer_bits(self) -> int | None:
+        """Bits per sample of an integer PCM encoding, else None; see :func:`integer_pcm_bits`."""
+        return integer_pcm_bits(self.codec) if self.backend != "pds4" else None
+
+
+def integer_pcm_bits(codec: str) -> int | None:
+    """Bits per sample of an integer PCM encoding, None for anything else (float, compressed).
+
+    Parameters
+    ----------
+    codec : str
+        A libsndfile subtype (``"PCM_U8"``, ``"PCM_S8"``, ``"PCM_16"``, ``"PCM_24"``,
+        ``"PCM_32"``) or an FFmpeg codec name (``"pcm_u8"``, ``"pcm_s16le"``, ``"pcm_s24be"``).
+
+    Returns
+    -------
+    int or None
+        Both readers scale a ``b``-bit integer sample by ``2^(b-1)``, so its full scale is
+        ``-1`` to ``(2^(b-1) - 1) / 2^(b-1)`` (127/128 at 8 bits).
+    """
+    match = re.fullmatch(r"pcm_[su]?(\d+)(?:le|be)?(?:_planar)?", codec.lower())
+    return int(match.group(1)) if match else None
 
 
 def probe_audio(
