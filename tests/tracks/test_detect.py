@@ -484,6 +484,67 @@ def test_a_50_megapixel_image_gives_the_ruts_of_its_small_copy(tmp_path):
                 assert getattr(a, key) == pytest.approx(getattr(b, key) * factor, abs=0.01 * 8192)
 
 
+def _drawn_ruts(width: int, height: int) -> tuple[np.ndarray, tuple[float, float]]:
+    """Two Gaussian troughs drawn from the bottom row at 0.3 and 0.7 of the width to a
+    vanishing point at (0.5 width + 0.3, 0.15 height) whose position is exact, on flat
+    noisy soil (uint8, drawn a band of rows at a time); and that point."""
+    vx, vy = 0.5 * width + 0.3, 0.15 * height
+    rng = np.random.default_rng(0)
+    image = np.empty((height, width), np.uint8)
+    xx = np.arange(width, dtype=np.float32)[None, :]
+    for top in range(0, height, 256):
+        rows = np.arange(top, min(height, top + 256), dtype=np.float32)[:, None]
+        grey = 0.6 + rng.normal(0, 0.01, (len(rows), width)).astype(np.float32)
+        t = (rows - vy) / (height - 1 - vy)
+        for bottom_x in (0.3 * width, 0.7 * width):
+            centre = vx + t * (bottom_x - vx)
+            sigma = np.maximum(0.5, 0.012 * width * t)
+            grey -= 0.3 * np.exp(-0.5 * ((xx - centre) / sigma) ** 2) * (rows > vy + 0.1 * height)
+        image[top : top + len(rows)] = np.clip(grey * 255 + 0.5, 0, 255)
+    return image, (vx, vy)
+
+
+@pytest.mark.parametrize("size", [(448, 336), (2400, 1800), (2007, 301)])
+def test_points_on_a_reduced_copy_map_back_to_the_pixels_they_cover(size):
+    # working pixel i covers image pixels [i f, (i + 1) f): its centre is at (i + 0.5) f
+    # - 0.5. Read as i f every point moved up and left by (f - 1) / 2, 2.2 px at this
+    # 2400 px width, 4 px at 12 MP; each side's factor is its own (rounded sizes)
+    image, (vx, vy) = _drawn_ruts(*size)
+    result = detect_tracks(image)
+    assert len(result.tracks) == 2 and result.vanishing_point is not None
+    assert result.vanishing_point["x"] == pytest.approx(vx, abs=0.6)
+    assert result.vanishing_point["y"] == pytest.approx(vy, abs=0.6)
+
+
+def test_a_tall_image_s_ruts_stay_inside_it():
+    # 301×2007 reduces to 67×448: by the width's factor (4.49) for the rows as well,
+    # the near ends were put below the last row
+    image, (vx, vy) = _drawn_ruts(301, 2007)
+    result = detect_tracks(image)
+    assert result.tracks
+    for t in result.tracks:
+        xy = np.array([[t.x1, t.y1], [t.x2, t.y2], *t.points])
+        assert np.all(xy >= 0) and np.all(xy <= [300, 2006])
+        # on the drawn line: x at the near end's row
+        bottom = [0.3 * 301, 0.7 * 301]
+        at_row = [vx + (t.y1 - vy) / (2006 - vy) * (b - vx) for b in bottom]
+        assert min(abs(t.x1 - x) for x in at_row) < 1.5
+        assert t.y1 > 1990
+
+
+def test_a_jpeg_decoded_reduced_maps_back_without_a_shift(tmp_path):
+    # decoded at half size in the DCT, then reduced again for the working copy: the
+    # two reductions compose, (i + 0.5) f1 f2 - 0.5; a camera's principal point is
+    # moved onto the decoded pixels the same way
+    image, (vx, vy) = _drawn_ruts(4400, 3300)
+    path = tmp_path / "drawn.jpg"
+    cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    result, report = detect_to_folder(path, tmp_path / "o")
+    assert report["decoded_at"] == 0.5
+    assert result.vanishing_point["x"] == pytest.approx(vx, abs=0.8)
+    assert result.vanishing_point["y"] == pytest.approx(vy, abs=0.8)
+
+
 def test_a_photo_stored_turned_with_an_exif_orientation_is_read_upright(tmp_path):
     from PIL import Image
 

@@ -351,11 +351,15 @@ def _native_error(line: str) -> str | None:
 
 
 def _reduced(pixels: np.ndarray, reduce: int) -> np.ndarray:
-    """Decoded pixels at ``1/reduce`` of their size, by area averaging."""
+    """Decoded pixels at ``1/reduce`` of their size, by means over blocks of ``reduce``
+    × ``reduce`` pixels (a partial block at the far edges), as a JPEG decoded at that
+    scale in its DCT: either way pixel i covers the full image's [i reduce, (i + 1) reduce)."""
     if reduce == 1:
         return pixels
-    size = (max(1, pixels.shape[1] // reduce), max(1, pixels.shape[0] // reduce))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    if min(pixels.shape[:2]) < reduce:  # not one whole block across: cv2 would round to 0
+        size = (max(1, pixels.shape[1] // reduce), max(1, pixels.shape[0] // reduce))
+        return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(pixels, None, fx=1 / reduce, fy=1 / reduce, interpolation=cv2.INTER_AREA)
 
 
 def _plain_jpeg(info: ImageInfo) -> bool:

@@ -281,38 +281,42 @@ class TrackResult:
     scale: float
     maps: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
-    def scaled(self, factor: float, width: int, height: int) -> TrackResult:
-        """The result in the pixels of the image ``factor`` times larger, ``width`` × ``height``."""
+    def scaled(self, fx: float, fy: float, width: int, height: int) -> TrackResult:
+        """The result on the image ``width`` × ``height`` that this one's image is an
+        area reduction of, by ``fx`` × ``fy`` of its pixels per pixel (see :class:`_PixelMap`)."""
+        pixels = _PixelMap(fx, fy, width, height)
+        length = math.sqrt(fx * fy)
         tracks = []
         for t in self.tracks:
+            (x1, y1), (x2, y2) = pixels.point(t.x1, t.y1), pixels.point(t.x2, t.y2)
             tracks.append(
                 dataclasses.replace(
                     t,
-                    x1=t.x1 * factor,
-                    y1=t.y1 * factor,
-                    x2=t.x2 * factor,
-                    y2=t.y2 * factor,
-                    width_px=t.width_px * factor,
-                    points=[[x * factor, y * factor] for x, y in t.points],
+                    x1=x1,
+                    y1=y1,
+                    x2=x2,
+                    y2=y2,
+                    width_px=t.width_px * length,
+                    points=[list(pixels.point(x, y)) for x, y in t.points],
                     tread_period_px=None
                     if t.tread_period_px is None
-                    else t.tread_period_px * factor,
-                    bend_px=t.bend_px * factor,
-                    residual_px=t.residual_px * factor,
+                    else t.tread_period_px * length,
+                    bend_px=t.bend_px * length,
+                    residual_px=t.residual_px * length,
                 )
             )
         pairs = [
             {
                 **p,
-                "row_px": round(p["row_px"] * factor, 1),
-                "spacing_px": round(p["spacing_px"] * factor, 2),
+                "row_px": round(float(pixels.y(p["row_px"])), 1),
+                "spacing_px": round(p["spacing_px"] * fx, 2),  # along a row
             }
             for p in self.pairs
         ]
         vp = self.vanishing_point
         if vp is not None:
-            vp = {"x": round(vp["x"] * factor, 2), "y": round(vp["y"] * factor, 2)}
-        return TrackResult(width, height, tracks, pairs, vp, self.scale / factor, self.maps)
+            vp = {"x": round(float(pixels.x(vp["x"])), 2), "y": round(float(pixels.y(vp["y"])), 2)}
+        return TrackResult(width, height, tracks, pairs, vp, self.scale / length, self.maps)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -373,8 +377,9 @@ def too_thin(width: int, height: int, work_side: int) -> bool:
 
 def _working_copy_of(
     image: np.ndarray, side: int, *, exact: bool = True
-) -> tuple[np.ndarray, float]:
-    """Grey float32 copy of at most ``side`` pixels on its longest side, and its scale.
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """Grey float32 copy of at most ``side`` pixels on its longest side, and the image
+    pixels per copy pixel along x and y (see :class:`_PixelMap`).
 
     8- and 16-bit images are made grey and reduced in their own depth first, so a
     12-MP colour frame is never held as float at full size. With ``exact=False`` the
@@ -392,27 +397,70 @@ def _working_copy_of(
         grey = image if native else to_grey(image)
     top = full_scale(grey) if native else None  # before reducing lowers the maximum
     h, w = grey.shape
+    factors = (1.0, 1.0)
     if exact:
-        grey = _reduced(grey, side)
+        grey, factors = _reduced(grey, side)
     elif (whole := max(h, w) // side) >= 2:
+        # cv2 averages whole blocks (a partial one at the far edges): exactly ``whole``
+        # image pixels per copy pixel, whatever the rounding of the copy's size
         grey = cv2.resize(grey, None, fx=1 / whole, fy=1 / whole, interpolation=cv2.INTER_AREA)
-    scale = grey.shape[1] / w
-    return np.ascontiguousarray(to_grey(grey, top) if native else grey), scale
+        factors = (float(whole), float(whole))
+    return np.ascontiguousarray(to_grey(grey, top) if native else grey), factors
 
 
-def _reduced(grey: np.ndarray, side: int) -> np.ndarray:
-    """``grey`` area-averaged to at most ``side`` pixels on its longest side."""
+def _reduced(grey: np.ndarray, side: int) -> tuple[np.ndarray, tuple[float, float]]:
+    """``grey`` area-averaged to at most ``side`` pixels on its longest side, and the
+    input pixels per output pixel along x and y (each side is rounded on its own, so
+    the two differ slightly)."""
     h, w = grey.shape
     scale = side / max(h, w)
     if scale >= 1.0:
-        return grey
+        return grey, (1.0, 1.0)
     size = (max(8, round(w * scale)), max(8, round(h * scale)))
     whole = int(0.5 / scale)
     if whole >= 2:
         # block means over a whole factor first (cv2's integer-factor INTER_AREA is 5x
         # faster than its general one), leaving the general one at least 2x to average
         grey = cv2.resize(grey, None, fx=1 / whole, fy=1 / whole, interpolation=cv2.INTER_AREA)
-    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    else:
+        whole = 1
+    factors = (whole * grey.shape[1] / size[0], whole * grey.shape[0] / size[1])
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA), factors
+
+
+@dataclasses.dataclass(frozen=True)
+class _PixelMap:
+    """Where the working copy's pixels lie on the input image.
+
+    Area reduction by ``fx`` × ``fy`` image pixels per copy pixel puts copy pixel
+    ``i`` over image pixels ``[i f, (i + 1) f)``: its centre is at ``(i + 0.5) f - 0.5``
+    in the image (pixel centres at integers, origin top left), not ``i f``, which
+    would shift every point up and left by ``(f - 1) / 2`` (4 px at 12 MP). Lengths
+    scale by the geometric mean of the two factors (they differ only by rounding).
+    """
+
+    fx: float
+    fy: float
+    width: int  # the input image's size, for clipping points onto it
+    height: int
+
+    @property
+    def scale(self) -> float:
+        """Copy pixels per image pixel (for lengths)."""
+        return 1.0 / math.sqrt(self.fx * self.fy)
+
+    def x(self, u: Any) -> Any:
+        return (u + 0.5) * self.fx - 0.5
+
+    def y(self, v: Any) -> Any:
+        return (v + 0.5) * self.fy - 0.5
+
+    def point(self, u: float, v: float) -> tuple[float, float]:
+        """A point of a rut, clipped onto the image."""
+        return (
+            float(min(max(self.x(u), 0.0), self.width - 1.0)),
+            float(min(max(self.y(v), 0.0), self.height - 1.0)),
+        )
 
 
 def _noise_level(grey: np.ndarray) -> float:
@@ -1180,10 +1228,12 @@ def detect_tracks(
     height, width = image.shape[:2]
     # the tread is measured on a copy 2-4 times as fine as the one the ruts are found on
     # (or the image itself, if smaller): grousers a few pixels apart would alias there
-    fine, fine_scale = _working_copy_of(image, 2 * cfg.work_side, exact=False)
-    grey = np.ascontiguousarray(_reduced(fine, cfg.work_side))
+    fine, (fine_fx, fine_fy) = _working_copy_of(image, 2 * cfg.work_side, exact=False)
+    grey, (work_fx, work_fy) = _reduced(fine, cfg.work_side)
+    grey = np.ascontiguousarray(grey)
     h, w = grey.shape
-    scale = fine_scale * w / fine.shape[1]
+    pixels = _PixelMap(fine_fx * work_fx, fine_fy * work_fy, width, height)
+    scale = pixels.scale
     diag = math.hypot(w, h)
     noise = _noise_level(grey)
     n_tiles = max(1, int(n_threads))
@@ -1229,7 +1279,7 @@ def detect_tracks(
         # the row where this rut's ground distance runs out: the vanishing point's for
         # a rut through it, else the ruts' common horizon (from their widths)
         horizon_row = vp[1] if (at_vp and vp is not None) else shared_horizon
-        track = _to_track(cand, at_vp, vp is not None, scale, texture, (w, h), horizon_row, fine)
+        track = _to_track(cand, at_vp, vp is not None, pixels, texture, (w, h), horizon_row, fine)
         track.texture_ratio = cand.contrast / texture
         track.side_trough_ratio = sides[i]
         if (
@@ -1243,7 +1293,7 @@ def detect_tracks(
     straight_on_vp = [t for t in tracks if t.on_vanishing_point and not t.curved]
     vanishing = None
     if vp is not None and len(straight_on_vp) >= 2:
-        vanishing = {"x": round(vp[0] / scale, 2), "y": round(vp[1] / scale, 2)}
+        vanishing = {"x": round(float(pixels.x(vp[0])), 2), "y": round(float(pixels.y(vp[1])), 2)}
     for t in tracks:
         t.on_vanishing_point = t.on_vanishing_point and vanishing is not None
     pairs = _pairs(tracks, camera, track_width_m)
@@ -1362,7 +1412,7 @@ def _to_track(
     cand: _Candidate,
     at_vp: bool,
     vp_exists: bool,
-    scale: float,
+    pixels: _PixelMap,
     texture: float,
     size: tuple[int, int],
     horizon_row: float | None,
@@ -1407,17 +1457,19 @@ def _to_track(
     keep = np.linspace(0, len(pts) - 1, min(len(pts), 24)).round().astype(int)
     fitted = np.clip(fitted, 0.0, np.array(size, float) - 1.0)
     poly_x, poly_y = fitted[keep, 0], fitted[keep, 1]
-    angle = math.degrees(math.atan2(far[1] - near[1], far[0] - near[0])) % 180.0
+    (x1, y1), (x2, y2) = pixels.point(*near), pixels.point(*far)
+    angle = math.degrees(math.atan2(y2 - y1, x2 - x1)) % 180.0
+    scale = pixels.scale
     return Track(
-        x1=float(near[0] / scale),
-        y1=float(near[1] / scale),
-        x2=float(far[0] / scale),
-        y2=float(far[1] / scale),
+        x1=x1,
+        y1=y1,
+        x2=x2,
+        y2=y2,
         angle_deg=angle,
         confidence=float(min(1.0, confidence)),
         width_px=cand.width / scale,
         contrast=cand.contrast,
-        points=[[float(x / scale), float(y / scale)] for x, y in zip(poly_x, poly_y, strict=True)],
+        points=[list(pixels.point(x, y)) for x, y in zip(poly_x, poly_y, strict=True)],
         curved=curved,
         tread_period_px=None if period is None or strength < TREAD_REPORTED else period / scale,
         tread_strength=strength,

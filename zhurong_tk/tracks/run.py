@@ -35,6 +35,10 @@ def overlay_image(image: np.ndarray, result: TrackResult) -> np.ndarray:
     Each rut is drawn as its centreline, coloured by wheel pair, with its index
     and confidence; the vanishing point is a cross (clipped into view).
     """
+    if image.ndim == 3 and image.shape[2] in (2, 4):
+        # alpha is no brightness: left in, an opaque 16-bit alpha (65535) set the stretch's
+        # top and drew a 12-bit image almost black
+        image = image[:, :, 0] if image.shape[2] == 2 else image[:, :, :3]
     grey_or_colour = image
     if image.dtype != np.uint8:
         values = image.astype(np.float32)
@@ -47,10 +51,6 @@ def overlay_image(image: np.ndarray, result: TrackResult) -> np.ndarray:
         grey_or_colour = np.clip((values - lo) * scale, 0, 255).astype(np.uint8)
     if grey_or_colour.ndim == 2:
         canvas = cv2.cvtColor(grey_or_colour, cv2.COLOR_GRAY2BGR)
-    elif grey_or_colour.shape[2] == 4:
-        canvas = cv2.cvtColor(grey_or_colour, cv2.COLOR_BGRA2BGR)
-    elif grey_or_colour.shape[2] == 2:
-        canvas = cv2.cvtColor(grey_or_colour[:, :, 0], cv2.COLOR_GRAY2BGR)
     else:
         canvas = grey_or_colour.copy()
     h, w = canvas.shape[:2]
@@ -64,7 +64,7 @@ def overlay_image(image: np.ndarray, result: TrackResult) -> np.ndarray:
         for i in range(len(result.tracks))
     ]
     for t, colour in zip(result.tracks, colours, strict=True):
-        pts = (np.array(t.points) * f).round().astype(np.int32).reshape(-1, 1, 2)
+        pts = ((np.array(t.points) + 0.5) * f - 0.5).round().astype(np.int32).reshape(-1, 1, 2)
         cv2.polylines(canvas, [pts], False, colour, thick, cv2.LINE_AA)
     labels = [f"{i} {t.confidence:.2f}" for i, t in enumerate(result.tracks)]
     font_scale = 0.4 * thick
@@ -212,10 +212,15 @@ def detect_to_folder(
             f"{int(finite.size - np.count_nonzero(finite))} non-finite pixel values (NaN/Inf)"
             " were treated as missing"
         )
-    factor = info.width / image.shape[1]
-    if camera is not None and factor != 1.0:
+    # decoded as blocks of ``reduce`` pixels: decoded pixel i spans the file's
+    # [i reduce, (i + 1) reduce), its centre at (i + 0.5) reduce - 0.5
+    factor = float(reduce)
+    if camera is not None and reduce != 1:
         camera = dataclasses.replace(
-            camera, f_px=camera.f_px / factor, cx=camera.cx / factor, cy=camera.cy / factor
+            camera,
+            f_px=camera.f_px / factor,
+            cx=(camera.cx + 0.5) / factor - 0.5,
+            cy=(camera.cy + 0.5) / factor - 0.5,
         )
     started = time.perf_counter()
     reduced = detect_tracks(
@@ -227,7 +232,7 @@ def detect_to_folder(
         track_width_m=track_width_m,
     )
     elapsed = time.perf_counter() - started
-    result = reduced.scaled(factor, info.width, info.height) if factor != 1.0 else reduced
+    result = reduced.scaled(factor, factor, info.width, info.height) if reduce != 1 else reduced
     found = result.to_dict()
     doc = report(
         SCHEMA,
