@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -110,3 +112,19 @@ def test_a_mix_with_one_all_nan_channel_exports_the_good_one_halved(tmp_path, rn
     export(path, tmp_path / "mix.wav", n_fft=512, band_hz=(0.0, sr / 2), mix=True)
     y, _ = sf.read(tmp_path / "mix.wav", dtype="float32")
     assert np.max(np.abs(y - a / 2)) < 1e-5
+
+
+def test_a_file_shorter_than_a_frame_is_exported_unchanged_with_a_warning(tmp_path, rng):
+    # no frame, no noise floor (NaN): `power >= NaN` shut the gate, 20 dB down throughout
+    from zhurong_tk.audio.analyze import analyze_to_folder
+
+    x = (0.1 * rng.standard_normal(10)).astype(np.float32)
+    path = tmp_path / "short.wav"
+    sf.write(path, x, 48_000, subtype="FLOAT")
+    _, names = analyze_to_folder(path, tmp_path / "out", export_denoised="d.wav")
+    y, _ = sf.read(tmp_path / "out" / "d.wav", dtype="float32")
+    assert "d.wav" in names and len(y) == len(x)
+    assert np.max(np.abs(y - x)) < 1e-6  # was x / 10
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    expected = "--export-denoised d.wav: no noise floor (shorter than one frame): samples passed"
+    assert any(w.startswith(expected) for w in report["warnings"])

@@ -1212,7 +1212,33 @@ def analyze_to_folder(
                 f" ({nyquist:g} Hz): {bandpass_name} not written"
             )
             bandpass_name = None
+        common = {
+            "n_fft": result.stft.n_fft,
+            "mix": result.params.mix,
+            "stream": stream,
+            "signal": signal,
+            "overwrite": overwrite,
+        }
+        exported: list[str] = []
         try:
+            # the exports first: what they find (samples clipped, a gate with no floor) goes
+            # into the report
+            if export_denoised:
+                floors = [
+                    ch.noise_floor / (result.params.sensitivity_pa or 1.0) ** 2
+                    for ch in result.channels
+                ]
+                notes = export_mod.export(
+                    path, out / export_denoised, noise_floors=floors, **common
+                )
+                result.warnings += [f"--export-denoised {export_denoised}: {w}" for w in notes]
+                out.adopt(export_denoised)
+                exported.append(export_denoised)
+            if bandpass_name:
+                notes = export_mod.export(path, out / bandpass_name, band_hz=bandpass, **common)
+                result.warnings += [f"{bandpass_name}: {w}" for w in notes]
+                out.adopt(bandpass_name)
+                exported.append(bandpass_name)
             names = write_outputs(
                 result,
                 out,
@@ -1223,29 +1249,6 @@ def analyze_to_folder(
             names.insert(1, "frames.csv")
         finally:
             close_analysis(result)
-        common = {
-            "n_fft": result.stft.n_fft,
-            "mix": result.params.mix,
-            "stream": stream,
-            "signal": signal,
-            "overwrite": overwrite,
-        }
-        if export_denoised:
-            floors = [
-                ch.noise_floor / (result.params.sensitivity_pa or 1.0) ** 2
-                for ch in result.channels
-            ]
-            export_mod.export(
-                path,
-                out / export_denoised,
-                noise_floors=floors,
-                **common,
-            )
-            out.adopt(export_denoised)
-            names.append(export_denoised)
-        if bandpass_name:
-            export_mod.export(path, out / bandpass_name, band_hz=bandpass, **common)
-            out.adopt(bandpass_name)
-            names.append(bandpass_name)
+        names += exported
         out.finish("audio analyze")
         return result, names

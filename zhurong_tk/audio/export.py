@@ -76,21 +76,28 @@ def export(
     threshold_db: float = 6.0,
     reduction_db: float = 20.0,
     overwrite: bool = False,
-) -> None:
+) -> list[str]:
     """Stream ``path`` through the gate and/or band-pass and write ``out_path`` (WAV/FLAC, float).
 
     Parameters
     ----------
     noise_floors : list of numpy.ndarray, optional
         Per channel (or one for the mix) noise-floor PSD from the analysis, to gate against.
+        A channel whose floor is not finite (no frame to estimate it from) passes unchanged.
     band_hz : (lo, hi), optional
         Keep only this band.
+
+    Returns
+    -------
+    list of str
+        Warnings about the export, for the report.
     """
     if noise_floors is None and band_hz is None:
         raise ParameterError("nothing to export: give a noise floor to gate against or a band")
     suffix = os.path.splitext(os.fspath(out_path))[1].lower()
     if suffix not in EXPORT_SUFFIXES:
         raise ParameterError(f"exports are written as .wav or .flac, not {suffix or 'no suffix'!r}")
+    warnings: list[str] = []
     reader = AudioReader(path, stream=stream, signal=signal)
     sr = reader.info.samplerate
     hop = n_fft // 4
@@ -99,6 +106,18 @@ def export(
     freqs = np.fft.rfftfreq(n_fft, 1 / sr)
     scale = (2.0 / (sr * np.sum(window.astype(np.float64) ** 2))) * np.ones(len(freqs))
     channels = 1 if mix else reader.info.channels
+    # a file shorter than one frame has no noise-floor estimate (NaN); `power >= NaN` is
+    # False and shut the gate everywhere, 20 dB down: with nothing to gate against, pass
+    gated = [noise_floors is not None and bool(np.isfinite(f).all()) for f in noise_floors or []]
+    if noise_floors is not None and not all(gated):
+        which = (
+            ""
+            if not any(gated)
+            else " in channel " + ", ".join(str(c) for c, ok in enumerate(gated) if not ok)
+        )
+        warnings.append(
+            f"no noise floor (shorter than one frame){which}: samples passed unchanged, not gated"
+        )
     fixed = band_gains(freqs, *band_hz) if band_hz else np.ones(len(freqs), np.float32)
     pad = n_fft - hop
     tails = [
@@ -121,7 +140,7 @@ def export(
                 frames = np.lib.stride_tricks.sliding_window_view(buf, n_fft)[::hop][:n_frames]
                 spec = scipy.fft.rfft(frames * window, axis=-1)
                 gains = np.broadcast_to(fixed, spec.shape).copy()
-                if noise_floors is not None:
+                if noise_floors is not None and gated[c]:
                     power = (spec.real**2 + spec.imag**2) * scale
                     gains *= gate_gains(
                         power,
@@ -161,3 +180,4 @@ def export(
         skip = max(0, pad - written)
         remaining = total - max(0, written - pad)
         fh.write(chunk[skip : skip + remaining])
+    return warnings
