@@ -612,3 +612,16 @@ def test_clip_level_follows_the_integer_encoding():
     assert [integer_pcm_bits(n) for n in names] == [8, 8, 16, 24, 8, None, None, None]
     assert default_clip_level(8) == 127 / 128
     assert default_clip_level(16) == default_clip_level(None) == 0.999
+
+
+@pytest.mark.parametrize(("dc", "warned"), [(0.0, False), (0.2, True), (-0.002, True)])
+def test_a_dc_offset_is_reported_and_warned_of(tmp_path, run, rng, dc, warned):
+    sr = 16_000
+    x = (dc + 0.01 * rng.standard_normal(4 * sr)).astype(np.float32)
+    path = tmp_path / "dc.wav"
+    sf.write(path, x, sr, subtype="FLOAT")
+    result = run(path)
+    levels = result.channels[0].levels
+    assert levels["dc_offset"]["fs"] == pytest.approx(float(np.mean(x, dtype=np.float64)), abs=1e-7)
+    assert abs(levels["dc_offset"]["fs"] - dc) < 3 * 0.01 / math.sqrt(len(x))
+    assert any("DC offset" in w for w in result.warnings) is warned

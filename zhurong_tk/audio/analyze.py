@@ -273,6 +273,14 @@ def _channel_report(ch: ChannelAnalysis, params: AnalysisParams) -> dict[str, An
     }
 
 
+#: A mean at least this fraction of the RMS (DC holding >= 1 % of the power, -20 dB) is
+#: warned of: the Hann window passes a quarter of the DC power into the first bin above
+#: 0 Hz, enough to rule a lowest band that holds a small share of the signal. Noise alone
+#: stays far below it (its mean over n samples is ~RMS/sqrt(n)), and so does a tone over
+#: more than a few of its periods.
+DC_WARN_FRACTION = 0.1
+
+
 #: Periodograms counted into the per-frequency level histograms, at most (about).
 MAX_LEVEL_FRAMES = 8192
 
@@ -361,6 +369,7 @@ class _Channel:
         self.frames_done = 0
         self.samples = 0
         self.sum_sq = 0.0
+        self.sum = 0.0  # for the DC offset
         self.peak = 0.0
         self.clipped = 0
         self.non_finite = 0
@@ -428,6 +437,8 @@ class _Channel:
             self.peak = max(self.peak, float(peak))
             self.clipped += int(clipped)
             self.sum_sq += sum_sq
+            # one pass over the block's samples, not per frame: the FFTs stay the dear part
+            self.sum += float(np.sum(x, dtype=np.float64))
             self.samples += len(x)
             self._tone.put(x)
         buffer = np.concatenate([self.tail, x]) if len(self.tail) else x
@@ -555,6 +566,13 @@ class _Channel:
             )
 
         mean_sq = self.sum_sq / self.samples if self.samples else 0.0
+        dc = self.sum / self.samples if self.samples else 0.0
+        if mean_sq > 0 and dc * dc >= DC_WARN_FRACTION**2 * mean_sq:
+            warnings.append(
+                f"DC offset of {dc:.3g} full scale ({100 * abs(dc) / math.sqrt(mean_sq):.0f} % of"
+                f" the RMS): it leaks into the lowest bands (below {2 * stft.sr / stft.n_fft:.3g}"
+                " Hz); the PSD and levels include it"
+            )
         rms_dbfs = float(to_db(mean_sq))
         peak_dbfs = float(to_db(self.peak**2))
         stats = levels_from_histogram(self._level_hist[-1])
@@ -570,10 +588,12 @@ class _Channel:
             "non_finite_samples": self.non_finite,
             "out_of_range_samples": self.beyond,
             "zero_filled_stretches": len(self.repairs),
+            "dc_offset": {"fs": dc},
         }
         if sens:
             levels["rms"]["pa"] = math.sqrt(mean_sq) * sens
             levels["peak"]["pa"] = self.peak * sens
+            levels["dc_offset"]["pa"] = dc * sens
 
         gain = sens**2 if sens else 1.0
         mean_psd = self.welch.mean() * gain
