@@ -128,3 +128,72 @@ def test_a_file_shorter_than_a_frame_is_exported_unchanged_with_a_warning(tmp_pa
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     expected = "--export-denoised d.wav: no noise floor (shorter than one frame): samples passed"
     assert any(w.startswith(expected) for w in report["warnings"])
+
+
+def _tone_gain_db(tmp_path, sr, f0, band, seconds=6.0):
+    """Gain of the band-pass export for a cosine at ``f0``, measured away from the ends
+    (where the filter's response to the tone's switching on and off lies)."""
+    t = np.arange(int(seconds * sr)) / sr
+    x = (0.5 * np.cos(2 * np.pi * f0 * t)).astype(np.float32)
+    path = tmp_path / "tone.wav"
+    sf.write(path, x, sr, subtype="FLOAT")
+    export(path, tmp_path / "band.wav", n_fft=1024, band_hz=band, overwrite=True)
+    y, _ = sf.read(tmp_path / "band.wav", dtype="float64")
+    assert len(y) == len(x)
+    mid = slice(int(2 * sr), int(4 * sr))
+    return 10 * np.log10(np.mean(y[mid] ** 2) / np.mean(x[mid].astype(np.float64) ** 2)), x, y
+
+
+@pytest.mark.parametrize(
+    ("sr", "band", "f0"),
+    [
+        (48_000, (20.0, 100.0), 15.0),  # passed at -2 dB through the STFT mask
+        (48_000, (20.0, 100.0), 20.0),  # at the edge itself
+        (48_000, (20.0, 100.0), 100.0),
+        (48_000, (20.0, 100.0), 5.0),
+        (48_000, (20.0, 100.0), 0.0),
+        (48_000, (20.0, 100.0), 130.0),
+        (8_000, (20.0, 100.0), 15.0),
+        (16_000, (100.0, 1000.0), 1050.0),
+        (16_000, (100.0, 1000.0), 90.0),
+        (16_000, (100.0, 1000.0), 5000.0),
+    ],
+)
+def test_bandpass_rejects_tones_outside_the_band_by_60_db(tmp_path, sr, band, f0):
+    gain_db, _, _ = _tone_gain_db(tmp_path, sr, f0, band)
+    assert gain_db < -60
+
+
+@pytest.mark.parametrize(
+    ("sr", "band", "f0"),
+    [
+        (48_000, (20.0, 100.0), 30.0),
+        (48_000, (20.0, 100.0), 60.0),
+        (48_000, (20.0, 100.0), 89.0),  # 100 / 2^(1/6) = 89.1
+        (16_000, (100.0, 1000.0), 113.0),
+        (16_000, (100.0, 1000.0), 440.0),
+        (16_000, (100.0, 1000.0), 890.0),
+        (8_000, (1000.0, 4000.0), 3000.0),  # HI at Nyquist: no low-pass
+    ],
+)
+def test_bandpass_passes_tones_inside_the_band_whole_and_in_time(tmp_path, sr, band, f0):
+    gain_db, x, y = _tone_gain_db(tmp_path, sr, f0, band)
+    assert gain_db == pytest.approx(0.0, abs=0.02)
+    mid = slice(int(2 * sr), int(4 * sr))
+    # no delay: the FIR's group delay is taken out, sample for sample
+    assert np.max(np.abs(y[mid] - x[mid])) < 2e-3
+
+
+def test_bandpass_fir_design():
+    from zhurong_tk.audio.export import bandpass_fir
+
+    h, (full_lo, full_hi) = bandpass_fir(20.0, 100.0, sr=48_000)
+    assert len(h) % 2 == 1 and np.allclose(h, h[::-1])  # linear phase, integer delay
+    assert full_lo == pytest.approx(20 * 2 ** (1 / 6))
+    assert full_hi == pytest.approx(100 / 2 ** (1 / 6))
+    f, resp = signal.freqz(h, worN=2**20, fs=48_000)
+    db = 20 * np.log10(np.maximum(np.abs(resp), 1e-20))
+    assert db[(f <= 20.0) | (f >= 100.0)].max() < -60
+    assert np.abs(db[(f >= full_lo) & (f <= full_hi)]).max() < 0.02
+    with pytest.raises(ParameterError, match="0 <= LO < HI"):
+        bandpass_fir(100.0, 20.0, sr=48_000)

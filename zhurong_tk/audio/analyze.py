@@ -1165,7 +1165,9 @@ def analyze_to_folder(
     export_denoised : str, optional
         File name (inside ``out_dir``) for a spectrally gated copy.
     bandpass : (lo, hi), optional
-        Also write ``bandpass_<lo>-<hi>Hz.wav`` with only that band.
+        Also write ``bandpass_<lo>-<hi>Hz.wav`` with only that band: at least 60 dB down at
+        and beyond ``lo`` and ``hi``, full level from ``lo·2^(1/6)`` to ``hi/2^(1/6)`` (see
+        :func:`~.export.bandpass_fir`).
     stream, signal
         As for :func:`analyze`.
 
@@ -1186,7 +1188,7 @@ def analyze_to_folder(
     bandpass_name = f"bandpass_{bandpass[0]:g}-{bandpass[1]:g}Hz.wav" if bandpass else None
     if bandpass_name:
         planned.append(bandpass_name)
-        export_mod.band_gains(np.array([0.0, 1.0]), *bandpass)  # validate before the long work
+        export_mod.check_band(*bandpass)  # before the long work
     if export_denoised and export_denoised == bandpass_name:
         raise ParameterError(
             f"--export-denoised {export_denoised} is the name of the --bandpass export: "
