@@ -197,3 +197,23 @@ def test_bandpass_fir_design():
     assert np.abs(db[(f >= full_lo) & (f <= full_hi)]).max() < 0.02
     with pytest.raises(ParameterError, match="0 <= LO < HI"):
         bandpass_fir(100.0, 20.0, sr=48_000)
+
+
+def test_flac_export_counts_the_samples_it_clips(tmp_path):
+    # a band-limited square wave overshoots (Gibbs): 24-bit FLAC cannot hold it above 1
+    sr = 16_000
+    t = np.arange(2 * sr) / sr
+    x = (0.98 * signal.square(2 * np.pi * 200 * t)).astype(np.float32)
+    path = tmp_path / "square.wav"
+    sf.write(path, x, sr, subtype="FLOAT")
+    assert export(path, tmp_path / "band.wav", n_fft=512, band_hz=(0.0, 4000.0)) == []
+    y, _ = sf.read(tmp_path / "band.wav", dtype="float32")
+    over = int(np.count_nonzero(np.abs(y) > 1.0))
+    assert over > 100
+    notes = export(path, tmp_path / "band.flac", n_fft=512, band_hz=(0.0, 4000.0))
+    assert notes == [
+        f"{over} samples beyond full scale (peak {np.max(np.abs(y)):.3f}) were clipped to fit"
+        " 24-bit FLAC; a .wav export keeps them"
+    ]
+    z, _ = sf.read(tmp_path / "band.flac", dtype="float32")
+    assert np.max(np.abs(z)) <= 1.0

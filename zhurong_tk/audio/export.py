@@ -258,17 +258,24 @@ def export(
         sf.SoundFile(tmp, "w", samplerate=sr, channels=channels, subtype=subtype) as fh,
     ):
         total = 0  # input samples
+        over, peak = 0, 0.0  # samples a 24-bit FLAC cannot hold, and their largest
         produced = 0  # output samples of the stages; the first `latency` are dropped
         written = 0
 
         def write(chunk: np.ndarray, limit: int | None) -> None:
-            nonlocal produced, written
+            nonlocal produced, written, over, peak
             skip = max(0, latency - produced)
             produced += len(chunk)
             chunk = chunk[skip:]
             if limit is not None:
                 chunk = chunk[: limit - written]
             if len(chunk):
+                if subtype == "PCM_24":
+                    # libsndfile clips float to integer silently: count what it clips
+                    beyond = np.abs(chunk) > 1.0
+                    if beyond.any():
+                        over += int(np.count_nonzero(beyond))
+                        peak = max(peak, float(np.max(np.abs(chunk))))
                 fh.write(chunk)
                 written += len(chunk)
 
@@ -282,6 +289,11 @@ def export(
         # push the last samples out with zeros: as many as the stages hold back
         while written < total:
             write(run(np.zeros((1 << 16, channels), np.float32)), total)
+    if over:
+        warnings.append(
+            f"{over} samples beyond full scale (peak {peak:.3f}) were clipped to fit 24-bit"
+            " FLAC; a .wav export keeps them"
+        )
     return warnings
 
 
