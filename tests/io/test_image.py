@@ -251,3 +251,78 @@ def test_jpeg_pixels_are_cv2_s_and_stray_bytes_before_the_end_are_harmless(tmp_p
     padded = tmp_path / "padded.jpg"
     padded.write_bytes(data[:-2] + b"\x00\x00\x00" + data[-2:])  # libjpeg warns, nothing lost
     assert np.array_equal(read_image(padded), pixels)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_bytes_appended_after_an_image_s_end_are_not_truncation(tmp_path, rng, suffix):
+    # a motion photo's video, a vendor's trailer, padding: the end marker is not in the
+    # last bytes; walked from the start the image is whole. Cut short it is still refused
+    pixels = rng.integers(0, 255, (40, 60, 3), np.uint8)
+    whole = cv2.imencode(suffix, pixels)[1].tobytes()
+    trailed = tmp_path / f"trailed{suffix}"
+    trailed.write_bytes(whole + bytes(200))
+    assert read_image(trailed).shape == (40, 60, 3)
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole[: len(whole) - 40] + bytes(200))
+    with pytest.raises(MediaReadError, match="truncated"):
+        probe_image(cut)
+
+
+def test_a_jpeg_with_a_thumbnail_cut_short_is_still_truncated(tmp_path, rng):
+    # the EXIF thumbnail (in APP1, before the image's scan) ends with its own FF D9
+    from PIL import Image
+
+    picture = Image.fromarray(rng.integers(0, 255, (64, 96, 3), np.uint8))
+    thumb = tmp_path / "thumb.jpg"
+    Image.fromarray(rng.integers(0, 255, (8, 8, 3), np.uint8)).save(thumb)
+    exif = picture.getexif()
+    exif[0x0112] = 1
+    picture.save(tmp_path / "full.jpg", exif=exif.tobytes() + b"\xff\xd8" + thumb.read_bytes())
+    data = (tmp_path / "full.jpg").read_bytes()
+    assert data.count(b"\xff\xd9") >= 2
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: len(data) - 100] + bytes(200))
+    with pytest.raises(MediaReadError, match="truncated JPEG"):
+        probe_image(cut)
+
+
+def test_a_png_is_described_without_decoding_it(tmp_path, rng, monkeypatch):
+    # Pillow decodes a whole PNG to look for EXIF after its pixels: 0.6 s for 20 MP, and
+    # before the pixel limit was checked
+    from PIL import PngImagePlugin
+
+    path = tmp_path / "plain.png"
+    cv2.imwrite(str(path), rng.integers(0, 255, (40, 60), np.uint8))
+
+    decoded = []
+    load = PngImagePlugin.PngImageFile.load
+
+    def counted(self):
+        decoded.append(self)
+        return load(self)
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", counted)
+    info = probe_image(path)
+    assert (info.width, info.height, info.orientation) == (60, 40, 1)
+    with pytest.raises(MediaReadError, match="above the limit"):
+        probe_image(path, max_pixels=1000)
+    assert decoded == []
+
+
+@pytest.mark.parametrize(
+    ("pixels", "dtype"),
+    [
+        (np.linspace(0, 1, 40 * 60).reshape(40, 60), "float64"),
+        (np.linspace(0, 1, 40 * 60 * 3, dtype=np.float32).reshape(40, 60, 3), "float32"),
+        (np.arange(-1200, 1200, dtype=np.int16).reshape(40, 60), "int16"),
+    ],
+)
+def test_tiffs_pillow_does_not_open_are_read_from_their_header(tmp_path, pixels, dtype):
+    # float64 and colour float TIFFs were refused as "corrupt TIFF header"; signed ones
+    # were described as unsigned
+    path = tmp_path / "deep.tif"
+    assert cv2.imwrite(str(path), pixels)
+    info = probe_image(path)
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    assert (info.width, info.height, info.channels, info.dtype) == (60, 40, channels, dtype)
+    np.testing.assert_array_equal(read_image(path), pixels)
