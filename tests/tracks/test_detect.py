@@ -176,6 +176,25 @@ def test_spacing_is_measured_square_to_ruts_seen_at_an_angle(seed):
     assert spacing[20.0] == pytest.approx(synth_tracks.ZHURONG_TRACK_WIDTH_M, abs=0.03)
 
 
+@pytest.mark.parametrize("seed", [1, 3])
+def test_a_steered_rut_s_heading_is_its_direction_at_the_near_end(seed):
+    # the chord from the near to the far end turned with how far the rut was traced:
+    # 6.3° and 10.3° for the two ruts of one pass whose near ends head 2.2°
+    scene = synth_tracks.track_scene(seed=seed, n_ruts=2, curvature_per_m=0.03)
+    scene["camera"].update(roll_deg=0.0, yaw_deg=0.0)
+    synth_tracks._add_image_truth(scene)
+    cam = scene["camera"]
+    camera = CameraModel(cam["f_px"], cam["cx"], cam["cy"], cam["height_m"], cam["pitch_deg"])
+    result = detect_tracks(synth_tracks.encode_like_release(scene), camera=camera)
+    assert len(result.tracks) == 2 and any(t.curved for t in result.tracks)
+    for t in result.tracks:
+        _, ground_y = camera.ground(np.array([t.x1]), np.array([t.y1]))
+        # the generated pass bends as x = x0 + c y² / 2 on the ground: dx/dy = c y
+        truth = math.degrees(math.atan(0.03 * ground_y[0]))
+        assert t.heading_deg == pytest.approx(truth, abs=2.0)
+    assert result.tracks[0].heading_deg == pytest.approx(result.tracks[1].heading_deg, abs=1.5)
+
+
 def test_track_width_pairs_the_wheels_of_one_pass():
     # two passes side by side: the nearest ruts (0.6 m apart) belong to different passes
     scene = _level_scene(1, n_ruts=4)
@@ -378,6 +397,32 @@ def test_tiny_sixteen_bit_and_alpha_images(tmp_path):
     cv2.imwrite(str(alpha), np.dstack([image, np.full(image.shape[:2], 200, np.uint8)]))
     result, report = detect_to_folder(alpha, tmp_path / "alpha")
     assert report["input"]["channels"] == 4 and len(result.tracks) == len(eight_bit.tracks)
+
+
+def test_a_strip_whose_decoded_copy_is_too_thin_is_refused_by_name(tmp_path):
+    # 4034×145 passes on the file's size; decoded at half (2017×72) it is under 16 px
+    # across once reduced: it was a usage error (exit 2) naming 2017×72
+    strip = tmp_path / "strip.png"
+    cv2.imwrite(str(strip), np.random.default_rng(0).integers(0, 255, (145, 4034), np.uint8))
+    with pytest.raises(MediaReadError, match=r"4034×145: too thin a strip") as caught:
+        detect_to_folder(strip, tmp_path / "o")
+    assert "strip.png" in str(caught.value)
+
+
+def test_the_overlay_of_a_sixteen_bit_image_with_alpha_is_stretched_on_its_colours(tmp_path):
+    # an opaque 16-bit alpha (65535) set the stretch's top: a 12-bit image drawn near black
+    image = synth_tracks.render(synth_tracks.track_scene(seed=4, n_ruts=2)).astype(np.uint16) * 16
+    drawn = {}
+    for name, pixels in (
+        ("colour", image),
+        ("alpha", np.dstack([image, np.full(image.shape[:2], 65535, np.uint16)])),
+    ):
+        path = tmp_path / f"{name}.png"
+        cv2.imwrite(str(path), pixels)
+        detect_to_folder(path, tmp_path / name)
+        drawn[name] = cv2.imread(str(tmp_path / name / "overlay.png")).astype(float)
+    assert drawn["colour"].mean() > 60
+    assert np.abs(drawn["alpha"] - drawn["colour"]).mean() < 1.0
 
 
 def test_missing_pixels_in_a_float_image_are_reported_not_fatal(tmp_path):

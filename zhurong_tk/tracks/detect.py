@@ -1625,10 +1625,22 @@ def _ground_spacing(
 
 
 def _headings(tracks: list[Track], camera: CameraModel | None) -> None:
-    """Direction of travel on the ground relative to the camera axis (degrees, + to the right)."""
+    """Direction of travel on the ground relative to the camera axis (degrees, + to the
+    right), at the rut's near end: the rover's latest direction. A steered rut's chord
+    would give a direction that depends on how far it was traced, so the direction is
+    fitted to the centreline over the near quarter of its length on the ground."""
     if camera is None:
         return
     for t in tracks:
-        gx, gy = camera.ground(np.array([t.x1, t.x2]), np.array([t.y1, t.y2]))
-        if np.all(np.isfinite(gx)) and np.all(np.isfinite(gy)):
-            t.heading_deg = math.degrees(math.atan2(gx[1] - gx[0], gy[1] - gy[0]))
+        pts = np.array(t.points, float).reshape(-1, 2)  # near end first
+        gx, gy = camera.ground(pts[:, 0], pts[:, 1])
+        finite = np.isfinite(gx) & np.isfinite(gy)
+        if finite.sum() < 2 or not finite[0]:
+            continue
+        ground = np.column_stack([gx[finite], gy[finite]])
+        along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(ground, axis=0).T))])
+        near = ground[: max(2, int(np.searchsorted(along, 0.25 * along[-1], side="right")))]
+        _, _, dx, dy = _fit_line(near)
+        if dx * (ground[-1, 0] - ground[0, 0]) + dy * (ground[-1, 1] - ground[0, 1]) < 0:
+            dx, dy = -dx, -dy  # from the near end towards the far
+        t.heading_deg = math.degrees(math.atan2(dx, dy))

@@ -206,6 +206,11 @@ def detect_to_folder(
         (f for f in (1, 2, 4, 8) if max(info.width, info.height) / f >= OVERLAY_SIDE), default=1
     )
     image = read_image(path, max_pixels=max_pixels, reduce=reduce)
+    if too_thin(image.shape[1], image.shape[0], (config or TrackConfig()).work_side):
+        # at the limit, the decoded copy's rounded size can be too thin when the file's is not
+        raise MediaReadError(
+            path, f"image is {info.width}×{info.height}: too thin a strip to show tracks"
+        )
     warnings = list(info.notes)
     if image.dtype.kind == "f" and not (finite := np.isfinite(image)).all():
         warnings.append(
