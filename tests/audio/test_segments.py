@@ -411,3 +411,48 @@ def test_a_train_of_noise_clicks_is_one_segment_over_all_its_clicks(
     assert train.end_s == pytest.approx(clicks[-1], abs=0.25)
     assert train.evidence["impulses"] == len(clicks)
     assert train.evidence["rate_hz"] == pytest.approx(rate_hz, rel=0.02)
+
+
+@pytest.mark.parametrize(
+    ("sr", "lo", "hi"),
+    [(44_100, 14_000, 21_000), (8_000, 3_000, 3_900), (22_050, 7_000, 10_500)],
+)
+def test_a_burst_above_the_last_whole_octave_band_is_a_segment(sr, lo, hi, tmp_path):
+    # segments read the octave bands, and the top one, cut by Nyquist, was left out
+    import soundfile as sf
+    from scipy import signal
+
+    rng = np.random.default_rng(0)
+    n = 10 * sr
+    t = np.arange(n) / sr
+    sos = signal.butter(12, [lo, hi], "bandpass", fs=sr, output="sos")
+    burst = 0.1 * signal.sosfilt(sos, rng.standard_normal(n)) * ((t > 4) & (t < 6))
+    x = 0.003 * rng.standard_normal(n) + burst
+    path = tmp_path / "high_burst.wav"
+    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
+    result = analyze(path)
+    try:
+        segs = result.channels[0].segments
+        top = result.channels[0].bands["octave"][-1]
+    finally:
+        close_analysis(result)
+    assert top.hi_hz == sr / 2 and top.label.endswith("(clipped)")
+    assert top.lo_hz < lo
+    assert len(segs) == 1
+    assert segs[0].start_s == pytest.approx(4.0, abs=0.25)
+    assert segs[0].end_s == pytest.approx(6.0, abs=0.25)
+
+
+def test_the_top_octave_band_is_clipped_at_nyquist_unless_a_sliver():
+    from zhurong_tk.audio.bands import fractional_octave_bands
+
+    def top(sr):
+        freqs = np.fft.rfftfreq(4096, 1 / sr)
+        bands = fractional_octave_bands(
+            fraction=1, fmin=11.0, fmax=sr / 2, freqs=freqs, clip_top=True
+        )
+        return bands[-1].label, round(bands[-1].lo_hz), bands[-1].hi_hz
+
+    assert top(44_100) == ("16000 Hz (clipped)", 11314, 22_050)
+    assert top(8_000) == ("4000 Hz (clipped)", 2828, 4000)
+    assert top(48_000) == ("16000 Hz", 11314, 16000 * 2**0.5)  # 22.6-24 kHz: a sliver

@@ -892,8 +892,10 @@ class AudioAnalyzer:
         freqs = self.stft.freqs
         self._notes: list[str] = []  # about the parameters, for the report's warnings
         band_sets = {
+            # the top band cut by Nyquist too: segments read the octave bands, and were blind
+            # above the last whole one (11.3-22 kHz at 44.1 kHz, 2.8-4 kHz at 8 kHz)
             "octave": bands_mod.fractional_octave_bands(
-                fraction=1, fmin=11.0, fmax=nyquist, freqs=freqs
+                fraction=1, fmin=11.0, fmax=nyquist, freqs=freqs, clip_top=True
             ),
             "third_octave": bands_mod.fractional_octave_bands(
                 fraction=3, fmin=11.0, fmax=nyquist, freqs=freqs

@@ -56,13 +56,19 @@ def band_total(values: np.ndarray, lo: int, hi: int, weight_lo: float, weight_hi
 
 
 def fractional_octave_bands(
-    *, fraction: int, fmin: float, fmax: float, freqs: np.ndarray
+    *, fraction: int, fmin: float, fmax: float, freqs: np.ndarray, clip_top: bool = False
 ) -> list[Band]:
     """Octave (``fraction=1``) or third-octave (``3``) bands between ``fmin`` and ``fmax``.
 
     Centres are ``1000·2^(k/fraction)`` Hz, edges ``centre·2^(±1/(2·fraction))``
-    (IEC 61260-1 base-2). Bands whose upper edge exceeds ``fmax`` (Nyquist) are left out;
-    a band narrower than a bin takes its share of the bins it overlaps (see :class:`Band`).
+    (IEC 61260-1 base-2). Bands whose upper edge exceeds ``fmax`` (Nyquist) are left out,
+    unless ``clip_top``: then the band holding ``fmax`` ends there, labelled
+    ``"<centre> Hz (clipped)"``, so that what lies between the last whole band and Nyquist
+    (up to half the spectrum: 11.3-22 kHz at 44.1 kHz) is not unseen — if what remains
+    spans at least a third of the band's width in octaves. A thinner sliver (22.6-24 kHz
+    at 48 kHz, 0.09 octave) is where anti-aliasing filters leave next to nothing, and a
+    band 110 dB down made a click's segment open a frame early. A band narrower than a
+    bin takes its share of the bins it overlaps (see :class:`Band`).
     """
     if fraction not in (1, 3):
         raise ParameterError(f"fraction must be 1 or 3, got {fraction}")
@@ -72,9 +78,12 @@ def fractional_octave_bands(
     for k in range(k_lo, k_hi + 1):
         centre = 1000.0 * 2.0 ** (k / fraction)
         lo, hi = centre * 2.0 ** (-0.5 / fraction), centre * 2.0 ** (0.5 / fraction)
-        if lo < fmin * 0.999 or hi > fmax:
+        if lo < fmin * 0.999 or lo >= fmax:
             continue
-        band = _make_band(_nominal(centre), lo, hi, centre, freqs)
+        if hi > fmax and not (clip_top and np.log2(fmax / lo) >= 1 / (3 * fraction)):
+            continue
+        label = _nominal(centre) if hi <= fmax else f"{_nominal(centre)} (clipped)"
+        band = _make_band(label, lo, min(hi, fmax), centre, freqs)
         if band is not None:
             bands.append(band)
     return bands
