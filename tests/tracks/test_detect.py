@@ -487,6 +487,21 @@ def test_contrast_is_a_fraction_of_the_camera_s_full_scale_whatever_the_file():
         assert got.contrast == pytest.approx(want.contrast / span, rel=0.01)
 
 
+def test_a_dim_reddish_twelve_bit_frame_keeps_its_depth():
+    # its red channel reaches 1329 (12 bits), its grey only ~750: the depth came from
+    # the grey copy (10 bits) and the contrast read four times too high
+    colour = synth_tracks.render(synth_tracks.track_scene(seed=4, n_ruts=2))
+    grey = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY) if colour.ndim == 3 else colour
+    reddish = np.dstack([grey // 4, grey // 3, grey]).astype(np.uint16) * 3  # B, G, R
+    reddish[0, 0, 2] = 1329
+    twelve_bit = detect_tracks(reddish)
+    as_eight = detect_tracks((reddish.astype(np.float32) * (255 / 4095)).round().astype(np.uint8))
+    pairs = list(_same_ruts(twelve_bit, as_eight))
+    assert pairs
+    for got, want in pairs:
+        assert got.contrast == pytest.approx(want.contrast, rel=0.05)
+
+
 def _same_ruts(found, expected):
     """The ruts of two results side by side, left to right (same count asserted)."""
     assert len(found.tracks) == len(expected.tracks) >= 2

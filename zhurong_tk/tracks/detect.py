@@ -387,6 +387,13 @@ def _working_copy_of(
     general area resize), leaving its longest side between ``side`` and ``2 side``.
     """
     native = image.dtype in (np.uint8, np.uint16)
+    # the depth from the file's largest value: a dim reddish 12-bit frame's grey tops out
+    # below 1024 and read as 10-bit, its contrast four times too high
+    if image.ndim == 3:  # without alpha
+        colours = image[:, :, :3] if image.shape[2] >= 3 else image[:, :, 0]
+    else:
+        colours = image
+    top = full_scale(colours) if native else None
     if native and image.ndim == 3:
         grey = (
             cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2GRAY)
@@ -395,7 +402,6 @@ def _working_copy_of(
         )
     else:
         grey = image if native else to_grey(image)
-    top = full_scale(grey) if native else None  # before reducing lowers the maximum
     h, w = grey.shape
     factors = (1.0, 1.0)
     if exact:
