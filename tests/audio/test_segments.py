@@ -456,3 +456,28 @@ def test_the_top_octave_band_is_clipped_at_nyquist_unless_a_sliver():
     assert top(44_100) == ("16000 Hz (clipped)", 11314, 22_050)
     assert top(8_000) == ("4000 Hz (clipped)", 2828, 4000)
     assert top(48_000) == ("16000 Hz", 11314, 16000 * 2**0.5)  # 22.6-24 kHz: a sliver
+
+
+@pytest.mark.parametrize(
+    ("sr", "gap_s"), [(16_000, 1.0), (16_000, 2.0), (48_000, 2.0), (48_000, 3.0)]
+)
+def test_a_tone_that_stops_and_starts_again_is_two_lines(sr, gap_s, tmp_path):
+    # the pieces' windows were joined across up to 3 s and the line took both segments'
+    # edges: one line 2-10 s over a 2 s silence
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    t = np.arange(14 * sr) / sr
+    second = 5.0 + gap_s
+    on = ((t >= 2.0) & (t < 5.0)) | ((t >= second) & (t < second + 3.0))
+    x = 0.01 * rng.standard_normal(len(t)) + on * 0.01 * np.sin(2 * np.pi * 440 * t)
+    path = tmp_path / "gap.wav"
+    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
+    result = analyze(path)
+    lines = sorted(result.channels[0].tonal_lines, key=lambda ln: ln.start_s)
+    close_analysis(result)
+    assert [round(ln.freq_hz) for ln in lines] == [440, 440]
+    for line, (start, end) in zip(lines, [(2.0, 5.0), (second, second + 3.0)], strict=True):
+        assert line.edges_from == "segment"
+        assert line.start_s == pytest.approx(start, abs=0.1)
+        assert line.end_s == pytest.approx(end, abs=0.1)

@@ -683,7 +683,7 @@ class _Channel:
             config=params.segments,
         )
         segs = _set_aside_repairs(segs, repairs, stft.n_fft / stft.sr)
-        _refine_line_edges(lines, segs)
+        lines = _refine_line_edges(lines, segs)
         if len(octave_db):
             quiet = background_rows(times, params.segments)
             floor_db, _ = band_background(octave_db[quiet], params.segments.background_percentile)
@@ -789,22 +789,50 @@ def _set_aside_repairs(segments: list[Segment], spans_s: np.ndarray, margin_s: f
     return kept
 
 
-def _refine_line_edges(lines: list[TonalLine], segments: list[Segment]) -> None:
-    """Give a tonal line the edges of the segment it explains.
+def _refine_line_edges(lines: list[TonalLine], segments: list[Segment]) -> list[TonalLine]:
+    """Give a tonal line the edges of the segments it explains; split it where they show
+    the tone stopped.
 
-    A line's own extent comes from ~1.5 s windows and is blurred by about a
-    window; the segment it explains has frame-accurate edges.
+    A line's own extent comes from ~1.5 s windows and is blurred by about a window, and
+    its pieces are joined across a few seconds of weak windows; the segments it explains
+    have frame-accurate edges. Each tonal segment goes to one line of its frequency (the
+    one whose own extent overlaps it most), and a line becomes one line per run of its
+    segments: a gap between two of them that no segment of any kind overlaps is a stretch
+    back at the background, where the tone had stopped (a gust masking it would be a
+    segment). The pieces keep the line's frequency, harmonics and levels.
     """
-    for line in lines:
-        held = [
-            sg
-            for sg in segments
-            if sg.kind == "tonal" and sg.evidence.get("tonal_line_hz") == round(line.freq_hz, 3)
-        ]
-        if held:
-            line.start_s = min(sg.start_s for sg in held)
-            line.end_s = max(sg.end_s for sg in held)
-            line.edges_from = "segment"
+    owned: dict[int, list[Segment]] = {}
+    for sg in segments:
+        if sg.kind != "tonal":
+            continue
+        hz = sg.evidence.get("tonal_line_hz")
+        matching = [i for i, line in enumerate(lines) if round(line.freq_hz, 3) == hz]
+        if matching:
+            # overlap with the line's own extent; negative: minus the distance to it
+            best = max(
+                matching,
+                key=lambda i: min(lines[i].end_s, sg.end_s) - max(lines[i].start_s, sg.start_s),
+            )
+            owned.setdefault(best, []).append(sg)
+    spans = sorted((sg.start_s, sg.end_s) for sg in segments)
+    out: list[TonalLine] = []
+    for i, line in enumerate(lines):
+        held = sorted(owned.get(i, []), key=lambda sg: sg.start_s)
+        if not held:
+            out.append(line)
+            continue
+        runs = [[held[0].start_s, held[0].end_s]]
+        for sg in held[1:]:
+            lo, hi = runs[-1][1], sg.start_s
+            if hi > lo and not any(a < hi and b > lo for a, b in spans):
+                runs.append([sg.start_s, sg.end_s])
+            else:
+                runs[-1][1] = max(runs[-1][1], sg.end_s)
+        for start, end in runs:
+            # the pieces share the track (times_s, freqs_hz): the figure draws each over its
+            # own extent
+            out.append(dataclasses.replace(line, start_s=start, end_s=end, edges_from="segment"))
+    return out
 
 
 def spectral_slope(
