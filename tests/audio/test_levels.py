@@ -109,3 +109,36 @@ def test_the_noise_floor_of_steady_noise_is_its_psd_and_its_snr_is_zero(tmp_path
     assert floor_db == pytest.approx(true_db, abs=0.5)
     octaves = [b for b in channel.bands["octave"] if b.lo_hz > 100 and b.hi_hz < 20_000]
     assert octaves and all(abs(b.snr_db) < 1.0 for b in octaves), [b.snr_db for b in octaves]
+
+
+def test_median_psd_and_floor_of_unscaled_float_input_are_not_capped(tmp_path, rng):
+    # samples in 16-bit units (±32768) as float: a tone's PSD reaches +64 dB re FS²/Hz,
+    # and the level histograms stopped at +40 dB
+    import soundfile as sf
+
+    from zhurong_tk.audio import analyze, close_analysis
+
+    sr = 48_000
+    t = np.arange(6 * sr) / sr
+    x = (10_000 * np.sin(2 * np.pi * 1000 * t) + 3000 * rng.standard_normal(len(t))).astype(
+        np.float32
+    )
+    path = tmp_path / "unscaled.wav"
+    sf.write(path, x, sr, subtype="FLOAT")
+    result = analyze(path)
+    ch = result.channels[0]
+    psd, floor = ch.psd, ch.noise_floor
+    close_analysis(result)
+    f, expected = signal.welch(
+        x.astype(np.float64), sr, nperseg=4096, noverlap=0, detrend=False, average="median"
+    )
+    k = int(np.argmin(np.abs(f - 1000)))
+    assert 10 * np.log10(psd.median[k]) > 60
+    assert 10 * np.log10(psd.median[k] / expected[k]) == pytest.approx(0.0, abs=0.2)
+    # the steady tone's floor is its mean level, not +40 dB
+    assert 10 * np.log10(floor[k] / psd.mean[k]) == pytest.approx(0.0, abs=0.5)
+    # the noise elsewhere: 3000² · 2 / sr = +26 dB
+    noise = (f > 5000) & (f < 20000)
+    assert 10 * np.log10(np.median(psd.median[noise])) == pytest.approx(
+        10 * np.log10(3000**2 * 2 / sr), abs=0.3
+    )

@@ -100,7 +100,11 @@ class LevelHistogram:
         periodograms (every 4th at a quarter-frame hop): overlapped ones add
         little to a level distribution and cost the most in this pass.
     db_min, db_max : float
-        Range of the histograms; levels outside land in the end cells.
+        Range of the histograms; levels outside land in the end cells. By default
+        ``db_max`` is the largest periodogram level samples within ±:data:`MAX_SAMPLE`
+        can reach (+117 dB re FS²/Hz at 4096 points and 48 kHz): a fixed +40 dB capped
+        the median PSD and noise floor of float input in 16-bit units (±32768), whose
+        tones reach +60 dB and more.
     db_step : float
         Resolution: percentiles are exact to within one step (0.1 dB ≈ 2.3 %).
     """
@@ -112,10 +116,15 @@ class LevelHistogram:
         scale: np.ndarray,
         *,
         db_min: float = -200.0,
-        db_max: float = 40.0,
+        db_max: float | None = None,
         db_step: float = 0.1,
         frame_step: int = 1,
     ) -> None:
+        if db_max is None:
+            # |X|² of a frame is at most (Σ|w|·MAX_SAMPLE)² <= (n_fft·MAX_SAMPLE)²
+            n_fft = 2 * (len(scale) - 1)
+            top = MAX_SAMPLE**2 * max(n_fft, 1) ** 2 * float(np.max(scale))
+            db_max = 10.0 * np.ceil(np.log10(top))
         if not db_step > 0 or not db_max > db_min:
             raise ParameterError(f"bad histogram range {db_min}..{db_max} step {db_step}")
         self.scale = np.asarray(scale, np.float64)
