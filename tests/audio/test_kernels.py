@@ -225,6 +225,9 @@ def test_frame_levels_match_numpy(rng):
 def test_sum_squares_and_frame_energy_match_numpy(rng, n):
     x = rng.normal(0, 0.3, n).astype(np.float32)
     assert _kernels.sum_squares(x) == pytest.approx(np.sum(x.astype(np.float64) ** 2), rel=1e-6)
+    total, total_sq = _kernels.sums(x + np.float32(0.1))  # an offset, as a DC would be
+    assert total == pytest.approx(np.sum(x.astype(np.float64) + 0.1), rel=1e-5, abs=1e-9)
+    assert total_sq == pytest.approx(np.sum((x.astype(np.float64) + 0.1) ** 2), rel=1e-6)
     n_fft, hop = 700, 300
     count = max(0, (n - n_fft) // hop + 1)
     out = np.empty(count)
@@ -283,7 +286,7 @@ def test_sample_stats_match_numpy(rng):
     x[[3, 50, 900]] = [np.nan, np.inf, -np.inf]
     x[7] = -2.5  # beyond any of the normal samples (sd 0.5)
     x[11] = np.float32(3e38)  # corrupt: beyond the limit, counted apart and as zero
-    non_finite, beyond, peak, clipped, sum_sq = _kernels.sample_stats(
+    non_finite, beyond, peak, clipped, total, sum_sq = _kernels.sample_stats(
         x, np.float32(0.999), np.float32(1e6)
     )
     finite = x[np.isfinite(x) & (np.abs(x) <= 1e6)].astype(np.float64)
@@ -291,6 +294,7 @@ def test_sample_stats_match_numpy(rng):
     assert peak == np.float32(np.abs(finite).max()) == np.float32(2.5)
     assert clipped == np.count_nonzero(np.abs(finite) >= 0.999)
     assert sum_sq == pytest.approx(np.sum(finite**2), rel=1e-9)
+    assert total == pytest.approx(np.sum(finite), rel=1e-9)
 
 
 def python_csv(values, decimals, prefix=""):

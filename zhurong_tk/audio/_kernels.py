@@ -613,15 +613,16 @@ def fir_decimate(x, taps_reversed, first, step, out):  # pragma: no cover - jitt
 @njit(cache=True, nogil=True, fastmath=_REASSOC)
 def sample_stats(x, clip_level, limit):  # pragma: no cover - jitted
     """One pass over a block: (non-finite count, count beyond ±``limit``, peak |x|,
-    samples at or beyond ``clip_level``, sum of squares in float64); samples that are
-    non-finite or beyond ``limit`` (corrupt data) counted as zero.
+    samples at or beyond ``clip_level``, sum and sum of squares in float64); samples
+    that are non-finite or beyond ``limit`` (corrupt data) counted as zero.
 
     The careful path for blocks holding NaN, Inf or absurd values (it does not
-    vectorise: ~1.5 ns a sample); others take :func:`sum_squares` and numpy's max/min."""
+    vectorise: ~1.5 ns a sample); others take :func:`sums` and numpy's max/min."""
     non_finite = 0
     beyond = 0
     peak = np.float32(0.0)
     clipped = 0
+    total = 0.0
     sum_sq = 0.0
     zero = np.float32(0.0)
     for i in range(x.shape[0]):
@@ -633,8 +634,9 @@ def sample_stats(x, clip_level, limit):  # pragma: no cover - jitted
         beyond += finite and not inside
         peak = max(peak, a)
         clipped += a >= clip_level
+        total += v
         sum_sq += v * v
-    return non_finite, beyond, peak, clipped, sum_sq
+    return non_finite, beyond, peak, clipped, total, sum_sq
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=_REASSOC)
@@ -656,6 +658,24 @@ def _sum_squares(x):  # pragma: no cover - jitted
 def sum_squares(x):  # pragma: no cover - jitted
     """Σ x² of a float32 block in float64 (Inf or NaN if the block holds any)."""
     return _sum_squares(x)
+
+
+@njit(cache=True, nogil=True, fastmath=_REASSOC)
+def sums(x):  # pragma: no cover - jitted
+    """(Σ x, Σ x²) of a float32 block in float64, in one vectorised pass as
+    :func:`_sum_squares` (Inf or NaN if the block holds any)."""
+    total = 0.0
+    total_sq = 0.0
+    for start in range(0, x.shape[0], 512):
+        run = x[start : start + 512]
+        acc = np.float32(0.0)
+        acc_sq = np.float32(0.0)
+        for i in range(run.shape[0]):
+            acc += run[i]
+            acc_sq += run[i] * run[i]
+        total += acc
+        total_sq += acc_sq
+    return total, total_sq
 
 
 @njit(cache=True, nogil=True, fastmath=_REASSOC)

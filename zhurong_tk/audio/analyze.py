@@ -422,7 +422,8 @@ class _Channel:
         usable) the bad samples its inputs had before they were made 0."""
         x = np.ascontiguousarray(x, np.float32)
         if len(x):
-            non_finite, beyond, peak, own_clipped, sum_sq = _sample_stats(x, self.params.clip_level)
+            stats = _sample_stats(x, self.params.clip_level)
+            non_finite, beyond, peak, own_clipped, total, sum_sq = stats
             clipped = own_clipped if clipped is None else clipped
             if repairs is not None:
                 self.non_finite += repairs[0]
@@ -437,8 +438,7 @@ class _Channel:
             self.peak = max(self.peak, float(peak))
             self.clipped += int(clipped)
             self.sum_sq += sum_sq
-            # one pass over the block's samples, not per frame: the FFTs stay the dear part
-            self.sum += float(np.sum(x, dtype=np.float64))
+            self.sum += total
             self.samples += len(x)
             self._tone.put(x)
         buffer = np.concatenate([self.tail, x]) if len(self.tail) else x
@@ -727,18 +727,18 @@ def frame_columns(band_sets: dict[str, list[bands_mod.Band]]) -> list[str]:
     ]
 
 
-def _sample_stats(x: np.ndarray, clip_level: float) -> tuple[int, int, float, int, float]:
-    """(non-finite count, count beyond :data:`MAX_SAMPLE`, peak |x|, clipped count, Σ x²)
-    of a float32 block; see :func:`_kernels.sample_stats`. A finite sum of squares proves
-    every sample finite, and then numpy's vectorised max/min give the peak (20x faster
-    than the careful kernel)."""
-    sum_sq = _kernels.sum_squares(x)
+def _sample_stats(x: np.ndarray, clip_level: float) -> tuple[int, int, float, int, float, float]:
+    """(non-finite count, count beyond :data:`MAX_SAMPLE`, peak |x|, clipped count, Σ x,
+    Σ x²) of a float32 block, bad samples as 0; see :func:`_kernels.sample_stats`. A
+    finite sum of squares proves every sample finite, and then numpy's vectorised
+    max/min give the peak (20x faster than the careful kernel)."""
+    total, sum_sq = _kernels.sums(x)
     peak = max(float(x.max()), -float(x.min())) if math.isfinite(sum_sq) else math.inf
     if peak > MAX_SAMPLE:
         return _kernels.sample_stats(x, np.float32(clip_level), np.float32(MAX_SAMPLE))
     clip = np.float32(clip_level)
     clipped = int(np.count_nonzero(np.abs(x) >= clip)) if peak >= clip else 0
-    return 0, 0, peak, clipped, sum_sq
+    return 0, 0, peak, clipped, total, sum_sq
 
 
 #: Zero-filled stretches remembered per channel; a file with more has damage throughout
