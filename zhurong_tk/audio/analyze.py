@@ -960,19 +960,13 @@ class AudioAnalyzer:
             clipped = int(np.count_nonzero(clipping.any(axis=1)))
             # each channel's bad samples become 0 before the mean, as the export does: the
             # mean of a good channel and a NaN one was NaN, and the good one was lost
-            flat = block.reshape(-1)
-            sum_sq = _kernels.sum_squares(flat)
+            non_finite, beyond = _sample_stats(block.reshape(-1), self.params.clip_level)[:2]
             repairs = None
-            if not math.isfinite(sum_sq) or max(float(flat.max()), -float(flat.min())) > MAX_SAMPLE:
+            if non_finite or beyond:
                 usable = usable_samples(block)
-                finite = np.isfinite(block)
-                repairs = (
-                    int(np.count_nonzero(~finite)),
-                    int(np.count_nonzero(finite & ~usable)),
-                    # the mix is fill only where no channel was usable; elsewhere it carries
-                    # the good channels' sound and its segments are kept
-                    usable.any(axis=1),
-                )
+                # the mix is fill only where no channel was usable; elsewhere it carries
+                # the good channels' sound and its segments are kept
+                repairs = (non_finite, beyond, usable.any(axis=1))
                 block = np.where(usable, block, np.float32(0.0))
             self._channels[0].update(block.mean(axis=1), clipped=clipped, repairs=repairs)
         else:
