@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import mmap
 import os
 import re
+import struct
 import sys
 import tempfile
 import threading
@@ -268,14 +270,17 @@ def _tail_problem(path: Path, fmt: str) -> str | None:
         fh.seek(max(0, size - 64))
         if (b"\xff\xd9" if fmt == "JPEG" else b"IEND") in fh.read():
             return None
-        fh.seek(0)
-        data = fh.read()
+        # mapped, not read: a motion photo's appended video can be far larger than the image
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            ends = _jpeg_ends(data) if fmt == "JPEG" else _png_ends(data)
+    if ends:
+        return None
     if fmt == "JPEG":
-        return None if _jpeg_ends(data) else "truncated JPEG (no end-of-image marker)"
-    return None if _png_ends(data) else "truncated PNG (no IEND chunk)"
+        return "truncated JPEG (no end-of-image marker)"
+    return "truncated PNG (no IEND chunk)"
 
 
-def _jpeg_ends(data: bytes) -> bool:
+def _jpeg_ends(data: bytes | mmap.mmap) -> bool:
     """Whether an end-of-image marker follows the JPEG's first scan. The segments
     before it are skipped by their lengths (an EXIF thumbnail in APP1 has its own
     marker); inside a scan a 0xFF byte is always followed by 0x00 or a restart marker,
@@ -301,7 +306,7 @@ def _jpeg_ends(data: bytes) -> bool:
     return False
 
 
-def _png_ends(data: bytes) -> bool:
+def _png_ends(data: bytes | mmap.mmap) -> bool:
     """Whether the PNG's chunks, followed by their lengths, reach an IEND chunk."""
     pos = 8
     while pos + 8 <= len(data):
@@ -330,8 +335,6 @@ _TIFF_TYPES = {3: ("H", 2), 4: ("I", 4), 16: ("Q", 8)}
 def _tiff_header(path: Path) -> tuple[int, int, int, str] | None:
     """``(width, height, samples per pixel, numpy dtype)`` from a TIFF's first image
     directory (classic or BigTIFF), or None when it cannot be read."""
-    import struct
-
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
