@@ -117,13 +117,14 @@ def check_probe(kind: str, path: Path) -> list[Check]:
         checks += [
             _equal(name, "samplerate_hz", sr, info.samplerate),
             _equal(name, "channels", truth["channels"], info.channels),
-            # AAC pads to whole 1024-sample frames: allow one frame either way
+            # exact for PCM, and for AAC in MP4 (its edit list trims the 1024-sample
+            # frames' priming and padding); elsewhere allow one codec frame either way
             _close(
                 name,
                 "decoded_duration_s",
                 truth["duration_s"],
                 frames / sr,
-                0.0 if path.suffix == ".wav" else 1024 / sr,
+                0.0 if path.suffix in (".wav", ".flac", ".m4a", ".mp4", ".mov") else 1024 / sr,
             ),
         ]
     elif kind == "video":

@@ -79,9 +79,9 @@ def test_verify_counts_decoded_frames(tmp_path):
     assert not quick.info.frames_exact
     checked = probe(m4a, verify=True)
     assert checked.info.frames_exact
-    # AAC decodes in whole 1024-sample frames: 160 000 written, up to two frames of padding
-    assert checked.info.frames % 1024 == 0
-    assert 160_000 <= checked.info.frames <= 160_000 + 2048
+    # AAC decodes in whole 1024-sample frames; the MP4's edit list trims them back to
+    # exactly the 160 000 written
+    assert checked.info.frames == 160_000
     assert checked.notes == [f"verified: {checked.info.frames} frames decoded, 0 packets failed"]
 
 
@@ -117,8 +117,8 @@ def test_verify_decodes_a_video_s_audio_track(tmp_path):
     checked = probe(path, verify=True)
     track = checked.info.audio[0]
     assert track.frames_exact
-    # AAC decodes in whole 1024-sample frames: 32 000 written, up to two frames of padding
-    assert track.frames % 1024 == 0 and 32_000 <= track.frames <= 32_000 + 2048
+    # whole 1024-sample AAC frames, trimmed by the MP4's edit list to the 32 000 written
+    assert track.frames == 32_000
     assert f"verified: audio #0: {track.frames} frames decoded, 0 packets failed" in checked.notes
     assert checked.notes[0].startswith("verified: 20 frames decoded")
 

@@ -416,6 +416,16 @@ class AudioReader:
             resampler = av.AudioResampler(
                 format="flt", layout=st.codec_context.layout, rate=st.codec_context.sample_rate
             )
+            limit = _edit_list_frames(container, st)
+
+            def emit(out) -> Iterator[np.ndarray]:
+                chunk = out.to_ndarray().reshape(-1, channels)
+                if limit is not None:
+                    chunk = chunk[: max(limit - self.frames_read, 0)]
+                if len(chunk):
+                    self.frames_read += len(chunk)
+                    yield chunk
+
             try:
                 for packet in container.demux(st):
                     try:
@@ -425,13 +435,9 @@ class AudioReader:
                         continue
                     for frame in frames:
                         for out in resampler.resample(frame):
-                            chunk = out.to_ndarray().reshape(-1, channels)
-                            self.frames_read += len(chunk)
-                            yield chunk
+                            yield from emit(out)
                 for out in resampler.resample(None):
-                    chunk = out.to_ndarray().reshape(-1, channels)
-                    self.frames_read += len(chunk)
-                    yield chunk
+                    yield from emit(out)
             except av.error.FFmpegError as exc:
                 raise MediaReadError(
                     self.path, f"decode failed after {self.frames_read} frames ({av_reason(exc)})"
@@ -442,6 +448,22 @@ class AudioReader:
                 self.path,
                 self.decode_errors,
             )
+
+
+def _edit_list_frames(container, st) -> int | None:
+    """Frames an MP4/MOV audio track plays for, or None where the container cannot say.
+
+    FFmpeg drops the encoder's priming that an MP4 edit list skips, but not the
+    padding of the last AAC frame past the edit's end (up to 1023 samples of
+    codec filler): the stream's duration, exact in MP4, says where to stop.
+    Other containers' durations are estimates and are not trusted to cut audio.
+    """
+    if "mp4" not in container.format.name.split(",") or st.duration is None:
+        return None
+    rate = st.codec_context.sample_rate
+    if not rate or st.time_base is None:
+        return None
+    return round(st.duration * st.time_base * rate)
 
 
 def _reblock(
