@@ -481,3 +481,29 @@ def test_a_tone_that_stops_and_starts_again_is_two_lines(sr, gap_s, tmp_path):
         assert line.edges_from == "segment"
         assert line.start_s == pytest.approx(start, abs=0.1)
         assert line.end_s == pytest.approx(end, abs=0.1)
+
+
+def test_a_loud_event_in_a_quiet_band_ends_where_it_ends(tmp_path):
+    # the band above the event lies ~110 dB under it: the 3-frame smoothing's running sum
+    # kept the event's rounding, the band read 15 dB above its background after the event,
+    # and the segment ran to the end of the file (2.98-9.95 s for 3-6 s)
+    import soundfile as sf
+    from scipy import signal
+
+    sr, rng = 16_000, np.random.default_rng(8)
+    n = 10 * sr
+    t = np.arange(n) / sr
+    wind = signal.sosfilt(signal.butter(3, 250, fs=sr, output="sos"), rng.standard_normal(n))
+    event = signal.sosfilt(
+        signal.butter(4, [3_600, 7_000], "bandpass", fs=sr, output="sos"), rng.standard_normal(n)
+    )
+    fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(np.minimum(t - 3.0, 6.0 - t) / 0.05, 0.0, 1.0))
+    x = 0.01 * wind / np.std(wind) + 0.1 * event / np.std(event) * fade
+    path = tmp_path / "quiet_band.wav"
+    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
+    result = analyze(path)
+    segs = [s for s in result.channels[0].segments if s.kind != "wind-like"]
+    close_analysis(result)
+    assert len(segs) == 1
+    assert segs[0].start_s == pytest.approx(3.0, abs=0.25)
+    assert segs[0].end_s == pytest.approx(6.0, abs=0.25)
