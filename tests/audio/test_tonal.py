@@ -268,3 +268,75 @@ def test_a_clean_comb_is_one_line_at_its_fundamental(f0, sr):
     (line,) = tracker.lines()
     assert line.freq_hz == pytest.approx(f0, abs=0.5)
     assert [h.number for h in line.harmonics] == list(range(1, 9))
+
+
+# --- rover-like scenes with a known truth: wind, motors (steady or sweeping), clank trains ---
+
+
+def _rover_scene(sr, duration_s, *, motors=(), clank_period_s=None, seed=0):
+    """Wind (2nd-order low pass at 250 Hz, -40 dBFS) with motors and a clank train.
+
+    ``motors``: ``(f_start_hz, f_end_hz, on_s, off_s, levels_db)``, a fundamental sweeping
+    linearly from ``f_start_hz`` to ``f_end_hz`` between ``on_s`` and ``off_s`` (50 ms
+    fades), its harmonics 1, 2, ... at ``levels_db`` relative to each other, -30 dBFS in all.
+    ``clank_period_s``: a pinion's clanks from 2 s to 12 s (-14 dBFS rings at 1850, 3120 and
+    4700 Hz decaying in 30, 22 and 15 ms, as :mod:`zhurong_tk.synth.audio` makes them).
+    """
+    import scipy.signal
+
+    rng = np.random.default_rng(seed)
+    n = int(sr * duration_s)
+    t = np.arange(n) / sr
+    sos = scipy.signal.butter(2, 250, fs=sr, output="sos")
+    x = scipy.signal.sosfilt(sos, rng.standard_normal(n))
+    x *= 10 ** (-40 / 20) / x.std()
+    for f_start, f_end, on_s, off_s, levels_db in motors:
+        tau = t - on_s
+        phase = 2 * np.pi * (f_start * tau + 0.5 * (f_end - f_start) / (off_s - on_s) * tau**2)
+        amplitudes = 10 ** (np.asarray(levels_db) / 20)
+        amplitudes *= 10 ** (-30 / 20) * np.sqrt(2) / np.sqrt(np.sum(amplitudes**2))
+        fade = np.clip(np.minimum(t - on_s, off_s - t) / 0.05, 0, 1)
+        envelope = 0.5 - 0.5 * np.cos(np.pi * fade)
+        for number, amplitude in enumerate(amplitudes, start=1):
+            x += envelope * amplitude * np.sin(number * phase)
+    if clank_period_s is not None:
+        for onset in np.arange(2.0, 12.0 - 1e-9, clank_period_s):
+            i = int(onset * sr + 0.5)
+            tau = np.arange(int(0.2 * sr)) / sr
+            ring = sum(
+                np.exp(-tau / decay) * np.sin(2 * np.pi * f * tau)
+                for f, decay in ((1850.0, 0.030), (3120.0, 0.022), (4700.0, 0.015))
+                if f < 0.45 * sr
+            )
+            x[i : i + len(tau)] += 10 ** (-14 / 20) * ring[: n - i]
+    return x.astype(np.float32)
+
+
+def _lines_of(x, sr):
+    tracker = TonalTracker(sr, duration_s=len(x) / sr)
+    tracker.update(x)
+    return tracker.lines()
+
+
+@pytest.mark.parametrize(
+    ("period_s", "sr"),
+    [(0.1, 16_000), (0.15, 16_000), (0.2, 16_000), (0.25, 16_000), (0.3, 16_000), (0.3, 96_000)],
+)
+def test_a_regular_clank_train_is_no_tone(period_s, sr):
+    # The train's spectrum is a comb at multiples of its rate (10 Hz at 0.1 s) shaped by the
+    # clank's rings: any multiple of the rate found its "harmonics" on the comb's teeth
+    # (0.1 s: 8 lines at 220-330 Hz, their fundamentals never heard; 0.3 s: 1643 Hz).
+    lines = _lines_of(_rover_scene(sr, 14.0, clank_period_s=period_s), sr)
+    assert [round(line.freq_hz, 1) for line in lines] == []
+
+
+@pytest.mark.parametrize(("period_s", "f0_hz"), [(0.1, 120.0), (0.15, 123.4), (0.25, 97.3)])
+def test_a_motor_heard_through_a_clank_train_is_one_line(period_s, f0_hz):
+    # 120 Hz is a multiple of the 10 Hz comb: the motor's harmonics lie on its teeth
+    sr = 16_000
+    motor = (f0_hz, f0_hz, 1.0, 13.0, [0, -4, -8])
+    lines = _lines_of(_rover_scene(sr, 14.0, motors=[motor], clank_period_s=period_s), sr)
+    assert [[h.number for h in line.harmonics] for line in lines] == [[1, 2, 3]]
+    assert lines[0].freq_hz == pytest.approx(f0_hz, abs=0.5)
+    assert lines[0].start_s == pytest.approx(1.0, abs=0.5)
+    assert lines[0].end_s == pytest.approx(13.0, abs=0.5)

@@ -307,14 +307,20 @@ class TonalTracker:
         accepted: list[tuple[float, float, list[float]]] = []
         floor, bin_hz = cfg.min_level_db, self.bin_hz
         same_hz = 2 * bin_hz  # one peak of coarse bins, read twice
+        peaks = _peaks(white, floor)
+        comb = _comb_spacing(peaks)
         # a dozen rows of eight values: plain Python lists beat numpy's per-call overhead here
-        for level_row, position_row, score in zip(
-            levels.tolist(), positions.tolist(), salience[order].tolist(), strict=True
+        for level_row, position_row, score, grid_bins in zip(
+            levels.tolist(),
+            positions.tolist(),
+            salience[order].tolist(),
+            self.f0_bins[order].tolist(),
+            strict=True,
         ):
             lv = [v for v in level_row if v == v]  # NaN: a harmonic beyond the band
             if len(lv) < 2 or max(lv) < cfg.strong_level_db:
                 continue
-            heard = self._heard(white, lv, position_row)
+            heard = self._heard(white, lv, position_row, peaks, grid_bins, comb)
             if not heard:
                 continue
             for _ in range(2):  # the pruning can leave a common factor: renumber again
@@ -347,7 +353,7 @@ class TonalTracker:
             )
             level_again, position_again = again[0].tolist(), again[1].tolist()
             lv_again = [v for v in level_again if v == v]
-            more = self._heard(white, lv_again, position_again)
+            more = self._heard(white, lv_again, position_again, peaks, f0 / bin_hz, comb)
             if set(more) > set(heard) and (more[-1] - more[0] + 1) < 2 * len(more):
                 level_row, position_row, lv, heard = level_again, position_again, lv_again, more
             if f0 < 0.98 * cfg.f0_min_hz or any(
@@ -362,6 +368,8 @@ class TonalTracker:
             # what was not heard (a skirt, a sidelobe) does not count as a harmonic later
             lv = [v if (n in heard or v < floor) else 0.0 for n, v in enumerate(lv, start=1)]
             strong = [n * f0 for n in heard if lv[n - 1] >= cfg.strong_level_db]
+            if not strong:
+                continue  # the strong harmonic was no harmonic heard (a comb's tooth, a skirt)
             clashes = []
             for i, (other_f0, _score, other_lv) in enumerate(accepted):
                 if abs(f0 - other_f0) <= same_hz:
@@ -428,14 +436,27 @@ class TonalTracker:
         total = power.sum()
         return bool(total > 0 and power.max() >= self.ONE_WINDOW_SHARE * total)
 
-    def _heard(self, white: np.ndarray, levels: list[float], positions: list[float]) -> list[int]:
+    def _heard(
+        self,
+        white: np.ndarray,
+        levels: list[float],
+        positions: list[float],
+        peaks: np.ndarray,
+        spacing: float,
+        comb: float | None,
+    ) -> list[int]:
         """Numbers of the harmonics heard: at or above ``min_level_db``, on a peak of their
-        own (not a skirt), and not a much stronger neighbour's sidelobe."""
+        own (not a skirt), not a much stronger neighbour's sidelobe, and not one tooth of a
+        comb finer than the harmonics' ``spacing`` (bins; ``peaks``, ``comb``: see
+        :func:`_a_comb_tooth`)."""
         floor = self.config.min_level_db
         return [
             n
             for n, (v, p) in enumerate(zip(levels, positions[: len(levels)], strict=True), start=1)
-            if v >= floor and p == p and not self._leaked(white, p, v)
+            if v >= floor
+            and p == p
+            and not self._leaked(white, p, v)
+            and not _a_comb_tooth(white, peaks, p, v, spacing, comb)
         ]
 
     LEAK_BINS = 6  # a Hann window's sidelobes stay 8 dB above a tone 60 dB up to ~5.5 bins
@@ -559,6 +580,96 @@ def _merge_tracks(
         else:
             merged.append(dict(tr))
     return merged
+
+
+def _peaks(white: np.ndarray, floor: float) -> np.ndarray:
+    """Bins (ascending) of the local maxima of a whitened spectrum at or above ``floor``."""
+    inner = white[1:-1]
+    top = (inner >= floor) & (inner >= white[:-2]) & (inner > white[2:])
+    return np.flatnonzero(top) + 1
+
+
+#: A peak is a comb's tooth unless it stands this far above the loudest tooth beside it (a
+#: clank's ring is narrow: at 10 clanks per second the tooth on it stands 6-8 dB above the
+#: next ones).
+COMB_TOOTH_DB = 10.0
+#: The teeth beside a peak count from this level above the background (a weak comb's teeth
+#: lie under ``min_level_db``, where one of them can still poke above it).
+COMB_TEETH_DB = 3.0
+#: Heard peaks evenly spaced this many times over make a spectrum a comb.
+COMB_SPACINGS = 8
+
+
+def _comb_spacing(peaks: np.ndarray) -> float | None:
+    """The spacing (bins) shared by at least :data:`COMB_SPACINGS` pairs of neighbouring
+    heard peaks, at least 2.5 bins (resolved), or None: the spectrum is no comb.
+
+    A tone's harmonics make at most ``max_harmonics - 1`` such pairs; a clank train's
+    comb, dozens."""
+    gaps = np.diff(peaks)
+    gaps = gaps[gaps >= 2]
+    if len(gaps) < COMB_SPACINGS:
+        return None
+    values = np.unique(gaps)
+    support = [int(np.count_nonzero(np.abs(gaps - v) <= 1)) for v in values]
+    best = int(np.argmax(support))
+    if support[best] < COMB_SPACINGS:
+        return None
+    spacing = float(np.median(gaps[np.abs(gaps - values[best]) <= 1]))
+    return spacing if spacing >= 2.5 else None
+
+
+def _a_comb_tooth(
+    white: np.ndarray,
+    peaks: np.ndarray,
+    position: float,
+    level: float,
+    spacing: float,
+    comb: float | None,
+) -> bool:
+    """Whether the peak at ``position`` (bins) is one tooth of a comb finer than
+    ``spacing`` (a candidate's harmonic spacing, bins), standing out of it by less than
+    :data:`COMB_TOOTH_DB`.
+
+    A regular clank train's spectrum is a comb at multiples of its rate, shaped by the
+    clank's ringing: any multiple of the rate finds its "harmonics" on the teeth (a 10 Hz
+    train made lines at 220-330 Hz whose fundamentals were never heard). The teeth's
+    spacing d is the spectrum's ``comb`` (:func:`_comb_spacing`), or else the distance to
+    the nearest heard peak (``peaks``, :func:`_peaks`) beyond the peak's own main lobe; at
+    most half of ``spacing``. A tooth has peaks at ±d and ±2d about it, three of the four
+    at least (from :data:`COMB_TEETH_DB` up; further along one side where the band ends).
+    """
+    d = comb
+    if d is None or d > spacing / 2 + 1.0:
+        i = int(np.searchsorted(peaks, position))
+        left, right = i - 1, i
+        while left >= 0 and position - peaks[left] < 2.5:
+            left -= 1
+        while right < len(peaks) and peaks[right] - position < 2.5:
+            right += 1
+        gaps = [position - peaks[left]] if left >= 0 else []
+        if right < len(peaks):
+            gaps.append(peaks[right] - position)
+        if not gaps:
+            return False
+        d = min(gaps)
+    if d > spacing / 2 + 1.0:
+        return False
+    last = len(white) - 2
+    teeth, looked = [], 0
+    # the band's edge cuts one side short: look further along the other
+    for j in (-1, 1, -2, 2, -3, 3, -4, 4):
+        k = int(position + j * d + 0.5)
+        reach = 1 if abs(j) == 1 else 2  # d is read to within half a bin
+        if k - reach < 1 or k + reach > last:
+            continue
+        looked += 1
+        i = k - reach + int(np.argmax(white[k - reach : k + reach + 1]))
+        if white[i] >= COMB_TEETH_DB and white[i] >= white[i - 1] and white[i] >= white[i + 1]:
+            teeth.append(float(white[i]))
+        if looked == 4:
+            break
+    return len(teeth) >= 3 and level < max(teeth) + COMB_TOOTH_DB
 
 
 def _drop_explained(
