@@ -456,7 +456,7 @@ class TonalTracker:
             if v >= floor
             and p == p
             and not self._leaked(white, p, v)
-            and not _a_comb_tooth(white, peaks, p, v, spacing, comb)
+            and not _a_comb_tooth(white, peaks, p, v, spacing, comb, floor)
         ]
 
     LEAK_BINS = 6  # a Hann window's sidelobes stay 8 dB above a tone 60 dB up to ~5.5 bins
@@ -626,6 +626,7 @@ def _a_comb_tooth(
     level: float,
     spacing: float,
     comb: float | None,
+    floor: float,
 ) -> bool:
     """Whether the peak at ``position`` (bins) is one tooth of a comb finer than
     ``spacing`` (a candidate's harmonic spacing, bins), standing out of it by less than
@@ -633,14 +634,18 @@ def _a_comb_tooth(
 
     A regular clank train's spectrum is a comb at multiples of its rate, shaped by the
     clank's ringing: any multiple of the rate finds its "harmonics" on the teeth (a 10 Hz
-    train made lines at 220-330 Hz whose fundamentals were never heard). The teeth's
-    spacing d is the spectrum's ``comb`` (:func:`_comb_spacing`), or else the distance to
-    the nearest heard peak (``peaks``, :func:`_peaks`) beyond the peak's own main lobe; at
-    most half of ``spacing``. A tooth has peaks at ±d and ±2d about it, three of the four
-    at least (from :data:`COMB_TEETH_DB` up; further along one side where the band ends).
+    train made lines at 220-330 Hz whose fundamentals were never heard). A tooth has peaks
+    at ±d and ±2d about it (further along one side where the band ends), d at most half of
+    ``spacing``. In a spectrum that is a comb (``comb``, its spacing: :func:`_comb_spacing`)
+    d is that spacing, and three of the four teeth, counted from :data:`COMB_TEETH_DB`, make
+    a tooth. Elsewhere d is the distance to the nearest heard peak (``peaks``:
+    :func:`_peaks`) beyond this one's main lobe, and all four teeth must be heard
+    (``floor``): two tones at 120 and 180 Hz put their harmonics at 120, 180, 240 and
+    360 Hz, and 240 Hz is not a tooth of a 60 Hz comb for it.
     """
-    d = comb
-    if d is None or d > spacing / 2 + 1.0:
+    if comb is not None and comb <= spacing / 2 + 1.0:
+        d, least, needed = comb, COMB_TEETH_DB, 3
+    else:
         i = int(np.searchsorted(peaks, position))
         left, right = i - 1, i
         while left >= 0 and position - peaks[left] < 2.5:
@@ -650,26 +655,22 @@ def _a_comb_tooth(
         gaps = [position - peaks[left]] if left >= 0 else []
         if right < len(peaks):
             gaps.append(peaks[right] - position)
-        if not gaps:
+        if not gaps or min(gaps) > spacing / 2 + 1.0:
             return False
-        d = min(gaps)
-    if d > spacing / 2 + 1.0:
-        return False
+        d, least, needed = min(gaps), floor, 4
     last = len(white) - 2
     teeth, looked = [], 0
-    # the band's edge cuts one side short: look further along the other
     for j in (-1, 1, -2, 2, -3, 3, -4, 4):
         k = int(position + j * d + 0.5)
-        reach = 1 if abs(j) == 1 else 2  # d is read to within half a bin
-        if k - reach < 1 or k + reach > last:
+        if k < 2 or k > last - 1:
             continue
         looked += 1
-        i = k - reach + int(np.argmax(white[k - reach : k + reach + 1]))
-        if white[i] >= COMB_TEETH_DB and white[i] >= white[i - 1] and white[i] >= white[i + 1]:
+        i = k - 1 + int(np.argmax(white[k - 1 : k + 2]))
+        if white[i] >= least and white[i] >= white[i - 1] and white[i] >= white[i + 1]:
             teeth.append(float(white[i]))
         if looked == 4:
             break
-    return len(teeth) >= 3 and level < max(teeth) + COMB_TOOTH_DB
+    return len(teeth) >= needed and level < max(teeth) + COMB_TOOTH_DB
 
 
 def _drop_explained(
