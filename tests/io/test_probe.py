@@ -29,6 +29,8 @@ BAD_FILES = {
     "corrupt_exif.jpg": ("image", "Corrupt EXIF data. Expecting to read 12 bytes but only got 8."),
     # the header is sound; the damaged strip shows in a verified probe and in a read
     "corrupt_lzw.tif": ("image", None),
+    # whole chunks: the missing pixel data shows in a read (libpng: not enough image data)
+    "short_data.png": ("image", None),
 }
 
 

@@ -457,7 +457,7 @@ def _native_stderr(*, pass_on: bool = True) -> Iterator[list[str]]:
             os.close(saved)
             sink.seek(0)
             lines += [ln for ln in sink.read().decode(errors="replace").splitlines() if ln.strip()]
-            other = [ln for ln in lines if not _OPENCV_LOG.match(ln)]
+            other = [ln for ln in lines if not (_OPENCV_LOG.match(ln) or _LIBPNG_ERROR.match(ln))]
             if other and pass_on:
                 sys.stderr.write("\n".join(other) + "\n")
 
@@ -466,12 +466,17 @@ def _native_stderr(*, pass_on: bool = True) -> Iterator[list[str]]:
 _OPENCV_LOG = re.compile(r"^\[\s*(ERROR|WARN|INFO|DEBUG)[^\]]*\]\s*(?:global\s+)?\S+:\d+\s+(.*)$")
 
 
+#: libpng's own error line, written by its default handler: "libpng error: Not enough image data"
+_LIBPNG_ERROR = re.compile(r"^libpng error:\s*(.*)$")
+
+
 def _native_error(line: str) -> str | None:
-    """The message of an OpenCV error log line (None for any other line)."""
+    """The message of an OpenCV or libpng error line (None for any other line)."""
     match = _OPENCV_LOG.match(line)
-    if not match or match.group(1) != "ERROR":
-        return None
-    return re.sub(r"^\w+_Error\s+", "", match.group(2)).strip()
+    if match and match.group(1) == "ERROR":
+        return re.sub(r"^\w+_Error\s+", "", match.group(2)).strip()
+    match = _LIBPNG_ERROR.match(line)
+    return match.group(1).strip() if match else None
 
 
 def _reduced(pixels: np.ndarray, reduce: int) -> np.ndarray:
