@@ -21,6 +21,7 @@ from zhurong_tk.tracks.detect import (
     _Candidate,
     _fine_tread,
     _parallel_to_ripples,
+    _vanishing_point,
     ground_tread,
     side_trough_ratio,
     tread_period,
@@ -208,6 +209,92 @@ def test_track_width_pairs_the_wheels_of_one_pass():
     assert closest.pairs[0]["spacing_m"] == pytest.approx(0.6, abs=0.1)
 
 
+def _two_drives(seed: int, yaw_b_deg: float) -> tuple[np.ndarray, dict, dict, CameraModel]:
+    """A rut pair straight back from the camera (drive A) and the same rover's pair of a
+    drive ``yaw_b_deg`` off it (B) on one ground: B's ruts are added to A's image as the
+    difference they make to B's own render."""
+
+    def level(yaw: float) -> dict:
+        scene = synth_tracks.track_scene(seed=seed, n_ruts=2)
+        scene["camera"].update(roll_deg=0.0, yaw_deg=yaw)
+        for rut in scene["ruts"]:
+            for key in ("points", "x1", "y1", "x2", "y2", "angle_deg", "visible"):
+                rut.pop(key, None)
+        synth_tracks._add_image_truth(scene)
+        return scene
+
+    a, b = level(0.0), level(yaw_b_deg)
+    bare = {**b, "ruts": []}
+    image = (
+        synth_tracks.render(a).astype(float)
+        + synth_tracks.render(b).astype(float)
+        - synth_tracks.render(bare).astype(float)
+    )
+    cam = a["camera"]
+    camera = CameraModel(cam["f_px"], cam["cx"], cam["cy"], cam["height_m"], cam["pitch_deg"])
+    return np.clip(image, 0, 255).astype(np.uint8), a, b, camera
+
+
+@pytest.mark.parametrize(("seed", "yaw_b"), [(7, 20.0), (3, 25.0), (14, 25.0)])
+def test_two_drives_give_two_vanishing_points_and_two_pairs(seed, yaw_b):
+    # every intersection of two lines has exactly two lines through it: the first pair
+    # tried won, and when it was one rut of each drive (meeting below the image) the
+    # scene lost its vanishing point, its pairs and ruts that needed the convergence
+    image, a, b, camera = _two_drives(seed, yaw_b)
+    result = detect_tracks(image, camera=camera)
+    assert len(result.tracks) == 4
+    diag = math.hypot(640, 480)
+    truths = [a["vanishing_point"], b["vanishing_point"]]
+    found = result.vanishing_points
+    assert len(found) == 2 and result.vanishing_point == found[0]
+    for truth in truths:
+        assert min(math.hypot(p["x"] - truth["x"], p["y"] - truth["y"]) for p in found) < (
+            0.02 * diag
+        )
+    assert len(result.pairs) == 2
+    for pair in result.pairs:
+        i, j = pair["tracks"]
+        ti, tj = result.tracks[i], result.tracks[j]
+        assert ti.vanishing_point_index == tj.vanishing_point_index is not None
+        assert ti.heading_deg == pytest.approx(tj.heading_deg, abs=0.5)
+        assert pair["spacing_m"] == pytest.approx(synth_tracks.ZHURONG_TRACK_WIDTH_M, abs=0.05)
+    assert sorted(round(t.heading_deg / 5) * 5 for t in result.tracks) == [0, 0, yaw_b, yaw_b]
+
+
+def test_the_consensus_vanishing_point_does_not_depend_on_the_order_of_the_lines():
+    def line(p, q):
+        d = np.subtract(q, p) / math.dist(p, q)
+        d = d if d[1] > 0 else -d
+        return (float(p[0]), float(p[1]), float(d[0]), float(d[1]))
+
+    vp = (300.0, 80.0)
+    a, b = line((100, 479), vp), line((520, 479), vp)
+    other = line((250, 479), (600, 80))  # another drive's rut: it crosses b below the image
+    for lines in ([other, a, b], [a, other, b], [a, b, other]):
+        point, mask = _vanishing_point(
+            lines,
+            math.hypot(640, 480),
+            far_rows=np.full(3, 80.0),
+            size=(640, 480),
+            weights=np.ones(3),
+        )
+        assert point == pytest.approx(vp, abs=1e-6)
+        assert mask.tolist() == [line_ in (a, b) for line_ in lines]
+
+
+def test_ruts_of_two_drives_are_not_one_wheel_set():
+    # one rut of each drive, 30° apart on the ground, were paired (0.54 m) when they
+    # were the only two ruts that did not converge with others
+    image, _, _, camera = _two_drives(13, -30.0)
+    result = detect_tracks(image, camera=camera)
+    headings = sorted(round(t.heading_deg) for t in result.tracks)
+    assert -30 in headings and 0 in headings
+    for pair in result.pairs:
+        i, j = pair["tracks"]
+        assert result.tracks[i].heading_deg == pytest.approx(result.tracks[j].heading_deg, abs=1)
+    assert [p["spacing_m"] for p in result.pairs] == pytest.approx([1.2], abs=0.05)
+
+
 def test_camera_ground_projection_is_exact():
     camera = CameraModel(f_px=500.0, cx=320.0, cy=240.0, height_m=1.0, pitch_deg=45.0)
     # the principal point looks 45 degrees down: the ground 1 m ahead, on the axis
@@ -356,6 +443,7 @@ def test_cli_camera_out_of_range_names_the_value(tmp_path, spec, reason):
         ("empty.jpg", "empty file"),
         ("audio_named.jpg", "not an image"),
         ("corrupt_lzw.tif", r"corrupt TIFF data \(Using code not yet in table\)"),
+        ("short_data.png", r"corrupt PNG data \(Not enough image data\)"),
     ],
 )
 def test_bad_images_are_refused_with_the_file_named(name, reason, tmp_path):
@@ -363,6 +451,14 @@ def test_bad_images_are_refused_with_the_file_named(name, reason, tmp_path):
         detect_to_folder(BAD / name, tmp_path / "o")
     assert name in str(caught.value)
     assert not (tmp_path / "o").exists()
+
+
+def test_a_png_too_short_for_its_header_leaves_nothing_on_stderr_but_the_error(tmp_path, capfd):
+    # libpng's default handler wrote "libpng error: Not enough image data" to the
+    # terminal, a line before the one-line error, which read "cv2 could not decode"
+    with pytest.raises(MediaReadError, match=r"Not enough image data"):
+        detect_to_folder(BAD / "short_data.png", tmp_path / "o")
+    assert "libpng" not in capfd.readouterr().err
 
 
 def test_tiny_sixteen_bit_and_alpha_images(tmp_path):

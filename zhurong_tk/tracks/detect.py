@@ -212,7 +212,10 @@ class Track:
     tread_strength : float
         Autocorrelation at that period (0..1; above ~0.3 the tread is clearly there).
     on_vanishing_point : bool
-        Whether the rut's line passes through the common vanishing point.
+        Whether the rut's line passes through a vanishing point with other ruts.
+    vanishing_point_index : int or None
+        Which of :attr:`TrackResult.vanishing_points` it passes through (0: the
+        main one); ruts of one drive share one, a second drive has its own.
     side_trough_ratio : float
         Depth of the shallower of the nearest troughs on either side (within three
         widths) over this one's: soil lies beside a rut, the next ridge's trough beside
@@ -238,6 +241,7 @@ class Track:
     bend_px: float = 0.0
     residual_px: float = 0.0
     side_trough_ratio: float = 0.0
+    vanishing_point_index: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -266,7 +270,11 @@ class TrackResult:
     pairs : list of dict
         Wheel sets: ``{"tracks": [i, j], "spacing_px", "spacing_m"}`` (metres with a camera).
     vanishing_point : dict or None
-        ``{"x", "y"}`` where the straight ruts converge (two or more), pixels.
+        ``{"x", "y"}`` where the straight ruts converge (two or more), pixels: the
+        point with the most ruts (then the most confident) when there are several.
+    vanishing_points : list of dict
+        Every such point, ``vanishing_point`` first: ruts of drives in different
+        directions (a turn, a crossing) converge to different points of the horizon.
     scale : float
         Working copy size ÷ input size.
     maps : dict of numpy.ndarray
@@ -280,6 +288,7 @@ class TrackResult:
     vanishing_point: dict[str, float] | None
     scale: float
     maps: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    vanishing_points: list[dict[str, float]] = dataclasses.field(default_factory=list)
 
     def scaled(self, fx: float, fy: float, width: int, height: int) -> TrackResult:
         """The result on the image ``width`` × ``height`` that this one's image is an
@@ -313,10 +322,20 @@ class TrackResult:
             }
             for p in self.pairs
         ]
-        vp = self.vanishing_point
-        if vp is not None:
-            vp = {"x": round(float(pixels.x(vp["x"])), 2), "y": round(float(pixels.y(vp["y"])), 2)}
-        return TrackResult(width, height, tracks, pairs, vp, self.scale / length, self.maps)
+        points = [
+            {"x": round(float(pixels.x(vp["x"])), 2), "y": round(float(pixels.y(vp["y"])), 2)}
+            for vp in self.vanishing_points
+        ]
+        return TrackResult(
+            width,
+            height,
+            tracks,
+            pairs,
+            points[0] if points else None,
+            self.scale / length,
+            self.maps,
+            points,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -325,6 +344,7 @@ class TrackResult:
             "tracks": [t.to_dict() for t in self.tracks],
             "pairs": self.pairs,
             "vanishing_point": self.vanishing_point,
+            "vanishing_points": self.vanishing_points,
             "found": bool(self.tracks),
         }
 
@@ -1018,15 +1038,30 @@ def _track_far(
     )
 
 
-def _vanishing_point(lines: list[tuple[float, float, float, float]], diag: float):
-    """Least-squares point closest to all lines, after a consensus on pairwise intersections.
+def _vanishing_point(
+    lines: list[tuple[float, float, float, float]],
+    diag: float,
+    *,
+    far_rows: np.ndarray | None = None,
+    size: tuple[int, int] | None = None,
+    weights: np.ndarray | None = None,
+):
+    """Least-squares point closest to the most lines, after a consensus on their
+    pairwise intersections.
 
-    Returns ``(point or None, inlier mask)``; a line is an inlier when it passes
-    within 1.5 % of the diagonal of the point, or points at it within 1°.
+    Returns ``(point or None, inlier mask)``. A line is an inlier when it passes
+    within 1.5 % of the diagonal of the point, or points at it within 1°, and,
+    given the lines' ``far_rows`` and the image ``size``, the point lies ahead of
+    its rut (see :func:`_ahead_of_ruts`): only a point where ruts can converge
+    competes. Any two lines meet exactly at their intersection, so between points
+    with equally many lines the stronger lines (``weights``) win, then the
+    tighter meeting, rather than whichever pair came first.
     """
     n = len(lines)
     if n < 2:
         return None, np.zeros(n, bool)
+    if weights is None:
+        weights = np.ones(n)
 
     def inliers(pt):
         mask = np.zeros(n, bool)
@@ -1036,25 +1071,28 @@ def _vanishing_point(lines: list[tuple[float, float, float, float]], diag: float
             mask[i] = dist < 0.015 * diag or (
                 reach > 0 and dist / reach < math.sin(math.radians(1))
             )
-        return mask
+        if far_rows is None or size is None:
+            return mask
+        return _ahead_of_ruts(pt, mask, far_rows, size)
 
-    best, best_mask, best_score = None, np.zeros(n, bool), 0.0
+    best, best_mask, best_score = None, np.zeros(n, bool), (0, 0.0, 0.0)
     for i in range(n):
         for j in range(i + 1, n):
             pt = _meeting_point(lines[i], lines[j])
             if pt is None:
                 continue
             mask = inliers(pt)
-            # most lines through it; among equals, the closest to all of them
+            if mask.sum() < 2:
+                continue
             spread = sum(
                 abs((pt[0] - px) * dy - (pt[1] - py) * dx)
                 for keep, (px, py, dx, dy) in zip(mask, lines, strict=True)
                 if keep
             )
-            score = mask.sum() - spread / (diag * n)
+            score = (int(mask.sum()), float(weights[mask].sum()), -spread)
             if score > best_score:
                 best, best_mask, best_score = pt, mask, score
-    if best is None or best_mask.sum() < 2:
+    if best is None:
         return None, np.zeros(n, bool)
     # refine: minimise the squared distances to the inlier lines
     a_rows, b_rows = [], []
@@ -1065,6 +1103,42 @@ def _vanishing_point(lines: list[tuple[float, float, float, float]], diag: float
     sol, *_ = np.linalg.lstsq(np.array(a_rows), np.array(b_rows), rcond=None)
     point = (float(sol[0]), float(sol[1]))
     return point, inliers(point) | best_mask
+
+
+def _vanishing_points(
+    lines: list[tuple[float, float, float, float]],
+    diag: float,
+    *,
+    far_rows: np.ndarray,
+    size: tuple[int, int],
+    weights: np.ndarray,
+    most: int = 3,
+) -> list[tuple[tuple[float, float], np.ndarray]]:
+    """Every point where two or more of the lines converge, as ``(point, inlier mask)``.
+
+    Two drives in different directions (a turn, a crossing) leave two sets of
+    parallel ruts on the ground, each converging to its own point on the
+    horizon: the best-supported point is found, its lines set aside, and the
+    search repeated on the rest.
+    """
+    left = np.ones(len(lines), bool)
+    found = []
+    while left.sum() >= 2 and len(found) < most:
+        idx = np.flatnonzero(left)
+        point, mask = _vanishing_point(
+            [lines[i] for i in idx],
+            diag,
+            far_rows=far_rows[idx],
+            size=size,
+            weights=weights[idx],
+        )
+        if point is None:
+            break
+        full = np.zeros(len(lines), bool)
+        full[idx[mask]] = True
+        found.append((point, full))
+        left &= ~full
+    return found
 
 
 def _candidates(
@@ -1162,33 +1236,25 @@ def _meeting_point(
 
 
 def _ahead_of_ruts(
-    vp: tuple[float, float] | None,
+    vp: tuple[float, float],
     on_vp: np.ndarray,
-    candidates: list[_Candidate],
+    far_rows: np.ndarray,
     size: tuple[int, int],
-) -> tuple[tuple[float, float] | None, np.ndarray]:
-    """Keep a vanishing point only where ruts seen from the rover can converge.
+) -> np.ndarray:
+    """The lines of ``on_vp`` whose ruts can converge at ``vp`` as seen from the rover.
 
     Ruts recede from the camera towards the horizon: their common point lies
-    beyond their far ends (above them in the image), and within
+    beyond their far ends (``far_rows``: above them in the image), and within
     :data:`MAX_VP_DIAGONALS` of the image's centre (a camera pitched 75°
     down still has its horizon within ~2.5 diagonals). Lines parallel in the
     image (strata, a checkerboard) meet far off or below the image: that is
     not convergence, and gives no evidence of ruts.
     """
-    if vp is None:
-        return None, on_vp
     w, h = size
     diag = math.hypot(w, h)
     if math.hypot(vp[0] - 0.5 * w, vp[1] - 0.5 * h) > MAX_VP_DIAGONALS * diag:
-        return None, np.zeros_like(on_vp)
-    on_vp = on_vp.copy()
-    for i in np.flatnonzero(on_vp):
-        far_row = float(candidates[i].points[:, 1].min())
-        on_vp[i] = vp[1] <= far_row + 0.015 * diag
-    if on_vp.sum() < 2:
-        return None, np.zeros_like(on_vp)
-    return vp, on_vp
+        return np.zeros_like(on_vp)
+    return on_vp & (vp[1] <= far_rows + 0.015 * diag)
 
 
 def detect_tracks(
@@ -1270,10 +1336,17 @@ def detect_tracks(
         for i, (spread, ripple) in enumerate(zip(rms, in_ripples, strict=True))
         if spread < 2.0 and not (ripple or parallel[i])
     ]
-    vp, on_straight = _vanishing_point([candidates[i].line for i in straight], diag)
-    on_vp = np.zeros(len(candidates), bool)
-    on_vp[straight] = on_straight
-    vp, on_vp = _ahead_of_ruts(vp, on_vp, candidates, (w, h))
+    groups = _vanishing_points(
+        [candidates[i].line for i in straight],
+        diag,
+        far_rows=np.array([candidates[i].points[:, 1].min() for i in straight]),
+        size=(w, h),
+        weights=np.array([candidates[i].strength for i in straight]),
+    )
+    # which convergence point each candidate's line passes through (-1: none)
+    group_of = np.full(len(candidates), -1)
+    for g, (_, mask) in enumerate(groups):
+        group_of[np.asarray(straight, int)[mask]] = g
     horizons = [
         -c.width_model[1] / c.width_model[0]
         for c in candidates
@@ -1281,13 +1354,15 @@ def detect_tracks(
     ]
     shared_horizon = float(np.median(horizons)) if len(horizons) >= 2 else None
     tracks: list[Track] = []
-    for i, (cand, at_vp) in enumerate(zip(candidates, on_vp, strict=True)):
+    for i, cand in enumerate(candidates):
+        g = int(group_of[i])
         # the row where this rut's ground distance runs out: the vanishing point's for
-        # a rut through it, else the ruts' common horizon (from their widths)
-        horizon_row = vp[1] if (at_vp and vp is not None) else shared_horizon
-        track = _to_track(cand, at_vp, vp is not None, pixels, texture, (w, h), horizon_row, fine)
+        # a rut through one, else the ruts' common horizon (from their widths)
+        horizon_row = groups[g][0][1] if g >= 0 else shared_horizon
+        track = _to_track(cand, g >= 0, bool(groups), pixels, texture, (w, h), horizon_row, fine)
         track.texture_ratio = cand.contrast / texture
         track.side_trough_ratio = sides[i]
+        track.vanishing_point_index = g if g >= 0 else None
         if (
             not parallel[i]
             and track.confidence >= cfg.min_confidence
@@ -1296,15 +1371,43 @@ def detect_tracks(
             tracks.append(track)
     tracks.sort(key=lambda t: -t.confidence)
     tracks = tracks[: cfg.max_tracks]
-    straight_on_vp = [t for t in tracks if t.on_vanishing_point and not t.curved]
-    vanishing = None
-    if vp is not None and len(straight_on_vp) >= 2:
-        vanishing = {"x": round(float(pixels.x(vp[0])), 2), "y": round(float(pixels.y(vp[1])), 2)}
-    for t in tracks:
-        t.on_vanishing_point = t.on_vanishing_point and vanishing is not None
+    vanishing = _reported_vanishing_points(tracks, [pt for pt, _ in groups], pixels)
     pairs = _pairs(tracks, camera, track_width_m)
     maps = {"response": resp, "votes": votes} if debug else {}
-    return TrackResult(width, height, tracks, pairs, vanishing, scale, maps)
+    return TrackResult(
+        width,
+        height,
+        tracks,
+        pairs,
+        vanishing[0] if vanishing else None,
+        scale,
+        maps,
+        vanishing,
+    )
+
+
+def _reported_vanishing_points(
+    tracks: list[Track], points: list[tuple[float, float]], pixels: _PixelMap
+) -> list[dict[str, float]]:
+    """The convergence points that two or more kept straight ruts pass through, in
+    input pixels: the one with the most ruts first (then the most confident), and
+    each track's ``vanishing_point_index`` renumbered to match (None for the rest)."""
+    members: dict[int, list[Track]] = {}
+    for t in tracks:
+        if t.vanishing_point_index is not None and not t.curved:
+            members.setdefault(t.vanishing_point_index, []).append(t)
+    kept = sorted(
+        (g for g, ts in members.items() if len(ts) >= 2),
+        key=lambda g: (-len(members[g]), -sum(t.confidence for t in members[g])),
+    )
+    number = {g: k for k, g in enumerate(kept)}
+    for t in tracks:
+        t.vanishing_point_index = number.get(t.vanishing_point_index)  # type: ignore[arg-type]
+        t.on_vanishing_point = t.vanishing_point_index is not None
+    return [
+        {"x": round(float(pixels.x(points[g][0])), 2), "y": round(float(pixels.y(points[g][1])), 2)}
+        for g in kept
+    ]
 
 
 def side_trough_ratio(
@@ -1536,45 +1639,93 @@ def _fine_tread(
     return float(math.hypot(step * dx / ratio, step * dy / ratio_y)), strength
 
 
+PAIR_MAX_HEADING_DIFF_DEG = 5.0
+"""Largest difference of two ruts' headings on the ground for them to be one wheel set."""
+
+PAIR_MAX_ANGLE_DIFF_DEG = 3.0
+"""Largest difference of two non-converging ruts' directions in the image (no camera)
+for them to be one wheel set: ruts seen from straight above stay parallel."""
+
+
 def _pairs(
     tracks: list[Track], camera: CameraModel | None, track_width_m: float | None = None
 ) -> list[dict[str, Any]]:
-    """Wheel sets: neighbouring ruts (across the image at the lowest row they share),
-    a rut in one pair at most. With a camera and the rover's track width, the
-    neighbours whose spacing on the ground is nearest that width are paired
-    (within 25 %); otherwise the closest neighbours first. Ruts that do not
-    converge with the others (unless curved) are not paired.
+    """Wheel sets: neighbouring ruts of one drive (across the image at the lowest row
+    they share), a rut in one pair at most.
+
+    One drive's ruts are the straight ones through one vanishing point, or the
+    curved ones (a steered drive); ruts of another drive (another vanishing point)
+    are never paired with them. With a camera, the two ruts' headings on the
+    ground must also agree within :data:`PAIR_MAX_HEADING_DIFF_DEG`. With the
+    rover's track width, the neighbours whose spacing on the ground is nearest
+    that width are paired (within 25 %); otherwise the closest neighbours first.
+    Two ruts that converge with nothing are paired only when they run parallel
+    (a camera looking straight down).
 
     ``spacing_px`` is measured along that image row; ``spacing_m`` on the ground,
     square to the ruts (see :func:`_ground_spacing`): along a row it would read
     ``width / cos(heading)``, 1.39 m for 1.2 m at 30°."""
-    usable = [i for i, t in enumerate(tracks) if t.on_vanishing_point or t.curved]
-    if len(usable) < 2:
-        usable = list(range(len(tracks))) if len(tracks) == 2 else []
-    if len(usable) < 2:
-        _headings(tracks, camera)
-        return []
-    row = min(max(tracks[i].y1, tracks[i].y2) for i in usable)
+    _headings(tracks, camera)
+    drives: dict[Any, list[int]] = {}
+    for i, t in enumerate(tracks):
+        if t.vanishing_point_index is not None:
+            drives.setdefault(t.vanishing_point_index, []).append(i)
+        elif t.curved:
+            drives.setdefault("curved", []).append(i)
+    if not drives and len(tracks) == 2 and _parallel_ruts(tracks[0], tracks[1], camera):
+        drives["parallel"] = [0, 1]
+    pairs = []
+    for members in drives.values():
+        if len(members) >= 2:
+            pairs += _pair_neighbours(tracks, members, camera, track_width_m)
+    pairs.sort(key=lambda p: min(p["tracks"]))
+    return pairs
+
+
+def _parallel_ruts(a: Track, b: Track, camera: CameraModel | None) -> bool:
+    """Whether two ruts run the same way: on the ground given a camera, else in the image."""
+    if camera is not None:
+        return (
+            a.heading_deg is not None
+            and b.heading_deg is not None
+            and abs(a.heading_deg - b.heading_deg) <= PAIR_MAX_HEADING_DIFF_DEG
+        )
+    turn = abs(a.angle_deg - b.angle_deg) % 180.0
+    return min(turn, 180.0 - turn) <= PAIR_MAX_ANGLE_DIFF_DEG
+
+
+def _pair_neighbours(
+    tracks: list[Track],
+    members: list[int],
+    camera: CameraModel | None,
+    track_width_m: float | None,
+) -> list[dict[str, Any]]:
+    """The pairs among one drive's ruts ``members`` (see :func:`_pairs`)."""
+    row = min(max(tracks[i].y1, tracks[i].y2) for i in members)
 
     def x_at(track: Track, y: float) -> float:
         pts = np.array(track.points)
         order = np.argsort(pts[:, 1])
         return float(np.interp(y, pts[order, 1], pts[order, 0]))
 
-    xs = sorted((x_at(tracks[i], row), i) for i in usable)
+    xs = sorted((x_at(tracks[i], row), i) for i in members)
     spacing_m = [
         _ground_spacing(tracks[xs[k][1]], tracks[xs[k + 1][1]], xs[k][0], xs[k + 1][0], row, camera)
         if camera is not None
         else None
         for k in range(len(xs) - 1)
     ]
+    same_way = [
+        camera is None or _parallel_ruts(tracks[xs[k][1]], tracks[xs[k + 1][1]], camera)
+        for k in range(len(xs) - 1)
+    ]
     if track_width_m and all(m is not None for m in spacing_m):
         # how far each neighbour spacing is from the track width, as a fraction of it
         misfit = [abs(m - track_width_m) / track_width_m for m in spacing_m]  # type: ignore[operator]
-        order = sorted((m, k) for k, m in enumerate(misfit) if m <= 0.25)
+        order = sorted((m, k) for k, m in enumerate(misfit) if m <= 0.25 and same_way[k])
     else:
-        gaps = sorted((xs[k + 1][0] - xs[k][0], k) for k in range(len(xs) - 1))
-        closest = gaps[0][0]
+        gaps = sorted((xs[k + 1][0] - xs[k][0], k) for k in range(len(xs) - 1) if same_way[k])
+        closest = gaps[0][0] if gaps else 0.0
         order = [(gap, k) for gap, k in gaps if gap <= 1.6 * max(closest, 1.0)]
     taken: set[int] = set()
     pairs = []
@@ -1590,8 +1741,6 @@ def _pairs(
             "spacing_m": None if spacing_m[k] is None else round(spacing_m[k], 3),
         }
         pairs.append(pair)
-    pairs.sort(key=lambda p: min(p["tracks"]))
-    _headings(tracks, camera)
     return pairs
 
 
