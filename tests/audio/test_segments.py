@@ -507,3 +507,55 @@ def test_a_loud_event_in_a_quiet_band_ends_where_it_ends(tmp_path):
     assert len(segs) == 1
     assert segs[0].start_s == pytest.approx(3.0, abs=0.25)
     assert segs[0].end_s == pytest.approx(6.0, abs=0.25)
+
+
+def _gust_with(tmp_path, *, clank_s=None, tone_hz=None, sr=16_000, seconds=20.0):
+    """Wind with a 6-14 s gust (+15 dB, 0.5 s ramps), and a clank or a tone through it."""
+    import soundfile as sf
+    from scipy import signal
+
+    rng = np.random.default_rng(4)
+    t = np.arange(round(seconds * sr)) / sr
+    wind = signal.sosfilt(signal.butter(2, 250, fs=sr, output="sos"), rng.standard_normal(len(t)))
+    ramp = np.clip(np.minimum(t - 6.0, 14.0 - t) / 0.5, 0.0, 1.0)
+    x = 0.01 * wind / np.std(wind) * 10.0 ** (15.0 * (0.5 - 0.5 * np.cos(np.pi * ramp)) / 20.0)
+    if clank_s is not None:
+        tau = t - clank_s
+        ring = (tau >= 0) & (tau < 0.2)
+        for f, decay in [(1850.0, 0.030), (3120.0, 0.022), (4700.0, 0.015)]:
+            x[ring] += 0.2 * np.exp(-tau[ring] / decay) * np.sin(2 * np.pi * f * tau[ring])
+    if tone_hz is not None:
+        on = np.clip(np.minimum(t - 2.0, seconds - 2.0 - t) / 0.05, 0.0, 1.0)  # no click
+        x += on * 0.1 * np.sin(2 * np.pi * tone_hz * t)
+    path = tmp_path / "gust.wav"
+    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
+    result = analyze(path)
+    channel = result.channels[0]
+    close_analysis(result)
+    return channel
+
+
+@pytest.mark.parametrize(("clank_s", "tone_hz"), [(None, None), (10.0, None), (None, 440.0)])
+def test_a_gust_is_found_whatever_else_sounds_in_it(clank_s, tone_hz, tmp_path):
+    # a whole-spectrum rise was dropped whenever any other segment overlapped it: one clank
+    # in a 10-s gust left only the clank
+    channel = _gust_with(tmp_path, clank_s=clank_s, tone_hz=tone_hz)
+    segments = channel.segments
+    gusts = [s for s in segments if s.kind == "wind-like"]
+    assert len(gusts) == 1
+    assert gusts[0].start_s == pytest.approx(6.0, abs=0.5)  # the ramps: 0.5 s each
+    assert gusts[0].end_s == pytest.approx(14.0, abs=0.5)
+    others = [(s.kind, s.start_s, s.end_s) for s in segments if s.kind != "wind-like"]
+    if clank_s is not None:
+        ((kind, start, end),) = others
+        assert kind == "impulsive" and start == pytest.approx(clank_s, abs=0.05)
+        assert end - start < 0.3
+    if tone_hz is not None:
+        # the gust lifts the wind in the tone's band as much as the other bands: the tone's
+        # segments stop where its band no longer rises above the rest, but its line (refined
+        # by them) holds through the gust
+        assert {kind for kind, _, _ in others} == {"tonal"}
+        assert min(start for _, start, _ in others) == pytest.approx(2.0, abs=0.25)
+        assert max(end for _, _, end in others) == pytest.approx(18.0, abs=0.25)
+        (line,) = channel.tonal_lines
+        assert (line.start_s, line.end_s) == pytest.approx((2.0, 18.0), abs=0.25)

@@ -303,7 +303,7 @@ def segment(
             joined.kind = first.kind
             first = joined
         segments.append(first)
-    del excess, added
+    del added
     segments = _join_trains(segments, trains, impulses)
     segments += _line_segments(
         tonal_lines, segments, times_s, band_db, band_centres_hz, flatness, impulses, config, quiet
@@ -311,16 +311,21 @@ def segment(
 
     # wind-like: the whole spectrum rises together (gusts, a passing dust devil's roar)
     c_floor, c_spread = band_background(common[quiet], config.background_percentile)
+    unknown = _common_rise_without_events(
+        common, segments, excess, band_db, level_floor, times_s, frame_s, config
+    )
+    del excess
     c_rise = common - c_floor
     w_start = (c_rise >= config.on_db) & (c_rise / c_spread >= config.on_z / 2)
-    w_keep = c_rise >= config.off_db
+    # where the events leave too few bands to tell, a gust going on goes on
+    w_keep = (c_rise >= config.off_db) | unknown
     for s, e, a, b in _runs_to_spans(
         banded_hysteresis_runs(w_start[:, None], w_keep[:, None]),
         times_s,
         frame_s,
         config.merge_gap_s,
     ):
-        if e - s < 1.0 or any(min(e, sg.end_s) - max(s, sg.start_s) > 0 for sg in segments):
+        if e - s < 1.0:
             continue
         segments.append(
             Segment(
@@ -339,6 +344,41 @@ def segment(
         )
     segments.sort(key=lambda sg: sg.start_s)
     return segments
+
+
+def _common_rise_without_events(
+    common, segments, excess, band_db, level_floor, times_s, frame_s, config
+) -> np.ndarray:
+    """Read the common rise again over each segment's frames without the bands it excites;
+    ``common`` is changed in place. Returns where too few bands remain to read it (NaN).
+
+    The common rise is a low quantile of the bands' rises: an event that lifts most of the
+    bands lifts it too, and a wind-like span over the event would repeat it. Without the
+    event's bands, what remains is the wind's: a gust with a clank, or a motor, in it is
+    still a gust (it was dropped whole when any segment overlapped it).
+    """
+    unknown = np.zeros(len(common), bool)
+    n = len(times_s)
+    for sg in segments:
+        # the frames that saw the segment (an edge lies a quarter frame inside its first and
+        # last), one more each side for the 3-frame smoothing
+        a = max(int(np.searchsorted(times_s, sg.start_s - frame_s / 2)) - 1, 0)
+        b = min(int(np.searchsorted(times_s, sg.end_s + frame_s / 2, side="right")) + 1, n)
+        if b <= a:
+            continue
+        excited = np.max(excess[a:b], axis=0) >= config.on_db
+        if not excited.any():
+            continue
+        rest = ~excited
+        if np.count_nonzero(rest) < 2:
+            unknown[a:b] = True
+            common[a:b] = np.nan
+            continue
+        levels = band_db[a:b][:, rest]
+        rise = np.where(levels > SILENCE_DB, levels - level_floor[rest], -60.0)
+        # at most the common rise of all bands: a band left out cannot make the rise larger
+        np.minimum(common[a:b], np.percentile(rise, 25.0, axis=1), out=common[a:b])
+    return unknown
 
 
 HOLD_DB = 6.0  # a level within this of its peak is held
