@@ -30,9 +30,12 @@ class TonalConfig:
     Attributes
     ----------
     f0_min_hz, f0_max_hz : float
-        Range of candidate fundamentals. A candidate whose harmonics heard are all multiples
+        Range of fundamentals reported. A candidate whose harmonics heard are all multiples
         of one number g is the tone g·f0 (its subharmonic was read), so a tone between
-        ``f0_max_hz`` and ``search_max_hz`` is reported at its own frequency.
+        ``f0_max_hz`` and ``search_max_hz`` is reported at its own frequency. Candidates
+        are read down to ``f0_min_hz / 2``, so that a tone just below the range is not
+        reported as its harmonics, each a tone of its own (15 Hz with harmonics at 30 and
+        45 Hz was two lines, when the range began at 20 Hz).
     search_max_hz : float
         Highest harmonic frequency considered (the decimated band's top).
     window_s : float
@@ -49,7 +52,7 @@ class TonalConfig:
         (in a spectrum averaged over four long windows, noise maxima reach ~8 dB).
     """
 
-    f0_min_hz: float = 20.0
+    f0_min_hz: float = 10.0
     f0_max_hz: float = 1000.0
     search_max_hz: float = 2000.0
     window_s: float = 1.0
@@ -184,7 +187,8 @@ class TonalTracker:
         self._n_spectrum = min(self.n_bins + self._white_width // 2 + 1, self.n // 2 + 1)
         f0_hi = min(config.f0_max_hz, self.top)
         step = 0.5  # bins
-        self.f0_bins = np.arange(config.f0_min_hz / self.bin_hz, f0_hi / self.bin_hz, step)
+        # down to an octave below the range reported: see TonalConfig
+        self.f0_bins = np.arange(config.f0_min_hz / 2 / self.bin_hz, f0_hi / self.bin_hz, step)
         self.weights = 1.0 / np.sqrt(np.arange(1, config.max_harmonics + 1))
         self._harmonic_bins = _kernels.harmonic_bins(
             self.f0_bins, config.max_harmonics, self.n_bins
@@ -304,12 +308,10 @@ class TonalTracker:
             positions,
         )
         log_power = np.log(np.maximum(power, 1e-30))
-        accepted: list[tuple[float, float, list[float]]] = []
-        floor, bin_hz = cfg.min_level_db, self.bin_hz
-        same_hz = 2 * bin_hz  # one peak of coarse bins, read twice
-        peaks = _peaks(white, floor)
+        peaks = _peaks(white, cfg.min_level_db)
         comb = _comb_spacing(peaks)
         # a dozen rows of eight values: plain Python lists beat numpy's per-call overhead here
+        readings = []
         for level_row, position_row, score, grid_bins in zip(
             levels.tolist(),
             positions.tolist(),
@@ -317,59 +319,94 @@ class TonalTracker:
             self.f0_bins[order].tolist(),
             strict=True,
         ):
-            lv = [v for v in level_row if v == v]  # NaN: a harmonic beyond the band
-            if len(lv) < 2 or max(lv) < cfg.strong_level_db:
-                continue
-            heard = self._heard(white, lv, position_row, peaks, grid_bins, comb)
-            if not heard:
-                continue
-            for _ in range(2):  # the pruning can leave a common factor: renumber again
-                # Every harmonic heard a multiple of g: the tone is g·f0, read at a
-                # subharmonic (noise at f0/2's odd harmonics can out-score a pure tone's own
-                # candidate; and a tone above f0_max_hz is seen only there).
-                g = math.gcd(*heard)
-                if g > 1:
-                    level_row, position_row = level_row[g - 1 :: g], position_row[g - 1 :: g]
-                    lv = [v for v in level_row if v == v]
-                    heard = [n // g for n in heard]
-                # the harmonics heard fill most of their span, from the lowest up: a tone
-                # near a high multiple (84 Hz and 337 Hz: "h4") is another tone
-                kept = heard[:1]
-                for n in heard[1:]:
-                    if 2 * (len(kept) + 1) > n - kept[0] + 1:
-                        kept.append(n)
-                heard = kept
-            if heard[0] > 2:  # a fundamental shows itself or its octave
-                continue
-            # least squares over the harmonics heard, weighted by their level
-            num = sum(lv[n - 1] * n * position_row[n - 1] for n in heard)
-            f0 = num / sum(lv[n - 1] * n * n for n in heard) * bin_hz
-            # read again where this fundamental puts its harmonics: the candidate's grid
-            # point is up to a quarter bin off, so its 4th harmonic is a bin off its peak
-            again = np.empty((2, cfg.max_harmonics))
-            f0_bin = np.array([f0 / bin_hz])
-            _kernels.harmonic_levels(
-                white, log_power, f0_bin, cfg.max_harmonics, again[:1], again[1:]
+            reading = self._read(
+                white, power, log_power, level_row, position_row, grid_bins, peaks, comb
             )
-            level_again, position_again = again[0].tolist(), again[1].tolist()
-            lv_again = [v for v in level_again if v == v]
-            more = self._heard(white, lv_again, position_again, peaks, f0 / bin_hz, comb)
-            if set(more) > set(heard) and (more[-1] - more[0] + 1) < 2 * len(more):
-                level_row, position_row, lv, heard = level_again, position_again, lv_again, more
-            if f0 < 0.98 * cfg.f0_min_hz or any(
-                abs(position_row[n - 1] * bin_hz - n * f0) > max(bin_hz, 0.005 * n * f0)
-                for n in heard
-            ):
-                continue  # a harmonic off where this fundamental puts it: another tone's
-            if self._in_one_window(position_row, heard):
-                continue  # a burst's noise, not a tone
-            if self._under_the_alias_ceiling(power, position_row, heard):
-                continue  # as weak as what leaks through the anti-alias filter
-            # what was not heard (a skirt, a sidelobe) does not count as a harmonic later
-            lv = [v if (n in heard or v < floor) else 0.0 for n, v in enumerate(lv, start=1)]
+            if reading is not None:
+                readings.append((*reading, score))
+        readings = _without_common_subharmonics(readings, self.bin_hz, cfg.strong_level_db)
+        # a tone below the range has been read, and explains its harmonics: not reported
+        return [a for a in self._resolve(readings) if a[0] >= 0.98 * cfg.f0_min_hz]
+
+    def _read(
+        self,
+        white: np.ndarray,
+        power: np.ndarray,
+        log_power: np.ndarray,
+        level_row: list[float],
+        position_row: list[float],
+        grid_bins: float,
+        peaks: np.ndarray,
+        comb: float | None,
+    ) -> tuple[float, list[float], list[int]] | None:
+        """One salience peak read as a tone: its fundamental (Hz), the levels of harmonics
+        1, 2, ... above the background (0 where a peak there is not this tone's), and the
+        numbers of those heard; None when it is no tone (see the reasons below)."""
+        cfg = self.config
+        floor, bin_hz = cfg.min_level_db, self.bin_hz
+        lv = [v for v in level_row if v == v]  # NaN: a harmonic beyond the band
+        if len(lv) < 2 or max(lv) < cfg.strong_level_db:
+            return None
+        heard = self._heard(white, lv, position_row, peaks, grid_bins, comb)
+        if not heard:
+            return None
+        for _ in range(2):  # the pruning can leave a common factor: renumber again
+            # Every harmonic heard a multiple of g: the tone is g·f0, read at a
+            # subharmonic (noise at f0/2's odd harmonics can out-score a pure tone's own
+            # candidate; and a tone above f0_max_hz is seen only there).
+            g = math.gcd(*heard)
+            if g > 1:
+                level_row, position_row = level_row[g - 1 :: g], position_row[g - 1 :: g]
+                lv = [v for v in level_row if v == v]
+                heard = [n // g for n in heard]
+            # the harmonics heard fill most of their span, from the lowest up: a tone
+            # near a high multiple (84 Hz and 337 Hz: "h4") is another tone
+            kept = heard[:1]
+            for n in heard[1:]:
+                if 2 * (len(kept) + 1) > n - kept[0] + 1:
+                    kept.append(n)
+            heard = kept
+        if heard[0] > 2:  # a fundamental shows itself or its octave
+            return None
+        # least squares over the harmonics heard, weighted by their level
+        num = sum(lv[n - 1] * n * position_row[n - 1] for n in heard)
+        f0 = num / sum(lv[n - 1] * n * n for n in heard) * bin_hz
+        # read again where this fundamental puts its harmonics: the candidate's grid
+        # point is up to a quarter bin off, so its 4th harmonic is a bin off its peak
+        again = np.empty((2, cfg.max_harmonics))
+        f0_bin = np.array([f0 / bin_hz])
+        _kernels.harmonic_levels(white, log_power, f0_bin, cfg.max_harmonics, again[:1], again[1:])
+        level_again, position_again = again[0].tolist(), again[1].tolist()
+        lv_again = [v for v in level_again if v == v]
+        more = self._heard(white, lv_again, position_again, peaks, f0 / bin_hz, comb)
+        if set(more) > set(heard) and (more[-1] - more[0] + 1) < 2 * len(more):
+            level_row, position_row, lv, heard = level_again, position_again, lv_again, more
+        if f0 < 0.49 * cfg.f0_min_hz or any(
+            abs(position_row[n - 1] * bin_hz - n * f0) > max(bin_hz, 0.005 * n * f0) for n in heard
+        ):
+            return None  # a harmonic off where this fundamental puts it: another tone's
+        if self._in_one_window(position_row, heard):
+            return None  # a burst's noise, not a tone
+        if self._under_the_alias_ceiling(power, position_row, heard):
+            return None  # as weak as what leaks through the anti-alias filter
+        # what was not heard (a skirt, a sidelobe) does not count as a harmonic later
+        lv = [v if (n in heard or v < floor) else 0.0 for n, v in enumerate(lv, start=1)]
+        if max(lv[n - 1] for n in heard) < cfg.strong_level_db:
+            return None  # the strong harmonic was no harmonic heard (a comb's tooth, a skirt)
+        return f0, lv, heard
+
+    def _resolve(
+        self, readings: list[tuple[float, list[float], list[int], float]]
+    ) -> list[tuple[float, float, list[float]]]:
+        """The tones of one spectrum from its readings ``(f0, levels, heard, salience)``,
+        most salient first: a reading is dropped when it is one already taken read twice,
+        a harmonic of it (or its subharmonic), or an upper member of its comb."""
+        cfg = self.config
+        floor, bin_hz = cfg.min_level_db, self.bin_hz
+        same_hz = 2 * bin_hz  # one peak of coarse bins, read twice
+        accepted: list[tuple[float, float, list[float]]] = []
+        for f0, lv, heard, score in readings:
             strong = [n * f0 for n in heard if lv[n - 1] >= cfg.strong_level_db]
-            if not strong:
-                continue  # the strong harmonic was no harmonic heard (a comb's tooth, a skirt)
             clashes = []
             for i, (other_f0, _score, other_lv) in enumerate(accepted):
                 if abs(f0 - other_f0) <= same_hz:
@@ -380,7 +417,8 @@ class TonalTracker:
                     lower = lv if f0 < other_f0 else other_lv
                     higher = other_lv if f0 < other_f0 else lv
                     k = round(max(f0, other_f0) / min(f0, other_f0))
-                    if (f0 < other_f0) != _lower_explains_more(lower, higher, k, floor):
+                    explains = _lower_explains_more(lower, higher, k, floor, cfg.strong_level_db)
+                    if (f0 < other_f0) != explains:
                         break
                     clashes.append(i)
                 elif _explained(strong, other_f0, bin_hz):
@@ -711,16 +749,65 @@ def _explained(freqs: list[float], f0: float, tol_hz: float = 0.0) -> bool:
     return all(on_grid(f) for f in freqs)
 
 
-def _lower_explains_more(lower: list[float], higher: list[float], k: int, floor: float) -> bool:
-    """Whether a fundamental is heard at harmonics its k-th harmonic's own series lacks, at
-    power at least a quarter of the higher tone's strongest (a flat comb: f0, 2f0, 3f0 score
-    alike in a window, and only f0 explains every member). Levels in dB above the background,
-    of harmonics 1, 2, ...; below ``floor``: not heard; compared through :func:`_knee` (a
-    clean comb's one harmonic on an empty background stood 75 dB up, its others 50)."""
-    extra = sum(
-        10 ** (float(_knee(v)) / 10) for n, v in enumerate(lower, start=1) if n % k and v >= floor
-    )
-    return extra >= 0.25 * 10 ** (float(_knee(max(higher))) / 10)
+def _lower_explains_more(
+    lower: list[float], higher: list[float], k: int, floor: float, strong: float
+) -> bool:
+    """Whether a fundamental is heard at harmonics its k-th harmonic's own series lacks:
+    one of them ``strong`` (as a line needs one: a tone for certain), or together at power
+    at least a quarter of the higher tone's strongest (a flat comb: f0, 2f0, 3f0 score
+    alike in a window, and only f0 explains every member). Levels in dB above the
+    background, of harmonics 1, 2, ...; below ``floor``: not heard; powers compared through
+    :func:`_knee` (a clean comb's one harmonic on an empty background stood 75 dB up, its
+    others 50).
+
+    Power alone was not enough: a 257.5 Hz motor's 3rd harmonic, 42 dB up where the wind
+    is weak, outweighed its fundamental and octave 29 and 34 dB up, and the three were
+    reported as three tones."""
+    extra = [v for n, v in enumerate(lower, start=1) if n % k and v >= floor]
+    if not extra:
+        return False
+    if max(extra) >= strong:
+        return True
+    power = sum(10 ** (float(_knee(v)) / 10) for v in extra)
+    return power >= 0.25 * 10 ** (float(_knee(max(higher))) / 10)
+
+
+def _without_common_subharmonics(
+    readings: list[tuple[float, list[float], list[int], float]], bin_hz: float, strong: float
+) -> list[tuple[float, list[float], list[int], float]]:
+    """Drop the readings that are two tones' common subharmonic.
+
+    Motors at 100 and 150 Hz put peaks at 100, 150, 200, 300 and 450 Hz: 50 Hz hears its
+    harmonics 2, 3, 4 and 6 there and outscores both, and each is "a harmonic of it". A
+    reading whose strong harmonics (``strong`` dB up) all belong to the series of one or
+    two higher readings, each heard at its own fundamental and one more harmonic and
+    neither a harmonic of the other, is those tones, not one (its own fundamental, when
+    strong, belongs to neither and keeps it). Readings ``(f0, levels, heard, salience)``."""
+
+    def series(reading) -> list[float]:
+        f0, _lv, heard, _score = reading
+        return [n * f0 for n in heard]
+
+    tones = [r for r in readings if r[2][0] == 1 and len(r[2]) >= 2]
+    kept = []
+    for reading in readings:
+        f0, lv, heard, _score = reading
+        loud = [n * f0 for n in heard if lv[n - 1] >= strong]
+        higher = [t for t in tones if t[0] > f0 + bin_hz]
+        covered = False
+        for i, a in enumerate(higher):
+            for b in [None, *higher[i + 1 :]]:
+                if b is not None and _related(a[0], b[0], bin_hz):
+                    continue
+                peaks = series(a) + (series(b) if b is not None else [])
+                if all(any(abs(f - p) <= max(bin_hz, 0.003 * f) for p in peaks) for f in loud):
+                    covered = True
+                    break
+            if covered:
+                break
+        if not covered:
+            kept.append(reading)
+    return kept
 
 
 #: Levels above the background compared between candidates rise a tenth as fast past this:
