@@ -177,23 +177,27 @@ def test_spacing_is_measured_square_to_ruts_seen_at_an_angle(seed):
     assert spacing[20.0] == pytest.approx(synth_tracks.ZHURONG_TRACK_WIDTH_M, abs=0.03)
 
 
-@pytest.mark.parametrize("seed", [1, 3])
+@pytest.mark.parametrize("seed", [1, 3, 304, 308])
 def test_a_steered_rut_s_heading_is_its_direction_at_the_near_end(seed):
     # the chord from the near to the far end turned with how far the rut was traced:
-    # 6.3° and 10.3° for the two ruts of one pass whose near ends head 2.2°
+    # 6.3° and 10.3° for the two ruts of one pass whose near ends head 2.2°; a line
+    # over the near quarter still gave 3.4° and 4.5° where the truth is 2.1° (304)
     scene = synth_tracks.track_scene(seed=seed, n_ruts=2, curvature_per_m=0.03)
     scene["camera"].update(roll_deg=0.0, yaw_deg=0.0)
+    for rut in scene["ruts"]:
+        for key in ("points", "x1", "y1", "x2", "y2", "angle_deg", "visible"):
+            rut.pop(key, None)
     synth_tracks._add_image_truth(scene)
     cam = scene["camera"]
     camera = CameraModel(cam["f_px"], cam["cx"], cam["cy"], cam["height_m"], cam["pitch_deg"])
     result = detect_tracks(synth_tracks.encode_like_release(scene), camera=camera)
-    assert len(result.tracks) == 2 and any(t.curved for t in result.tracks)
+    assert len(result.tracks) == 2 and all(t.curved for t in result.tracks)
     for t in result.tracks:
         _, ground_y = camera.ground(np.array([t.x1]), np.array([t.y1]))
         # the generated pass bends as x = x0 + c y² / 2 on the ground: dx/dy = c y
         truth = math.degrees(math.atan(0.03 * ground_y[0]))
-        assert t.heading_deg == pytest.approx(truth, abs=2.0)
-    assert result.tracks[0].heading_deg == pytest.approx(result.tracks[1].heading_deg, abs=1.5)
+        assert t.heading_deg == pytest.approx(truth, abs=0.6)
+    assert result.tracks[0].heading_deg == pytest.approx(result.tracks[1].heading_deg, abs=0.6)
 
 
 def test_track_width_pairs_the_wheels_of_one_pass():
