@@ -559,3 +559,66 @@ def test_a_gust_is_found_whatever_else_sounds_in_it(clank_s, tone_hz, tmp_path):
         assert max(end for _, _, end in others) == pytest.approx(18.0, abs=0.25)
         (line,) = channel.tonal_lines
         assert (line.start_s, line.end_s) == pytest.approx((2.0, 18.0), abs=0.25)
+
+
+@pytest.mark.parametrize(
+    ("sr", "freq_hz", "level"), [(8_000, 30.0, 0.14), (8_000, 75.0, 0.07), (48_000, 23.7, 0.14)]
+)
+def test_a_low_motor_below_the_segmenting_bands_is_a_tonal_segment(sr, freq_hz, level, tmp_path):
+    # the segments read octave bands of four FFT bins or more (none below 88 Hz at 48 kHz,
+    # 177 Hz at 8 kHz): a motor 14-20 dB above the wind there had a line and no segment,
+    # and the line kept its own edges, ~1 s blurred
+    import soundfile as sf
+    from scipy import signal
+
+    rng = np.random.default_rng(2)
+    t = np.arange(20 * sr) / sr
+    wind = signal.sosfilt(signal.butter(2, 250, fs=sr, output="sos"), rng.standard_normal(len(t)))
+    fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(np.minimum(t - 4.0, 16.0 - t) / 0.05, 0.0, 1.0))
+    x = 0.01 * wind / np.std(wind) + fade * level * np.sin(2 * np.pi * freq_hz * t)
+    path = tmp_path / "motor.wav"
+    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
+    result = analyze(path)
+    channel = result.channels[0]
+    close_analysis(result)
+    (found,) = [s for s in channel.segments if s.kind != "wind-like"]
+    assert found.kind == "tonal"
+    assert (found.start_s, found.end_s) == pytest.approx((4.0, 16.0), abs=0.25)
+    assert found.evidence["tonal_line_hz"] == pytest.approx(freq_hz, abs=0.1)
+    assert found.evidence["dominant_band_hz"] == pytest.approx(freq_hz, rel=0.5)
+    (line,) = channel.tonal_lines
+    assert (line.start_s, line.end_s) == (found.start_s, found.end_s)
+
+
+def test_a_tonal_segment_s_evidence_is_the_tone_s_not_a_clank_train_s_over_it(tmp_path):
+    # a motor's segment made from its line took the evidence of its whole span: a clank
+    # train inside it gave the motor's segment the train's 4 kHz band and its onsets
+    import soundfile as sf
+    from scipy import signal
+
+    sr, rng = 16_000, np.random.default_rng(5)
+    t = np.arange(12 * sr) / sr
+    wind = signal.sosfilt(signal.butter(2, 250, fs=sr, output="sos"), rng.standard_normal(len(t)))
+    fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(np.minimum(t - 1.0, 11.0 - t) / 0.05, 0.0, 1.0))
+    motor = sum(np.sin(2 * np.pi * 120.0 * h * t) for h in range(1, 9)) * 0.1 / np.sqrt(8 / 2)
+    x = 0.01 * wind / np.std(wind) + fade * motor
+    clanks = 3.0 + 0.5 * np.arange(10)
+    for t0 in clanks:
+        tau = t - t0
+        ring = (tau >= 0) & (tau < 0.2)
+        for f, decay in [(1850.0, 0.030), (3120.0, 0.022), (4700.0, 0.015)]:
+            x[ring] += 0.1 * np.exp(-tau[ring] / decay) * np.sin(2 * np.pi * f * tau[ring])
+    path = tmp_path / "motor_and_clanks.wav"
+    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
+    result = analyze(path)
+    segments = result.channels[0].segments
+    close_analysis(result)
+    (motor_seg,) = [s for s in segments if s.kind == "tonal"]
+    (train,) = [s for s in segments if s.kind == "impulsive"]
+    assert (motor_seg.start_s, motor_seg.end_s) == pytest.approx((1.0, 11.0), abs=0.25)
+    assert train.evidence["impulses"] == len(clanks)
+    harmonics = 120.0 * np.arange(1, 9)
+    # the tone's bands: each holds a harmonic (an octave band reaches √2 either side)
+    for band in [motor_seg.evidence["dominant_band_hz"], *motor_seg.evidence["excited_bands_hz"]]:
+        assert np.any(np.abs(np.log2(harmonics / band)) <= 0.5), band
+    assert motor_seg.evidence["impulses"] <= 1  # its own onset at most

@@ -681,6 +681,8 @@ class _Channel:
             trains=trains,
             frame_s=stft.n_fft / stft.sr,
             config=params.segments,
+            tone_band_db=octave_db,  # a low motor's band is too narrow to segment on
+            tone_band_centres_hz=centres,
         )
         segs = _set_aside_repairs(segs, repairs, stft.n_fft / stft.sr)
         lines = _refine_line_edges(lines, segs)

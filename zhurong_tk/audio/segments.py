@@ -202,6 +202,8 @@ def segment(
     trains: list[ImpulseTrain],
     frame_s: float,
     config: SegmentConfig | None = None,
+    tone_band_db: np.ndarray | None = None,
+    tone_band_centres_hz: np.ndarray | None = None,
 ) -> list[Segment]:
     """Find and label the activity segments of one channel.
 
@@ -219,6 +221,12 @@ def segment(
         Evidence from :mod:`~zhurong_tk.audio.tonal` and :mod:`~zhurong_tk.audio.impulses`.
     frame_s : float
         Frame length in seconds.
+    config : SegmentConfig, optional
+    tone_band_db, tone_band_centres_hz : numpy.ndarray, optional
+        Octave band levels per frame and centres of every band, the narrow ones too (too
+        few FFT bins to segment on: their level scatters by several dB in noise). A tonal
+        line's edges are read in the band holding its strongest harmonic, and a low motor's
+        lies below ``band_db``'s (below 88 Hz at 48 kHz). By default ``band_db``'s bands.
 
     Notes
     -----
@@ -306,7 +314,16 @@ def segment(
     del added
     segments = _join_trains(segments, trains, impulses)
     segments += _line_segments(
-        tonal_lines, segments, times_s, band_db, band_centres_hz, flatness, impulses, config, quiet
+        tonal_lines,
+        segments,
+        times_s,
+        band_db,
+        band_centres_hz,
+        flatness,
+        impulses,
+        config,
+        quiet,
+        tone_bands=None if tone_band_db is None else (tone_band_db, tone_band_centres_hz),
     )
 
     # wind-like: the whole spectrum rises together (gusts, a passing dust devil's roar)
@@ -384,6 +401,14 @@ def _common_rise_without_events(
 HOLD_DB = 6.0  # a level within this of its peak is held
 
 
+def _sounds_in(line: TonalLine, centre: float, reach: float = np.sqrt(2)) -> bool:
+    """Whether the line or one of its harmonics lies within ``reach`` of ``centre`` (Hz)."""
+    return any(
+        centre / reach <= f <= centre * reach
+        for f in [line.freq_hz, *(h.freq_hz for h in line.harmonics)]
+    )
+
+
 WIND_SHARE = 0.75  # of the power an event adds, below wind_max_hz: wind-like
 
 
@@ -421,20 +446,14 @@ def _label(
     if low_share is not None:
         evidence["low_power_share"] = round(low_share, 3)
 
-    def sounds_in(line: TonalLine, centre: float, reach: float = np.sqrt(2)) -> bool:
-        return any(
-            centre / reach <= f <= centre * reach
-            for f in [line.freq_hz, *(h.freq_hz for h in line.harmonics)]
-        )
-
     # a line present in the segment is evidence; it explains the segment only when one of its
     # harmonics sits in the dominant band (a clank's splatter may reach a motor's harmonic)
-    present = [(line, ov) for line, ov in overlap if any(sounds_in(line, c) for c in excited)]
+    present = [(line, ov) for line, ov in overlap if any(_sounds_in(line, c) for c in excited)]
     if present:
         evidence["tonal_lines_hz"] = [round(line.freq_hz, 3) for line, _ in present]
     # dominant band or its neighbours: a tone's window leakage can make the band below dominant
     explains = [
-        (line, ov) for line, ov in present if sounds_in(line, centres[dominant], 2 * np.sqrt(2))
+        (line, ov) for line, ov in present if _sounds_in(line, centres[dominant], 2 * np.sqrt(2))
     ]
     best_line, best_overlap = max(explains, key=lambda item: item[1], default=(None, 0.0))
     if best_line is not None and best_overlap >= 0.5 * min(
@@ -519,7 +538,16 @@ def _join_trains(
 
 
 def _line_segments(
-    lines, segments, times_s, band_db, centres, flatness, impulses, config, quiet=slice(None)
+    lines,
+    segments,
+    times_s,
+    band_db,
+    centres,
+    flatness,
+    impulses,
+    config,
+    quiet=slice(None),
+    tone_bands=None,
 ) -> list[Segment]:
     """Tonal segments of the lines no segment holds, their edges read in the band level.
 
@@ -529,10 +557,13 @@ def _line_segments(
     its strongest harmonic) is at half power where the tone starts and ends:
     a window centred on the edge holds half of it. That crossing, near the
     line's own ~1.5 s-blurred edges, gives the segment's edges. A tone that
-    does not lift its band by ``off_db`` gets no segment.
+    does not lift its band by ``off_db`` gets no segment. ``tone_bands``
+    (levels, centres) adds the bands too narrow to segment on: a low motor's.
     """
     out: list[Segment] = []
+    all_db, all_centres = tone_bands if tone_bands is not None else (band_db, centres)
     background = None  # each band's, read once a line needs it
+    loudest = None
     for line in lines:
         held = any(
             (
@@ -549,9 +580,19 @@ def _line_segments(
             continue
         strongest = max(line.harmonics, key=lambda h: h.level_db).freq_hz
         band = int(np.argmin(np.abs(np.log2(centres / strongest))))
+        tone_hz = float(centres[band])
         if abs(np.log2(centres[band] / strongest)) > 0.5:
-            continue
-        power = 10.0 ** (band_db[:, band] / 10.0)
+            # below (or above) the bands segmented on: the tone's own band, narrow as it
+            # is (a steady tone does not scatter), smoothed and floored as those are
+            narrow = int(np.argmin(np.abs(np.log2(all_centres / strongest))))
+            if tone_bands is None or abs(np.log2(all_centres[narrow] / strongest)) > 0.5:
+                continue
+            if loudest is None:
+                loudest = band_db.max(axis=1)
+            power = _smoothed_power(all_db[:, narrow], loudest)
+            tone_hz = float(all_centres[narrow])
+        else:
+            power = 10.0 ** (band_db[:, band] / 10.0)
         edges = _half_power_edges(power, times_s, line.start_s, line.end_s)
         if edges is None:
             continue
@@ -561,26 +602,75 @@ def _line_segments(
         a, b = np.searchsorted(times_s, [s, e])
         b = max(b, a + 1)
         if background is None:
-            background = np.percentile(band_db[quiet], config.background_percentile, axis=0)
-        seg = _label(
-            s, e, band_db[a:b] - background, centres, flatness[a:b], [line], impulses, config,
-        )  # fmt: skip
-        seg.kind = "tonal"
-        seg.evidence["tonal_line_hz"] = round(line.freq_hz, 3)
-        seg.evidence["tonal_lines_hz"] = [round(line.freq_hz, 3)]
-        seg.evidence["edges_from"] = "tone band level"
+            background = band_background(all_db[quiet], config.background_percentile)[0]
         # a segment that held only a part of this tone gives way to it
         segments[:] = [
             sg
             for sg in segments
             if not (
                 sg.kind == "tonal"
-                and sg.evidence.get("tonal_line_hz") == seg.evidence["tonal_line_hz"]
+                and sg.evidence.get("tonal_line_hz") == round(line.freq_hz, 3)
                 and min(sg.end_s, e) - max(sg.start_s, s) > 0
             )
         ]
-        out.append(seg)
+        evidence = _line_evidence(
+            line, s, e, step_db, tone_hz, power[a:b], all_db[a:b] - background, all_centres,
+            flatness[a:b], impulses, segments, config,
+        )  # fmt: skip
+        out.append(Segment(float(s), float(e), "tonal", evidence))
     return out
+
+
+def _line_evidence(
+    line, s, e, step_db, tone_hz, power, rise, centres, flatness, impulses, segments, config
+) -> dict:
+    """The evidence of a tonal segment made from a line: the tone's own, not that of other
+    sounds in its span (a clank train's bands and onsets described a motor's segment).
+
+    ``power`` is the tone band's power over the segment's frames, ``rise`` every band's
+    level above its background there (dB), ``segments`` the other sounds' segments.
+    """
+    # the bands the tone lifts: its median over the segment, which a train of clanks in
+    # other frames does not reach
+    median_rise = np.median(rise, axis=0) if len(rise) else np.zeros(len(centres))
+    excited = {round(tone_hz, 1)} | {
+        round(float(c), 1)
+        for c, r in zip(centres, median_rise, strict=True)
+        if r >= config.on_db and _sounds_in(line, float(c))
+    }
+    lo = bisect.bisect_left(impulses, s - 0.05, key=lambda imp: imp.time_s)
+    hi = bisect.bisect_right(impulses, e, lo=lo, key=lambda imp: imp.time_s)
+    # onsets that another segment holds are that sound's
+    own = [
+        imp
+        for imp in impulses[lo:hi]
+        if not any(sg.start_s - 0.05 <= imp.time_s <= sg.end_s for sg in segments)
+    ]
+    peak = float(np.max(power)) if len(power) else 0.0
+    held = float(np.mean(power >= peak * 10.0 ** (-HOLD_DB / 10.0))) if len(power) else 0.0
+    return {
+        "peak_rise_db": round(float(step_db), 2),
+        "dominant_band_hz": round(tone_hz, 1),
+        "median_flatness": round(float(np.median(flatness)), 4) if len(flatness) else 0.0,
+        "impulses": len(own),
+        "excited_bands_hz": sorted(excited),
+        "level_held_s": round(held * (e - s), 3),
+        "tonal_lines_hz": [round(line.freq_hz, 3)],
+        "tonal_line_hz": round(line.freq_hz, 3),
+        "edges_from": "tone band level",
+    }
+
+
+def _smoothed_power(level_db: np.ndarray, loudest_db: np.ndarray) -> np.ndarray:
+    """One band's power from its levels ``level_db`` (dB), smoothed over three frames as the
+    segmented bands are, and at most :data:`RANGE_DB` under the frame's loudest band."""
+    finite = np.where(np.isfinite(level_db), level_db, -300.0).astype(np.float32)
+    linear = (10.0 ** (finite / 10.0))[:, None]
+    power = np.empty_like(linear)
+    _kernels.running_mean_columns(linear, 3, power)
+    level = 10.0 * np.log10(np.maximum(power[:, 0], np.float32(1e-30)))
+    floor = np.where(loudest_db > SILENCE_DB, loudest_db - RANGE_DB, -300.0)
+    return 10.0 ** (np.maximum(level, floor) / 10.0)
 
 
 def _half_power_edges(
