@@ -622,3 +622,31 @@ def test_a_tonal_segment_s_evidence_is_the_tone_s_not_a_clank_train_s_over_it(tm
     for band in [motor_seg.evidence["dominant_band_hz"], *motor_seg.evidence["excited_bands_hz"]]:
         assert np.any(np.abs(np.log2(harmonics / band)) <= 0.5), band
     assert motor_seg.evidence["impulses"] <= 1  # its own onset at most
+
+
+@pytest.mark.parametrize("level_dbfs", [-55.0, -60.0])
+def test_weak_friction_in_gusty_wind_adds_no_power_below_300_hz(level_dbfs, tmp_path):
+    # the power a segment adds was each frame's excess over the band's 20th percentile: the
+    # gusty wind's own swings above it counted, and weak friction at 1-3.6 kHz (nothing
+    # below 300 Hz) read three quarters of its power low, and wind-like
+    import soundfile as sf
+    from scipy import signal
+
+    sr = 8_000
+    scene = {**synth_audio.egress_scene(duration_s=30.0, seed=3), "segments": [], "impulses": []}
+    wind = np.concatenate(list(synth_audio.render(scene, sr=sr))).astype(np.float64)
+    t = np.arange(len(wind)) / sr
+    friction = signal.sosfilt(
+        signal.butter(4, [1000, 3600], "bandpass", fs=sr, output="sos"),
+        np.random.default_rng(5).standard_normal(len(t)),
+    )
+    fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(np.minimum(t - 10.0, 20.0 - t) / 0.05, 0.0, 1.0))
+    x = wind + 10.0 ** (level_dbfs / 20.0) * friction / np.std(friction) * fade
+    path = tmp_path / "friction.wav"
+    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
+    result = analyze(path)
+    segments = result.channels[0].segments
+    close_analysis(result)
+    (found,) = [s for s in segments if abs(s.start_s - 10.0) < 0.25 and abs(s.end_s - 20.0) < 0.25]
+    assert found.kind == "broadband"
+    assert found.evidence["low_power_share"] < 0.25

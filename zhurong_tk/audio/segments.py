@@ -256,9 +256,6 @@ def segment(
         np.float32
     )
     shape, common = shape_and_common_rise(band_db, level_floor)
-    # the power each band gains over its background: where an event's sound went
-    power -= 10.0 ** (level_floor / 10.0)
-    added = np.maximum(power, 0.0, out=power)
     silent = ~(band_db > SILENCE_DB).any(axis=1)  # digital silence: no band has power
     shape[silent] = np.nan
     common[silent] = np.nan
@@ -271,13 +268,15 @@ def segment(
     segments = []
     runs = banded_hysteresis_runs(start, keep)
     del z, start, keep
+    # each band's mean power without the events: what an event's power is added to
+    bg_power = _background_power(power, runs, silent, quiet, level_floor)
     # label every run on its own first, so a background blip next to an event is not
     # absorbed into it; then bridge short gaps between runs of the same kind
     labelled = []
     for s, e, a, b in _runs_to_spans(runs, times_s, frame_s, merge_gap_s=-1.0):
         seg = _label(
             s, e, excess[a:b], band_centres_hz, flatness[a:b], tonal_lines, impulses, config,
-            frame_s, added[a:b],
+            frame_s, power[a:b], bg_power,
         )  # fmt: skip
         if seg.kind == "impulsive" or e - s >= config.min_duration_s:
             labelled.append([seg, a, b])
@@ -306,12 +305,13 @@ def segment(
                 impulses,
                 config,
                 frame_s,
-                added[a:b],
+                power[a:b],
+                bg_power,
             )
             joined.kind = first.kind
             first = joined
         segments.append(first)
-    del added
+    del power
     segments = _join_trains(segments, trains, impulses)
     segments += _line_segments(
         tonal_lines,
@@ -412,9 +412,44 @@ def _sounds_in(line: TonalLine, centre: float, reach: float = np.sqrt(2)) -> boo
 WIND_SHARE = 0.75  # of the power an event adds, below wind_max_hz: wind-like
 
 
+def _background_power(
+    power: np.ndarray,
+    runs: list[tuple[int, int]],
+    silent: np.ndarray,
+    quiet: np.ndarray | slice,
+    level_floor: np.ndarray,
+) -> np.ndarray:
+    """Each band's mean power where no event sounds: over the quiet stretch when one is
+    given, else over the frames outside every run of activity (digital silence left out).
+    Where fewer than :data:`MIN_BACKGROUND_FRAMES` remain, the background level's power.
+
+    The mean, not a low percentile: a band's power over an event is a mean too, and the
+    wind's own swings above its 20th percentile once counted as power the event added.
+    """
+    rows = np.zeros(len(power), bool)
+    rows[quiet] = True
+    rows &= ~silent
+    if isinstance(quiet, slice):
+        for a, b in runs:
+            rows[a:b] = False
+    count = int(np.count_nonzero(rows))
+    if count < MIN_BACKGROUND_FRAMES:
+        return 10.0 ** (level_floor.astype(np.float64) / 10.0)
+    # a matrix-vector product: no copy of the rows (float32 sums of up to ~1e6 frames
+    # hold their 1e-4)
+    return np.dot(rows.astype(np.float32), power).astype(np.float64) / count
+
+
+#: A band's mean power over a segment counts as added to where it is at least this many dB
+#: above its background mean: a gusty low band swings by a dB or two over seconds, and all
+#: of those swings once counted as power the event added
+ADDED_DB = 3.0
+
+
 def _label(
-    s, e, excess, centres, flatness, lines, impulses, config, frame_s=0.0, added=None
-) -> Segment:
+    s, e, excess, centres, flatness, lines, impulses, config, frame_s=0.0, power=None,
+    bg_power=None,
+) -> Segment:  # fmt: skip
     peak = np.max(excess, axis=0)
     dominant = int(np.argmax(peak))
     excited = centres[peak >= config.on_db]
@@ -441,8 +476,13 @@ def _label(
     }
     # a gust over a sensor's white floor lifts the bands up to ~1 kHz where the wind's
     # spectrum still tops the floor, but nearly all the power it adds is low
-    total = float(added.sum()) if added is not None else 0.0
-    low_share = float(added[:, centres < config.wind_max_hz].sum()) / total if total > 0 else None
+    low_share = None
+    if power is not None and len(power):
+        mean = power.mean(axis=0, dtype=np.float64)
+        added = np.where(mean >= bg_power * 10.0 ** (ADDED_DB / 10.0), mean - bg_power, 0.0)
+        total = float(added.sum())
+        if total > 0:
+            low_share = float(added[centres < config.wind_max_hz].sum()) / total
     if low_share is not None:
         evidence["low_power_share"] = round(low_share, 3)
 
