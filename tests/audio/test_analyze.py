@@ -625,3 +625,28 @@ def test_a_dc_offset_is_reported_and_warned_of(tmp_path, run, rng, dc, warned):
     assert levels["dc_offset"]["fs"] == pytest.approx(float(np.mean(x, dtype=np.float64)), abs=1e-7)
     assert abs(levels["dc_offset"]["fs"] - dc) < 3 * 0.01 / math.sqrt(len(x))
     assert any("DC offset" in w for w in result.warnings) is warned
+
+
+@pytest.mark.parametrize("clank", [False, True])
+@pytest.mark.parametrize("step_db", [6.0, 10.0, 15.0])
+def test_a_segment_s_snr_is_its_rise_over_the_background(tmp_path, run, step_db, clank):
+    # the SNR was a segment's mean power over the 20th percentile of the band's log level,
+    # the largest of all octave bands: the 1-2-bin bands' levels scatter most, and steps of
+    # 6, 10, 15 dB read 9.6, 13.4, 18.3 dB; a clank in a gust gave the gust the clank's SNR
+    sr = 8_000
+    t = np.arange(20 * sr) / sr
+    ramp = np.clip(np.minimum(t - 6.0, 14.0 - t) / 0.5, 0.0, 1.0)
+    gain = 10.0 ** (step_db * (0.5 - 0.5 * np.cos(np.pi * ramp)) / 20.0)
+    x = 0.003 * np.random.default_rng(1).standard_normal(len(t)) * gain
+    if clank:
+        tau = t - 10.0
+        ring = (tau >= 0) & (tau < 0.2)
+        for f, decay in [(1850.0, 0.030), (3120.0, 0.022)]:
+            x[ring] += 0.3 * np.exp(-tau[ring] / decay) * np.sin(2 * np.pi * f * tau[ring])
+    path = tmp_path / "step.wav"
+    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
+    ch = run(path).channels[0]
+    (gust,) = [s for s in ch.segments if s.kind == "wind-like"]
+    inside = (t >= gust.start_s) & (t <= gust.end_s)
+    truth = 10.0 * np.log10(np.mean(gain[inside] ** 2))
+    assert gust.evidence["snr_db"] == pytest.approx(truth, abs=0.5)

@@ -49,9 +49,8 @@ from zhurong_tk.audio.levels import (
 from zhurong_tk.audio.segments import (
     Segment,
     SegmentConfig,
-    background_rows,
-    band_background,
     segment,
+    set_snr,
 )
 from zhurong_tk.audio.spectral import (
     Psd,
@@ -687,14 +686,15 @@ class _Channel:
         segs = _set_aside_repairs(segs, repairs, stft.n_fft / stft.sr)
         lines = _refine_line_edges(lines, segs)
         if len(octave_db):
-            quiet = background_rows(times, params.segments)
-            floor_db, _ = band_background(octave_db[quiet], params.segments.background_percentile)
-            for sg in segs:
-                mask = (times >= sg.start_s) & (times <= sg.end_s)
-                if mask.any():
-                    mean_power = np.mean(10 ** (octave_db[mask] / 10), axis=0)
-                    snr = to_db(mean_power) - floor_db
-                    sg.evidence["snr_db"] = round(float(np.max(snr)), 2)
+            set_snr(
+                segs,
+                times_s=times,
+                band_db=octave_db,
+                band_centres_hz=centres,
+                segmented=wide,
+                frame_s=stft.n_fft / stft.sr,
+                config=params.segments,
+            )
 
         # the pooled columns in the PSD's units, scaled in place (no second image in memory)
         col_times, col_freqs, pooled = self.pool.result()
