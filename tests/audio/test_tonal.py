@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -403,3 +405,74 @@ def test_a_low_tone_is_one_line_or_none(f0_hz, f0_min_hz, expected):
     assert _summary(lines) == expected
     for line in lines:
         assert line.freq_hz == pytest.approx(f0_hz, abs=0.5)
+
+
+def _sweep(f_start_hz, f_end_hz, on_s=4.0, off_s=16.0):
+    """The true fundamental of a motor sweeping linearly between ``on_s`` and ``off_s``."""
+    return lambda t: f_start_hz + (f_end_hz - f_start_hz) * (np.asarray(t) - on_s) / (off_s - on_s)
+
+
+@pytest.mark.parametrize(
+    ("sr", "f_start_hz", "f_end_hz"),
+    [
+        (16_000, 100.0, 120.0),  # was 7 lines, harmonics [1, 2] or [1, 3]
+        (16_000, 100.0, 140.0),  # 4 lines, each [1]
+        (16_000, 140.0, 100.0),  # 3 lines
+        (16_000, 200.0, 150.0),  # none
+        (48_000, 100.0, 110.0),  # one line, and a ghost 3rd harmonic at 313 Hz
+        (16_000, 120.0, 120.0),  # steady: the long windows' line, as before
+    ],
+)
+def test_a_sweeping_motor_is_one_line_along_its_sweep(sr, f_start_hz, f_end_hz):
+    # 1.5-s windows, three averaged: a motor sweeping 1.7 Hz/s is in each averaged spectrum
+    # at three frequencies, its 3rd harmonic smeared over 15 Hz
+    x = _rover_scene(sr, 20.0, motors=[(f_start_hz, f_end_hz, 4.0, 16.0, [0, -4, -8])])
+    lines = _lines_of(x, sr)
+    assert len(lines) == 1, _summary(lines)
+    (line,) = lines
+    truth = _sweep(f_start_hz, f_end_hz)
+    assert [h.number for h in line.harmonics] == [1, 2, 3]
+    assert line.drift_hz_per_s == pytest.approx((f_end_hz - f_start_hz) / 12.0, abs=0.1)
+    inside = (line.times_s > 4.5) & (line.times_s < 15.5)
+    assert np.abs(line.freqs_hz[inside] - truth(line.times_s[inside])).max() < 0.5
+    if f_start_hz != f_end_hz:  # a steady tone's edges are the long windows' (within one)
+        assert line.start_s == pytest.approx(4.0, abs=0.25)
+        assert line.end_s == pytest.approx(16.0, abs=0.25)
+    assert line.freq_start_hz == pytest.approx(float(truth(line.start_s)), abs=0.5)
+    assert line.freq_end_hz == pytest.approx(float(truth(line.end_s)), abs=0.5)
+
+
+def test_a_line_given_new_edges_reads_its_frequencies_there():
+    # analyze gives a line the edges of the segment it explains: its frequencies there are
+    # read from its track, not kept from its old edges (107.4 Hz was reported at a start
+    # where the motor ran at 100 Hz)
+    sr = 16_000
+    x = _rover_scene(sr, 20.0, motors=[(100.0, 140.0, 4.0, 16.0, [0, -4, -8])])
+    (line,) = _lines_of(x, sr)
+    truth = _sweep(100.0, 140.0)
+    for start_s, end_s in [(4.0, 16.0), (6.0, 12.0), (4.5, 9.0), (11.0, 15.9)]:
+        piece = dataclasses.replace(line, start_s=start_s, end_s=end_s, edges_from="segment")
+        assert piece.freq_start_hz == pytest.approx(float(truth(start_s)), abs=0.5)
+        assert piece.freq_end_hz == pytest.approx(float(truth(end_s)), abs=0.5)
+        assert piece.to_dict()["freq_start_hz"] == round(piece.freq_start_hz, 3)
+
+
+def test_a_sweeping_motor_in_the_analysis_starts_at_its_own_frequency():
+    # end to end: the segment's edges, the line's frequencies at them (at 16 kHz the
+    # segment itself starts 4 s late, not the tone finder's doing)
+    from zhurong_tk.audio.analyze import AudioAnalyzer
+
+    sr = 48_000
+    x = _rover_scene(sr, 20.0, motors=[(100.0, 140.0, 4.0, 16.0, [0, -4, -8])])
+    analyzer = AudioAnalyzer(sr=sr, channels=1)
+    try:
+        analyzer.update(x)
+        result = analyzer.result()
+    finally:
+        analyzer.close()
+    (line,) = result.channels[0].tonal_lines
+    truth = _sweep(100.0, 140.0)
+    assert line.start_s == pytest.approx(4.0, abs=0.25)
+    assert line.end_s == pytest.approx(16.0, abs=0.25)
+    assert line.freq_start_hz == pytest.approx(float(truth(line.start_s)), abs=0.5)
+    assert line.freq_end_hz == pytest.approx(float(truth(line.end_s)), abs=0.5)

@@ -7,7 +7,8 @@ spectrum is whitened against its local background, every candidate
 fundamental is scored by the weighted sum of its harmonics' levels above
 that background (weights decay with harmonic number, so a fundamental
 outscores its sub-harmonics), and the accepted fundamentals are linked
-frame to frame into lines.
+frame to frame into lines. Windows a quarter as long follow a motor sweeping too
+fast for the long ones, whose spectra smear it.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class TonalConfig:
     search_max_hz : float
         Highest harmonic frequency considered (the decimated band's top).
     window_s : float
-        Approximate long-window length in seconds (rounded up to a power of two).
+        Approximate long-window length in seconds (rounded up to a power of two); the
+        sweep search's windows are a quarter of it.
     max_harmonics : int
         Harmonics summed per candidate.
     min_duration_s : float
@@ -79,8 +81,6 @@ class TonalLine:
         Median fundamental over the line.
     start_s, end_s : float
         Extent, from the first to the last long window that holds the tone.
-    freq_start_hz, freq_end_hz : float
-        Fundamental at the start and end (linear fit).
     drift_hz_per_s : float
         Slope of the fundamental over time.
     harmonics : list of Harmonic
@@ -90,14 +90,16 @@ class TonalLine:
     salience : float
         Median harmonic-summation score.
     times_s, freqs_hz : numpy.ndarray
-        The fundamental's track, one point per long window.
+        The fundamental's track, one point per averaged spectrum searched (the long
+        windows', or the sweep search's: see :class:`TonalTracker`).
+    freq_start_hz, freq_end_hz : float
+        Read-only: the fundamental at ``start_s`` and ``end_s`` (:meth:`freq_at`), so a line
+        given new edges (``dataclasses.replace``) reads its frequencies there.
     """
 
     freq_hz: float
     start_s: float
     end_s: float
-    freq_start_hz: float
-    freq_end_hz: float
     drift_hz_per_s: float
     harmonics: list[Harmonic]
     snr_db: float
@@ -105,6 +107,32 @@ class TonalLine:
     times_s: np.ndarray
     freqs_hz: np.ndarray
     edges_from: str = "long_windows"  # or "segment": refined by the activity segment it explains
+
+    @property
+    def freq_start_hz(self) -> float:
+        return self.freq_at(self.start_s)
+
+    @property
+    def freq_end_hz(self) -> float:
+        return self.freq_at(self.end_s)
+
+    def freq_at(self, time_s: float) -> float:
+        """The fundamental at ``time_s`` in Hz: the straight line fitted to the track's
+        points within the line's extent (the three nearest it when fewer lie within),
+        evaluated there. A sweeping motor's line refined to a segment's edges once kept the
+        frequencies of its track's ends: 107.4 Hz at a start 2 s before its first point."""
+        t, f = np.asarray(self.times_s, np.float64), np.asarray(self.freqs_hz, np.float64)
+        if len(t) == 0:
+            return float(self.freq_hz)
+        inside = (t >= self.start_s) & (t <= self.end_s)
+        if np.count_nonzero(inside) < 3:
+            centre = 0.5 * (self.start_s + self.end_s)
+            inside = np.zeros(len(t), bool)
+            inside[np.argsort(np.abs(t - centre), kind="stable")[:3]] = True
+        if np.count_nonzero(inside) < 2 or np.ptp(t[inside]) == 0:
+            return float(np.mean(f[inside]))
+        slope, intercept = np.polyfit(t[inside], f[inside], 1)
+        return float(slope * time_s + intercept)
 
     def to_dict(self) -> dict:
         return {
@@ -124,6 +152,13 @@ class TonalLine:
 class TonalTracker:
     """Streaming tone finder: feed mono float32 blocks, then call :meth:`lines`.
 
+    The decimated signal is searched at two window lengths. The long windows resolve
+    steady tones finely and hear them deep in wind; a motor sweeping faster than a long
+    bin per hop smears over their spectra (100 to 140 Hz in 12 s was four pieces; 200 to
+    150 Hz, nothing), and windows a quarter as long (:attr:`SWEEP_FACTOR`) follow it.
+    A line from them replaces the long windows' lines along its path when it sweeps and
+    they do not hold it as one line (see :func:`_with_sweeps`).
+
     Parameters
     ----------
     sr : float
@@ -132,13 +167,11 @@ class TonalTracker:
     duration_s : float, optional
         The recording's length, when known. A recording too short for three averaged
         spectra of the configured window gets shorter windows (down to 256 samples of
-        the decimated signal; coarser bins, so low fundamentals are resolved less well).
+        the decimated signal; coarser bins, so low fundamentals are resolved less well),
+        and no sweep search.
     """
 
-    # Consecutive long periodograms averaged. At a half-window hop three of them hold about two
-    # independent estimates (four at a quarter-window hop hold ~1.75, for twice the work).
-    AVERAGE = 3
-    MAX_PER_FRAME = 4
+    SWEEP_FACTOR = 4  # the sweep search's windows are this many times shorter
 
     def __init__(
         self, sr: float, config: TonalConfig | None = None, *, duration_s: float | None = None
@@ -167,42 +200,33 @@ class TonalTracker:
         self._taps_reversed[padded - len(self.taps) :] = self.taps[::-1]
         self._history = np.zeros(padded - 1, np.float32)
         self.delay_s = (len(self.taps) - 1) / 2 / self.sr  # the filter's group delay
-        self.n = 1 << max(8, math.ceil(math.log2(config.window_s * self.fs)))
-        self.shortened = False  # windows shortened to fit a short recording
+        n = 1 << max(8, math.ceil(math.log2(config.window_s * self.fs)))
+        shortened = False  # windows shortened to fit a short recording
         if duration_s is not None:
             # a line needs three averaged spectra: AVERAGE + 2 windows at half-window hops
-            fits = duration_s * self.fs * 2 / (self.AVERAGE + 3)
+            fits = duration_s * self.fs * 2 / (_Scale.AVERAGE + 3)
             fitting = 1 << max(8, int(math.log2(max(fits, 1.0))))
-            self.shortened = fitting < self.n
-            self.n = min(self.n, fitting)
-        self.hop = self.n // 2
-        self.window = window_array("hann", self.n)
-        self._window_sum = float(np.sum(self.window, dtype=np.float64))
-        self.bin_hz = self.fs / self.n
-        self.n_bins = int(self.top / self.bin_hz)
-        self._white_width = max(9, round(12.0 / self.bin_hz) | 1)
-        # spectra run half a whitening window past the band's top, so that the top bins'
-        # background is a whole window (a cut one made the edge look like a peak: a clank
-        # train's skirt read as an 11 dB tone at 1998 Hz)
-        self._n_spectrum = min(self.n_bins + self._white_width // 2 + 1, self.n // 2 + 1)
-        f0_hi = min(config.f0_max_hz, self.top)
-        step = 0.5  # bins
-        # down to an octave below the range reported: see TonalConfig
-        self.f0_bins = np.arange(config.f0_min_hz / 2 / self.bin_hz, f0_hi / self.bin_hz, step)
-        self.weights = 1.0 / np.sqrt(np.arange(1, config.max_harmonics + 1))
-        self._harmonic_bins = _kernels.harmonic_bins(
-            self.f0_bins, config.max_harmonics, self.n_bins
+            shortened = fitting < n
+            n = min(n, fitting)
+        scale = dict(fs=self.fs, top=self.top, delay_s=self.delay_s)
+        self.long = _Scale(config, n=n, shortened=shortened, **scale)
+        sweep_n = n // self.SWEEP_FACTOR
+        # Four times as many spectra as the long search's, searched as thoroughly, cost
+        # twice as much as it: half the candidates (a sweeping tone is among the strongest
+        # peaks of its spectra), every other spectrum (they overlap by two thirds), and the
+        # sweep search costs about what the long one does.
+        self.sweeps = (
+            None
+            if shortened or sweep_n < 256
+            else _Scale(config, n=sweep_n, candidates=6, stride=2, **scale)
         )
+        self._scales = [self.long] + ([self.sweeps] if self.sweeps else [])
         self._buffer = np.empty(0, np.float32)
+        self._buffer_start = 0  # decimated samples dropped from the buffer's front
         # mean square of the input (the whole band, before decimation) beside each decimated
         # sample, in runs of ALIAS_RUN: what the anti-alias filter's leakage is measured against
         self._full_power = np.empty(0, np.float32)
-        self._recent_full: list[float] = []
-        self._whiten_scratch: np.ndarray | None = None
-        self._recent: list[np.ndarray] = []
-        self._frame = 0  # long frames computed
         self._samples_in = 0
-        self.frames: list[tuple[float, list[tuple[float, float, list[float]]]]] = []
 
     def update(self, block: np.ndarray) -> None:
         """Feed the next mono samples (any length)."""
@@ -213,11 +237,26 @@ class TonalTracker:
             self._full_power = np.concatenate([self._full_power, self._run_power(full, len(x))])
         self._samples_in += len(block)
         self._buffer = np.concatenate([self._buffer, x])
-        while len(self._buffer) >= self.n:
-            self._analyse(self._buffer[: self.n])
-            self._buffer = self._buffer[self.hop :]
+        for scale in self._scales:
+            while scale.next_start + scale.n <= self._buffer_start + len(self._buffer):
+                i = scale.next_start - self._buffer_start
+                full_power = float(self._full_power[i : i + scale.n].mean()) if self.q > 1 else None
+                scale.analyse(self._buffer[i : i + scale.n], full_power)
+        done = min(scale.next_start for scale in self._scales) - self._buffer_start
+        if done > 0:
+            self._buffer = self._buffer[done:]
             if self.q > 1:
-                self._full_power = self._full_power[self.hop :]
+                self._full_power = self._full_power[done:]
+            self._buffer_start += done
+
+    def lines(self) -> list[TonalLine]:
+        """The tones heard, each one line (see :meth:`_Scale.lines`), from the start."""
+        recorded_s = self._samples_in / self.sr
+        lines = self.long.lines(recorded_s)
+        if self.sweeps is not None:
+            lines = _with_sweeps(lines, self.sweeps.lines(recorded_s), self.long)
+            lines.sort(key=lambda line: (line.start_s, line.freq_hz))
+        return lines
 
     ALIAS_RUN = 256  # decimated samples per mean square of the full band
 
@@ -251,21 +290,100 @@ class TonalTracker:
         self._history = x[len(x) - held :].copy() if len(x) >= held else head[len(head) - held :]
         return kept
 
-    def _analyse(self, frame: np.ndarray) -> None:
+
+class _Scale:
+    """The tone search at one window length: averaged periodograms of the decimated signal,
+    each searched for fundamentals (:meth:`analyse`), linked into lines (:meth:`lines`).
+
+    Parameters
+    ----------
+    config : TonalConfig
+    fs : float
+        Sample rate of the decimated signal in Hz.
+    top : float
+        Top of the band searched in Hz.
+    n : int
+        Window length in samples (a power of two); the hop is half of it.
+    delay_s : float
+        The decimating filter's group delay, taken off the times.
+    shortened : bool
+        The windows were shortened to fit a short recording.
+    candidates : int
+        Salience peaks examined per averaged spectrum, strongest first.
+    stride : int
+        Every ``stride``-th averaged spectrum is searched.
+    """
+
+    # Consecutive long periodograms averaged. At a half-window hop three of them hold about two
+    # independent estimates (four at a quarter-window hop hold ~1.75, for twice the work).
+    AVERAGE = 3
+    MAX_PER_FRAME = 4
+
+    def __init__(
+        self,
+        config: TonalConfig,
+        *,
+        fs: float,
+        top: float,
+        n: int,
+        delay_s: float,
+        shortened: bool = False,
+        candidates: int = 12,
+        stride: int = 1,
+    ) -> None:
+        self.config = config
+        self.candidates, self.stride = candidates, stride
+        self.fs, self.top, self.n, self.delay_s = fs, top, n, delay_s
+        self.shortened = shortened
+        self.hop = self.n // 2
+        self.next_start = 0  # decimated sample where the next window starts
+        self.window = window_array("hann", self.n)
+        self._window_sum = float(np.sum(self.window, dtype=np.float64))
+        self.bin_hz = self.fs / self.n
+        self.n_bins = int(self.top / self.bin_hz)
+        self._white_width = max(9, round(12.0 / self.bin_hz) | 1)
+        # spectra run half a whitening window past the band's top, so that the top bins'
+        # background is a whole window (a cut one made the edge look like a peak: a clank
+        # train's skirt read as an 11 dB tone at 1998 Hz)
+        self._n_spectrum = min(self.n_bins + self._white_width // 2 + 1, self.n // 2 + 1)
+        f0_hi = min(config.f0_max_hz, self.top)
+        step = 0.5  # bins
+        # down to an octave below the range reported: see TonalConfig
+        self.f0_bins = np.arange(config.f0_min_hz / 2 / self.bin_hz, f0_hi / self.bin_hz, step)
+        self.weights = 1.0 / np.sqrt(np.arange(1, config.max_harmonics + 1))
+        self._harmonic_bins = _kernels.harmonic_bins(
+            self.f0_bins, config.max_harmonics, self.n_bins
+        )
+        self._recent_full: list[float] = []
+        self._whiten_scratch: np.ndarray | None = None
+        self._recent: list[np.ndarray] = []
+        self._near_max: np.ndarray | None = None
+        self._frame = 0  # windows computed
+        self.frames: list[tuple[float, list[tuple[float, float, list[float]]]]] = []
+
+    def analyse(self, frame: np.ndarray, full_power: float | None) -> None:
+        """Take the next window (``n`` decimated samples, one hop after the last) and, once
+        ``AVERAGE`` are in, search their mean periodogram. ``full_power``: the input's mean
+        square over the window, before decimation (None when it was not decimated)."""
+        self.next_start += self.hop
         spec = scipy.fft.rfft(frame * self.window)[: self._n_spectrum]
         power = (spec.real**2 + spec.imag**2).astype(np.float64)
         self._recent.append(power)
-        if self.q > 1:
-            self._recent_full.append(float(self._full_power[: self.n].mean()))
+        if full_power is not None:
+            self._recent_full.append(full_power)
         if len(self._recent) > self.AVERAGE:
             self._recent.pop(0)
             if self._recent_full:
                 self._recent_full.pop(0)
         centre_s = (self._frame * self.hop + self.n / 2) / self.fs - self.delay_s
         self._frame += 1
-        if len(self._recent) < self.AVERAGE:
+        if len(self._recent) < self.AVERAGE or (self._frame - self.AVERAGE) % self.stride:
             return
-        averaged = np.mean(self._recent, axis=0)
+        # summed in place: np.mean would first copy the list into one new array
+        averaged = self._recent[0].copy()
+        for power_i in self._recent[1:]:
+            averaged += power_i
+        averaged /= len(self._recent)
         # the averaged spectrum spans AVERAGE-1 hops more than one window: its centre
         time_s = centre_s - (self.AVERAGE - 1) * self.hop / self.fs / 2
         self.frames.append((time_s, self._candidates(averaged)))
@@ -283,17 +401,18 @@ class TonalTracker:
         _kernels.whiten(db, self._white_width, self._whiten_scratch, white)
         return white
 
-    MAX_CANDIDATES = 12  # salience peaks examined per window, strongest first
-
     def _candidates(self, power: np.ndarray) -> list[tuple[float, float, list[float]]]:
         cfg = self.config
         n = self.n_bins  # the band searched; the bins past it only steady the background
         white = self.whiten(power)[:n]
+        if float(white.max()) < cfg.strong_level_db:
+            return []  # no harmonic can be strong: nothing to read (most windows of wind)
+        self._near_max = None  # see _leaked
         power = power[:n]
         salience = np.empty(len(self.f0_bins), np.float32)
         # through the knee: how far up a certain harmonic stands is no evidence (see _knee)
         _kernels.harmonic_salience(_knee(white), self._harmonic_bins, self.weights, salience)
-        order = np.empty(self.MAX_CANDIDATES, np.int64)
+        order = np.empty(self.candidates, np.int64)
         order = order[: _kernels.salience_peaks(salience, cfg.min_level_db, order)]
         if len(order) == 0:
             return []
@@ -308,8 +427,7 @@ class TonalTracker:
             positions,
         )
         log_power = np.log(np.maximum(power, 1e-30))
-        peaks = _peaks(white, cfg.min_level_db)
-        comb = _comb_spacing(peaks)
+        teeth = _Teeth(white, cfg.min_level_db)
         # a dozen rows of eight values: plain Python lists beat numpy's per-call overhead here
         readings = []
         for level_row, position_row, score, grid_bins in zip(
@@ -319,9 +437,7 @@ class TonalTracker:
             self.f0_bins[order].tolist(),
             strict=True,
         ):
-            reading = self._read(
-                white, power, log_power, level_row, position_row, grid_bins, peaks, comb
-            )
+            reading = self._read(white, power, log_power, level_row, position_row, grid_bins, teeth)
             if reading is not None:
                 readings.append((*reading, score))
         readings = _without_common_subharmonics(readings, self.bin_hz, cfg.strong_level_db)
@@ -336,18 +452,18 @@ class TonalTracker:
         level_row: list[float],
         position_row: list[float],
         grid_bins: float,
-        peaks: np.ndarray,
-        comb: float | None,
+        teeth: _Teeth,
     ) -> tuple[float, list[float], list[int]] | None:
-        """One salience peak read as a tone: its fundamental (Hz), the levels of harmonics
-        1, 2, ... above the background (0 where a peak there is not this tone's), and the
-        numbers of those heard; None when it is no tone (see the reasons below)."""
+        """One salience peak (at ``grid_bins``, its harmonics' levels and positions in the
+        rows) read as a tone: its fundamental (Hz), the levels of harmonics 1, 2, ... above
+        the background (0 where a peak there is not this tone's), and the numbers of those
+        heard; None when it is no tone (see the reasons below)."""
         cfg = self.config
         floor, bin_hz = cfg.min_level_db, self.bin_hz
         lv = [v for v in level_row if v == v]  # NaN: a harmonic beyond the band
         if len(lv) < 2 or max(lv) < cfg.strong_level_db:
             return None
-        heard = self._heard(white, lv, position_row, peaks, grid_bins, comb)
+        heard = self._heard(white, lv, position_row, teeth, grid_bins)
         if not heard:
             return None
         for _ in range(2):  # the pruning can leave a common factor: renumber again
@@ -378,17 +494,17 @@ class TonalTracker:
         _kernels.harmonic_levels(white, log_power, f0_bin, cfg.max_harmonics, again[:1], again[1:])
         level_again, position_again = again[0].tolist(), again[1].tolist()
         lv_again = [v for v in level_again if v == v]
-        more = self._heard(white, lv_again, position_again, peaks, f0 / bin_hz, comb)
+        more = self._heard(white, lv_again, position_again, teeth, f0 / bin_hz)
         if set(more) > set(heard) and (more[-1] - more[0] + 1) < 2 * len(more):
             level_row, position_row, lv, heard = level_again, position_again, lv_again, more
         if f0 < 0.49 * cfg.f0_min_hz or any(
             abs(position_row[n - 1] * bin_hz - n * f0) > max(bin_hz, 0.005 * n * f0) for n in heard
         ):
             return None  # a harmonic off where this fundamental puts it: another tone's
-        if self._in_one_window(position_row, heard):
-            return None  # a burst's noise, not a tone
         if self._under_the_alias_ceiling(power, position_row, heard):
             return None  # as weak as what leaks through the anti-alias filter
+        if self._in_one_window(position_row, heard):
+            return None  # a burst's noise, not a tone
         # what was not heard (a skirt, a sidelobe) does not count as a harmonic later
         lv = [v if (n in heard or v < floor) else 0.0 for n, v in enumerate(lv, start=1)]
         if max(lv[n - 1] for n in heard) < cfg.strong_level_db:
@@ -479,14 +595,12 @@ class TonalTracker:
         white: np.ndarray,
         levels: list[float],
         positions: list[float],
-        peaks: np.ndarray,
+        teeth: _Teeth,
         spacing: float,
-        comb: float | None,
     ) -> list[int]:
         """Numbers of the harmonics heard: at or above ``min_level_db``, on a peak of their
-        own (not a skirt), not a much stronger neighbour's sidelobe, and not one tooth of a
-        comb finer than the harmonics' ``spacing`` (bins; ``peaks``, ``comb``: see
-        :func:`_a_comb_tooth`)."""
+        own (not a skirt), not a much stronger neighbour's sidelobe, and not one of the
+        spectrum's ``teeth`` of a comb finer than the harmonics' ``spacing`` (bins)."""
         floor = self.config.min_level_db
         return [
             n
@@ -494,7 +608,7 @@ class TonalTracker:
             if v >= floor
             and p == p
             and not self._leaked(white, p, v)
-            and not _a_comb_tooth(white, peaks, p, v, spacing, comb, floor)
+            and not teeth.tooth(p, spacing)
         ]
 
     LEAK_BINS = 6  # a Hann window's sidelobes stay 8 dB above a tone 60 dB up to ~5.5 bins
@@ -503,12 +617,15 @@ class TonalTracker:
     def _leaked(self, white: np.ndarray, position: float, level: float) -> bool:
         """True when a much stronger peak lies a few bins away: this one is its sidelobe or
         skirt (the first Hann sidelobe is 31.5 dB down, 2.5 bins out)."""
-        k = int(position + 0.5)
-        near = white[max(0, k - self.LEAK_BINS) : k + self.LEAK_BINS + 1]
-        return bool(near.max() >= level + self.LEAK_DB)
+        if self._near_max is None:  # once per spectrum, for all its candidates' harmonics
+            self._near_max = np.empty_like(white)
+            _kernels.running_max(white, 2 * self.LEAK_BINS + 1, self._near_max)
+        return bool(self._near_max[int(position + 0.5)] >= level + self.LEAK_DB)
 
-    def lines(self) -> list[TonalLine]:
-        """Link the per-window fundamentals into lines; keep those lasting ``min_duration_s``."""
+    def lines(self, recorded_s: float) -> list[TonalLine]:
+        """Link the per-window fundamentals into lines; keep those lasting ``min_duration_s``
+        (``recorded_s``: the recording's length so far, where a line heard to its end
+        ends)."""
         cfg = self.config
         dt = self.hop / self.fs
         tracks: list[dict] = []
@@ -543,7 +660,6 @@ class TonalTracker:
         )
         span = self.n / self.fs + (self.AVERAGE - 1) * dt  # time one averaged spectrum covers
         first, last = (self.frames[0][0], self.frames[-1][0]) if self.frames else (0.0, 0.0)
-        recorded_s = self._samples_in / self.sr
         out = []
         for tr in tracks:
             t = np.array(tr["t"])
@@ -553,7 +669,7 @@ class TonalTracker:
             shortest = min(cfg.min_duration_s, 2 * dt) if self.shortened else cfg.min_duration_s
             if len(t) < 3 or t[-1] - t[0] < shortest:
                 continue
-            slope, intercept = np.polyfit(t, f, 1) if len(t) >= 3 else (0.0, float(np.mean(f)))
+            slope = float(np.polyfit(t, f, 1)[0])
             # a tone filling only part of an edge spectrum is weaker there (half: -3 dB)
             strength = [max(v for v in lv if v == v) for lv in tr["lv"]]
             typical = float(np.median(strength))
@@ -575,9 +691,7 @@ class TonalTracker:
                     # it runs to the recording's edge
                     start_s=0.0 if at_start else float(max(t[0] - span / 2 + dt, 0.0)),
                     end_s=recorded_s if at_end else float(t[-1] + span / 2 - dt),
-                    freq_start_hz=float(slope * t[0] + intercept),
-                    freq_end_hz=float(slope * t[-1] + intercept),
-                    drift_hz_per_s=float(slope),
+                    drift_hz_per_s=slope,
                     harmonics=harmonics,
                     snr_db=float(np.max(med)) if len(med) else 0.0,
                     salience=float(np.median(tr["s"])),
@@ -620,6 +734,60 @@ def _merge_tracks(
     return merged
 
 
+def _with_sweeps(lines: list[TonalLine], sweeps: list[TonalLine], long: _Scale) -> list[TonalLine]:
+    """The long windows' ``lines``, with the sweep search's lines (``sweeps``) where they
+    hold a sweeping tone better.
+
+    A sweep line counts when it drifts at least half a ``long`` bin per long hop (slower,
+    the long windows hold the tone in its bins). The long lines along its path (see
+    :func:`_along`) are its pieces, doubles and harmonics read as tones: 100 to 120 Hz in
+    12 s was six lines at 48 kHz, each averaged spectrum holding the tone's three windows
+    at three frequencies. The sweep line replaces them unless they are one line, at its
+    fundamental, over most of it: then the long windows held the tone, and resolve it
+    better.
+    """
+    hop_s = long.hop / long.fs
+    span_s = long.n / long.fs + (long.AVERAGE - 1) * hop_s  # one averaged spectrum's span
+    slowest = 0.5 * long.bin_hz / hop_s
+    out = list(lines)
+    for sweep in sweeps:
+        rate = abs(sweep.drift_hz_per_s)
+        if rate < slowest:
+            continue
+        # where one averaged long spectrum reads the tone: anywhere it passed meanwhile
+        reach_hz = rate * span_s / 2 + long.bin_hz
+        along = []
+        for line in out:
+            number = _along(line, sweep, reach_hz, long.config.max_harmonics)
+            if number is not None:
+                along.append((line, number))
+        if len(along) == 1 and along[0][1] == 1:
+            line = along[0][0]
+            held = min(line.end_s, sweep.end_s) - max(line.start_s, sweep.start_s)
+            if held >= 0.8 * (sweep.end_s - sweep.start_s):
+                continue
+        out = [line for line in out if all(line is not other for other, _ in along)]
+        out.append(sweep)
+    return out
+
+
+def _along(line: TonalLine, sweep: TonalLine, reach_hz: float, max_number: int) -> int | None:
+    """The harmonic number k (1 to ``max_number``) of ``sweep`` that ``line`` follows: most
+    of its track (four fifths) within k ``reach_hz`` of k times the sweep's fundamental at
+    the same times, and most of it (half) within the sweep's track; None if none."""
+    t = np.asarray(line.times_s)
+    inside = (t >= sweep.times_s[0]) & (t <= sweep.times_s[-1])
+    if np.count_nonzero(inside) < max(2, 0.5 * len(t)):
+        return None
+    fundamental = np.interp(t[inside], sweep.times_s, sweep.freqs_hz)
+    freqs = np.asarray(line.freqs_hz)[inside]
+    for number in range(1, max_number + 1):
+        off = np.abs(freqs - number * fundamental)
+        if np.mean(off <= number * reach_hz) >= 0.8:
+            return number
+    return None
+
+
 def _peaks(white: np.ndarray, floor: float) -> np.ndarray:
     """Bins (ascending) of the local maxima of a whitened spectrum at or above ``floor``."""
     inner = white[1:-1]
@@ -657,58 +825,99 @@ def _comb_spacing(peaks: np.ndarray) -> float | None:
     return spacing if spacing >= 2.5 else None
 
 
-def _a_comb_tooth(
-    white: np.ndarray,
-    peaks: np.ndarray,
-    position: float,
-    level: float,
-    spacing: float,
-    comb: float | None,
-    floor: float,
-) -> bool:
-    """Whether the peak at ``position`` (bins) is one tooth of a comb finer than
-    ``spacing`` (a candidate's harmonic spacing, bins), standing out of it by less than
-    :data:`COMB_TOOTH_DB`.
+class _Teeth:
+    """Which heard peaks of one whitened spectrum are teeth of a comb finer than a
+    candidate's harmonics, read once per spectrum (a candidate asks :meth:`tooth` for each
+    harmonic it hears).
 
     A regular clank train's spectrum is a comb at multiples of its rate, shaped by the
     clank's ringing: any multiple of the rate finds its "harmonics" on the teeth (a 10 Hz
     train made lines at 220-330 Hz whose fundamentals were never heard). A tooth has peaks
-    at ±d and ±2d about it (further along one side where the band ends), d at most half of
-    ``spacing``. In a spectrum that is a comb (``comb``, its spacing: :func:`_comb_spacing`)
-    d is that spacing, and three of the four teeth, counted from :data:`COMB_TEETH_DB`, make
-    a tooth. Elsewhere d is the distance to the nearest heard peak (``peaks``:
-    :func:`_peaks`) beyond this one's main lobe, and all four teeth must be heard
-    (``floor``): two tones at 120 and 180 Hz put their harmonics at 120, 180, 240 and
-    360 Hz, and 240 Hz is not a tooth of a 60 Hz comb for it.
+    at ±d and ±2d about it (further along one side where the band ends), and stands less
+    than :data:`COMB_TOOTH_DB` above the loudest of them. In a spectrum that is a comb
+    (:func:`_comb_spacing`) d is its spacing, and three of the four teeth, counted from
+    :data:`COMB_TEETH_DB`, make a tooth. Elsewhere d is the distance to the nearest heard
+    peak beyond this one's main lobe, and all four teeth must be heard: two tones at 120
+    and 180 Hz put their harmonics at 120, 180, 240 and 360 Hz, and 240 Hz is not a tooth
+    of a 60 Hz comb for it.
+
+    Parameters
+    ----------
+    white : numpy.ndarray
+        The spectrum in dB above its local background.
+    floor : float
+        Level of a heard peak (``min_level_db``).
     """
-    if comb is not None and comb <= spacing / 2 + 1.0:
-        d, least, needed = comb, COMB_TEETH_DB, 3
-    else:
-        i = int(np.searchsorted(peaks, position))
-        left, right = i - 1, i
-        while left >= 0 and position - peaks[left] < 2.5:
-            left -= 1
-        while right < len(peaks) and peaks[right] - position < 2.5:
-            right += 1
-        gaps = [position - peaks[left]] if left >= 0 else []
-        if right < len(peaks):
-            gaps.append(peaks[right] - position)
-        if not gaps or min(gaps) > spacing / 2 + 1.0:
-            return False
-        d, least, needed = min(gaps), floor, 4
-    last = len(white) - 2
-    teeth, looked = [], 0
-    for j in (-1, 1, -2, 2, -3, 3, -4, 4):
-        k = int(position + j * d + 0.5)
-        if k < 2 or k > last - 1:
-            continue
-        looked += 1
-        i = k - 1 + int(np.argmax(white[k - 1 : k + 2]))
-        if white[i] >= least and white[i] >= white[i - 1] and white[i] >= white[i + 1]:
-            teeth.append(float(white[i]))
-        if looked == 4:
-            break
-    return len(teeth) >= needed and level < max(teeth) + COMB_TOOTH_DB
+
+    def __init__(self, white: np.ndarray, floor: float) -> None:
+        self.peaks = _peaks(white, floor)
+        self.comb = _comb_spacing(self.peaks)
+        peaks = self.peaks.astype(np.float64)
+        # the nearest heard peak on each side beyond the main lobe (peaks are >= 2 bins apart:
+        # one 2 bins off is within it, and the next one out counts)
+        none = np.full(2, np.inf)
+        next_one, next_but_one = np.diff(peaks), peaks[2:] - peaks[:-2]
+        left = np.concatenate([none[:1], next_one])
+        right = np.concatenate([next_one, none[:1]])
+        left_far = np.concatenate([none, next_but_one])[: len(peaks)]
+        right_far = np.concatenate([next_but_one, none])[-len(peaks) :] if len(peaks) else left
+        self.local_d = np.minimum(
+            np.where(left < 2.5, left_far, left), np.where(right < 2.5, right_far, right)
+        )
+        finite = np.isfinite(self.local_d)
+        self.local = np.zeros(len(peaks), bool)
+        self.local[finite] = _teeth_about(
+            white, self.peaks[finite], self.local_d[finite], floor, needed=4
+        )
+        on_comb = (
+            _teeth_about(white, self.peaks, np.full(len(peaks), self.comb), COMB_TEETH_DB, needed=3)
+            if self.comb is not None
+            else np.zeros(len(peaks), bool)
+        )
+        # looked up per harmonic heard: a dict of plain values beats numpy's scalar access
+        spacing_if_tooth = np.where(self.local, self.local_d, np.inf)
+        self._at = {
+            k: (d, tooth)
+            for k, d, tooth in zip(
+                self.peaks.tolist(), spacing_if_tooth.tolist(), on_comb.tolist(), strict=True
+            )
+        }
+
+    def tooth(self, position: float, spacing: float) -> bool:
+        """Whether the heard peak at ``position`` (bins) is a tooth of a comb finer than
+        ``spacing`` (the candidate's harmonic spacing, bins: the teeth at most half of it
+        apart)."""
+        k = int(position + 0.5)
+        found = self._at.get(k) or self._at.get(k - 1 if position < k else k + 1)
+        if found is None:
+            return False  # on no heard peak of its own: nothing to say
+        local_d, on_comb = found
+        if self.comb is not None and self.comb <= spacing / 2 + 1.0:
+            return on_comb
+        return local_d <= spacing / 2 + 1.0
+
+
+def _teeth_about(
+    white: np.ndarray, centres: np.ndarray, d: np.ndarray, least: float, *, needed: int
+) -> np.ndarray:
+    """For each peak at ``centres`` (bins): whether ``needed`` of the four points ±d, ±2d
+    about it (the first four within the band, from ±3d, ±4d where it ends) hold a peak at
+    least ``least`` dB up (within a bin), and it stands less than :data:`COMB_TOOTH_DB`
+    above the loudest of them."""
+    if len(centres) == 0:
+        return np.zeros(0, bool)
+    n = len(white)
+    offsets = np.array([-1, 1, -2, 2, -3, 3, -4, 4], np.float64)
+    k = np.floor(centres[:, None] + offsets * d[:, None] + 0.5).astype(np.int64)
+    inside = (k >= 2) & (k <= n - 3)
+    look = inside & (np.cumsum(inside, axis=1) <= 4)
+    k = np.clip(k, 2, n - 3)
+    trio = np.stack([white[k - 1], white[k], white[k + 1]], axis=-1)
+    at = k - 1 + np.argmax(trio, axis=-1)
+    level = white[at]
+    heard = look & (level >= least) & (level >= white[at - 1]) & (level >= white[at + 1])
+    loudest = np.where(heard, level, -np.inf).max(axis=1)
+    return (heard.sum(axis=1) >= needed) & (white[centres] < loudest + COMB_TOOTH_DB)
 
 
 def _drop_explained(
