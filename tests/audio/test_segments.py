@@ -650,3 +650,43 @@ def test_weak_friction_in_gusty_wind_adds_no_power_below_300_hz(level_dbfs, tmp_
     (found,) = [s for s in segments if abs(s.start_s - 10.0) < 0.25 and abs(s.end_s - 20.0) < 0.25]
     assert found.kind == "broadband"
     assert found.evidence["low_power_share"] < 0.25
+
+
+@pytest.mark.parametrize(
+    ("event", "kind", "peak_hz"),
+    [("tone", "tonal", 3000.0), ("whine", "tonal", 4200.0), ("friction", "broadband", None)],
+)
+def test_a_steady_tone_above_the_tone_search_is_tonal_by_its_peaky_spectrum(
+    event, kind, peak_hz, tmp_path
+):
+    # the tone search stops at 2 kHz: a 3 kHz tone, or a 4.2 kHz whine with its 8.4 kHz
+    # harmonic, had no line and was labelled broadband like friction (median flatness 0.0
+    # for both: the wind's steep spectrum rules the whole-spectrum flatness)
+    import soundfile as sf
+    from scipy import signal
+
+    sr, rng = 24_000, np.random.default_rng(6)
+    t = np.arange(20 * sr) / sr
+    wind = signal.sosfilt(signal.butter(2, 250, fs=sr, output="sos"), rng.standard_normal(len(t)))
+    fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(np.minimum(t - 6.0, 14.0 - t) / 0.05, 0.0, 1.0))
+    if event == "tone":
+        sound = np.sin(2 * np.pi * 3000.0 * t)
+    elif event == "whine":
+        sound = np.sin(2 * np.pi * 4200.0 * t) + 0.5 * np.sin(2 * np.pi * 8400.0 * t)
+    else:
+        band = signal.butter(4, [1000, 8000], "bandpass", fs=sr, output="sos")
+        sound = signal.sosfilt(band, rng.standard_normal(len(t)))
+    x = 0.01 * wind / np.std(wind) + 0.0316 * sound / np.std(sound) * fade  # -30 dBFS
+    path = tmp_path / f"{event}.wav"
+    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
+    result = analyze(path)
+    segments = result.channels[0].segments
+    close_analysis(result)
+    (found,) = [s for s in segments if s.kind != "wind-like"]
+    assert (found.start_s, found.end_s) == pytest.approx((6.0, 14.0), abs=0.25)
+    assert found.kind == kind
+    if peak_hz is None:
+        assert "peak_hz" not in found.evidence
+    else:
+        assert found.evidence["peak_hz"] == pytest.approx(peak_hz, abs=2.0)
+        assert found.evidence["peak_share"] > 0.9

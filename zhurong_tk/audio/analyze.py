@@ -670,6 +670,10 @@ class _Channel:
         trains = impulse_trains(impulses)
         centres = np.array([b.centre_hz for b in self.band_sets["octave"]])
         wide = np.array([b.bins(stft.sr / stft.n_fft) >= 4 for b in self.band_sets["octave"]], bool)
+        # the pooled columns in the PSD's units, scaled in place (no second image in memory)
+        col_times, col_freqs, pooled = self.pool.result()
+        pooled *= (self.scale * gain).astype(np.float32)
+        spectrogram = (col_times, col_freqs, pooled)
         segs = segment(
             times_s=times,
             band_db=octave_db[:, wide],
@@ -682,6 +686,7 @@ class _Channel:
             config=params.segments,
             tone_band_db=octave_db,  # a low motor's band is too narrow to segment on
             tone_band_centres_hz=centres,
+            spectrogram=spectrogram,  # a steady tone above the tone search is peaky in it
         )
         segs = _set_aside_repairs(segs, repairs, stft.n_fft / stft.sr)
         lines = _refine_line_edges(lines, segs)
@@ -696,10 +701,6 @@ class _Channel:
                 config=params.segments,
             )
 
-        # the pooled columns in the PSD's units, scaled in place (no second image in memory)
-        col_times, col_freqs, pooled = self.pool.result()
-        pooled *= (self.scale * gain).astype(np.float32)
-        spectrogram = (col_times, col_freqs, pooled)
         return ChannelAnalysis(
             channel=self.label,
             samples=self.samples,

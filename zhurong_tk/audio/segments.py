@@ -204,6 +204,7 @@ def segment(
     config: SegmentConfig | None = None,
     tone_band_db: np.ndarray | None = None,
     tone_band_centres_hz: np.ndarray | None = None,
+    spectrogram: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> list[Segment]:
     """Find and label the activity segments of one channel.
 
@@ -227,6 +228,11 @@ def segment(
         few FFT bins to segment on: their level scatters by several dB in noise). A tonal
         line's edges are read in the band holding its strongest harmonic, and a low motor's
         lies below ``band_db``'s (below 88 Hz at 48 kHz). By default ``band_db``'s bands.
+    spectrogram : (times_s, freqs_hz, psd), optional
+        The pooled spectrogram (:class:`~.spectral.SpectrogramPool`): column times, bin
+        frequencies and power ``(n_columns, n_bins)``. A segment no tonal line explains is
+        tonal when the power it adds lies in narrow peaks (see :data:`PEAK_SHARE`): the
+        tone search stops at 2 kHz, and a steady whine above it was labelled broadband.
 
     Notes
     -----
@@ -269,14 +275,17 @@ def segment(
     runs = banded_hysteresis_runs(start, keep)
     del z, start, keep
     # each band's mean power without the events: what an event's power is added to
-    bg_power = _background_power(power, runs, silent, quiet, level_floor)
+    free = _event_free_rows(runs, silent, quiet)
+    bg_power = _background_power(power, free, level_floor)
+    spectra = None if spectrogram is None else _Spectra(spectrogram, times_s, free)
+    del free
     # label every run on its own first, so a background blip next to an event is not
     # absorbed into it; then bridge short gaps between runs of the same kind
     labelled = []
     for s, e, a, b in _runs_to_spans(runs, times_s, frame_s, merge_gap_s=-1.0):
         seg = _label(
             s, e, excess[a:b], band_centres_hz, flatness[a:b], tonal_lines, impulses, config,
-            frame_s, power[a:b], bg_power,
+            frame_s, power[a:b], bg_power, spectra,
         )  # fmt: skip
         if seg.kind == "impulsive" or e - s >= config.min_duration_s:
             labelled.append([seg, a, b])
@@ -307,6 +316,7 @@ def segment(
                 frame_s,
                 power[a:b],
                 bg_power,
+                spectra,
             )
             joined.kind = first.kind
             first = joined
@@ -496,26 +506,27 @@ def set_snr(
         sg.evidence["snr_db"] = round(float(snr), 2)
 
 
-def _background_power(
-    power: np.ndarray,
-    runs: list[tuple[int, int]],
-    silent: np.ndarray,
-    quiet: np.ndarray | slice,
-    level_floor: np.ndarray,
+def _event_free_rows(
+    runs: list[tuple[int, int]], silent: np.ndarray, quiet: np.ndarray | slice
 ) -> np.ndarray:
-    """Each band's mean power where no event sounds: over the quiet stretch when one is
-    given, else over the frames outside every run of activity (digital silence left out).
-    Where fewer than :data:`MIN_BACKGROUND_FRAMES` remain, the background level's power.
-
-    The mean, not a low percentile: a band's power over an event is a mean too, and the
-    wind's own swings above its 20th percentile once counted as power the event added.
-    """
-    rows = np.zeros(len(power), bool)
+    """The frames where no event sounds: the quiet stretch when one is given, else the
+    frames outside every run of activity; digital silence left out."""
+    rows = np.zeros(len(silent), bool)
     rows[quiet] = True
     rows &= ~silent
     if isinstance(quiet, slice):
         for a, b in runs:
             rows[a:b] = False
+    return rows
+
+
+def _background_power(power: np.ndarray, rows: np.ndarray, level_floor: np.ndarray) -> np.ndarray:
+    """Each band's mean power over the event-free ``rows`` (:func:`_event_free_rows`); the
+    background level's power where fewer than :data:`MIN_BACKGROUND_FRAMES` remain.
+
+    The mean, not a low percentile: a band's power over an event is a mean too, and the
+    wind's own swings above its 20th percentile once counted as power the event added.
+    """
     count = int(np.count_nonzero(rows))
     if count < MIN_BACKGROUND_FRAMES:
         return 10.0 ** (level_floor.astype(np.float64) / 10.0)
@@ -530,9 +541,96 @@ def _background_power(
 ADDED_DB = 3.0
 
 
+class _Spectra:
+    """A segment's own spectrum: the pooled spectrogram's columns over it, less the mean of
+    the columns where no event sounds (``free`` frames only; the median column where fewer
+    than three are free)."""
+
+    def __init__(self, spectrogram, times_s: np.ndarray, free: np.ndarray) -> None:
+        col_times, freqs, psd = spectrogram
+        self.times = np.asarray(col_times, np.float64)
+        self.freqs = np.asarray(freqs, np.float64)
+        self.psd = psd
+        # a column pools the frames within half a column step of its centre
+        half = float(np.median(np.diff(self.times))) / 2 if len(self.times) > 1 else 0.0
+        lo = np.searchsorted(times_s, self.times - half - 1e-9, side="left")
+        hi = np.searchsorted(times_s, self.times + half + 1e-9, side="right")
+        free_count = np.concatenate([[0], np.cumsum(free)])
+        clean = (hi > lo) & (free_count[hi] - free_count[lo] == hi - lo)
+        if np.count_nonzero(clean) >= 3:
+            # a matrix-vector product: no copy of the columns
+            self.background = np.dot(clean.astype(np.float32), psd).astype(np.float64)
+            self.background /= np.count_nonzero(clean)
+        elif len(psd):
+            self.background = np.median(psd, axis=0).astype(np.float64)
+        else:
+            self.background = np.zeros(len(self.freqs))
+
+    def peaks(self, s: float, e: float, bands_hz: np.ndarray) -> tuple[float | None, float] | None:
+        """``(peak_hz, share)``: the strongest narrow peak of the power the segment
+        ``s``-``e`` adds within the octave bands ``bands_hz`` (centres; None where no peak
+        is narrow), and the share of that power its narrow peaks hold; None where it adds
+        none."""
+        if len(self.times) == 0 or len(bands_hz) == 0:
+            return None
+        a, b = np.searchsorted(self.times, [s, e])
+        if b <= a:  # shorter than a column: the one about its middle
+            a = int(np.argmin(np.abs(self.times - (s + e) / 2)))
+            b = a + 1
+        added = np.maximum(self.psd[a:b].mean(axis=0, dtype=np.float64) - self.background, 0.0)
+        inside = np.zeros(len(added), bool)
+        for centre in bands_hz:
+            inside |= (self.freqs >= centre / np.sqrt(2)) & (self.freqs < centre * np.sqrt(2))
+        total = float(added[inside].sum())
+        if not total > 0:
+            return None
+        w, skirt = PEAK_HALF_WIDTH, PEAK_SKIRT_BINS
+        search = np.where(inside, added, 0.0)
+        found, best = 0.0, None
+        for _ in range(MAX_PEAKS):
+            i = int(np.argmax(search))
+            if search[i] <= 0:
+                break
+            lobe = slice(max(i - w, 0), i + w + 1)
+            around = np.concatenate(
+                [added[max(i - w - skirt, 0) : lobe.start], added[lobe.stop : lobe.stop + skirt]]
+            )
+            search[max(i - w - skirt, 0) : lobe.stop + skirt] = 0.0
+            # a tone leaves its skirts empty (Hann's sidelobes lie 31 dB down and falling);
+            # noise fills them as it fills the peak
+            floor = float(np.mean(around)) * (lobe.stop - lobe.start) if len(around) else 0.0
+            if added[lobe].sum() >= 10.0 ** (PEAK_SKIRT_DB / 10.0) * floor:
+                found += float(added[lobe][inside[lobe]].sum())
+                best = i if best is None else best
+        peak_hz = None if best is None else self._interpolated_hz(added, best)
+        return peak_hz, min(found / total, 1.0)
+
+    def _interpolated_hz(self, added: np.ndarray, i: int) -> float:
+        # the vertex of a parabola through the log power of the peak bin and its neighbours
+        if 0 < i < len(added) - 1 and np.all(added[i - 1 : i + 2] > 0):
+            below, peak, above = np.log(added[i - 1 : i + 2])
+            den = below - 2.0 * peak + above
+            if den < 0:
+                offset = 0.5 * (below - above) / den
+                return float(self.freqs[i] + offset * (self.freqs[1] - self.freqs[0]))
+        return float(self.freqs[i])
+
+
+#: A segment no tonal line explains is tonal when at least this share of the power it adds
+#: in its excited bands lies in narrow peaks: friction spreads it over hundreds of bins
+PEAK_SHARE = 0.5
+#: Bins either side of a peak that hold it: Hann's main lobe (±2) and a bin of drift
+PEAK_HALF_WIDTH = 3
+#: Bins beyond a peak, either side, that a tone leaves empty and noise fills
+PEAK_SKIRT_BINS = 12
+#: How far a narrow peak stands above its skirts' power over the same width
+PEAK_SKIRT_DB = 10.0
+MAX_PEAKS = 8  # a whine's fundamental and harmonics
+
+
 def _label(
     s, e, excess, centres, flatness, lines, impulses, config, frame_s=0.0, power=None,
-    bg_power=None,
+    bg_power=None, spectra=None,
 ) -> Segment:  # fmt: skip
     peak = np.max(excess, axis=0)
     dominant = int(np.argmax(peak))
@@ -580,6 +678,7 @@ def _label(
         (line, ov) for line, ov in present if _sounds_in(line, centres[dominant], 2 * np.sqrt(2))
     ]
     best_line, best_overlap = max(explains, key=lambda item: item[1], default=(None, 0.0))
+    narrow = None  # the spectrum's narrow peaks: read only where no line explains it
     if best_line is not None and best_overlap >= 0.5 * min(
         duration, best_line.end_s - best_line.start_s
     ):
@@ -591,13 +690,22 @@ def _label(
         and (len(inside) > 1 or held_s <= max(0.25, 1.5 * frame_s))
     ):
         kind = "impulsive"
+    elif (narrow := _peaky(spectra, s, e, excited)) is not None and narrow[1] >= PEAK_SHARE:
+        evidence["peak_hz"] = round(narrow[0], 1)
+        kind = "tonal"
     elif (len(excited) and excited.max() < config.wind_max_hz) or (
         low_share is not None and low_share >= WIND_SHARE
     ):
         kind = "wind-like"
     else:
         kind = "broadband"
+    if narrow is not None:
+        evidence["peak_share"] = round(narrow[1], 3)
     return Segment(float(s), float(e), kind, evidence)
+
+
+def _peaky(spectra, s, e, excited) -> tuple[float | None, float] | None:
+    return None if spectra is None else spectra.peaks(s, e, excited)
 
 
 JOIN_INTERVAL_S = 1.5  # a train clanking at most this far apart is one segment
