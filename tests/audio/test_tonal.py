@@ -280,7 +280,9 @@ def _rover_scene(sr, duration_s, *, motors=(), clank_period_s=None, seed=0):
 
     ``motors``: ``(f_start_hz, f_end_hz, on_s, off_s, levels_db)``, a fundamental sweeping
     linearly from ``f_start_hz`` to ``f_end_hz`` between ``on_s`` and ``off_s`` (50 ms
-    fades), its harmonics 1, 2, ... at ``levels_db`` relative to each other, -30 dBFS in all.
+    fades), its harmonics 1, 2, ... at ``levels_db`` relative to each other, -30 dBFS in all;
+    or with a function of time (s) giving the fundamental (Hz) for ``f_start_hz`` (and
+    ``f_end_hz`` None).
     ``clank_period_s``: a pinion's clanks from 2 s to 12 s (-14 dBFS rings at 1850, 3120 and
     4700 Hz decaying in 30, 22 and 15 ms, as :mod:`zhurong_tk.synth.audio` makes them).
     """
@@ -294,7 +296,10 @@ def _rover_scene(sr, duration_s, *, motors=(), clank_period_s=None, seed=0):
     x *= 10 ** (-40 / 20) / x.std()
     for f_start, f_end, on_s, off_s, levels_db in motors:
         tau = t - on_s
-        phase = 2 * np.pi * (f_start * tau + 0.5 * (f_end - f_start) / (off_s - on_s) * tau**2)
+        if callable(f_start):
+            phase = 2 * np.pi * np.cumsum(f_start(t)) / sr
+        else:
+            phase = 2 * np.pi * (f_start * tau + 0.5 * (f_end - f_start) / (off_s - on_s) * tau**2)
         amplitudes = 10 ** (np.asarray(levels_db) / 20)
         amplitudes *= 10 ** (-30 / 20) * np.sqrt(2) / np.sqrt(np.sum(amplitudes**2))
         fade = np.clip(np.minimum(t - on_s, off_s - t) / 0.05, 0, 1)
@@ -476,3 +481,50 @@ def test_a_sweeping_motor_in_the_analysis_starts_at_its_own_frequency():
     assert line.end_s == pytest.approx(16.0, abs=0.25)
     assert line.freq_start_hz == pytest.approx(float(truth(line.start_s)), abs=0.5)
     assert line.freq_end_hz == pytest.approx(float(truth(line.end_s)), abs=0.5)
+
+
+def _up_and_down(t):
+    """100 Hz up to 120 Hz from 4 to 10 s, and back down by 16 s (3.3 Hz/s)."""
+    return np.where(t < 10.0, 100.0 + 20.0 * (t - 4.0) / 6.0, 120.0 - 20.0 * (t - 10.0) / 6.0)
+
+
+@pytest.mark.parametrize(
+    "frequency",
+    [_up_and_down, lambda t: 120.0 + 3.0 * np.sin(2 * np.pi * 0.2 * t)],  # 3.8 Hz/s at most
+    ids=["up and down", "wobbling"],
+)
+def test_a_motor_speeding_up_and_slowing_down_is_one_line(frequency):
+    # its line's drift (one slope) is nil: how fast it moves is read along its track
+    sr = 16_000
+    x = _rover_scene(sr, 20.0, motors=[(frequency, None, 4.0, 16.0, [0, -4, -8])])
+    lines = _lines_of(x, sr)
+    assert len(lines) == 1, _summary(lines)
+    (line,) = lines
+    assert [h.number for h in line.harmonics] == [1, 2, 3]
+    assert line.start_s == pytest.approx(4.0, abs=0.25)
+    assert line.end_s == pytest.approx(16.0, abs=0.25)
+    # away from the ends and the turn (the averaged spectra round a corner off)
+    inside = (line.times_s > 4.5) & (line.times_s < 15.5) & (np.abs(line.times_s - 10.0) > 1.0)
+    assert np.abs(line.freqs_hz[inside] - frequency(line.times_s[inside])).max() < 0.5
+    assert line.freq_start_hz == pytest.approx(float(frequency(line.start_s)), abs=0.5)
+    assert line.freq_end_hz == pytest.approx(float(frequency(line.end_s)), abs=0.5)
+
+
+def test_a_motor_sweeping_across_a_steady_one_is_one_line():
+    # where the two are within a few hertz they read as one peak: the sweep's line lost
+    # 3.5 s and was two pieces, too loud to be joined across the gap
+    sr = 16_000
+    motors = [(127.0, 127.0, 2.0, 18.0, [0, -4, -8]), (100.0, 140.0, 4.0, 16.0, [0, -4, -8])]
+    lines = _lines_of(_rover_scene(sr, 20.0, motors=motors), sr)
+    lines.sort(key=lambda line: line.drift_hz_per_s)
+    assert len(lines) == 2, _summary(lines)
+    steady, sweep = lines
+    assert steady.freq_hz == pytest.approx(127.0, abs=0.5)
+    assert [h.number for h in steady.harmonics] == [1, 2, 3]
+    assert sweep.drift_hz_per_s == pytest.approx(40.0 / 12.0, abs=0.1)
+    assert [h.number for h in sweep.harmonics] == [1, 2, 3]
+    truth = _sweep(100.0, 140.0)
+    assert sweep.start_s == pytest.approx(4.0, abs=0.25)
+    assert sweep.end_s == pytest.approx(16.0, abs=0.25)
+    assert sweep.freq_start_hz == pytest.approx(float(truth(sweep.start_s)), abs=0.5)
+    assert sweep.freq_end_hz == pytest.approx(float(truth(sweep.end_s)), abs=0.5)

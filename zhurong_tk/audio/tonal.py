@@ -116,22 +116,30 @@ class TonalLine:
     def freq_end_hz(self) -> float:
         return self.freq_at(self.end_s)
 
+    #: :meth:`freq_at` fits the track's points this close to the time it is asked about.
+    LOCAL_S = 2.5
+
     def freq_at(self, time_s: float) -> float:
         """The fundamental at ``time_s`` in Hz: the straight line fitted to the track's
-        points within the line's extent (the three nearest it when fewer lie within),
-        evaluated there. A sweeping motor's line refined to a segment's edges once kept the
-        frequencies of its track's ends: 107.4 Hz at a start 2 s before its first point."""
+        points within the line's extent and :data:`LOCAL_S` of ``time_s`` (the three
+        nearest within the extent when fewer), evaluated there. A sweeping motor's line
+        refined to a segment's edges once kept the frequencies of its track's ends:
+        107.4 Hz at a start 2 s before its first point; and one that sweeps up and back
+        down has no single slope."""
         t, f = np.asarray(self.times_s, np.float64), np.asarray(self.freqs_hz, np.float64)
         if len(t) == 0:
             return float(self.freq_hz)
-        inside = (t >= self.start_s) & (t <= self.end_s)
-        if np.count_nonzero(inside) < 3:
-            centre = 0.5 * (self.start_s + self.end_s)
-            inside = np.zeros(len(t), bool)
-            inside[np.argsort(np.abs(t - centre), kind="stable")[:3]] = True
-        if np.count_nonzero(inside) < 2 or np.ptp(t[inside]) == 0:
-            return float(np.mean(f[inside]))
-        slope, intercept = np.polyfit(t[inside], f[inside], 1)
+        within = (t >= self.start_s) & (t <= self.end_s)
+        if not within.any():
+            within[:] = True
+        near = within & (np.abs(t - time_s) <= self.LOCAL_S)
+        if np.count_nonzero(near) < 3:
+            distance = np.where(within, np.abs(t - time_s), np.inf)
+            near = np.zeros(len(t), bool)
+            near[np.argsort(distance, kind="stable")[: min(3, np.count_nonzero(within))]] = True
+        if np.count_nonzero(near) < 2 or np.ptp(t[near]) == 0:
+            return float(np.mean(f[near]))
+        slope, intercept = np.polyfit(t[near], f[near], 1)
         return float(slope * time_s + intercept)
 
     def to_dict(self) -> dict:
@@ -218,7 +226,7 @@ class TonalTracker:
         self.sweeps = (
             None
             if shortened or sweep_n < 256
-            else _Scale(config, n=sweep_n, candidates=6, stride=2, **scale)
+            else _Scale(config, n=sweep_n, candidates=6, stride=2, follows_sweeps=True, **scale)
         )
         self._scales = [self.long] + ([self.sweeps] if self.sweeps else [])
         self._buffer = np.empty(0, np.float32)
@@ -254,7 +262,7 @@ class TonalTracker:
         recorded_s = self._samples_in / self.sr
         lines = self.long.lines(recorded_s)
         if self.sweeps is not None:
-            lines = _with_sweeps(lines, self.sweeps.lines(recorded_s), self.long)
+            lines = _with_sweeps(lines, self.sweeps.lines(recorded_s), self.long, self.sweeps)
             lines.sort(key=lambda line: (line.start_s, line.freq_hz))
         return lines
 
@@ -312,6 +320,9 @@ class _Scale:
         Salience peaks examined per averaged spectrum, strongest first.
     stride : int
         Every ``stride``-th averaged spectrum is searched.
+    follows_sweeps : bool
+        Pieces of a line are joined where they continue each other (see
+        :func:`_merge_tracks`), not only at one frequency.
     """
 
     # Consecutive long periodograms averaged. At a half-window hop three of them hold about two
@@ -330,9 +341,10 @@ class _Scale:
         shortened: bool = False,
         candidates: int = 12,
         stride: int = 1,
+        follows_sweeps: bool = False,
     ) -> None:
         self.config = config
-        self.candidates, self.stride = candidates, stride
+        self.candidates, self.stride, self.follows_sweeps = candidates, stride, follows_sweeps
         self.fs, self.top, self.n, self.delay_s = fs, top, n, delay_s
         self.shortened = shortened
         self.hop = self.n // 2
@@ -657,6 +669,7 @@ class _Scale:
             max_gap_s=max(8 * dt, 3.0),
             strong_gap_s=4 * dt,
             strong_db=cfg.strong_level_db + 10,
+            continued=self.follows_sweeps,
         )
         span = self.n / self.fs + (self.AVERAGE - 1) * dt  # time one averaged spectrum covers
         first, last = (self.frames[0][0], self.frames[-1][0]) if self.frames else (0.0, 0.0)
@@ -705,12 +718,23 @@ class _Scale:
 
 
 def _merge_tracks(
-    tracks: list[dict], *, max_gap_s: float, strong_gap_s: float, strong_db: float
+    tracks: list[dict],
+    *,
+    max_gap_s: float,
+    strong_gap_s: float,
+    strong_db: float,
+    continued: bool = False,
 ) -> list[dict]:
     """Join pieces of one tone broken by a few weak windows (same frequency, short gap).
 
     Pieces heard ``strong_db`` above the background on both sides of the gap are joined only
-    across ``strong_gap_s``: a tone that loud does not fade for seconds, it stopped."""
+    across ``strong_gap_s``: a tone that loud does not fade for seconds, it stopped.
+
+    With ``continued``, pieces of a sweeping tone are joined too: each continued straight
+    across the gap (:func:`_continued`) meets the other. They are joined across any gap,
+    loud or not, when another track holds the path meanwhile (:func:`_held`): the tone
+    crossed that one, and the two read as one peak (a motor sweeping 100 to 140 Hz past a
+    steady 127 Hz one lost 3.5 s of its line and was two lines)."""
 
     def loud(tr: dict) -> bool:
         return float(np.median([max(v for v in lv if v == v) for lv in tr["lv"]])) >= strong_db
@@ -719,13 +743,21 @@ def _merge_tracks(
     merged: list[dict] = []
     for tr in tracks:
         f = float(np.median(tr["f"]))
+        tolerance = max(1.0, 0.01 * f)
         for prev in merged:
             gap = tr["t"][0] - prev["t"][-1]
-            if (
-                0 < gap <= max_gap_s
-                and abs(f - float(np.median(prev["f"]))) <= max(1.0, 0.01 * f)
-                and (gap <= strong_gap_s or not (loud(tr) and loud(prev)))
-            ):
+            if gap <= 0:
+                continue
+            meets = continued and (
+                abs(_continued(prev, tr["t"][0]) - tr["f"][0]) <= tolerance
+                and abs(_continued(tr, prev["t"][-1]) - prev["f"][-1]) <= tolerance
+            )
+            crossed = meets and _held(tracks, prev, tr, 2 * tolerance)
+            if not (gap <= max_gap_s or crossed):
+                continue
+            if not (meets or abs(f - float(np.median(prev["f"]))) <= tolerance):
+                continue
+            if gap <= strong_gap_s or crossed or not (loud(tr) and loud(prev)):
                 for key in ("t", "f", "s", "lv"):
                     prev[key] = prev[key] + tr[key]
                 break
@@ -734,28 +766,62 @@ def _merge_tracks(
     return merged
 
 
-def _with_sweeps(lines: list[TonalLine], sweeps: list[TonalLine], long: _Scale) -> list[TonalLine]:
+def _held(tracks: list[dict], before: dict, after: dict, tolerance_hz: float) -> bool:
+    """Whether another track (three points at least) holds the path from ``before``'s end
+    to ``after``'s start somewhere between them: a point within ``tolerance_hz`` of it."""
+    start, end = before["t"][-1], after["t"][0]
+    return any(
+        start < t < end and abs(f - _continued(before, t)) <= tolerance_hz
+        for other in tracks
+        if other is not before and other is not after and len(other["t"]) >= 3
+        for t, f in zip(other["t"], other["f"], strict=True)
+    )
+
+
+def _continued(track: dict, time_s: float) -> float:
+    """The frequency a track reaches at ``time_s`` continued straight on from its nearer
+    end (the line fitted to its points within :data:`TonalLine.LOCAL_S` of that end)."""
+    t, f = np.asarray(track["t"]), np.asarray(track["f"])
+    edge = t[-1] if time_s >= t[-1] else t[0]
+    near = np.abs(t - edge) <= TonalLine.LOCAL_S
+    if np.count_nonzero(near) < 2:
+        return float(f[near][0])
+    slope, intercept = np.polyfit(t[near], f[near], 1)
+    return float(slope * time_s + intercept)
+
+
+def _with_sweeps(
+    lines: list[TonalLine], sweeps: list[TonalLine], long: _Scale, short: _Scale
+) -> list[TonalLine]:
     """The long windows' ``lines``, with the sweep search's lines (``sweeps``) where they
     hold a sweeping tone better.
 
-    A sweep line counts when it drifts at least half a ``long`` bin per long hop (slower,
-    the long windows hold the tone in its bins). The long lines along its path (see
-    :func:`_along`) are its pieces, doubles and harmonics read as tones: 100 to 120 Hz in
-    12 s was six lines at 48 kHz, each averaged spectrum holding the tone's three windows
-    at three frequencies. The sweep line replaces them unless they are one line, at its
-    fundamental, over most of it: then the long windows held the tone, and resolve it
-    better.
+    A sweep line counts when it moves at least half a ``long`` bin per long hop (slower,
+    the long windows hold the tone in its bins; see :func:`_sweep_rates`). The long lines
+    along its path (see :func:`_along`) are its pieces, doubles and harmonics read as
+    tones: 100 to 120 Hz in 12 s was six lines at 48 kHz, each averaged spectrum holding
+    the tone's three windows at three frequencies. The sweep line replaces them unless
+    they are one line, at its fundamental, over most of it: then the long windows held the
+    tone, and resolve it better. A sweep line that keeps within a ``short`` bin of steady
+    long lines is their mixture, not a tone: two tones 8 Hz apart at 8 kHz fall in one
+    of its 3.9 Hz bins, and their beating wanders through it.
     """
     hop_s = long.hop / long.fs
     span_s = long.n / long.fs + (long.AVERAGE - 1) * hop_s  # one averaged spectrum's span
     slowest = 0.5 * long.bin_hz / hop_s
+
+    def moves(line: TonalLine) -> bool:
+        rates = _sweep_rates(line)
+        return len(rates) > 0 and float(np.median(rates)) >= slowest
+
+    steady = [line for line in lines if not moves(line)]
     out = list(lines)
     for sweep in sweeps:
-        rate = abs(sweep.drift_hz_per_s)
-        if rate < slowest:
+        if not moves(sweep) or _among(sweep, steady, short.bin_hz):
             continue
+        rates = _sweep_rates(sweep)
         # where one averaged long spectrum reads the tone: anywhere it passed meanwhile
-        reach_hz = rate * span_s / 2 + long.bin_hz
+        reach_hz = float(np.percentile(rates, 90)) * span_s / 2 + long.bin_hz
         along = []
         for line in out:
             number = _along(line, sweep, reach_hz, long.config.max_harmonics)
@@ -769,6 +835,30 @@ def _with_sweeps(lines: list[TonalLine], sweeps: list[TonalLine], long: _Scale) 
         out = [line for line in out if all(line is not other for other, _ in along)]
         out.append(sweep)
     return out
+
+
+def _sweep_rates(line: TonalLine, over_s: float = 1.0) -> np.ndarray:
+    """How fast a line's fundamental moves (Hz/s, unsigned), between points of its track
+    about ``over_s`` apart: a motor that speeds up and slows down again sweeps, though its
+    line's drift (one straight line's slope) is nil."""
+    t, f = np.asarray(line.times_s), np.asarray(line.freqs_hz)
+    if len(t) < 2:
+        return np.empty(0)
+    lag = max(1, int(over_s / float(np.median(np.diff(t))) + 0.5))
+    lag = min(lag, len(t) - 1)
+    return np.abs(f[lag:] - f[:-lag]) / (t[lag:] - t[:-lag])
+
+
+def _among(sweep: TonalLine, lines: list[TonalLine], within_hz: float) -> bool:
+    """Whether most of a sweep line's track (four fifths) lies within ``within_hz`` of one
+    of ``lines`` at the same time."""
+    t, f = np.asarray(sweep.times_s), np.asarray(sweep.freqs_hz)
+    near = np.zeros(len(t), bool)
+    for line in lines:
+        during = (t >= line.times_s[0]) & (t <= line.times_s[-1])
+        there = np.interp(t[during], line.times_s, line.freqs_hz)
+        near[during] |= np.abs(f[during] - there) <= within_hz
+    return bool(len(t)) and float(np.mean(near)) >= 0.8
 
 
 def _along(line: TonalLine, sweep: TonalLine, reach_hz: float, max_number: int) -> int | None:
