@@ -50,6 +50,14 @@ def _parse_camera(_ctx, _param, value: str | None):
     metavar="M",
     help="Rover track width in metres (Zhurong: 1.2): pair ruts at that spacing (with --camera).",
 )
+@click.option(
+    "--bit-depth",
+    type=click.IntRange(1, 16),
+    default=None,
+    metavar="BITS",
+    help="The camera's bits per pixel: contrast as a fraction of its full scale"
+    " [default: the smallest of 8/10/12/14/16 holding each image's largest value].",
+)
 @click.option("--debug-images", is_flag=True, help="Also write response.png and votes.png.")
 @click.option(
     "--work-side",
@@ -77,6 +85,7 @@ def detect_command(
     overwrite,
     camera,
     track_width_m,
+    bit_depth,
     debug_images,
     work_side,
     max_pixels,
@@ -114,6 +123,7 @@ def detect_command(
             max_pixels=max_pixels,
             n_threads=n_threads,
             track_width_m=track_width_m,
+            bit_depth=bit_depth,
         )
         return {"path": path, "folder": str(folder), **doc}
 
@@ -144,3 +154,5 @@ def _print(s: dict) -> None:
     vp = s["vanishing_point"]
     if vp:
         click.echo(f"  vanishing point ({vp['x']:.0f}, {vp['y']:.0f})")
+    for w in s["warnings"]:
+        click.echo(f"  warning: {w}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import math
@@ -345,6 +346,31 @@ def test_tread_finer_than_the_working_copy_is_measured_on_the_fine_copy():
     assert tread_period(working[::-1, 45:55].mean(axis=1))[0] == pytest.approx(5.0, rel=0.03)
 
 
+@pytest.mark.parametrize("width", [1600, 1790])
+def test_tread_period_is_found_whatever_the_image_s_size(width):
+    # sampled a fine pixel apart, the grousers of a 1600-1790-pixel image spanned 15-22
+    # samples and the 9-sample detrend took them for shading: no period at these sizes
+    # (strength 0.29-0.41), while 640 and 1800 pixels gave it (the fine copy is halved
+    # from 1792 up)
+    scene = synth_tracks.track_scene(seed=13, n_ruts=2, width=width, height=width * 3 // 4)
+    scene["camera"]["roll_deg"] = 0.0
+    for rut in scene["ruts"]:
+        for key in ("points", "x1", "y1", "x2", "y2", "angle_deg", "visible"):
+            rut.pop(key, None)
+    synth_tracks._add_image_truth(scene)
+    result = detect_tracks(synth_tracks.render(scene))
+    found = [t for t in result.tracks if t.tread_period_px is not None]
+    assert found
+    for t in found:
+        nearest = min(
+            scene["ruts"],
+            key=lambda r: float(np.min(np.hypot(*(np.array(r["points"]) - (t.x1, t.y1)).T))),
+        )
+        truth = synth_tracks.tread_period_px(scene, nearest, t.x1, t.y1)
+        assert t.tread_period_px == pytest.approx(truth, rel=0.03)
+        assert t.tread_strength > 0.5
+
+
 @pytest.mark.parametrize("angle_deg", [90.0, 60.0, 45.0, 125.0])
 def test_tread_period_is_measured_along_the_rut_not_down_the_rows(angle_deg):
     # grousers every 8 fine pixels along a rut running at angle_deg from the x axis:
@@ -417,6 +443,32 @@ def test_cli_camera_option(tmp_path):
         cli, ["tracks", "detect", str(path), "--out", str(tmp_path / "p"), "--camera", "1,2"]
     )
     assert bad.exit_code == 2 and "F_PX,CX,CY,HEIGHT_M,PITCH_DEG" in bad.output
+
+
+def test_a_camera_model_that_does_not_fit_the_image_is_warned_of(tmp_path):
+    # a model for the full-size frame on a half-size release, and a pitch 15° off:
+    # headings and (no) metres came out with nothing said
+    scene = _level_scene(3)
+    path = synth_tracks.write(tmp_path / "level.png", scene)
+    cam = scene["camera"]
+    right = CameraModel(cam["f_px"], cam["cx"], cam["cy"], cam["height_m"], cam["pitch_deg"])
+    _, fits = detect_to_folder(path, tmp_path / "fits", camera=right)
+    assert fits["warnings"] == []
+    assert abs(fits["vanishing_point"]["y"] - right.horizon_row) < 2.0
+    doubled = CameraModel(2 * cam["f_px"], 2 * cam["cx"], 2 * cam["cy"], 1.2, cam["pitch_deg"])
+    _, other_size = detect_to_folder(path, tmp_path / "doubled", camera=doubled)
+    said = " | ".join(other_size["warnings"])
+    assert "principal point" in said and "lies outside the 640×480 image" in said
+    assert "vanishing point is at row" in said
+    tilted = dataclasses.replace(right, pitch_deg=cam["pitch_deg"] + 15.0)
+    _, wrong_pitch = detect_to_folder(path, tmp_path / "tilted", camera=tilted)
+    assert len(wrong_pitch["warnings"]) == 1
+    assert f"horizon at row {tilted.horizon_row:.0f}" in wrong_pitch["warnings"][0]
+    spec = ",".join(f"{v:g}" for v in dataclasses.astuple(doubled))
+    result = CliRunner().invoke(
+        cli, ["tracks", "detect", str(path), "--out", str(tmp_path / "cli"), "--camera", spec]
+    )
+    assert result.exit_code == 0 and "warning: camera principal point" in result.output
 
 
 @pytest.mark.parametrize(
@@ -585,6 +637,37 @@ def test_contrast_is_a_fraction_of_the_camera_s_full_scale_whatever_the_file():
     span = (int(grey.max()) - int(grey.min())) / 255
     for got, want in _same_ruts(stretched, eight):
         assert got.contrast == pytest.approx(want.contrast / span, rel=0.01)
+
+
+def test_a_stated_bit_depth_keeps_contrast_steady_across_a_sequence(tmp_path):
+    # one 12-bit camera, two exposures 1 % apart whose brightest pixels lie either side
+    # of 1024: guessed from each frame's largest value, the contrast jumped four-fold
+    grey = synth_tracks.render(synth_tracks.track_scene(seed=4, n_ruts=2))
+    if grey.ndim == 3:
+        grey = cv2.cvtColor(grey, cv2.COLOR_BGR2GRAY)
+    frames = [np.round(grey * (top / float(grey.max()))).astype(np.uint16) for top in (1020, 1030)]
+    guessed = [detect_tracks(frame) for frame in frames]
+    stated = [detect_tracks(frame, bit_depth=12) for frame in frames]
+    for got, want in _same_ruts(guessed[1], guessed[0]):
+        assert got.contrast == pytest.approx(want.contrast / 4, rel=0.05)  # as documented
+    for got, want in _same_ruts(stated[1], stated[0]):
+        assert got.contrast == pytest.approx(want.contrast, rel=0.05)
+    for got, want in _same_ruts(stated[1], guessed[1]):
+        assert got.contrast == pytest.approx(want.contrast, rel=1e-3)  # 1030 reads as 12-bit
+    with pytest.raises(ParameterError, match="values up to 1030, above the full scale of"):
+        detect_tracks(frames[1], bit_depth=10)
+    path = tmp_path / "bright.png"
+    cv2.imwrite(str(path), frames[1])
+    result = CliRunner().invoke(
+        cli, ["tracks", "detect", str(path), "--out", str(tmp_path / "o"), "--bit-depth", "10"]
+    )
+    assert result.exit_code == 1 and "bright.png" in result.output
+    assert "above the full scale of 10-bit pixels (1023)" in result.output
+    result = CliRunner().invoke(
+        cli, ["tracks", "detect", str(path), "--out", str(tmp_path / "p"), "--bit-depth", "12"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "p" / "report.json").read_text())["bit_depth"] == 12
 
 
 def test_a_dim_reddish_twelve_bit_frame_keeps_its_depth():

@@ -106,6 +106,11 @@ class CameraModel:
                 f"pitch must lie between -90 and 90 degrees, got {self.pitch_deg:g}"
             )
 
+    @property
+    def horizon_row(self) -> float:
+        """The image row of the horizon (rows above it see no ground)."""
+        return self.cy - self.f_px * math.tan(math.radians(self.pitch_deg))
+
     def ground(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ground ``(X right, Y forward)`` in metres under pixels (NaN above the horizon)."""
         p = math.radians(self.pitch_deg)
@@ -396,7 +401,7 @@ def too_thin(width: int, height: int, work_side: int) -> bool:
 
 
 def _working_copy_of(
-    image: np.ndarray, side: int, *, exact: bool = True
+    image: np.ndarray, side: int, *, exact: bool = True, bit_depth: int | None = None
 ) -> tuple[np.ndarray, tuple[float, float]]:
     """Grey float32 copy of at most ``side`` pixels on its longest side, and the image
     pixels per copy pixel along x and y (see :class:`_PixelMap`).
@@ -405,6 +410,7 @@ def _working_copy_of(
     12-MP colour frame is never held as float at full size. With ``exact=False`` the
     image is only reduced by a whole factor (block means: several times faster than a
     general area resize), leaving its longest side between ``side`` and ``2 side``.
+    ``bit_depth`` sets an integer image's full scale (see :func:`detect_tracks`).
     """
     native = image.dtype in (np.uint8, np.uint16)
     # the depth from the file's largest value: a dim reddish 12-bit frame's grey tops out
@@ -413,7 +419,17 @@ def _working_copy_of(
         colours = image[:, :, :3] if image.shape[2] >= 3 else image[:, :, 0]
     else:
         colours = image
-    top = full_scale(colours) if native else None
+    if not native:
+        top = None
+    elif bit_depth is not None:
+        top = float((1 << bit_depth) - 1)
+        if colours.size and (largest := int(colours.max())) > top:
+            raise ParameterError(
+                f"image holds values up to {largest}, above the full scale of"
+                f" {bit_depth}-bit pixels ({top:.0f})"
+            )
+    else:
+        top = full_scale(colours)
     if native and image.ndim == 3:
         grey = (
             cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2GRAY)
@@ -613,7 +629,7 @@ def ground_tread(
     used: where the rut is at least 4 pixels wide and out to twice the nearest
     distance, so the pattern is compressed at most four-fold across it; the
     grid is as fine as the stretch's far end (a coarser one would alias the
-    period onto its multiples).
+    period onto its multiples), down to a 48th of the rut's width there.
     """
     slope, intercept = width_model
     if horizon_row is None:
@@ -633,7 +649,12 @@ def ground_tread(
     g = 1.0 / np.maximum(v - v_h, 1e-3)
     order = np.argsort(g)
     g, values = g[order], floor[near][order]
-    step = 1.0 / (float(v.min()) - v_h) ** 2  # one pixel at the far end, in g
+    # one pixel at the far end, in g, or a 48th of the rut's width there if coarser:
+    # grousers lie a fraction of a wheel's width apart, and tread_period's detrend keeps
+    # periods of a few to a few tens of samples (sampled per pixel, a 2000-pixel image's
+    # 90-pixel period spanned 22 samples and was taken for shading)
+    far_width = slope * float(v.min()) + intercept
+    step = max(1.0, far_width / 48.0) / (float(v.min()) - v_h) ** 2
     n = int(min(4096, max(64, math.ceil((g[-1] - g[0]) / step) + 1)))
     grid = np.linspace(g[0], g[-1], n)
     resampled = np.interp(grid, g, values)
@@ -1265,6 +1286,7 @@ def detect_tracks(
     n_threads: int = 2,
     debug: bool = False,
     track_width_m: float | None = None,
+    bit_depth: int | None = None,
 ) -> TrackResult:
     """Find wheel ruts in a rear-camera image.
 
@@ -1283,13 +1305,27 @@ def detect_tracks(
         Row bands the parallel kernels split the work into.
     debug : bool
         Keep the intermediate maps in :attr:`TrackResult.maps`.
+    bit_depth : int, optional
+        The camera's bits per pixel (1-16) for an integer image: contrast is a fraction
+        of its full scale, ``2**bit_depth - 1``. By default the smallest of 8, 10, 12,
+        14 or 16 bits that holds the image's largest value, which can change from
+        frame to frame of one camera (a 12-bit frame whose brightest pixel is under
+        1024 reads as 10-bit, its contrast four times higher): give it for a sequence.
 
     Returns
     -------
     TrackResult
         ``tracks`` empty when the image shows none.
+
+    Raises
+    ------
+    ParameterError
+        The image is too small or thin, ``bit_depth`` is outside 1-16 or below a
+        value the image holds.
     """
     cfg = config or TrackConfig()
+    if bit_depth is not None and not 1 <= bit_depth <= 16:
+        raise ParameterError(f"bit depth must be 1 to 16, got {bit_depth}")
     if image.ndim < 2 or image.shape[0] < 16 or image.shape[1] < 16:
         raise ParameterError(f"image too small for track detection: {image.shape}")
     if too_thin(image.shape[1], image.shape[0], cfg.work_side):
@@ -1300,7 +1336,9 @@ def detect_tracks(
     height, width = image.shape[:2]
     # the tread is measured on a copy 2-4 times as fine as the one the ruts are found on
     # (or the image itself, if smaller): grousers a few pixels apart would alias there
-    fine, (fine_fx, fine_fy) = _working_copy_of(image, 2 * cfg.work_side, exact=False)
+    fine, (fine_fx, fine_fy) = _working_copy_of(
+        image, 2 * cfg.work_side, exact=False, bit_depth=bit_depth
+    )
     grey, (work_fx, work_fy) = _reduced(fine, cfg.work_side)
     grey = np.ascontiguousarray(grey)
     h, w = grey.shape
@@ -1655,7 +1693,7 @@ def _pairs(
 
     One drive's ruts are the straight ones through one vanishing point, or the
     curved ones (a steered drive); ruts of another drive (another vanishing point)
-    are never paired with them. With a camera, the two ruts' headings on the
+    are never paired with them. With a camera, two curved ruts' headings on the
     ground must also agree within :data:`PAIR_MAX_HEADING_DIFF_DEG`. With the
     rover's track width, the neighbours whose spacing on the ground is nearest
     that width are paired (within 25 %); otherwise the closest neighbours first.
@@ -1675,9 +1713,12 @@ def _pairs(
     if not drives and len(tracks) == 2 and _parallel_ruts(tracks[0], tracks[1], camera):
         drives["parallel"] = [0, 1]
     pairs = []
-    for members in drives.values():
+    for drive, members in drives.items():
         if len(members) >= 2:
-            pairs += _pair_neighbours(tracks, members, camera, track_width_m)
+            # ruts through one vanishing point are parallel on the ground already (their
+            # headings differ only as far as the camera model is off); steered ones may not be
+            same_way = camera if drive == "curved" else None
+            pairs += _pair_neighbours(tracks, members, camera, track_width_m, same_way)
     pairs.sort(key=lambda p: min(p["tracks"]))
     return pairs
 
@@ -1699,8 +1740,10 @@ def _pair_neighbours(
     members: list[int],
     camera: CameraModel | None,
     track_width_m: float | None,
+    headings_from: CameraModel | None = None,
 ) -> list[dict[str, Any]]:
-    """The pairs among one drive's ruts ``members`` (see :func:`_pairs`)."""
+    """The pairs among one drive's ruts ``members`` (see :func:`_pairs`); with
+    ``headings_from``, only ruts whose headings agree on the ground."""
     row = min(max(tracks[i].y1, tracks[i].y2) for i in members)
 
     def x_at(track: Track, y: float) -> float:
@@ -1716,7 +1759,8 @@ def _pair_neighbours(
         for k in range(len(xs) - 1)
     ]
     same_way = [
-        camera is None or _parallel_ruts(tracks[xs[k][1]], tracks[xs[k + 1][1]], camera)
+        headings_from is None
+        or _parallel_ruts(tracks[xs[k][1]], tracks[xs[k + 1][1]], headings_from)
         for k in range(len(xs) - 1)
     ]
     if track_width_m and all(m is not None for m in spacing_m):

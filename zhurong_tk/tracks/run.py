@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from typing import Any
@@ -176,8 +177,11 @@ def detect_to_folder(
     max_pixels: int | None = None,
     n_threads: int = 2,
     track_width_m: float | None = None,
+    bit_depth: int | None = None,
 ) -> tuple[TrackResult, dict[str, Any]]:
     """Detect tracks in the image at ``path``; write report.json and overlay.png.
+
+    ``bit_depth`` is the camera's bits per pixel (see :func:`detect_tracks`).
 
     With ``debug_images`` also ``response.png`` (valley strength) and
     ``votes.png`` (the line accumulator). Returns the result and the report.
@@ -228,16 +232,24 @@ def detect_to_folder(
             cy=(camera.cy + 0.5) / factor - 0.5,
         )
     started = time.perf_counter()
-    reduced = detect_tracks(
-        image,
-        camera=camera,
-        config=config,
-        n_threads=n_threads,
-        debug=debug_images,
-        track_width_m=track_width_m,
-    )
+    try:
+        reduced = detect_tracks(
+            image,
+            camera=camera,
+            config=config,
+            n_threads=n_threads,
+            debug=debug_images,
+            track_width_m=track_width_m,
+            bit_depth=bit_depth,
+        )
+    except ParameterError as exc:
+        if bit_depth is None or "full scale" not in str(exc):
+            raise
+        raise MediaReadError(path, str(exc)) from None  # this file's pixels, not the call
     elapsed = time.perf_counter() - started
     result = reduced.scaled(factor, factor, info.width, info.height) if reduce != 1 else reduced
+    if camera_given is not None:
+        warnings += camera_warnings(camera_given, result)
     found = result.to_dict()
     doc = report(
         SCHEMA,
@@ -254,6 +266,7 @@ def detect_to_folder(
         pds4=_label_facts(path) if info.mode == "PDS4" else None,
         camera=None if camera is None else dataclasses.asdict(camera_given),
         track_width_m=track_width_m,
+        bit_depth=bit_depth,
         working_scale=round(result.scale, 5),
         decoded_at=round(1 / factor, 5),
         **found,
@@ -272,6 +285,43 @@ def detect_to_folder(
         out.json("report.json", doc)
         out.finish("tracks detect")
     return result, doc
+
+
+def camera_warnings(camera: CameraModel, result: TrackResult) -> list[str]:
+    """What in ``result`` says the camera model does not fit the image.
+
+    A model for another image size (a full-frame model on a downsampled
+    release) or a wrong pitch gives metres and headings that look plausible:
+    the principal point outside the image, ruts reaching above the model's
+    horizon (no metres for them), or the ruts' vanishing point off the model's
+    horizon row (for ruts on level ground it lies on it) are each said.
+    """
+    w, h = result.width, result.height
+    warnings = []
+    if not (0 <= camera.cx <= w and 0 <= camera.cy <= h):
+        warnings.append(
+            f"camera principal point ({camera.cx:g}, {camera.cy:g}) lies outside the"
+            f" {w}×{h} image: is the model for an image of another size?"
+        )
+    horizon = camera.horizon_row
+    no_heading = [i for i, t in enumerate(result.tracks) if t.heading_deg is None]
+    no_metres = [p["tracks"] for p in result.pairs if p["spacing_m"] is None]
+    if no_heading or no_metres:
+        lost = ([f"no heading for tracks {no_heading}"] if no_heading else []) + (
+            [f"no spacing in metres for pairs {no_metres}"] if no_metres else []
+        )
+        warnings.append(
+            f"{' and '.join(lost)}: they reach above the camera model's horizon (row"
+            f" {horizon:.0f}); check the pitch and principal point"
+        )
+    vp = result.vanishing_point
+    if vp is not None and abs(vp["y"] - horizon) > 0.03 * math.hypot(w, h):
+        warnings.append(
+            f"the ruts' vanishing point is at row {vp['y']:.0f}, the camera model's horizon at"
+            f" row {horizon:.0f}: the pitch or principal point may be wrong (or the ground not"
+            " level), and metres and headings with it"
+        )
+    return warnings
 
 
 def _label_facts(path: str | os.PathLike[str]) -> dict:
