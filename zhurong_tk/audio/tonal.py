@@ -34,9 +34,9 @@ class TonalConfig:
         Range of fundamentals reported. A candidate whose harmonics heard are all multiples
         of one number g is the tone g·f0 (its subharmonic was read), so a tone between
         ``f0_max_hz`` and ``search_max_hz`` is reported at its own frequency. Candidates
-        are read down to ``f0_min_hz / 2``, so that a tone just below the range is not
-        reported as its harmonics, each a tone of its own (15 Hz with harmonics at 30 and
-        45 Hz was two lines, when the range began at 20 Hz).
+        are read down to ``f0_min_hz / 2``: a tone up to an octave below the range is not
+        reported, and neither are its harmonics, each as a tone of its own (15 Hz with
+        harmonics at 30 and 45 Hz was two lines when the range began at 20 Hz).
     search_max_hz : float
         Highest harmonic frequency considered (the decimated band's top).
     window_s : float
@@ -161,9 +161,10 @@ class TonalTracker:
     """Streaming tone finder: feed mono float32 blocks, then call :meth:`lines`.
 
     The decimated signal is searched at two window lengths. The long windows resolve
-    steady tones finely and hear them deep in wind; a motor sweeping faster than a long
-    bin per hop smears over their spectra (100 to 140 Hz in 12 s was four pieces; 200 to
-    150 Hz, nothing), and windows a quarter as long (:attr:`SWEEP_FACTOR`) follow it.
+    steady tones finely and hear them deep in wind; a motor sweeping more than half a long
+    bin per hop (0.4 Hz/s at 48 kHz) smears over their spectra (100 to 140 Hz in 12 s was
+    four pieces; 200 to 150 Hz, nothing), and windows a quarter as long
+    (:attr:`SWEEP_FACTOR`) follow it.
     A line from them replaces the long windows' lines along its path when it sweeps and
     they do not hold it as one line (see :func:`_with_sweeps`).
 
