@@ -6,7 +6,13 @@ import soundfile as sf
 
 from tests.conftest import BAD, manifest_entries, sample_path
 from zhurong_tk.errors import MediaReadError, ParameterError, UnsupportedFormatError
-from zhurong_tk.io.audio import AudioReader, _reblock, count_frames, probe_audio
+from zhurong_tk.io.audio import (
+    AudioReader,
+    _reblock,
+    _without_end_padding,
+    count_frames,
+    probe_audio,
+)
 from zhurong_tk.synth import audio as synth_audio
 
 
@@ -80,6 +86,18 @@ def test_aac_in_m4a_streams_through_pyav_with_the_same_content(tmp_path):
     assert len(decoded) == len(reference)
     snr = 10 * np.log10(np.sum(reference**2) / np.sum((decoded[:, 0] - reference) ** 2))
     assert snr > 20.0
+
+
+def test_only_the_last_codec_frame_s_padding_is_cut():
+    frames = [np.full((1024, 1), k, np.float32) for k in range(4)]  # 4096 decoded
+    # an MP4 edit list ending inside the last frame: its padding goes
+    kept = np.concatenate(list(_without_end_padding(iter(frames), 4000)))
+    assert len(kept) == 4000 and kept[-1, 0] == 3
+    # a count ending a frame early (the MP3 track of opencv_box.mp4: its last packet has
+    # no duration in the sample table) is no padding: all 4096 are kept
+    assert sum(map(len, _without_end_padding(iter(frames), 3000))) == 4096
+    assert sum(map(len, _without_end_padding(iter(frames), None))) == 4096
+    assert sum(map(len, _without_end_padding(iter(frames), 5000))) == 4096
 
 
 @pytest.mark.parametrize(

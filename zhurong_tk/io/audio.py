@@ -416,17 +416,8 @@ class AudioReader:
             resampler = av.AudioResampler(
                 format="flt", layout=st.codec_context.layout, rate=st.codec_context.sample_rate
             )
-            limit = _edit_list_frames(container, st)
 
-            def emit(out) -> Iterator[np.ndarray]:
-                chunk = out.to_ndarray().reshape(-1, channels)
-                if limit is not None:
-                    chunk = chunk[: max(limit - self.frames_read, 0)]
-                if len(chunk):
-                    self.frames_read += len(chunk)
-                    yield chunk
-
-            try:
+            def decoded() -> Iterator[np.ndarray]:
                 for packet in container.demux(st):
                     try:
                         frames = packet.decode()
@@ -435,9 +426,14 @@ class AudioReader:
                         continue
                     for frame in frames:
                         for out in resampler.resample(frame):
-                            yield from emit(out)
+                            yield out.to_ndarray().reshape(-1, channels)
                 for out in resampler.resample(None):
-                    yield from emit(out)
+                    yield out.to_ndarray().reshape(-1, channels)
+
+            try:
+                for chunk in _without_end_padding(decoded(), _edit_list_frames(container, st)):
+                    self.frames_read += len(chunk)
+                    yield chunk
             except av.error.FFmpegError as exc:
                 raise MediaReadError(
                     self.path, f"decode failed after {self.frames_read} frames ({av_reason(exc)})"
@@ -450,13 +446,43 @@ class AudioReader:
             )
 
 
+def _without_end_padding(chunks: Iterator[np.ndarray], frames: int | None) -> Iterator[np.ndarray]:
+    """``chunks`` (decoded codec frames) cut to ``frames`` where that ends inside the last one.
+
+    Only the last frame's padding is taken out: if the count ends before the
+    last frame (an MP3 track whose last packet has no duration in the sample
+    table, say), it does not describe padding, and every sample is kept.
+    """
+    if frames is None:
+        yield from chunks
+        return
+    seen = 0
+    held = None
+    for chunk in chunks:
+        if not len(chunk):
+            continue
+        if held is not None:  # more after the frame the count ends in: not its padding
+            yield held
+            held, frames = None, None
+        if frames is not None and seen + len(chunk) > frames:
+            held = chunk
+        else:
+            yield chunk
+        seen += len(chunk)
+    if held is not None and frames is not None:
+        kept = frames - (seen - len(held))
+        if kept > 0:
+            yield held[:kept]
+
+
 def _edit_list_frames(container, st) -> int | None:
     """Frames an MP4/MOV audio track plays for, or None where the container cannot say.
 
     FFmpeg drops the encoder's priming that an MP4 edit list skips, but not the
     padding of the last AAC frame past the edit's end (up to 1023 samples of
-    codec filler): the stream's duration, exact in MP4, says where to stop.
-    Other containers' durations are estimates and are not trusted to cut audio.
+    codec filler): the stream's duration, exact in MP4, says where to stop
+    (see :func:`_without_end_padding`). Other containers' durations are
+    estimates and are not trusted to cut audio.
     """
     if "mp4" not in container.format.name.split(",") or st.duration is None:
         return None
