@@ -440,3 +440,19 @@ def test_bandwidth_of_a_narrow_line_keeps_its_precision(f0):
     ref = features_reference(power, freqs, power[0].astype(np.float64), 0.85, 1e-10)
     np.testing.assert_allclose(out[:, 1], ref[:, 1], rtol=1e-6)
     assert np.all(out[:, 1] < 100.0)  # a line: tens of hertz wide, not hundreds
+
+
+def test_onset_envelope_matches_numpy_across_blocks(rng):
+    # energy of the first difference in runs of `step` samples, the blocks split anywhere
+    x = rng.normal(size=1000).astype(np.float32)
+    step = 7
+    d = np.diff(x.astype(np.float64), prepend=np.float64(x[0]))
+    n = len(x) // step
+    ref = (d[: n * step] ** 2).reshape(n, step).sum(axis=1)
+    state = np.zeros(4)
+    parts = []
+    for a, b in [(0, 3), (3, 3), (3, 250), (250, 251), (251, 1000)]:
+        out = np.empty((b - a) // step + 1)
+        scratch = np.empty(b - a, np.float32)
+        parts.append(out[: _kernels.onset_envelope(x[a:b], step, state, scratch, out)])
+    np.testing.assert_allclose(np.concatenate(parts), ref, rtol=1e-6)  # float32 squares

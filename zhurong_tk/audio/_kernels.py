@@ -697,6 +697,56 @@ def frame_energy(x, n_fft, hop, out):  # pragma: no cover - jitted
         out[t] = _sum_squares(x[t * hop : t * hop + n_fft])
 
 
+@njit(cache=True, nogil=True, fastmath=_REASSOC)
+def onset_envelope(x, step, state, scratch, out):  # pragma: no cover - jitted
+    """Σ (x[i] - x[i-1])² over consecutive runs of ``step`` samples, carried across blocks.
+
+    The first difference weighs a clank's kilohertz ring ~30 dB above the wind's low
+    rumble. ``state`` is ``[sum so far, samples in it, last sample, started]`` (float64,
+    zeros before the first block; the first sample has no predecessor and counts 0);
+    ``scratch`` is float32 of ``len(x)``; ``out`` takes ``len(x) // step + 1`` values at
+    most. Returns how many were completed. The squares, then each step's sum, are two
+    loops that vectorise (0.26 ms a 262144-sample block: 0.17 s an hour at 48 kHz).
+    """
+    n = x.shape[0]
+    if n == 0:
+        return 0
+    prev = np.float32(state[2]) if state[3] else x[0]
+    scratch[0] = (x[0] - prev) * (x[0] - prev)
+    for i in range(1, n):
+        d = x[i] - x[i - 1]
+        scratch[i] = d * d
+    acc = state[0]
+    count = int(state[1])
+    done = 0
+    i = 0
+    while count and i < n:  # the step the last block left open
+        acc += scratch[i]
+        count += 1
+        i += 1
+        if count == step:
+            out[done] = acc
+            done += 1
+            acc = 0.0
+            count = 0
+    while i + step <= n:
+        total = np.float32(0.0)
+        for k in range(i, i + step):
+            total += scratch[k]
+        out[done] = total
+        done += 1
+        i += step
+    while i < n:  # the rest opens the next step
+        acc += scratch[i]
+        count += 1
+        i += 1
+    state[0] = acc
+    state[1] = count
+    state[2] = x[n - 1]
+    state[3] = 1.0
+    return done
+
+
 # --- frames.csv as text: C's %.Nf and %.6g, correctly rounded, without the GIL ----------
 # Python's %-formatting of an hour's frame table (~4 M numbers) costs ~1.5 s and holds the
 # GIL the other stages need. These write the same characters: a value is scaled by a power

@@ -33,7 +33,9 @@ from zhurong_tk.audio.impulses import (
     Impulse,
     ImpulseTrain,
     detect_impulses,
+    envelope_step,
     impulse_trains,
+    refine_onsets,
 )
 from zhurong_tk.audio.levels import (
     LEVEL_CELLS,
@@ -400,6 +402,11 @@ class _Channel:
         # |X|² summed over a band → mean-square power in that band (one-sided density × df)
         self.band_factor = self.scale[len(self.scale) // 2] * (stft.sr / stft.n_fft)
         self.store = FrameStore(2 + len(features_mod.FEATURE_NAMES) + len(self.band_lo))
+        # the high-passed energy in steps of a third of a millisecond, on disk (43 MB an
+        # hour): onsets are placed in it, not at frame times
+        self._env_step = envelope_step(stft.sr)
+        self._env_state = np.zeros(4)
+        self.envelope = FrameStore(1)
         # each queued block of spectra is ~4 MB: two in the queue keep the stages busy
         self._reduce = _Stage(self._reduce_frames, "zhurong-reduce", depth=2)
         self._tone = _Stage(self.tonal.update, "zhurong-tonal", depth=4)
@@ -440,6 +447,10 @@ class _Channel:
             self.sum += total
             self.samples += len(x)
             self._tone.put(x)
+            steps = np.empty((len(x) // self._env_step + 1, 1), np.float32)
+            squares = np.empty(len(x), np.float32)
+            done = _kernels.onset_envelope(x, self._env_step, self._env_state, squares, steps[:, 0])
+            self.envelope.append(steps[:done])
         buffer = np.concatenate([self.tail, x]) if len(self.tail) else x
         n_fft, hop = self.stft.n_fft, self.stft.hop
         if len(buffer) < n_fft:
@@ -657,6 +668,13 @@ class _Channel:
             hop_s=hop_s,
             onset_offset_s=-stft.n_fft / 4 / stft.sr,
         )
+        impulses = refine_onsets(
+            impulses,
+            self.envelope.array()[:, 0],
+            step_s=self._env_step / stft.sr,
+            search_s=1.5 * hop_s,
+        )
+        self.envelope.close()
         repairs = np.asarray(self.repairs, np.float64).reshape(-1, 2) / stft.sr
         near = near_spans([imp.time_s for imp in impulses], repairs, stft.n_fft / stft.sr)
         if near.any():
@@ -999,6 +1017,7 @@ class AudioAnalyzer:
         for state in self._channels:
             state.finish_stages(quietly=True)
             state.store.close()
+            state.envelope.close()
 
 
 def analyze(

@@ -106,6 +106,93 @@ def detect_impulses(
     return out
 
 
+#: Steps of the onset envelope per second (a third of a millisecond): onsets are placed to
+#: about a tenth of that, well inside the 2 ms a cadence needs
+ENVELOPE_RATE_HZ = 3000.0
+
+
+def envelope_step(sr: float) -> int:
+    """Samples per step of the onset envelope at sample rate ``sr`` (Hz)."""
+    return max(1, round(sr / ENVELOPE_RATE_HZ))
+
+
+def refine_onsets(
+    impulses: list[Impulse],
+    envelope: np.ndarray,
+    *,
+    step_s: float,
+    search_s: float,
+    min_rise: float = 4.0,
+) -> list[Impulse]:
+    """Place each onset where the signal's high-passed energy is half-way up its rise.
+
+    Parameters
+    ----------
+    impulses : list of Impulse
+        Onsets at frame resolution (:func:`detect_impulses`), in time order.
+    envelope : numpy.ndarray
+        Energy of the first difference of the samples in steps of ``step_s`` seconds
+        (:func:`~zhurong_tk.audio._kernels.onset_envelope`); step ``j`` spans
+        ``[j, j + 1) · step_s``.
+    step_s : float
+        Envelope step in seconds.
+    search_s : float
+        How far from its frame-resolution time an onset is looked for (a hop and a half:
+        those times lie within about half a hop of the truth).
+    min_rise : float
+        The envelope's rise, peak over the level before it, that an onset needs to move;
+        a sound with no high-frequency attack keeps its frame time.
+
+    Returns
+    -------
+    list of Impulse
+        The same impulses, their times refined.
+
+    Notes
+    -----
+    Frame times are quantised to the STFT hop (21 ms at 48 kHz): a perfect 10/s metronome
+    read a median interval of 0.1067 s and a CV of 0.1. The envelope, smoothed over five
+    steps (a linear ramp across an instant attack, centred on it), crosses half-way between
+    the level before the onset and its peak at the onset itself; that crossing is placed by
+    linear interpolation between steps. The search stops half-way to the neighbouring
+    onsets.
+    """
+    out = []
+    n = len(envelope)
+    times = [imp.time_s for imp in impulses]
+    kernel = np.full(5, 0.2)
+    for k, imp in enumerate(impulses):
+        lo_s = imp.time_s - search_s
+        hi_s = imp.time_s + search_s
+        if k > 0:
+            lo_s = max(lo_s, (times[k - 1] + imp.time_s) / 2)
+        if k + 1 < len(times):
+            hi_s = min(hi_s, (imp.time_s + times[k + 1]) / 2)
+        lo, hi = max(int(lo_s / step_s), 0), min(int(hi_s / step_s) + 1, n)
+        if hi - lo < 8:
+            out.append(imp)
+            continue
+        smooth = np.convolve(np.asarray(envelope[lo:hi], np.float64), kernel, mode="same")
+        inner = smooth[2:-2]  # the ends average fewer steps
+        top = int(np.argmax(inner))
+        before = inner[: top + 1]
+        base, peak = float(np.min(before)), float(inner[top])
+        if not peak >= min_rise * base or peak <= 0:
+            out.append(imp)
+            continue
+        half = base + 0.5 * (peak - base)
+        below = np.flatnonzero(before < half)
+        if len(below) == 0:
+            out.append(imp)
+            continue
+        j = int(below[-1])  # the last step under half-way before the peak; j + 1 is over
+        frac = (half - inner[j]) / (inner[j + 1] - inner[j])
+        # step i's centre is (i + 0.5) step_s; inner[j] is step lo + 2 + j
+        time_s = (lo + 2 + j + 0.5 + frac) * step_s
+        out.append(dataclasses.replace(imp, time_s=float(time_s)))
+    return out
+
+
 def impulse_trains(
     impulses: list[Impulse],
     *,
