@@ -90,3 +90,19 @@ def test_a_tonal_line_is_drawn_over_its_whole_reported_span():
     assert (
         t[0] == 3.0 and t[-1] == 6.0 and len(t) == 2 + np.count_nonzero((times >= 3) & (times <= 6))
     )
+
+
+def test_psd_figure_s_limits_hold_every_curve():
+    # the limits came from the mean alone: a noise floor or median under it was cut off
+    freqs = np.linspace(0, 8000, 257)
+    mean = 1e-3 / np.maximum(freqs, 1.0)
+    median, floor = mean * 0.01, mean * 1e-4
+    median[:20] = mean[:20] * 3.0  # above the mean at the low end (a gusty file's median is not)
+    fig = plot.psd_figure(freqs, mean, median=median, noise_floor=floor)
+    low, high = fig.axes[0].get_ylim()
+    for curve in (mean, median, floor):
+        assert low <= curve[1:].min() and curve[1:].max() <= high
+    # a digital-silence bin (0) does not drag the axis down to 1e-30
+    floor[100] = 0.0
+    low, _ = plot.psd_figure(freqs, mean, noise_floor=floor).axes[0].get_ylim()
+    assert low >= 1e-3 / 8000 * 1e-4 / 2 * 0.99

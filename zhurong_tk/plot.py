@@ -270,7 +270,10 @@ def psd_figure(
             ls=":",
             label=f"fit f^{slope['exponent']:.2f} ({slope['db_per_octave']:.1f} dB/oct)",
         )
-    positive = mean[sel][mean[sel] > 0]
+    # the limits hold every curve drawn (from the mean alone, a noise floor or median under
+    # it was cut off); zeros (digital silence) are left out, and 120 dB under the top at most
+    drawn = np.concatenate([c[sel] for c in (mean, median, noise_floor) if c is not None])
+    positive = drawn[np.isfinite(drawn) & (drawn > 0)]
     if positive.size:
         ax.set_ylim(max(positive.min(), positive.max() * 1e-12) / 2, positive.max() * 3)
     if sel.any():
