@@ -650,3 +650,37 @@ def test_a_segment_s_snr_is_its_rise_over_the_background(tmp_path, run, step_db,
     inside = (t >= gust.start_s) & (t <= gust.end_s)
     truth = 10.0 * np.log10(np.mean(gain[inside] ** 2))
     assert gust.evidence["snr_db"] == pytest.approx(truth, abs=0.5)
+
+
+def _power_law_noise(sr, exponent, seconds=10.0, seed=5):
+    """Noise whose spectrum is exactly ``f^exponent`` (random phases, exact magnitudes)."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * sr)
+    f = np.fft.rfftfreq(n, 1 / sr)
+    f[0] = f[1]
+    x = np.fft.irfft(np.exp(2j * np.pi * rng.random(len(f))) * f ** (exponent / 2), n)
+    return (0.05 * x / np.std(x)).astype(np.float32)
+
+
+@pytest.mark.parametrize(("sr", "n_fft"), [(8_000, 512), (48_000, 4096)])
+@pytest.mark.parametrize("exponent", [0.0, -1.0, -2.0, -3.0])
+def test_the_spectral_slope_of_a_power_law_is_its_exponent(sr, n_fft, exponent):
+    # the Hann window averages a steep spectrum over its main lobe, and the lowest bins
+    # take the power under the first bin: f^-3 read -3.09 at 8 kHz and -3.06 at 48 kHz
+    from scipy import signal
+
+    from zhurong_tk.audio.analyze import spectral_slope
+    from zhurong_tk.audio.spectral import window_array
+
+    x = _power_law_noise(sr, exponent)
+    freqs, psd = signal.welch(x, sr, nperseg=n_fft, noverlap=3 * n_fft // 4, detrend=False)
+    fit = spectral_slope(freqs, psd, window=window_array("hann", n_fft))
+    assert fit["exponent"] == pytest.approx(exponent, abs=0.01)
+    assert fit["fmin_hz"] == pytest.approx(6 * sr / n_fft)  # six bins up: see the docstring
+
+
+def test_the_report_s_spectral_slope_is_the_power_law_s(tmp_path, run):
+    path = tmp_path / "red.wav"
+    sf.write(path, _power_law_noise(8_000, -3.0), 8_000, subtype="FLOAT")
+    slope = run(path).channels[0].spectral_slope
+    assert slope["exponent"] == pytest.approx(-3.0, abs=0.01)
