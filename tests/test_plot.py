@@ -106,3 +106,22 @@ def test_psd_figure_s_limits_hold_every_curve():
     floor[100] = 0.0
     low, _ = plot.psd_figure(freqs, mean, noise_floor=floor).axes[0].get_ylim()
     assert low >= 1e-3 / 8000 * 1e-4 / 2 * 0.99
+
+
+def test_a_gust_s_bar_does_not_hide_the_event_it_holds(rng):
+    # segments overlap since a gust is found whatever else sounds in it: the wind-like bar
+    # was drawn over the event's
+    times = np.arange(100) * 0.1
+    freqs = np.linspace(0, 8000, 513)
+    segments = [
+        {"start_s": 2.0, "end_s": 8.0, "kind": "tonal"},
+        {"start_s": 4.0, "end_s": 10.0, "kind": "wind-like"},
+    ]
+    fig = plot.spectrogram_figure(times, freqs, rng.random((100, 513)), segments=segments)
+    lanes = []
+    for bars in fig.axes[0].collections:
+        if len(bars.get_paths()) and bars.get_paths()[0].vertices.shape[0] >= 4:
+            y = bars.get_paths()[0].vertices[:, 1]
+            lanes.append((float(y.min()), float(y.max())))
+    (tonal, gust) = sorted(set(lanes), reverse=True)[:2]
+    assert gust[1] <= tonal[0]  # one above the other, not over it

@@ -159,7 +159,8 @@ def spectrogram_figure(
         starts, ends = np.array(spans).T
         ax.broken_barh(
             list(zip(starts, ends - starts, strict=True)),
-            (0.965, 0.035),
+            # a gust has a lane of its own under the events': it may hold one
+            WIND_LANE if kind == "wind-like" else EVENT_LANE,
             transform=band,
             color=colour,
             alpha=0.95,
@@ -187,6 +188,10 @@ def spectrogram_figure(
     ax.set_ylabel("frequency (Hz)")
     ax.set_title(title, fontsize=10)
     return fig
+
+
+EVENT_LANE = (0.965, 0.035)  # where the segments' bars lie, in axes height (bottom, height)
+WIND_LANE = (0.935, 0.025)
 
 
 def _frequency_ticks(f_lo: float, f_hi: float) -> tuple[list[float], list[str]]:
