@@ -363,6 +363,25 @@ def full_scale(image: np.ndarray) -> float:
     return float((1 << next(b for b in (8, 10, 12, 14, 16) if top < 1 << b)) - 1)
 
 
+def _colours(image: np.ndarray) -> np.ndarray:
+    """The image's colour (or grey) channels, without alpha."""
+    if image.ndim == 3:
+        return image[:, :, :3] if image.shape[2] >= 3 else image[:, :, 0]
+    return image
+
+
+def bit_depth_problem(image: np.ndarray, bit_depth: int) -> str | None:
+    """Why an integer image's colour values do not fit ``bit_depth`` bits (None when they do)."""
+    top = (1 << bit_depth) - 1
+    colours = _colours(image)
+    if colours.dtype.kind in "ui" and colours.size and (largest := int(colours.max())) > top:
+        return (
+            f"image holds values up to {largest}, above the full scale of"
+            f" {bit_depth}-bit pixels ({top})"
+        )
+    return None
+
+
 def to_grey(image: np.ndarray, scale: float | None = None) -> np.ndarray:
     """float32 grey in [0, 1] from uint8/uint16/float, grey/BGR/BGRA (alpha ignored);
     non-finite pixels of a float image are set to the median of the others.
@@ -415,19 +434,13 @@ def _working_copy_of(
     native = image.dtype in (np.uint8, np.uint16)
     # the depth from the file's largest value: a dim reddish 12-bit frame's grey tops out
     # below 1024 and read as 10-bit, its contrast four times too high
-    if image.ndim == 3:  # without alpha
-        colours = image[:, :, :3] if image.shape[2] >= 3 else image[:, :, 0]
-    else:
-        colours = image
+    colours = _colours(image)
     if not native:
         top = None
     elif bit_depth is not None:
+        if problem := bit_depth_problem(colours, bit_depth):
+            raise ParameterError(problem)
         top = float((1 << bit_depth) - 1)
-        if colours.size and (largest := int(colours.max())) > top:
-            raise ParameterError(
-                f"image holds values up to {largest}, above the full scale of"
-                f" {bit_depth}-bit pixels ({top:.0f})"
-            )
     else:
         top = full_scale(colours)
     if native and image.ndim == 3:

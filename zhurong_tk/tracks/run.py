@@ -19,6 +19,7 @@ from zhurong_tk.tracks.detect import (
     Track,
     TrackConfig,
     TrackResult,
+    bit_depth_problem,
     detect_tracks,
     too_thin,
 )
@@ -232,20 +233,17 @@ def detect_to_folder(
             cy=(camera.cy + 0.5) / factor - 0.5,
         )
     started = time.perf_counter()
-    try:
-        reduced = detect_tracks(
-            image,
-            camera=camera,
-            config=config,
-            n_threads=n_threads,
-            debug=debug_images,
-            track_width_m=track_width_m,
-            bit_depth=bit_depth,
-        )
-    except ParameterError as exc:
-        if bit_depth is None or "full scale" not in str(exc):
-            raise
-        raise MediaReadError(path, str(exc)) from None  # this file's pixels, not the call
+    if bit_depth is not None and (problem := bit_depth_problem(image, bit_depth)):
+        raise MediaReadError(path, problem)  # this file's pixels, not the call
+    reduced = detect_tracks(
+        image,
+        camera=camera,
+        config=config,
+        n_threads=n_threads,
+        debug=debug_images,
+        track_width_m=track_width_m,
+        bit_depth=bit_depth,
+    )
     elapsed = time.perf_counter() - started
     result = reduced.scaled(factor, factor, info.width, info.height) if reduce != 1 else reduced
     if camera_given is not None:
