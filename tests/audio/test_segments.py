@@ -723,3 +723,66 @@ def test_a_metronome_s_cadence_is_read_to_the_sample_not_the_hop(sr, period_s, t
     assert train.median_interval_s == pytest.approx(period_s, abs=0.002)
     assert train.regularity_cv < 0.02
     assert train.rate_hz == pytest.approx(1.0 / period_s, rel=0.01)
+
+
+def _two_motors(tmp_path, motors, *, sr=16_000, seconds=22.0):
+    """Wind with motors ``(f0_hz, on_s, off_s[, amplitude])``, harmonics 1-3 at 0/-6/-12 dB
+    (amplitude 0.07 of the fundamental by default: 23 dB over the wind's RMS)."""
+    import soundfile as sf
+    from scipy import signal
+
+    rng = np.random.default_rng(2)
+    t = np.arange(round(seconds * sr)) / sr
+    wind = signal.sosfilt(signal.butter(2, 250, fs=sr, output="sos"), rng.standard_normal(len(t)))
+    x = 0.01 * wind / np.std(wind)
+    for f0, on_s, off_s, *level in motors:
+        fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(np.minimum(t - on_s, off_s - t) / 0.05, 0, 1))
+        for number in (1, 2, 3):
+            amplitude = (level[0] if level else 0.07) / 2 ** (number - 1)
+            x += fade * amplitude * np.sin(2 * np.pi * number * f0 * t)
+    path = tmp_path / "motors.wav"
+    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
+    result = analyze(path)
+    channel = result.channels[0]
+    close_analysis(result)
+    return channel
+
+
+@pytest.mark.parametrize(
+    ("motors", "sr"),
+    [
+        ([(150.0, 3.0, 12.0), (190.0, 8.0, 18.0)], 16_000),  # one starts while the other runs
+        ([(150.0, 3.0, 12.0), (190.0, 8.0, 18.0)], 48_000),
+        ([(150.0, 3.0, 12.0, 0.025), (190.0, 8.0, 18.0)], 16_000),  # the first too weak to
+        ([(150.0, 3.0, 15.0), (440.0, 8.0, 18.0)], 16_000),  # make a segment of its own
+        ([(120.0, 3.0, 18.0), (170.0, 7.0, 12.0)], 16_000),  # one inside the other
+        # every band of the first holds a harmonic of the second, which steps more at 18 s
+        ([(100.0, 3.0, 15.0), (150.0, 8.0, 18.0)], 16_000),
+        ([(130.0, 4.0, 16.0), (175.0, 4.0, 10.0)], 16_000),  # starting together
+    ],
+)
+def test_two_overlapping_motors_each_keep_their_own_edges(motors, sr, tmp_path):
+    # one segment covered both motors' sounds and named one line: that line took the whole
+    # segment's edges (190 Hz from 3.04 s, truth 8 s) and the other kept its own, blurred
+    # by a long window (150 Hz 2.3-12.29 s)
+    channel = _two_motors(tmp_path, motors, sr=sr)
+    lines = sorted(channel.tonal_lines, key=lambda line: line.freq_hz)
+    assert [round(line.freq_hz) for line in lines] == [round(f0) for f0, *_ in motors]
+    for line, (f0, on_s, off_s, *_) in zip(lines, motors, strict=True):
+        assert (line.start_s, line.end_s) == pytest.approx((on_s, off_s), abs=0.25), f0
+        (own,) = [
+            s for s in channel.segments if s.evidence.get("tonal_line_hz") == round(line.freq_hz, 3)
+        ]
+        assert own.kind == "tonal"
+        assert (own.start_s, own.end_s) == pytest.approx((on_s, off_s), abs=0.25), f0
+    assert all(s.kind == "tonal" for s in channel.segments)
+
+
+def test_two_motors_one_after_the_other_are_two_segments(tmp_path):
+    motors = [(100.0, 3.0, 10.0), (170.0, 12.0, 18.0)]
+    channel = _two_motors(tmp_path, motors)
+    spans = [(s.kind, s.start_s, s.end_s) for s in channel.segments]
+    assert len(spans) == 2
+    for (kind, start, end), (_, on_s, off_s) in zip(spans, motors, strict=True):
+        assert kind == "tonal"
+        assert (start, end) == pytest.approx((on_s, off_s), abs=0.25)

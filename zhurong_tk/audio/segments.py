@@ -323,6 +323,11 @@ def segment(
         segments.append(first)
     del power
     segments = _join_trains(segments, trains, impulses)
+    tone_bands = None if tone_band_db is None else (tone_band_db, tone_band_centres_hz)
+    segments = _split_among_lines(
+        segments, tonal_lines, times_s, band_db, band_centres_hz, flatness, impulses, config,
+        quiet, tone_bands,
+    )  # fmt: skip
     segments += _line_segments(
         tonal_lines,
         segments,
@@ -333,7 +338,7 @@ def segment(
         impulses,
         config,
         quiet,
-        tone_bands=None if tone_band_db is None else (tone_band_db, tone_band_centres_hz),
+        tone_bands=tone_bands,
     )
 
     # wind-like: the whole spectrum rises together (gusts, a passing dust devil's roar)
@@ -850,6 +855,206 @@ def _line_segments(
             flatness[a:b], impulses, segments, config,
         )  # fmt: skip
         out.append(Segment(float(s), float(e), "tonal", evidence))
+    return out
+
+
+def _own_band(line: TonalLine, others: list[TonalLine], centres: np.ndarray) -> int | None:
+    """The octave band (index into ``centres``) where ``line`` is heard best beside the
+    ``others``: the band of its strongest harmonic among those holding no other line's
+    harmonic, else the band where its harmonics stand furthest above the others' (levels
+    above the local background, as the tone finder reads them); None where it has none."""
+    best, best_key = None, None
+    for k, centre in enumerate(centres):
+        lo, hi = centre / np.sqrt(2), centre * np.sqrt(2)
+        own = [h.level_db for h in line.harmonics if lo <= h.freq_hz < hi]
+        if not own:
+            continue
+        theirs = [h.level_db for o in others for h in o.harmonics if lo <= h.freq_hz < hi]
+        key = (not theirs, max(own) - (max(theirs) if theirs else 0.0))
+        if best_key is None or key > best_key:
+            best, best_key = k, key
+    return best
+
+
+#: A tone beside another is heard in its band by a step this large at least (dB): two
+#: equal tones in one band step it by 3 dB
+STEP_MIN_DB = 1.5
+
+#: A step away from another tone's edges is taken when this many times the band's spread of
+#: steps (and :data:`STEP_MIN_DB`): else the largest step, at another tone's edge or not
+STEP_CLEAR = 6.0
+
+#: Frames averaged on either side of a candidate edge by :func:`_step_edges` (seconds)
+STEP_SIDE_S = 0.5
+
+
+def _step_edges(
+    power: np.ndarray,
+    times_s: np.ndarray,
+    start_s: float,
+    end_s: float,
+    blur_s: float = 2.5,
+    avoid_s=(),
+) -> tuple[float, float, float] | None:
+    """A tone's edges as the largest rise and fall of its band's ``power`` within
+    ``blur_s`` of its line's blurred edges, each placed where the power crosses half-way
+    between the levels on either side; with the smaller of the two steps in dB. Steps
+    within :data:`STEP_SIDE_S` of the times ``avoid_s`` (another tone's edges) are passed
+    over when a clear step (:data:`STEP_CLEAR`) lies elsewhere near the edge.
+
+    Unlike :func:`_half_power_edges` the levels are local: another tone sounding in the
+    band before or after this one's edge (a motor's harmonic, steady across it) does not
+    hold the band up to half power and carry the edge out to its own.
+    """
+    n = len(power)
+    if n < 4:
+        return None
+    hop = float(times_s[1] - times_s[0])
+    m = max(2, round(STEP_SIDE_S / hop))
+    level = 10.0 * np.log10(np.maximum(power, 1e-30))
+    cum = np.concatenate([[0.0], np.cumsum(level)])
+    i = np.arange(1, n)
+    left = (cum[i] - cum[np.maximum(i - m, 0)]) / np.minimum(i, m)
+    right = (cum[np.minimum(i + m, n)] - cum[i]) / np.minimum(n - i, m)
+    rise = right - left  # the step between frames i - 1 and i, for i in 1..n-1
+    away = np.ones(n - 1, bool)
+    for t in avoid_s:  # another tone's edges
+        lo, hi = np.searchsorted(times_s[1:], [t - STEP_SIDE_S, t + STEP_SIDE_S])
+        away[lo:hi] = False
+    # a step clear of the band's own scatter (its robust spread over the recording): away
+    # from another tone's edges one must be, or the tones start or stop together
+    spread = 1.4826 * float(np.median(np.abs(rise - np.median(rise))))
+    clear = max(STEP_MIN_DB, STEP_CLEAR * spread)
+
+    def best(centre_s: float, sign: float) -> int | None:
+        lo, hi = np.searchsorted(times_s[1:], [centre_s - blur_s, centre_s + blur_s])
+        if hi <= lo:
+            return None
+        steps = sign * rise[lo:hi]
+        apart = np.where(away[lo:hi], steps, -np.inf)
+        j = int(np.argmax(apart))
+        if not apart[j] >= clear:
+            j = int(np.argmax(steps))
+        return lo + j + 1
+
+    def crossing(j: int, sign: float) -> float:
+        below = power[max(j - m, 0) : j] if sign > 0 else power[j : j + m]
+        above = power[j : j + m] if sign > 0 else power[max(j - m, 0) : j]
+        half = (float(np.median(below)) + float(np.median(above))) / 2
+        # from the step, the first frame on the quiet side under half power
+        k = j
+        if sign > 0:
+            while k > 1 and power[k - 1] >= half:
+                k -= 1
+            while k < n - 1 and power[k] < half:
+                k += 1
+            a, b = k - 1, k  # power[a] < half <= power[b]
+        else:
+            while k < n - 1 and power[k] >= half:
+                k += 1
+            while k > 1 and power[k - 1] < half:
+                k -= 1
+            a, b = k, k - 1  # power[a] < half <= power[b]
+        if not power[a] < half <= power[b]:
+            return float(times_s[j])
+        frac = (half - power[a]) / (power[b] - power[a])
+        return float(times_s[a] + frac * (times_s[b] - times_s[a]))
+
+    on, off = best(start_s, 1.0), best(end_s, -1.0)
+    if on is None or off is None or off <= on:
+        return None
+    step = min(float(rise[on - 1]), -float(rise[off - 1]))
+    return crossing(on, 1.0), crossing(off, -1.0), step
+
+
+def _pieces_of_lines(lines, times_s, all_db, all_centres, loudest, config) -> list | None:
+    """Each of the overlapping ``lines``' edges, read by :func:`_step_edges` in its own band
+    (:func:`_own_band`): ``(start_s, end_s, step_db, line, band, band power)`` each, or
+    None when any of them shows no step.
+
+    A band another line sounds in steps at that line's edges too, and may step more there:
+    the lines with a band of their own are read first, and a shared band's steps at
+    another line's edges found so far give way to a clear step elsewhere (twice, so that
+    two lines sharing all their bands pass over each other's).
+    """
+    bands = {}
+    for line in lines:
+        k = _own_band(line, [o for o in lines if o is not line], all_centres)
+        if k is None:
+            return None
+        lo, hi = all_centres[k] / np.sqrt(2), all_centres[k] * np.sqrt(2)
+        shared = any(lo <= h.freq_hz < hi for o in lines if o is not line for h in o.harmonics)
+        bands[id(line)] = (k, shared, _smoothed_power(all_db[:, k], loudest))
+    order = sorted(lines, key=lambda line: bands[id(line)][1])  # own bands first
+    edges: dict[int, tuple[float, float, float]] = {}
+    for sweep in range(2):
+        for line in order:
+            k, shared, power = bands[id(line)]
+            if sweep and not shared:
+                continue
+            avoid = [t for o in order if o is not line for t in edges.get(id(o), ())[:2]]
+            found = _step_edges(
+                power, times_s, line.start_s, line.end_s, avoid_s=avoid if shared else ()
+            )
+            if found is None or found[2] < STEP_MIN_DB:
+                return None
+            if found[1] - found[0] < config.min_duration_s:
+                return None
+            edges[id(line)] = found
+    return [(*edges[id(line)], line, *bands[id(line)][::2]) for line in lines]
+
+
+def _split_among_lines(
+    segments, lines, times_s, band_db, centres, flatness, impulses, config, quiet, tone_bands
+) -> list[Segment]:
+    """Split a tonal segment that two or more overlapping tones make into one per tone.
+
+    Two motors whose sounds overlap in time make one run of activity, labelled by one of
+    them: that line took the whole run's edges, and the other kept its own, blurred by a
+    long window. Each tone's edges are read in a band it holds over the others (see
+    :func:`_own_band`); the segment gives
+    way to the tones' segments when together they cover it (within the ±0.25 s the
+    edges are good to) and any of them starts or stops inside it. Each tone's edges are
+    the largest steps of its band near its line's blurred edges (:func:`_step_edges`):
+    the other tone may sound in that band too, steady across the edge. The tones'
+    segments may overlap.
+    """
+    all_db, all_centres = tone_bands if tone_bands is not None else (band_db, centres)
+    out: list[Segment] = []
+    background = loudest = None
+    slack = 0.25
+    for sg in segments:
+        named = sg.evidence.get("tonal_lines_hz", [])
+        present = [line for line in lines if round(line.freq_hz, 3) in named and line.harmonics]
+        if sg.kind != "tonal" or len(present) < 2:
+            out.append(sg)
+            continue
+        if loudest is None:
+            loudest = band_db.max(axis=1)
+            background = band_background(all_db[quiet], config.background_percentile)[0]
+        pieces = _pieces_of_lines(present, times_s, all_db, all_centres, loudest, config)
+        if pieces is not None:
+            spans = sorted((s, e) for s, e, *_ in pieces)
+            reach, covered = sg.start_s, True
+            for s, e in spans:
+                covered &= s <= reach + slack
+                reach = max(reach, e)
+            covered &= reach >= sg.end_s - slack
+            inside = any(s > sg.start_s + slack or e < sg.end_s - slack for s, e in spans)
+            if covered and inside:
+                others = [o for o in segments if o is not sg]
+                for s, e, step_db, line, k, power in pieces:
+                    a, b = np.searchsorted(times_s, [s, e])
+                    b = max(b, a + 1)
+                    evidence = _line_evidence(
+                        line, s, e, step_db, float(all_centres[k]), power[a:b],
+                        all_db[a:b] - background, all_centres, flatness[a:b], impulses,
+                        others, config,
+                    )  # fmt: skip
+                    evidence["edges_from"] = "tone band level, beside another tone"
+                    out.append(Segment(float(s), float(e), "tonal", evidence))
+                continue
+        out.append(sg)
     return out
 
 
