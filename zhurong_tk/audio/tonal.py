@@ -371,6 +371,7 @@ class _Scale:
         self._whiten_scratch: np.ndarray | None = None
         self._recent: list[np.ndarray] = []
         self._near_max: np.ndarray | None = None
+        self._recent_trios: np.ndarray | None = None
         self._frame = 0  # windows computed
         self.frames: list[tuple[float, list[tuple[float, float, list[float]]]]] = []
 
@@ -421,6 +422,7 @@ class _Scale:
         if float(white.max()) < cfg.strong_level_db:
             return []  # no harmonic can be strong: nothing to read (most windows of wind)
         self._near_max = None  # see _leaked
+        self._recent_trios = None  # see _in_one_window
         power = power[:n]
         salience = np.empty(len(self.f0_bins), np.float32)
         # through the knee: how far up a certain harmonic stands is no evidence (see _knee)
@@ -595,11 +597,12 @@ class _Scale:
         0.97-1.0 of its candidates' power there; tones, even a 1.2-s one at its onset, 0.87
         at most. (A burst split over two windows holds 0.83-0.94 and can still pass.)
         """
-        power = np.zeros(len(self._recent))
-        for i, spectrum in enumerate(self._recent):
-            for n in heard:
-                k = int(positions[n - 1] + 0.5)
-                power[i] += spectrum[max(0, k - 1) : k + 2].sum()
+        if self._recent_trios is None:  # once per spectrum, for all its candidates
+            # each bin's power with its two neighbours', per averaged periodogram
+            padded = np.zeros((len(self._recent), self._n_spectrum + 2))
+            padded[:, 1:-1] = self._recent
+            self._recent_trios = padded[:, :-2] + padded[:, 1:-1] + padded[:, 2:]
+        power = self._recent_trios[:, [int(positions[n - 1] + 0.5) for n in heard]].sum(axis=1)
         total = power.sum()
         return bool(total > 0 and power.max() >= self.ONE_WINDOW_SHARE * total)
 
