@@ -511,8 +511,9 @@ def test_a_loud_event_in_a_quiet_band_ends_where_it_ends(tmp_path):
     assert segs[0].end_s == pytest.approx(6.0, abs=0.25)
 
 
-def _gust_with(tmp_path, *, clank_s=None, tone_hz=None, sr=16_000, seconds=20.0):
-    """Wind with a 6-14 s gust (+15 dB, 0.5 s ramps), and a clank or a tone through it."""
+def _gust_with(tmp_path, *, clank_s=None, tone_hz=None, sr=16_000, seconds=20.0, tone_off_s=None):
+    """Wind with a 6-14 s gust (+15 dB, 0.5 s ramps), and a clank or a tone through it
+    (from 2 s to 2 s before the end, silent over ``tone_off_s``)."""
     import soundfile as sf
     from scipy import signal
 
@@ -528,6 +529,9 @@ def _gust_with(tmp_path, *, clank_s=None, tone_hz=None, sr=16_000, seconds=20.0)
             x[ring] += 0.2 * np.exp(-tau[ring] / decay) * np.sin(2 * np.pi * f * tau[ring])
     if tone_hz is not None:
         on = np.clip(np.minimum(t - 2.0, seconds - 2.0 - t) / 0.05, 0.0, 1.0)  # no click
+        if tone_off_s is not None:
+            a, b = tone_off_s
+            on *= np.clip(np.maximum(a - t, t - b) / 0.05, 0.0, 1.0)
         x += on * 0.1 * np.sin(2 * np.pi * tone_hz * t)
     path = tmp_path / "gust.wav"
     sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
@@ -553,14 +557,27 @@ def test_a_gust_is_found_whatever_else_sounds_in_it(clank_s, tone_hz, tmp_path):
         assert kind == "impulsive" and start == pytest.approx(clank_s, abs=0.05)
         assert end - start < 0.3
     if tone_hz is not None:
-        # the gust lifts the wind in the tone's band as much as the other bands: the tone's
-        # segments stop where its band no longer rises above the rest, but its line (refined
-        # by them) holds through the gust
-        assert {kind for kind, _, _ in others} == {"tonal"}
-        assert min(start for _, start, _ in others) == pytest.approx(2.0, abs=0.25)
-        assert max(end for _, _, end in others) == pytest.approx(18.0, abs=0.25)
+        # the gust lifts the wind in the tone's band as much as the other bands: the band
+        # no longer rose above the rest, and the tone's segment stopped for the gust (two
+        # segments, 2.03-6.35 s and 13.68-17.97 s); the tone finder heard it throughout
+        ((kind, start, end),) = others
+        assert kind == "tonal"
+        assert (start, end) == pytest.approx((2.0, 18.0), abs=0.25)
+        (tone,) = [s for s in segments if s.kind == "tonal"]
+        (masked,) = tone.evidence["masked_s"]
+        assert masked[0] == pytest.approx(6.0, abs=0.6) and masked[1] == pytest.approx(14, abs=0.6)
         (line,) = channel.tonal_lines
         assert (line.start_s, line.end_s) == pytest.approx((2.0, 18.0), abs=0.25)
+
+
+@pytest.mark.parametrize("tone_hz", [440.0, 1000.0])
+def test_a_tone_that_stops_in_a_gust_is_two_segments(tone_hz, tmp_path):
+    channel = _gust_with(tmp_path, tone_hz=tone_hz, tone_off_s=(7.0, 12.0))
+    tones = sorted((s.start_s, s.end_s) for s in channel.segments if s.kind == "tonal")
+    assert len(tones) == 2, tones
+    assert tones[0][0] == pytest.approx(2.0, abs=0.25)
+    assert tones[1][1] == pytest.approx(18.0, abs=0.25)
+    assert all("masked_s" not in s.evidence for s in channel.segments)
 
 
 @pytest.mark.parametrize(

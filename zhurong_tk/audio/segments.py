@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import math
 
 import numpy as np
@@ -374,8 +375,91 @@ def segment(
                 },
             )
         )
+    segments = _bridge_masked_tones(segments, tonal_lines)
     segments.sort(key=lambda sg: sg.start_s)
     return segments
+
+
+def _bridge_masked_tones(segments: list[Segment], lines: list[TonalLine]) -> list[Segment]:
+    """Join a tone's segments across a gap where other sounds mask it and its line's track
+    goes on.
+
+    A gust lifts the tone's band with all the others: the band no longer stands out of
+    the spectrum's common rise, and the tone's segment stopped for the gust's length
+    (a 440 Hz tone through a +15 dB gust was two segments, 2.03-6.35 s and 13.68-17.97 s).
+    The tone finder heard it throughout. Two segments of one line are joined when other
+    segments cover the gap between them and the line's track has no gap there longer than
+    twice its usual step; the masked stretches are kept as evidence (``masked_s``).
+    """
+    by_hz = {round(line.freq_hz, 3): line for line in lines}
+    tonal: dict[float, list[Segment]] = {}
+    for sg in segments:
+        hz = sg.evidence.get("tonal_line_hz")
+        if sg.kind == "tonal" and hz in by_hz:
+            tonal.setdefault(hz, []).append(sg)
+    dropped: set[int] = set()
+    joined: list[Segment] = []
+    for hz, own in tonal.items():
+        if len(own) < 2:
+            continue
+        own.sort(key=lambda sg: sg.start_s)
+        track = np.asarray(by_hz[hz].times_s, np.float64)
+        step = float(np.median(np.diff(track))) if len(track) > 1 else np.inf
+        others = sorted((sg.start_s, sg.end_s) for sg in segments if all(sg is not o for o in own))
+        run = [own[0]]
+        for sg in [*own[1:], None]:
+            gap = None if sg is None else (run[-1].end_s, sg.start_s)
+            if gap is not None and _masked(gap, others) and _heard_across(gap, track, step):
+                run.append(sg)
+                continue
+            if len(run) > 1:
+                dropped.update(id(r) for r in run)
+                joined.append(_joined(run))
+            run = [sg]
+    if not joined:
+        return segments
+    return [sg for sg in segments if id(sg) not in dropped] + joined
+
+
+def _masked(gap: tuple[float, float], spans: list[tuple[float, float]]) -> bool:
+    """Whether the sorted ``spans`` cover the whole ``gap`` (a negative gap: trivially)."""
+    reach, end = gap
+    if end <= reach:
+        return True
+    for s, e in spans:
+        if s > reach:
+            break
+        reach = max(reach, e)
+    return reach >= end
+
+
+def _heard_across(gap: tuple[float, float], track: np.ndarray, step: float) -> bool:
+    """Whether the line's ``track`` (point times) runs through ``gap`` without a break
+    longer than two of its usual ``step``."""
+    if len(track) < 2 or not track[0] <= gap[0] or not track[-1] >= gap[1]:
+        return False
+    i, j = np.searchsorted(track, [gap[0], gap[1]])
+    around = track[max(i - 1, 0) : j + 1]
+    return bool(np.max(np.diff(around)) <= 2.0 * step)
+
+
+def _joined(run: list[Segment]) -> Segment:
+    """One tonal segment from a line's segments ``run`` (in time order) and the gaps
+    between them."""
+    evidence = dict(run[0].evidence)
+    evidence["peak_rise_db"] = max(sg.evidence.get("peak_rise_db", 0.0) for sg in run)
+    evidence["impulses"] = sum(sg.evidence.get("impulses", 0) for sg in run)
+    evidence["level_held_s"] = round(sum(sg.evidence.get("level_held_s", 0.0) for sg in run), 3)
+    bands = {b for sg in run for b in sg.evidence.get("excited_bands_hz", [])}
+    evidence["excited_bands_hz"] = sorted(bands)
+    lines_hz = {f for sg in run for f in sg.evidence.get("tonal_lines_hz", [])}
+    evidence["tonal_lines_hz"] = sorted(lines_hz)
+    evidence["masked_s"] = [
+        [round(a.end_s, 3), round(b.start_s, 3)]
+        for a, b in itertools.pairwise(run)
+        if b.start_s > a.end_s
+    ]
+    return Segment(run[0].start_s, max(sg.end_s for sg in run), "tonal", evidence)
 
 
 def _common_rise_without_events(
@@ -1025,8 +1109,17 @@ def _split_among_lines(
     slack = 0.25
     for sg in segments:
         named = sg.evidence.get("tonal_lines_hz", [])
-        present = [line for line in lines if round(line.freq_hz, 3) in named and line.harmonics]
-        if sg.kind != "tonal" or len(present) < 2:
+        # the lines named that sound in it (one tone stopping and starting again is two
+        # lines of one frequency: only the one overlapping counts)
+        present = [
+            line
+            for line in lines
+            if round(line.freq_hz, 3) in named
+            and line.harmonics
+            and min(line.end_s, sg.end_s) > max(line.start_s, sg.start_s)
+        ]
+        distinct = len({round(line.freq_hz, 3) for line in present}) == len(present)
+        if sg.kind != "tonal" or len(present) < 2 or not distinct:
             out.append(sg)
             continue
         if loudest is None:
