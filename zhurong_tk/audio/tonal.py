@@ -229,6 +229,8 @@ class TonalTracker:
             if shortened or sweep_n < 256
             else _Scale(config, n=sweep_n, candidates=6, stride=2, follows_sweeps=True, **scale)
         )
+        if self.sweeps is not None:
+            self.sweeps.steady = self.long
         self._scales = [self.long] + ([self.sweeps] if self.sweeps else [])
         self._buffer = np.empty(0, np.float32)
         self._buffer_start = 0  # decimated samples dropped from the buffer's front
@@ -375,6 +377,10 @@ class _Scale:
         self._whiten_scratch: np.ndarray | None = None
         self._recent: list[np.ndarray] = []
         self._near_max: np.ndarray | None = None
+        # the strong peaks (Hz) of the last spectrum searched; a sweep search is given the
+        # long search (steady) and skips spectra whose strong peaks all lie on its peaks
+        self.strong_hz: np.ndarray | None = None
+        self.steady: _Scale | None = None
         self._recent_trios: np.ndarray | None = None
         self._frame = 0  # windows computed
         self.frames: list[tuple[float, list[tuple[float, float, list[float]]]]] = []
@@ -424,7 +430,19 @@ class _Scale:
         n = self.n_bins  # the band searched; the bins past it only steady the background
         white = self.whiten(power)[:n]
         if float(white.max()) < cfg.strong_level_db:
+            self.strong_hz = np.empty(0)
             return []  # no harmonic can be strong: nothing to read (most windows of wind)
+        strong_hz = _peaks(white, cfg.strong_level_db) * self.bin_hz
+        if self.steady is None:
+            self.strong_hz = strong_hz
+        elif self.steady.strong_hz is not None and len(strong_hz):
+            # every strong peak is one the long search holds too: steady tones, which it
+            # reads better (a sweep, smeared over its long bins, stands out here alone)
+            held = self.steady.strong_hz
+            if len(held) and np.all(
+                np.min(np.abs(strong_hz[:, None] - held[None, :]), axis=1) <= self.bin_hz
+            ):
+                return []
         self._near_max = None  # see _leaked
         self._recent_trios = None  # see _in_one_window
         power = power[:n]
