@@ -782,17 +782,48 @@ def test_two_overlapping_motors_each_keep_their_own_edges(motors, sr, tmp_path):
     # one segment covered both motors' sounds and named one line: that line took the whole
     # segment's edges (190 Hz from 3.04 s, truth 8 s) and the other kept its own, blurred
     # by a long window (150 Hz 2.3-12.29 s)
-    channel = _two_motors(tmp_path, motors, sr=sr)
-    lines = sorted(channel.tonal_lines, key=lambda line: line.freq_hz)
-    assert [round(line.freq_hz) for line in lines] == [round(f0) for f0, *_ in motors]
-    for line, (f0, on_s, off_s, *_) in zip(lines, motors, strict=True):
-        assert (line.start_s, line.end_s) == pytest.approx((on_s, off_s), abs=0.25), f0
-        (own,) = [
-            s for s in channel.segments if s.evidence.get("tonal_line_hz") == round(line.freq_hz, 3)
+    channel = _two_motors(tmp_path, motors, sr=sr, seconds=max(m[2] for m in motors) + 4.0)
+    _assert_each_motor_has_its_segment_and_line(channel, motors)
+
+
+def _assert_each_motor_has_its_segment_and_line(channel, motors):
+    segments = [s for s in channel.segments if s.kind != "wind-like"]
+    assert all(s.kind == "tonal" for s in segments), [(s.kind, s.start_s) for s in segments]
+    assert len(segments) == len(motors), [(s.start_s, s.end_s) for s in segments]
+    assert len(channel.tonal_lines) == len(motors)
+    for f0, on_s, off_s, *_ in motors:
+        truth = (on_s, off_s)
+        own = [
+            s
+            for s in segments
+            if s.evidence.get("tonal_line_hz") == pytest.approx(f0, abs=0.5)
+            and (s.start_s, s.end_s) == pytest.approx(truth, abs=0.25)
         ]
-        assert own.kind == "tonal"
-        assert (own.start_s, own.end_s) == pytest.approx((on_s, off_s), abs=0.25), f0
-    assert all(s.kind == "tonal" for s in channel.segments)
+        assert len(own) == 1, (f0, truth, [(s.start_s, s.end_s) for s in segments])
+        lines = [
+            line
+            for line in channel.tonal_lines
+            if line.freq_hz == pytest.approx(f0, abs=0.5)
+            and (line.start_s, line.end_s) == pytest.approx(truth, abs=0.25)
+        ]
+        assert len(lines) == 1, (f0, truth)
+
+
+@pytest.mark.parametrize(
+    "motors",
+    [
+        # the shorter neither starts nor stops inside the segment it makes with the longer:
+        # the longer took its edges (12.03-16.96 s) and the shorter had no segment
+        [(120.0, 2.0, 20.0), (190.0, 12.0, 17.0)],
+        # one restarting within the other: each segment was reported twice
+        [(150.0, 2.0, 20.0), (190.0, 4.0, 9.0), (190.0, 12.0, 17.0)],
+        # the pair twice: the first 190 Hz line took 5.02-19.98 s, from the lines' frequencies
+        [(150.0, 5.0, 15.0), (190.0, 10.0, 20.0), (150.0, 35.0, 45.0), (190.0, 40.0, 50.0)],
+    ],
+)
+def test_motors_overlapping_in_time_in_many_ways_keep_their_own_edges(motors, tmp_path):
+    channel = _two_motors(tmp_path, motors, seconds=max(m[2] for m in motors) + 4.0)
+    _assert_each_motor_has_its_segment_and_line(channel, motors)
 
 
 def test_two_motors_one_after_the_other_are_two_segments(tmp_path):

@@ -436,6 +436,8 @@ def _masked(gap: tuple[float, float], spans: list[tuple[float, float]]) -> bool:
 def _heard_across(gap: tuple[float, float], track: np.ndarray, step: float) -> bool:
     """Whether the line's ``track`` (point times) runs through ``gap`` without a break
     longer than two of its usual ``step``."""
+    if gap[1] <= gap[0]:
+        return True  # the two overlap
     if len(track) < 2 or not track[0] <= gap[0] or not track[-1] >= gap[1]:
         return False
     i, j = np.searchsorted(track, [gap[0], gap[1]])
@@ -1107,10 +1109,11 @@ def _split_among_lines(
     out: list[Segment] = []
     background = loudest = None
     slack = 0.25
+    pieces_of: dict[float, list[tuple[float, float]]] = {}  # each split tone's pieces
     for sg in segments:
         named = sg.evidence.get("tonal_lines_hz", [])
         # the lines named that sound in it (one tone stopping and starting again is two
-        # lines of one frequency: only the one overlapping counts)
+        # lines of one frequency: only those overlapping count)
         present = [
             line
             for line in lines
@@ -1118,7 +1121,12 @@ def _split_among_lines(
             and line.harmonics
             and min(line.end_s, sg.end_s) > max(line.start_s, sg.start_s)
         ]
-        distinct = len({round(line.freq_hz, 3) for line in present}) == len(present)
+        # two lines of one frequency are one tone twice: apart in time, or no telling them
+        distinct = not any(
+            round(a.freq_hz, 3) == round(b.freq_hz, 3)
+            and min(a.end_s, b.end_s) > max(a.start_s, b.start_s)
+            for a, b in itertools.combinations(present, 2)
+        )
         if sg.kind != "tonal" or len(present) < 2 or not distinct:
             out.append(sg)
             continue
@@ -1133,10 +1141,18 @@ def _split_among_lines(
                 covered &= s <= reach + slack
                 reach = max(reach, e)
             covered &= reach >= sg.end_s - slack
-            inside = any(s > sg.start_s + slack or e < sg.end_s - slack for s, e in spans)
-            if covered and inside:
+            # a tone that starts or stops away from the segment's edges (inside it, or
+            # before or after it: a long motor heard alone around a shorter one's segment)
+            differs = any(
+                abs(s - sg.start_s) > slack or abs(e - sg.end_s) > slack for s, e in spans
+            )
+            if covered and differs:
                 others = [o for o in segments if o is not sg]
                 for s, e, step_db, line, k, power in pieces:
+                    hz = round(line.freq_hz, 3)
+                    if any(min(e, pe) > max(s, ps) for ps, pe in pieces_of.get(hz, ())):
+                        continue  # this tone's piece, found from another of its segments
+                    pieces_of.setdefault(hz, []).append((s, e))
                     a, b = np.searchsorted(times_s, [s, e])
                     b = max(b, a + 1)
                     evidence = _line_evidence(
@@ -1148,7 +1164,25 @@ def _split_among_lines(
                     out.append(Segment(float(s), float(e), "tonal", evidence))
                 continue
         out.append(sg)
-    return out
+    if not pieces_of:
+        return out
+
+    # a segment of a tone (naming it, or it alone among the lines) that lies within its
+    # piece is that piece's fragment
+    def fragment(sg: Segment) -> bool:
+        named = sg.evidence.get("tonal_line_hz")
+        tones = [named] if named is not None else sg.evidence.get("tonal_lines_hz", [])
+        return (
+            sg.kind == "tonal"
+            and sg.evidence.get("edges_from") != "tone band level, beside another tone"
+            and len(tones) == 1
+            and any(
+                ps - slack <= sg.start_s and sg.end_s <= pe + slack
+                for ps, pe in pieces_of.get(tones[0], ())
+            )
+        )
+
+    return [sg for sg in out if not fragment(sg)]
 
 
 def _line_evidence(
