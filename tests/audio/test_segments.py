@@ -511,6 +511,17 @@ def test_a_loud_event_in_a_quiet_band_ends_where_it_ends(tmp_path):
     assert segs[0].end_s == pytest.approx(6.0, abs=0.25)
 
 
+def _add_clanks(x, t, times_s, amplitude):
+    """Add a pinion's clanks at ``times_s`` to ``x`` (sampled at times ``t``): rings at 1850,
+    3120 and 4700 Hz decaying in 30, 22 and 15 ms, as :mod:`zhurong_tk.synth.audio` makes
+    them, each ``amplitude`` at its onset."""
+    for t0 in times_s:
+        tau = t - t0
+        ring = (tau >= 0) & (tau < 0.2)
+        for f, decay in [(1850.0, 0.030), (3120.0, 0.022), (4700.0, 0.015)]:
+            x[ring] += amplitude * np.exp(-tau[ring] / decay) * np.sin(2 * np.pi * f * tau[ring])
+
+
 def _gust_with(tmp_path, *, clank_s=None, tone_hz=None, sr=16_000, seconds=20.0, tone_off_s=None):
     """Wind with a 6-14 s gust (+15 dB, 0.5 s ramps), and a clank or a tone through it
     (from 2 s to 2 s before the end, silent over ``tone_off_s``)."""
@@ -523,10 +534,7 @@ def _gust_with(tmp_path, *, clank_s=None, tone_hz=None, sr=16_000, seconds=20.0,
     ramp = np.clip(np.minimum(t - 6.0, 14.0 - t) / 0.5, 0.0, 1.0)
     x = 0.01 * wind / np.std(wind) * 10.0 ** (15.0 * (0.5 - 0.5 * np.cos(np.pi * ramp)) / 20.0)
     if clank_s is not None:
-        tau = t - clank_s
-        ring = (tau >= 0) & (tau < 0.2)
-        for f, decay in [(1850.0, 0.030), (3120.0, 0.022), (4700.0, 0.015)]:
-            x[ring] += 0.2 * np.exp(-tau[ring] / decay) * np.sin(2 * np.pi * f * tau[ring])
+        _add_clanks(x, t, [clank_s], 0.2)
     if tone_hz is not None:
         on = np.clip(np.minimum(t - 2.0, seconds - 2.0 - t) / 0.05, 0.0, 1.0)  # no click
         if tone_off_s is not None:
@@ -622,11 +630,7 @@ def test_a_tonal_segment_s_evidence_is_the_tone_s_not_a_clank_train_s_over_it(tm
     motor = sum(np.sin(2 * np.pi * 120.0 * h * t) for h in range(1, 9)) * 0.1 / np.sqrt(8 / 2)
     x = 0.01 * wind / np.std(wind) + fade * motor
     clanks = 3.0 + 0.5 * np.arange(10)
-    for t0 in clanks:
-        tau = t - t0
-        ring = (tau >= 0) & (tau < 0.2)
-        for f, decay in [(1850.0, 0.030), (3120.0, 0.022), (4700.0, 0.015)]:
-            x[ring] += 0.1 * np.exp(-tau[ring] / decay) * np.sin(2 * np.pi * f * tau[ring])
+    _add_clanks(x, t, clanks, 0.1)
     path = tmp_path / "motor_and_clanks.wav"
     sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
     result = analyze(path)
@@ -723,11 +727,7 @@ def test_a_metronome_s_cadence_is_read_to_the_sample_not_the_hop(sr, period_s, t
     wind = signal.sosfilt(signal.butter(2, 250, fs=sr, output="sos"), rng.standard_normal(len(t)))
     x = 0.01 * wind / np.std(wind)
     clanks = 1.0 + period_s * np.arange(round(6.0 / period_s))
-    for t0 in clanks:
-        tau = t - t0
-        ring = (tau >= 0) & (tau < 0.2)
-        for f, decay in [(1850.0, 0.030), (3120.0, 0.022), (4700.0, 0.015)]:
-            x[ring] += 0.2 * np.exp(-tau[ring] / decay) * np.sin(2 * np.pi * f * tau[ring])
+    _add_clanks(x, t, clanks, 0.2)
     path = tmp_path / "metronome.wav"
     sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
     result = analyze(path)
