@@ -466,7 +466,6 @@ def test_the_top_octave_band_is_clipped_at_nyquist_unless_a_sliver():
 def test_a_tone_that_stops_and_starts_again_is_two_lines(sr, gap_s, tmp_path):
     # the pieces' windows were joined across up to 3 s and the line took both segments'
     # edges: one line 2-10 s over a 2 s silence
-    import soundfile as sf
 
     rng = np.random.default_rng(0)
     t = np.arange(14 * sr) / sr
@@ -474,10 +473,7 @@ def test_a_tone_that_stops_and_starts_again_is_two_lines(sr, gap_s, tmp_path):
     on = ((t >= 2.0) & (t < 5.0)) | ((t >= second) & (t < second + 3.0))
     x = 0.01 * rng.standard_normal(len(t)) + on * 0.01 * np.sin(2 * np.pi * 440 * t)
     path = tmp_path / "gap.wav"
-    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
-    result = analyze(path)
-    lines = sorted(result.channels[0].tonal_lines, key=lambda ln: ln.start_s)
-    close_analysis(result)
+    lines = sorted(_channel_of(path, x, sr).tonal_lines, key=lambda ln: ln.start_s)
     assert [round(ln.freq_hz) for ln in lines] == [440, 440]
     for line, (start, end) in zip(lines, [(2.0, 5.0), (second, second + 3.0)], strict=True):
         assert line.edges_from == "segment"
@@ -489,7 +485,6 @@ def test_a_loud_event_in_a_quiet_band_ends_where_it_ends(tmp_path):
     # the band above the event lies ~110 dB under it: the 3-frame smoothing's running sum
     # kept the event's rounding, the band read 15 dB above its background after the event,
     # and the segment ran to the end of the file (2.98-9.95 s for 3-6 s)
-    import soundfile as sf
     from scipy import signal
 
     sr, rng = 16_000, np.random.default_rng(8)
@@ -502,13 +497,22 @@ def test_a_loud_event_in_a_quiet_band_ends_where_it_ends(tmp_path):
     fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(np.minimum(t - 3.0, 6.0 - t) / 0.05, 0.0, 1.0))
     x = 0.01 * wind / np.std(wind) + 0.1 * event / np.std(event) * fade
     path = tmp_path / "quiet_band.wav"
-    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
-    result = analyze(path)
-    segs = [s for s in result.channels[0].segments if s.kind != "wind-like"]
-    close_analysis(result)
+    segs = [s for s in _channel_of(path, x, sr).segments if s.kind != "wind-like"]
     assert len(segs) == 1
     assert segs[0].start_s == pytest.approx(3.0, abs=0.25)
     assert segs[0].end_s == pytest.approx(6.0, abs=0.25)
+
+
+def _channel_of(path, x, sr):
+    """Write ``x`` to ``path`` as a float WAV at ``sr``, analyse it, and return its only
+    channel's results."""
+    import soundfile as sf
+
+    sf.write(path, np.asarray(x, np.float32), sr, subtype="FLOAT")
+    result = analyze(path)
+    channel = result.channels[0]
+    close_analysis(result)
+    return channel
 
 
 def _add_clanks(x, t, times_s, amplitude):
@@ -525,7 +529,6 @@ def _add_clanks(x, t, times_s, amplitude):
 def _gust_with(tmp_path, *, clank_s=None, tone_hz=None, sr=16_000, seconds=20.0, tone_off_s=None):
     """Wind with a 6-14 s gust (+15 dB, 0.5 s ramps), and a clank or a tone through it
     (from 2 s to 2 s before the end, silent over ``tone_off_s``)."""
-    import soundfile as sf
     from scipy import signal
 
     rng = np.random.default_rng(4)
@@ -542,10 +545,7 @@ def _gust_with(tmp_path, *, clank_s=None, tone_hz=None, sr=16_000, seconds=20.0,
             on *= np.clip(np.maximum(a - t, t - b) / 0.05, 0.0, 1.0)
         x += on * 0.1 * np.sin(2 * np.pi * tone_hz * t)
     path = tmp_path / "gust.wav"
-    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
-    result = analyze(path)
-    channel = result.channels[0]
-    close_analysis(result)
+    channel = _channel_of(path, x, sr)
     return channel
 
 
@@ -595,7 +595,6 @@ def test_a_low_motor_below_the_segmenting_bands_is_a_tonal_segment(sr, freq_hz, 
     # the segments read octave bands of four FFT bins or more (none below 88 Hz at 48 kHz,
     # 177 Hz at 8 kHz): a motor 14-20 dB above the wind there had a line and no segment,
     # and the line kept its own edges, ~1 s blurred
-    import soundfile as sf
     from scipy import signal
 
     rng = np.random.default_rng(2)
@@ -604,10 +603,7 @@ def test_a_low_motor_below_the_segmenting_bands_is_a_tonal_segment(sr, freq_hz, 
     fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(np.minimum(t - 4.0, 16.0 - t) / 0.05, 0.0, 1.0))
     x = 0.01 * wind / np.std(wind) + fade * level * np.sin(2 * np.pi * freq_hz * t)
     path = tmp_path / "motor.wav"
-    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
-    result = analyze(path)
-    channel = result.channels[0]
-    close_analysis(result)
+    channel = _channel_of(path, x, sr)
     (found,) = [s for s in channel.segments if s.kind != "wind-like"]
     assert found.kind == "tonal"
     assert (found.start_s, found.end_s) == pytest.approx((4.0, 16.0), abs=0.25)
@@ -620,7 +616,6 @@ def test_a_low_motor_below_the_segmenting_bands_is_a_tonal_segment(sr, freq_hz, 
 def test_a_tonal_segment_s_evidence_is_the_tone_s_not_a_clank_train_s_over_it(tmp_path):
     # a motor's segment made from its line took the evidence of its whole span: a clank
     # train inside it gave the motor's segment the train's 4 kHz band and its onsets
-    import soundfile as sf
     from scipy import signal
 
     sr, rng = 16_000, np.random.default_rng(5)
@@ -632,10 +627,7 @@ def test_a_tonal_segment_s_evidence_is_the_tone_s_not_a_clank_train_s_over_it(tm
     clanks = 3.0 + 0.5 * np.arange(10)
     _add_clanks(x, t, clanks, 0.1)
     path = tmp_path / "motor_and_clanks.wav"
-    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
-    result = analyze(path)
-    segments = result.channels[0].segments
-    close_analysis(result)
+    segments = _channel_of(path, x, sr).segments
     (motor_seg,) = [s for s in segments if s.kind == "tonal"]
     (train,) = [s for s in segments if s.kind == "impulsive"]
     assert (motor_seg.start_s, motor_seg.end_s) == pytest.approx((1.0, 11.0), abs=0.25)
@@ -652,7 +644,6 @@ def test_weak_friction_in_gusty_wind_adds_no_power_below_300_hz(level_dbfs, tmp_
     # the power a segment adds was each frame's excess over the band's 20th percentile: the
     # gusty wind's own swings above it counted, and weak friction at 1-3.6 kHz (nothing
     # below 300 Hz) read three quarters of its power low, and wind-like
-    import soundfile as sf
     from scipy import signal
 
     sr = 8_000
@@ -666,10 +657,7 @@ def test_weak_friction_in_gusty_wind_adds_no_power_below_300_hz(level_dbfs, tmp_
     fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(np.minimum(t - 10.0, 20.0 - t) / 0.05, 0.0, 1.0))
     x = wind + 10.0 ** (level_dbfs / 20.0) * friction / np.std(friction) * fade
     path = tmp_path / "friction.wav"
-    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
-    result = analyze(path)
-    segments = result.channels[0].segments
-    close_analysis(result)
+    segments = _channel_of(path, x, sr).segments
     (found,) = [s for s in segments if abs(s.start_s - 10.0) < 0.25 and abs(s.end_s - 20.0) < 0.25]
     assert found.kind == "broadband"
     assert found.evidence["low_power_share"] < 0.25
@@ -685,7 +673,6 @@ def test_a_steady_tone_above_the_tone_search_is_tonal_by_its_peaky_spectrum(
     # the tone search stops at 2 kHz: a 3 kHz tone, or a 4.2 kHz whine with its 8.4 kHz
     # harmonic, had no line and was labelled broadband like friction (median flatness 0.0
     # for both: the wind's steep spectrum rules the whole-spectrum flatness)
-    import soundfile as sf
     from scipy import signal
 
     sr, rng = 24_000, np.random.default_rng(6)
@@ -701,10 +688,7 @@ def test_a_steady_tone_above_the_tone_search_is_tonal_by_its_peaky_spectrum(
         sound = signal.sosfilt(band, rng.standard_normal(len(t)))
     x = 0.01 * wind / np.std(wind) + 0.0316 * sound / np.std(sound) * fade  # -30 dBFS
     path = tmp_path / f"{event}.wav"
-    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
-    result = analyze(path)
-    segments = result.channels[0].segments
-    close_analysis(result)
+    segments = _channel_of(path, x, sr).segments
     (found,) = [s for s in segments if s.kind != "wind-like"]
     assert (found.start_s, found.end_s) == pytest.approx((6.0, 14.0), abs=0.25)
     assert found.kind == kind
@@ -719,7 +703,6 @@ def test_a_steady_tone_above_the_tone_search_is_tonal_by_its_peaky_spectrum(
 def test_a_metronome_s_cadence_is_read_to_the_sample_not_the_hop(sr, period_s, tmp_path):
     # onsets were frame times (a 21-ms hop at 48 kHz): a perfect 10/s train read a median
     # interval of 0.1067 s and a CV of 0.0995, a 5/s one 0.192 s and 0.051
-    import soundfile as sf
     from scipy import signal
 
     rng = np.random.default_rng(3)
@@ -729,10 +712,7 @@ def test_a_metronome_s_cadence_is_read_to_the_sample_not_the_hop(sr, period_s, t
     clanks = 1.0 + period_s * np.arange(round(6.0 / period_s))
     _add_clanks(x, t, clanks, 0.2)
     path = tmp_path / "metronome.wav"
-    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
-    result = analyze(path)
-    channel = result.channels[0]
-    close_analysis(result)
+    channel = _channel_of(path, x, sr)
     found = np.array([imp.time_s for imp in channel.impulses])
     assert len(found) == len(clanks)
     assert np.max(np.abs(found - clanks)) <= 0.002
@@ -745,7 +725,6 @@ def test_a_metronome_s_cadence_is_read_to_the_sample_not_the_hop(sr, period_s, t
 def _two_motors(tmp_path, motors, *, sr=16_000, seconds=22.0):
     """Wind with motors ``(f0_hz, on_s, off_s[, amplitude])``, harmonics 1-3 at 0/-6/-12 dB
     (amplitude 0.07 of the fundamental by default: 23 dB over the wind's RMS)."""
-    import soundfile as sf
     from scipy import signal
 
     rng = np.random.default_rng(2)
@@ -758,10 +737,7 @@ def _two_motors(tmp_path, motors, *, sr=16_000, seconds=22.0):
             amplitude = (level[0] if level else 0.07) / 2 ** (number - 1)
             x += fade * amplitude * np.sin(2 * np.pi * number * f0 * t)
     path = tmp_path / "motors.wav"
-    sf.write(path, x.astype(np.float32), sr, subtype="FLOAT")
-    result = analyze(path)
-    channel = result.channels[0]
-    close_analysis(result)
+    channel = _channel_of(path, x, sr)
     return channel
 
 
