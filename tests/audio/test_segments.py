@@ -810,3 +810,26 @@ def test_two_motors_one_after_the_other_are_two_segments(tmp_path):
     for (kind, start, end), (_, on_s, off_s) in zip(spans, motors, strict=True):
         assert kind == "tonal"
         assert (start, end) == pytest.approx((on_s, off_s), abs=0.25)
+
+
+@pytest.mark.parametrize(
+    "motors",
+    [
+        # a motor 12-15 dB under the other: where it starts, its band (which holds the
+        # other's harmonic) steps by under 1 dB; it kept the band's half-power edges,
+        # 5.18-17.92 s for 8-18 s, or 4.92-15.55 s for 3-12 s
+        [(150.0, 3.0, 12.0), (190.0, 8.0, 18.0, 0.0125)],
+        [(150.0, 3.0, 12.0), (190.0, 8.0, 18.0, 0.0176)],
+        [(150.0, 3.0, 12.0, 0.0125), (190.0, 8.0, 18.0)],
+        # two motors holding most of the recording make no segment of activity: each line's
+        # edges were read in its strongest harmonic's band, which the other's harmonics
+        # share (both lines 4.03-16.97 s, or 2.78-19.94 s)
+        [(150.0, 2.0, 20.0), (190.0, 4.0, 17.0)],
+        [(120.0, 2.0, 20.0), (170.0, 3.0, 19.0)],
+    ],
+)
+def test_a_motor_beside_a_louder_one_or_both_filling_the_recording_keeps_its_edges(
+    motors, tmp_path
+):
+    channel = _two_motors(tmp_path, motors, seconds=22.0)
+    _assert_each_motor_has_its_segment_and_line(channel, motors)

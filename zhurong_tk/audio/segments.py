@@ -901,27 +901,14 @@ def _line_segments(
         )
         if held or not line.harmonics:
             continue
-        strongest = max(line.harmonics, key=lambda h: h.level_db).freq_hz
-        band = int(np.argmin(np.abs(np.log2(centres / strongest))))
-        tone_hz = float(centres[band])
-        if abs(np.log2(centres[band] / strongest)) > 0.5:
-            # below (or above) the bands segmented on: the tone's own band, narrow as it
-            # is (a steady tone does not scatter), smoothed and floored as those are
-            narrow = int(np.argmin(np.abs(np.log2(all_centres / strongest))))
-            if tone_bands is None or abs(np.log2(all_centres[narrow] / strongest)) > 0.5:
-                continue
-            if loudest is None:
-                loudest = band_db.max(axis=1)
-            power = _smoothed_power(all_db[:, narrow], loudest)
-            tone_hz = float(all_centres[narrow])
-        else:
-            power = 10.0 ** (band_db[:, band] / 10.0)
-        edges = _half_power_edges(power, times_s, line.start_s, line.end_s)
-        if edges is None:
+        if loudest is None:
+            loudest = band_db.max(axis=1)
+        found = _beside_others(line, lines, times_s, all_db, all_centres, loudest, config)
+        if found is None:
+            found = _alone(line, times_s, band_db, centres, tone_bands, loudest, config)
+        if found is None:
             continue
-        s, e, step_db = edges
-        if step_db < config.off_db or e - s < config.min_duration_s:
-            continue
+        s, e, step_db, tone_hz, power, edges_from = found
         a, b = np.searchsorted(times_s, [s, e])
         b = max(b, a + 1)
         if background is None:
@@ -940,8 +927,65 @@ def _line_segments(
             line, s, e, step_db, tone_hz, power[a:b], all_db[a:b] - background, all_centres,
             flatness[a:b], impulses, segments, config,
         )  # fmt: skip
+        if edges_from:
+            evidence["edges_from"] = edges_from
         out.append(Segment(float(s), float(e), "tonal", evidence))
     return out
+
+
+def _beside_others(line, lines, times_s, all_db, all_centres, loudest, config) -> tuple | None:
+    """A tone's edges (and step, band centre, band power) read beside the other tones that
+    sound while it does, as :func:`_split_among_lines` reads them; None when no other
+    does, or its band shows no step. The band of its strongest harmonic may hold theirs:
+    two motors holding most of a recording both took the edges of the one that starts
+    last and stops first."""
+    others = [
+        o
+        for o in lines
+        if o is not line
+        and o.harmonics
+        and round(o.freq_hz, 3) != round(line.freq_hz, 3)
+        and min(o.end_s, line.end_s) > max(o.start_s, line.start_s)
+    ]
+    if not others:
+        return None
+    # in the lines' own order, whichever of them is asked for: the first line read takes
+    # the largest step of a band they share, and the others pass over it
+    group = [o for o in lines if o is line or any(o is other for other in others)]
+    pieces = _pieces_of_lines(group, times_s, all_db, all_centres, loudest, config)
+    if pieces is None:
+        return None
+    s, e, step_db, _, k, power = next(p for p in pieces if p[3] is line)
+    return s, e, step_db, float(all_centres[k]), power, "tone band level, beside another tone"
+
+
+def _alone(line, times_s, band_db, centres, tone_bands, loudest, config) -> tuple | None:
+    """A tone's edges (and step, band centre, band power) where its band rises to half
+    power, in the band of its strongest harmonic (see :func:`_line_segments`); None where
+    it does not lift that band by ``off_db``."""
+    strongest = max(line.harmonics, key=lambda h: h.level_db).freq_hz
+    band = int(np.argmin(np.abs(np.log2(centres / strongest))))
+    tone_hz = float(centres[band])
+    if abs(np.log2(centres[band] / strongest)) > 0.5:
+        # below (or above) the bands segmented on: the tone's own band, narrow as it
+        # is (a steady tone does not scatter), smoothed and floored as those are
+        if tone_bands is None:
+            return None
+        all_db, all_centres = tone_bands
+        narrow = int(np.argmin(np.abs(np.log2(all_centres / strongest))))
+        if abs(np.log2(all_centres[narrow] / strongest)) > 0.5:
+            return None
+        power = _smoothed_power(all_db[:, narrow], loudest)
+        tone_hz = float(all_centres[narrow])
+    else:
+        power = 10.0 ** (band_db[:, band] / 10.0)
+    edges = _half_power_edges(power, times_s, line.start_s, line.end_s)
+    if edges is None:
+        return None
+    s, e, step_db = edges
+    if step_db < config.off_db or e - s < config.min_duration_s:
+        return None
+    return s, e, step_db, tone_hz, power, None
 
 
 def _own_band(line: TonalLine, others: list[TonalLine], centres: np.ndarray) -> int | None:
@@ -973,6 +1017,13 @@ STEP_CLEAR = 6.0
 #: Frames averaged on either side of a candidate edge by :func:`_step_edges` (seconds)
 STEP_SIDE_S = 0.5
 
+#: A step under :data:`STEP_MIN_DB` still places a tone's edge when it is at least this
+#: large (dB) and this many times the spread of the band's steps around it: a motor 15 dB
+#: under another whose harmonic fills its band steps it by under 1 dB, in a band the
+#: other holds steady to a tenth of a dB
+STEP_FAINT_DB = 0.5
+STEP_LOCAL_CLEAR = 4.0
+
 
 def _step_edges(
     power: np.ndarray,
@@ -981,10 +1032,12 @@ def _step_edges(
     end_s: float,
     blur_s: float = 2.5,
     avoid_s=(),
-) -> tuple[float, float, float] | None:
+) -> tuple[float, float, float, float] | None:
     """A tone's edges as the largest rise and fall of its band's ``power`` within
     ``blur_s`` of its line's blurred edges, each placed where the power crosses half-way
-    between the levels on either side; with the smaller of the two steps in dB. Steps
+    between the levels on either side; with the smaller of the two steps in dB, and the
+    smaller of the two steps' ratios to the robust spread of the steps within ``blur_s``
+    of them (how clearly each stands out of the band's scatter there). Steps
     within :data:`STEP_SIDE_S` of the times ``avoid_s`` (another tone's edges) are passed
     over when a clear step (:data:`STEP_CLEAR`) lies elsewhere near the edge.
 
@@ -1012,8 +1065,13 @@ def _step_edges(
     spread = 1.4826 * float(np.median(np.abs(rise - np.median(rise))))
     clear = max(STEP_MIN_DB, STEP_CLEAR * spread)
 
+    # a step needs half its frames on either side: the first few frames of a recording
+    # (a filter settling, a fade-in) would otherwise step more than any tone
+    first, last = m // 2 - 1, n - 1 - m // 2
+
     def best(centre_s: float, sign: float) -> int | None:
         lo, hi = np.searchsorted(times_s[1:], [centre_s - blur_s, centre_s + blur_s])
+        lo, hi = max(lo, first), min(hi, last)
         if hi <= lo:
             return None
         steps = sign * rise[lo:hi]
@@ -1046,11 +1104,26 @@ def _step_edges(
         frac = (half - power[a]) / (power[b] - power[a])
         return float(times_s[a] + frac * (times_s[b] - times_s[a]))
 
+    def clarity(j: int, sign: float) -> float:
+        lo, hi = np.searchsorted(times_s[1:], [times_s[j] - blur_s, times_s[j] + blur_s])
+        near = rise[lo:hi]
+        local = 1.4826 * float(np.median(np.abs(near - np.median(near))))
+        return sign * float(rise[j - 1]) / max(local, 1e-6)
+
     on, off = best(start_s, 1.0), best(end_s, -1.0)
     if on is None or off is None or off <= on:
         return None
     step = min(float(rise[on - 1]), -float(rise[off - 1]))
-    return crossing(on, 1.0), crossing(off, -1.0), step
+    clear_by = min(clarity(on, 1.0), clarity(off, -1.0))
+    return crossing(on, 1.0), crossing(off, -1.0), step, clear_by
+
+
+def _clear_step(found: tuple[float, float, float, float] | None) -> bool:
+    """Whether :func:`_step_edges` found steps that place a tone's edges: large, or
+    faint but clear of the band's scatter around them."""
+    return found is not None and (
+        found[2] >= STEP_MIN_DB or (found[2] >= STEP_FAINT_DB and found[3] >= STEP_LOCAL_CLEAR)
+    )
 
 
 def _pieces_of_lines(lines, times_s, all_db, all_centres, loudest, config) -> list | None:
@@ -1082,11 +1155,11 @@ def _pieces_of_lines(lines, times_s, all_db, all_centres, loudest, config) -> li
             found = _step_edges(
                 power, times_s, line.start_s, line.end_s, avoid_s=avoid if shared else ()
             )
-            if found is None or found[2] < STEP_MIN_DB:
+            if not _clear_step(found):
                 return None
             if found[1] - found[0] < config.min_duration_s:
                 return None
-            edges[id(line)] = found
+            edges[id(line)] = found[:3]
     return [(*edges[id(line)], line, *bands[id(line)][::2]) for line in lines]
 
 
