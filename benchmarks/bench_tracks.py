@@ -12,7 +12,10 @@ lines (the conversion to grey is part of every pipeline):
 
 - cv2 cvtColor to grey (floor): every pixel read once;
 - numpy ``image.sum()`` (floor): the same, single-threaded;
-- zhurong-tk :func:`zhurong_tk.tracks.detect_tracks` end to end;
+- zhurong-tk :func:`zhurong_tk.tracks.detect_tracks` end to end, with numba's
+  ``workqueue`` threading layer as the command line picks it, and again with the
+  ``omp`` layer (a parallel region starts in ~4 µs there, ~40 µs with workqueue,
+  whose workers also start on cold caches: the detector opens ~50 per image);
 - cv2 ``Canny(50, 150)`` + ``HoughLinesP`` (rho 1, theta 1°, threshold 80,
   minLineLength 5 % of the width, maxLineGap 10) at full resolution;
 - cv2 LSD: ``cv2.createLineSegmentDetector().detect`` at full resolution;
@@ -45,6 +48,7 @@ SIZES = {"1 MP": (1152, 864), "4 MP": (2304, 1728), "12 MP": (4000, 3000)}
 FLOOR = "cv2 cvtColor to grey (floor)"
 SUM = "numpy image.sum() (floor)"
 OURS = "zhurong-tk detect_tracks"
+OURS_OMP = "zhurong-tk detect_tracks, numba omp layer"
 HOUGHP = "cv2 Canny + HoughLinesP"
 LSD = "cv2 LSD"
 SKIMAGE = "skimage canny + hough_line + peaks"
@@ -83,6 +87,16 @@ PYTHON_CASES = {
         timed(run)
     """,
     OURS: """
+        import os
+        os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")  # as the command line
+        from zhurong_tk.tracks import detect_tracks
+        def run():
+            return len(detect_tracks(image).tracks)
+        timed(run)
+    """,
+    OURS_OMP: """
+        import os
+        os.environ["NUMBA_THREADING_LAYER"] = "omp"
         from zhurong_tk.tracks import detect_tracks
         def run():
             return len(detect_tracks(image).tracks)
