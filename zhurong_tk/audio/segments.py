@@ -376,6 +376,8 @@ def segment(
             )
         )
     segments = _bridge_masked_tones(segments, tonal_lines)
+    all_db, all_centres = tone_bands if tone_bands is not None else (band_db, band_centres_hz)
+    _unmask_edges(segments, tonal_lines, times_s, all_db, all_centres, band_db.max(axis=1))
     segments.sort(key=lambda sg: sg.start_s)
     return segments
 
@@ -419,6 +421,88 @@ def _bridge_masked_tones(segments: list[Segment], lines: list[TonalLine]) -> lis
     if not joined:
         return segments
     return [sg for sg in segments if id(sg) not in dropped] + joined
+
+
+#: Frames averaged on either side of a step by :func:`_unmask_edges` (seconds)
+UNMASK_SIDE_S = 0.25
+
+#: How far inside a gust's edges :func:`_unmask_edges` looks for a tone's (seconds): a gust's
+#: ramp steps every band for about this long
+UNMASK_RAMP_S = 1.0
+
+
+def _unmask_edges(segments, lines, times_s, all_db, all_centres, loudest) -> None:
+    """Move a tone's segment edge that a gust masked to where the tone starts or stops.
+
+    A gust lifts the tone's band with all the others: a motor starting in a gust got a
+    segment from the gust's end (6.5 s for 4 s), one stopping in a gust a segment ending
+    at its start. Where a tonal segment's edge lies in a wind-like segment and its line
+    reaches on beyond it, the edge is read again in the tone's own band (beside the tones
+    sounding with it, see :func:`_own_band`) as the largest clear step near the line's
+    blurred edge, passing over the gust's own edges; the stretch the gust masked is kept
+    as evidence (``masked_s``). Edits ``segments`` in place.
+    """
+    gusts = [(sg.start_s, sg.end_s) for sg in segments if sg.kind == "wind-like"]
+    if not gusts:
+        return
+    slack = 0.5
+    for sg in segments:
+        hz = sg.evidence.get("tonal_line_hz")
+        own = [
+            line
+            for line in lines
+            if round(line.freq_hz, 3) == hz
+            and line.harmonics
+            and min(line.end_s, sg.end_s) > max(line.start_s, sg.start_s)
+        ]
+        if sg.kind != "tonal" or len(own) != 1:
+            continue
+        line = own[0]
+        masked_start = line.start_s < sg.start_s - slack and _in_any(sg.start_s, gusts, slack)
+        masked_end = line.end_s > sg.end_s + slack and _in_any(sg.end_s, gusts, slack)
+        if not (masked_start or masked_end):
+            continue
+        others = [
+            o
+            for o in lines
+            if o is not line
+            and o.harmonics
+            and min(o.end_s, line.end_s) > max(o.start_s, line.start_s)
+        ]
+        k = _own_band(line, others, all_centres)
+        if k is None:
+            continue
+        power = _smoothed_power(all_db[:, k], loudest)
+        # inside the gust, clear of its ramps (the steps of every band): the edge the gust
+        # masked lies there, and a motor stopping half a second before the gust ends steps
+        # apart from it only on short sides
+        start_in = end_in = None
+        if masked_start:
+            g0, _ = next(g for g in gusts if g[0] - slack <= sg.start_s <= g[1] + slack)
+            start_in = (g0 + UNMASK_RAMP_S, sg.start_s)
+        if masked_end:
+            _, g1 = next(g for g in gusts if g[0] - slack <= sg.end_s <= g[1] + slack)
+            end_in = (sg.end_s, g1 - UNMASK_RAMP_S)
+        found = _step_edges(
+            power, times_s, line.start_s, line.end_s, per_side=True, side_s=UNMASK_SIDE_S,
+            within=(start_in, end_in),
+        )  # fmt: skip
+        if found is None:
+            continue
+        (on_s, off_s), (rise, fall), (rise_by, fall_by) = found[:2], found[2], found[3]
+        masked = list(sg.evidence.get("masked_s", []))
+        if masked_start and _clear(rise, rise_by) and on_s < sg.start_s - 0.25:
+            masked.insert(0, [round(on_s, 3), round(sg.start_s, 3)])
+            sg.start_s = float(on_s)
+        if masked_end and _clear(fall, fall_by) and off_s > sg.end_s + 0.25:
+            masked.append([round(sg.end_s, 3), round(off_s, 3)])
+            sg.end_s = float(off_s)
+        if masked:
+            sg.evidence["masked_s"] = masked
+
+
+def _in_any(t: float, spans: list[tuple[float, float]], slack: float) -> bool:
+    return any(s - slack <= t <= e + slack for s, e in spans)
 
 
 def _masked(gap: tuple[float, float], spans: list[tuple[float, float]]) -> bool:
@@ -1032,14 +1116,20 @@ def _step_edges(
     end_s: float,
     blur_s: float = 2.5,
     avoid_s=(),
-) -> tuple[float, float, float, float] | None:
+    per_side: bool = False,
+    side_s: float = STEP_SIDE_S,
+    within: tuple = (None, None),
+) -> tuple | None:
     """A tone's edges as the largest rise and fall of its band's ``power`` within
     ``blur_s`` of its line's blurred edges, each placed where the power crosses half-way
     between the levels on either side; with the smaller of the two steps in dB, and the
     smaller of the two steps' ratios to the robust spread of the steps within ``blur_s``
-    of them (how clearly each stands out of the band's scatter there). Steps
-    within :data:`STEP_SIDE_S` of the times ``avoid_s`` (another tone's edges) are passed
-    over when a clear step (:data:`STEP_CLEAR`) lies elsewhere near the edge.
+    of them (how clearly each stands out of the band's scatter there); ``per_side``: both
+    steps and both ratios, as pairs (start, end). Steps
+    within ``side_s`` of the times ``avoid_s`` (another tone's edges) are passed
+    over when a clear step (:data:`STEP_CLEAR`) lies elsewhere near the edge. The levels
+    either side of a step are means over ``side_s``; ``within``: the spans (start, end
+    seconds, or None) to look for the rise and the fall in instead.
 
     Unlike :func:`_half_power_edges` the levels are local: another tone sounding in the
     band before or after this one's edge (a motor's harmonic, steady across it) does not
@@ -1049,7 +1139,7 @@ def _step_edges(
     if n < 4:
         return None
     hop = float(times_s[1] - times_s[0])
-    m = max(2, round(STEP_SIDE_S / hop))
+    m = max(2, round(side_s / hop))
     level = 10.0 * np.log10(np.maximum(power, 1e-30))
     cum = np.concatenate([[0.0], np.cumsum(level)])
     i = np.arange(1, n)
@@ -1058,7 +1148,7 @@ def _step_edges(
     rise = right - left  # the step between frames i - 1 and i, for i in 1..n-1
     away = np.ones(n - 1, bool)
     for t in avoid_s:  # another tone's edges
-        lo, hi = np.searchsorted(times_s[1:], [t - STEP_SIDE_S, t + STEP_SIDE_S])
+        lo, hi = np.searchsorted(times_s[1:], [t - side_s, t + side_s])
         away[lo:hi] = False
     # a step clear of the band's own scatter (its robust spread over the recording): away
     # from another tone's edges one must be, or the tones start or stop together
@@ -1070,7 +1160,8 @@ def _step_edges(
     first, last = m // 2 - 1, n - 1 - m // 2
 
     def best(centre_s: float, sign: float) -> int | None:
-        lo, hi = np.searchsorted(times_s[1:], [centre_s - blur_s, centre_s + blur_s])
+        span = within[0 if sign > 0 else 1] or (centre_s - blur_s, centre_s + blur_s)
+        lo, hi = np.searchsorted(times_s[1:], span)
         lo, hi = max(lo, first), min(hi, last)
         if hi <= lo:
             return None
@@ -1085,18 +1176,19 @@ def _step_edges(
         below = power[max(j - m, 0) : j] if sign > 0 else power[j : j + m]
         above = power[j : j + m] if sign > 0 else power[max(j - m, 0) : j]
         half = (float(np.median(below)) + float(np.median(above))) / 2
-        # from the step, the first frame on the quiet side under half power
-        k = j
+        # from the step, the first frame on the quiet side under half power, within the
+        # step's sides (in a gust the level without the tone scatters about half power)
+        k, lo, hi = j, max(j - m, 1), min(j + m, n - 1)
         if sign > 0:
-            while k > 1 and power[k - 1] >= half:
+            while k > lo and power[k - 1] >= half:
                 k -= 1
-            while k < n - 1 and power[k] < half:
+            while k < hi and power[k] < half:
                 k += 1
             a, b = k - 1, k  # power[a] < half <= power[b]
         else:
-            while k < n - 1 and power[k] >= half:
+            while k < hi and power[k] >= half:
                 k += 1
-            while k > 1 and power[k - 1] < half:
+            while k > lo and power[k - 1] < half:
                 k -= 1
             a, b = k, k - 1  # power[a] < half <= power[b]
         if not power[a] < half <= power[b]:
@@ -1113,17 +1205,21 @@ def _step_edges(
     on, off = best(start_s, 1.0), best(end_s, -1.0)
     if on is None or off is None or off <= on:
         return None
-    step = min(float(rise[on - 1]), -float(rise[off - 1]))
-    clear_by = min(clarity(on, 1.0), clarity(off, -1.0))
-    return crossing(on, 1.0), crossing(off, -1.0), step, clear_by
+    steps = (float(rise[on - 1]), -float(rise[off - 1]))
+    clear_by = (clarity(on, 1.0), clarity(off, -1.0))
+    if per_side:
+        return crossing(on, 1.0), crossing(off, -1.0), steps, clear_by
+    return crossing(on, 1.0), crossing(off, -1.0), min(steps), min(clear_by)
 
 
-def _clear_step(found: tuple[float, float, float, float] | None) -> bool:
+def _clear_step(found: tuple | None) -> bool:
     """Whether :func:`_step_edges` found steps that place a tone's edges: large, or
     faint but clear of the band's scatter around them."""
-    return found is not None and (
-        found[2] >= STEP_MIN_DB or (found[2] >= STEP_FAINT_DB and found[3] >= STEP_LOCAL_CLEAR)
-    )
+    return found is not None and _clear(found[2], found[3])
+
+
+def _clear(step_db: float, clear_by: float) -> bool:
+    return step_db >= STEP_MIN_DB or (step_db >= STEP_FAINT_DB and clear_by >= STEP_LOCAL_CLEAR)
 
 
 def _pieces_of_lines(lines, times_s, all_db, all_centres, loudest, config) -> list | None:
