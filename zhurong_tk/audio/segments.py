@@ -438,9 +438,10 @@ def _unmask_edges(segments, lines, times_s, all_db, all_centres, loudest) -> Non
     segment from the gust's end (6.5 s for 4 s), one stopping in a gust a segment ending
     at its start. Where a tonal segment's edge lies in a wind-like segment and its line
     reaches on beyond it, the edge is read again in the tone's own band (beside the tones
-    sounding with it, see :func:`_own_band`) as the largest clear step near the line's
-    blurred edge, passing over the gust's own edges; the stretch the gust masked is kept
-    as evidence (``masked_s``). Edits ``segments`` in place.
+    sounding with it, see :func:`_own_band`) as the largest clear step inside the gust,
+    a second clear of its edges (its ramps step every band), over sides of
+    :data:`UNMASK_SIDE_S`; the stretch the gust masked is kept as evidence
+    (``masked_s``). Edits ``segments`` in place.
     """
     gusts = [(sg.start_s, sg.end_s) for sg in segments if sg.kind == "wind-like"]
     if not gusts:
@@ -474,8 +475,7 @@ def _unmask_edges(segments, lines, times_s, all_db, all_centres, loudest) -> Non
             continue
         power = _smoothed_power(all_db[:, k], loudest)
         # inside the gust, clear of its ramps (the steps of every band): the edge the gust
-        # masked lies there, and a motor stopping half a second before the gust ends steps
-        # apart from it only on short sides
+        # masked lies there
         start_in = end_in = None
         if masked_start:
             g0, _ = next(g for g in gusts if g[0] - slack <= sg.start_s <= g[1] + slack)
