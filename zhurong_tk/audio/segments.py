@@ -459,30 +459,20 @@ def _unmask_edges(segments, lines, times_s, all_db, all_centres, loudest) -> Non
         if sg.kind != "tonal" or len(own) != 1:
             continue
         line = own[0]
-        masked_start = line.start_s < sg.start_s - slack and _in_any(sg.start_s, gusts, slack)
-        masked_end = line.end_s > sg.end_s + slack and _in_any(sg.end_s, gusts, slack)
+        gust_at_start = _span_at(sg.start_s, gusts, slack)
+        gust_at_end = _span_at(sg.end_s, gusts, slack)
+        masked_start = line.start_s < sg.start_s - slack and gust_at_start is not None
+        masked_end = line.end_s > sg.end_s + slack and gust_at_end is not None
         if not (masked_start or masked_end):
             continue
-        others = [
-            o
-            for o in lines
-            if o is not line
-            and o.harmonics
-            and min(o.end_s, line.end_s) > max(o.start_s, line.start_s)
-        ]
-        k = _own_band(line, others, all_centres)
+        k = _own_band(line, _sounding_with(line, lines), all_centres)
         if k is None:
             continue
         power = _smoothed_power(all_db[:, k], loudest)
         # inside the gust, clear of its ramps (the steps of every band): the edge the gust
         # masked lies there
-        start_in = end_in = None
-        if masked_start:
-            g0, _ = next(g for g in gusts if g[0] - slack <= sg.start_s <= g[1] + slack)
-            start_in = (g0 + UNMASK_RAMP_S, sg.start_s)
-        if masked_end:
-            _, g1 = next(g for g in gusts if g[0] - slack <= sg.end_s <= g[1] + slack)
-            end_in = (sg.end_s, g1 - UNMASK_RAMP_S)
+        start_in = (gust_at_start[0] + UNMASK_RAMP_S, sg.start_s) if masked_start else None
+        end_in = (sg.end_s, gust_at_end[1] - UNMASK_RAMP_S) if masked_end else None
         found = _step_edges(
             power, times_s, line.start_s, line.end_s, per_side=True, side_s=UNMASK_SIDE_S,
             within=(start_in, end_in),
@@ -501,8 +491,11 @@ def _unmask_edges(segments, lines, times_s, all_db, all_centres, loudest) -> Non
             sg.evidence["masked_s"] = masked
 
 
-def _in_any(t: float, spans: list[tuple[float, float]], slack: float) -> bool:
-    return any(s - slack <= t <= e + slack for s, e in spans)
+def _span_at(
+    t: float, spans: list[tuple[float, float]], slack: float
+) -> tuple[float, float] | None:
+    """The first of ``spans`` holding ``t`` (within ``slack``), or None."""
+    return next((span for span in spans if span[0] - slack <= t <= span[1] + slack), None)
 
 
 def _masked(gap: tuple[float, float], spans: list[tuple[float, float]]) -> bool:
@@ -1024,12 +1017,7 @@ def _beside_others(line, lines, times_s, all_db, all_centres, loudest, config) -
     two motors holding most of a recording both took the edges of the one that starts
     last and stops first."""
     others = [
-        o
-        for o in lines
-        if o is not line
-        and o.harmonics
-        and round(o.freq_hz, 3) != round(line.freq_hz, 3)
-        and min(o.end_s, line.end_s) > max(o.start_s, line.start_s)
+        o for o in _sounding_with(line, lines) if round(o.freq_hz, 3) != round(line.freq_hz, 3)
     ]
     if not others:
         return None
@@ -1041,6 +1029,15 @@ def _beside_others(line, lines, times_s, all_db, all_centres, loudest, config) -
         return None
     s, e, step_db, _, k, power = next(p for p in pieces if p[3] is line)
     return s, e, step_db, float(all_centres[k]), power, "tone band level, beside another tone"
+
+
+def _sounding_with(line: TonalLine, lines: list[TonalLine]) -> list[TonalLine]:
+    """The other lines (with harmonics) that overlap ``line`` in time."""
+    return [
+        o
+        for o in lines
+        if o is not line and o.harmonics and min(o.end_s, line.end_s) > max(o.start_s, line.start_s)
+    ]
 
 
 def _alone(line, times_s, band_db, centres, tone_bands, loudest, config) -> tuple | None:
