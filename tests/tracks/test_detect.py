@@ -18,6 +18,7 @@ from zhurong_tk.errors import MediaReadError, OutputWriteError, ParameterError
 from zhurong_tk.io._ffmpeg import cv2
 from zhurong_tk.synth import tracks as synth_tracks
 from zhurong_tk.tracks import CameraModel, TrackConfig, detect_tracks
+from zhurong_tk.tracks import detect as detect_module
 from zhurong_tk.tracks.detect import (
     _Candidate,
     _fine_tread,
@@ -108,19 +109,41 @@ def test_no_tracks_on_ground_without_tracks():
     assert false / 60 <= 0.05
 
 
+def test_lines_measured_together_give_the_ruts_measured_one_at_a_time(monkeypatch):
+    # the trough matcher answers every line's probes of a round in one call; each point's
+    # answer must depend on that point alone, straight ruts and steered ones alike
+    scenes = [
+        synth_tracks.track_scene(seed=3, n_ruts=4),
+        synth_tracks.track_scene(seed=1, n_ruts=2, curvature_per_m=0.03),
+        synth_tracks.track_scene(seed=308, n_ruts=2, curvature_per_m=0.03),
+    ]
+    images = [synth_tracks.encode_like_release(scene) for scene in scenes]
+    together = [detect_tracks(image).to_dict() for image in images]
+    batched = detect_module._run_batched
+    sizes = []
+
+    def one_at_a_time(grey, resp, tasks, n_tiles):
+        sizes.append(len(tasks))
+        return [batched(grey, resp, [task], n_tiles)[0] for task in tasks]
+
+    monkeypatch.setattr(detect_module, "_run_batched", one_at_a_time)
+    assert [detect_tracks(image).to_dict() for image in images] == together
+    assert max(sizes) >= 3  # lines, and bent ruts' far ends, were measured together
+    assert sum(len(found["tracks"]) for found in together) >= 6
+    assert any(t["points"] for found in together for t in found["tracks"])  # a bent rut
+
+
 @pytest.mark.parametrize("direction", [0.3, 1.2, 2.6])
 def test_valley_maps_coarse_scales_on_a_half_size_copy(monkeypatch, direction):
     """The large scales come from a half-size copy: on a wide dark line they give the
     direction and, within a few per cent, the strength of the full-size computation."""
-    from zhurong_tk.tracks import detect as detect_mod
-
     h, w = 240, 320
     y, x = np.mgrid[:h, :w].astype(np.float64)
     dist = -(x - 160) * math.sin(direction) + (y - 120) * math.cos(direction)
     grey = (0.7 - 0.3 * np.exp(-(dist**2) / (2 * 12.0**2))).astype(np.float32)
-    resp, theta, _ = detect_mod.valley_maps(grey)
-    monkeypatch.setattr(detect_mod, "HALF_SIZE_FROM", math.inf)
-    full_resp, full_theta, _ = detect_mod.valley_maps(grey)
+    resp, theta, _ = detect_module.valley_maps(grey)
+    monkeypatch.setattr(detect_module, "HALF_SIZE_FROM", math.inf)
+    full_resp, full_theta, _ = detect_module.valley_maps(grey)
     centre = (np.abs(dist) < 0.7) & (np.hypot(x - 160, y - 120) < 60)
     assert centre.sum() > 50
     np.testing.assert_allclose(resp[centre], full_resp[centre], rtol=0.05)

@@ -366,19 +366,18 @@ def test_bilinear_matches_python(rng):
     assert _kernels._bilinear(plane, -4.0, 25.0) == pytest.approx(plane[19, 0])
 
 
-# ---------------------------------------------------------------- sample_line
+# ---------------------------------------------------------------- sample_across
 
 
-def sample_reference(image, resp, x0, y0, dx, dy, n_steps, half_widths):
+def sample_reference(image, resp, xs, ys, nxs, nys, half_widths):
     h, w = image.shape
-    out = np.zeros((n_steps, 6))
-    for i in range(n_steps):
+    out = np.zeros((len(xs), 6))
+    for i, (cx, cy, nx, ny) in enumerate(zip(xs, ys, nxs, nys, strict=True)):
         half = int(half_widths[i])
         n_prof = 2 * half + 1
-        cx, cy = x0 + i * dx, y0 + i * dy
         if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
             continue
-        prof = [bilinear_reference(image, cx - t * dy, cy + t * dx) for t in range(-half, half + 1)]
+        prof = [bilinear_reference(image, cx + t * nx, cy + t * ny) for t in range(-half, half + 1)]
         means = [(prof[j - 1] + prof[j] + prof[j + 1]) / 3.0 for j in range(1, n_prof - 1)]
         best_j = 1 + int(np.argmin(means))  # the first of equal minima, as the kernel
         best = means[best_j - 1]
@@ -397,18 +396,30 @@ def sample_reference(image, resp, x0, y0, dx, dy, n_steps, half_widths):
     return out
 
 
+def line_path(x0, y0, dx, dy, n):
+    """Points one pixel apart along a line and its normal ``(-dy, dx)`` (a path, as
+    sample_across and match_trough take)."""
+    steps = np.arange(n)
+    return x0 + steps * dx, y0 + steps * dy, np.full(n, -dy), np.full(n, dx)
+
+
 @pytest.mark.parametrize("n_tiles", [1, 3, 7])
-def test_sample_line_matches_python(rng, n_tiles):
+def test_sample_across_matches_python(rng, n_tiles):
     image = rng.random((20, 30)).astype(np.float32)
     resp = rng.random((20, 30)).astype(np.float32)
     n = 30
-    dx, dy = math.cos(0.6), math.sin(0.6)
-    half_widths = rng.integers(2, 7, n).astype(np.int64)
-    out = np.full((n, 6), np.nan)
-    _kernels.sample_line(image, resp, 3.3, 2.7, dx, dy, n, half_widths, n_tiles, out)
-    ref = sample_reference(image, resp, 3.3, 2.7, dx, dy, n, half_widths)
+    # two paths in one call: a straight line out of the image and a curve
+    line = line_path(3.3, 2.7, math.cos(0.6), math.sin(0.6), n)
+    angle = np.linspace(0.2, 1.4, n)
+    curve = (15.0 + 8.0 * np.cos(angle), 2.0 + 12.0 * np.sin(angle), np.cos(angle), np.sin(angle))
+    path = [np.concatenate(parts) for parts in zip(line, curve, strict=True)]
+    half_widths = rng.integers(2, 7, 2 * n).astype(np.int64)
+    out = np.full((2 * n, 6), np.nan)
+    _kernels.sample_across(image, resp, *path, half_widths, n_tiles, out)
+    ref = sample_reference(image, resp, *path, half_widths)
     inside = ref[:, 0] != 0
-    assert 10 < inside.sum() < n  # the line walks out of the image: those steps are all zeros
+    assert 10 < inside[:n].sum() < n  # the line walks out of the image: those steps are zeros
+    assert inside[n:].all()
     assert np.all(out[~inside] == 0.0)
     np.testing.assert_allclose(out[:, [0, 2, 3]], ref[:, [0, 2, 3]], rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(out[:, [1, 4, 5]], ref[:, [1, 4, 5]])
@@ -418,7 +429,7 @@ def test_sample_line_matches_python(rng, n_tiles):
 @pytest.mark.parametrize(
     ("width", "centre", "offset"), [(5, 25, -5.0), (6, 25, -5.5), (3, 17, 3.0)]
 )
-def test_sample_line_vertical_box_trough(width, centre, offset):
+def test_sample_across_vertical_box_trough(width, centre, offset):
     soil, floor = np.float32(0.8), np.float32(0.2)
     image = np.full((30, 40), soil, np.float32)
     first = centre - (width - 1) // 2  # columns first .. first + width - 1
@@ -427,7 +438,8 @@ def test_sample_line_vertical_box_trough(width, centre, offset):
     n = 20
     out = np.empty((n, 6))
     # down the image at x = 20: the normal (-dy, dx) = (-1, 0) points to -x
-    _kernels.sample_line(image, resp, 20.0, 2.0, 0.0, 1.0, n, np.full(n, 16, np.int64), 2, out)
+    path = line_path(20.0, 2.0, 0.0, 1.0, n)
+    _kernels.sample_across(image, resp, *path, np.full(n, 16, np.int64), 2, out)
     true_offset = 20 - (first + 0.5 * (width - 1))
     assert true_offset == offset
     np.testing.assert_array_equal(out[:, 1], offset)
@@ -438,29 +450,25 @@ def test_sample_line_vertical_box_trough(width, centre, offset):
     np.testing.assert_array_equal(out[:, 5], 1.0)
 
 
-def test_sample_line_horizontal_trough_and_open_profile():
+def test_sample_across_horizontal_trough_and_open_profile():
     image = np.full((40, 30), 0.8, np.float32)
     image[23:28, :] = 0.2  # rows 23..27, centre 25
     out = np.empty((10, 6))
     # along x at y = 20: the normal (-dy, dx) = (0, 1) points down, to +y
-    _kernels.sample_line(image, image, 5.0, 20.0, 1.0, 0.0, 10, np.full(10, 16, np.int64), 1, out)
+    path = line_path(5.0, 20.0, 1.0, 0.0, 10)
+    _kernels.sample_across(image, image, *path, np.full(10, 16, np.int64), 1, out)
     np.testing.assert_array_equal(out[:, 1], 5.0)
     np.testing.assert_array_equal(out[:, 4], 5.0)
     np.testing.assert_array_equal(out[:, 0], np.float32(0.8))  # the response image at the line
     # a dark half-plane: the trough does not close inside the profile
     half_dark = np.full((30, 40), 0.8, np.float32)
     half_dark[:, 25:] = 0.2
-    _kernels.sample_line(half_dark, half_dark, 20.0, 2.0, 0.0, 1.0, 10, np.full(10, 16), 2, out)
+    path = line_path(20.0, 2.0, 0.0, 1.0, 10)
+    _kernels.sample_across(half_dark, half_dark, *path, np.full(10, 16), 2, out)
     np.testing.assert_array_equal(out[:, 5], 0.0)
 
 
 # ---------------------------------------------------------------- match_trough
-
-
-def line_path(x0, y0, dx, dy, n):
-    """Points one pixel apart along a line and its normal ``(-dy, dx)``, as match_trough takes."""
-    steps = np.arange(n)
-    return x0 + steps * dx, y0 + steps * dy, np.full(n, -dy), np.full(n, dx)
 
 
 def match_reference(image, resp, xs, ys, nxs, nys, widths, box_samples=0.0):

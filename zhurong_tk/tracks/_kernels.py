@@ -240,35 +240,37 @@ def _profile(image, cx, cy, nx, ny, half, prof):  # pragma: no cover - jitted
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def sample_line(  # pragma: no cover - jitted
-    image, resp, x0, y0, dx, dy, n_steps, half_widths, n_tiles, out
+def sample_across(  # pragma: no cover - jitted
+    image, resp, xs, ys, nxs, nys, half_widths, n_tiles, out
 ):
-    """Profiles across a line, one per pixel step along it (a first look).
+    """Profiles across a path, one per point (a first look at a line).
 
-    From ``(x0, y0)`` in unit steps ``(dx, dy)``; at step ``i`` the grey level
-    is sampled (bilinear) at ``2 half_widths[i] + 1`` points across the line
-    (unit spacing along the normal ``(-dy, dx)``). For each step ``out``
-    receives: 0 the valley response on the line, 1 the offset along the normal
-    of the middle of the trough around the darkest point (between its
-    half-depth crossings), 2 the darkest grey level (3-tap mean), 3 the mean of
-    the profile's two outer quarters (the soil beside the rut), 4 the trough's
-    width at half depth, 5 1 if inside the image and the trough closes within
-    the profile. The steps are split into ``n_tiles`` runs, one per thread.
+    At point ``i`` (``xs[i], ys[i]``, unit normal ``nxs[i], nys[i]``) the grey
+    level is sampled (bilinear) at ``2 half_widths[i] + 1`` points along the
+    normal, unit spacing. For each point ``out`` receives: 0 the valley
+    response there, 1 the offset along the normal of the middle of the trough
+    around the darkest point (between its half-depth crossings), 2 the darkest
+    grey level (3-tap mean), 3 the mean of the profile's two outer quarters
+    (the soil beside the rut), 4 the trough's width at half depth, 5 1 if
+    inside the image and the trough closes within the profile. The points are
+    split into ``n_tiles`` runs, one per thread: the paths of many lines go in
+    one call, one parallel region.
 
-    half_widths : (n_steps,) int64; out : (n_steps, 6) float64.
+    xs, ys, nxs, nys : (n,) float64; half_widths : (n,) int64; out : (n, 6) float64.
     """
+    n_steps = xs.shape[0]
     profs = np.empty((n_tiles, 2 * half_widths.max() + 1))  # a scratch row per run
     per = (n_steps + n_tiles - 1) // n_tiles
     for tile in prange(n_tiles):
         for i in range(tile * per, min(n_steps, (tile + 1) * per)):
             _first_look(
-                image, resp, x0 + i * dx, y0 + i * dy, dx, dy, half_widths[i], profs[tile], out[i]
+                image, resp, xs[i], ys[i], nxs[i], nys[i], half_widths[i], profs[tile], out[i]
             )
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _first_look(image, resp, cx, cy, dx, dy, half_width, prof, out):  # pragma: no cover
-    """One step of :func:`sample_line`: the profile across ``(cx, cy)`` into ``out``."""
+def _first_look(image, resp, cx, cy, nx, ny, half_width, prof, out):  # pragma: no cover
+    """One point of :func:`sample_across`: the profile across ``(cx, cy)`` into ``out``."""
     h, w = image.shape
     n_prof = 2 * half_width + 1
     for k in range(6):
@@ -276,7 +278,7 @@ def _first_look(image, resp, cx, cy, dx, dy, half_width, prof, out):  # pragma: 
     if not (0.0 <= cx <= w - 1 and 0.0 <= cy <= h - 1):
         return
     out[0] = resp[min(int(cy + 0.5), h - 1), min(int(cx + 0.5), w - 1)]
-    _profile(image, cx, cy, -dy, dx, half_width, prof)
+    _profile(image, cx, cy, nx, ny, half_width, prof)
     best = 1e30
     best_j = half_width
     for j in range(1, n_prof - 1):

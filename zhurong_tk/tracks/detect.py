@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
@@ -733,6 +734,35 @@ class _Candidate:
     curve: tuple[float, float, float, float] | None = None  # (v_h, a, b, c): see _curve_x
 
 
+@dataclasses.dataclass
+class _FirstLook:
+    """Where the first look along an accumulator line found the floor of a trough."""
+
+    line: tuple[float, float, float, float]  # refitted through the floor: as _Candidate.line
+    points: np.ndarray  # (n, 2) the floor's points kept by the fit
+    width: float  # median width of the trough at half depth
+    width_model: tuple[float, float]  # width = slope * row + intercept, fitted on the look
+    curve: None = None  # a straight line (for _on_rut)
+
+
+@dataclasses.dataclass
+class _Probe:
+    """A request, yielded by a measuring generator, for :func:`_kernels.match_trough`
+    across the points of a path; the generator is sent back the kernel's ``(n, 6)``
+    answer (see :func:`_run_batched`)."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    nxs: np.ndarray
+    nys: np.ndarray
+    widths: np.ndarray  # the expected trough widths
+    factors: np.ndarray  # box widths tried, as multiples of the expected ones
+
+
+# a measurement that yields probes and returns a rut, or None
+Measuring = Generator[_Probe, np.ndarray, "_Candidate | None"]
+
+
 def _fit_line(points: np.ndarray) -> tuple[float, float, float, float]:
     """Total-least-squares line ``(x, y, dx, dy)`` through ``(n, 2)`` points: their centre
     and the principal axis of their 2×2 scatter matrix (in closed form: an SVD of the
@@ -763,46 +793,53 @@ def _distance_to_line(points: np.ndarray, line: tuple[float, float, float, float
     return np.abs((points[:, 0] - px) * dy - (points[:, 1] - py) * dx)
 
 
-def _profiles(grey, resp, x0, y0, dx, dy, n, half, n_tiles):
-    prof = np.zeros((n, 6))
-    halves = np.broadcast_to(np.asarray(half, dtype=np.int64), (n,)).copy()
-    _kernels.sample_line(grey, resp, x0, y0, dx, dy, n, halves, n_tiles, prof)
-    return prof
-
-
 def _searchable(dy: float, cfg: TrackConfig) -> bool:
     """Whether a line whose unit direction has row component ``dy`` is steep enough to
     measure: ``min_elevation_deg`` less :data:`SEARCH_MARGIN_DEG`."""
     return abs(dy) >= math.sin(math.radians(cfg.min_elevation_deg - SEARCH_MARGIN_DEG))
 
 
-def _examine(
+def _first_looks(
     grey: np.ndarray,
     resp: np.ndarray,
-    phi: float,
-    rho: float,
+    lines: list[tuple[float, float]],
     cfg: TrackConfig,
     noise: float,
-    threshold: float,
-    known: list[_Candidate],
     n_tiles: int,
-    n_wide: int = WIDE_PASSES,
-) -> _Candidate | None:
-    """Test the line ``(phi, rho)`` for a rut: find the trough's floor along it, refit
-    the line through the floor, and measure the rut along the refitted line.
-
-    A line whose first look lands on a rut already in ``known`` is dropped
-    before the (costly) measurement: neighbouring accumulator peaks of one rut.
+) -> list[_FirstLook | None]:
+    """The first look along each of the accumulator's lines ``(phi, rho)``: the floor of
+    a trough near it and the line refitted through it; None where there is none (or
+    the line is too short or too flat to measure). All lines' profiles in one kernel call.
     """
     h, w = grey.shape
-    diag = math.hypot(w, h)
-    min_len = cfg.min_length * diag
+    min_len = cfg.min_length * math.hypot(w, h)
     half = max(8, int(0.12 * w))
-    x0, y0, dx, dy, n = _line_through(phi, rho, w, h)
-    if n < min_len or not _searchable(dy, cfg):
-        return None
-    # pass 1: where is the floor of a trough near this line?
-    prof = _profiles(grey, resp, x0, y0, dx, dy, n, half, n_tiles)
+    chords = [_line_through(phi, rho, w, h) for phi, rho in lines]
+    chords = [c if c[4] >= min_len and _searchable(c[3], cfg) else None for c in chords]
+    lengths = [c[4] for c in chords if c is not None]
+    if not lengths:
+        return [None] * len(chords)
+    paths = [_line_path(*c) for c in chords if c is not None]
+    xs, ys, nxs, nys = (np.concatenate([p[k] for p in paths]) for k in range(4))
+    profs = np.zeros((len(xs), 6))
+    halves = np.full(len(xs), half, np.int64)
+    _kernels.sample_across(grey, resp, xs, ys, nxs, nys, halves, n_tiles, profs)
+    split = iter(np.split(profs, np.cumsum(lengths)[:-1]))
+    return [
+        None if c is None else _floor_of(next(split), c, half, cfg, noise, min_len) for c in chords
+    ]
+
+
+def _floor_of(
+    prof: np.ndarray,
+    chord: tuple[float, float, float, float, int],
+    half: int,
+    cfg: TrackConfig,
+    noise: float,
+    min_len: float,
+) -> _FirstLook | None:
+    """The first look along ``chord`` from its profiles (see :func:`_first_looks`)."""
+    x0, y0, dx, dy, n = chord
     depth = prof[:, 3] - prof[:, 2]
     loose = (depth > cfg.min_contrast * noise) & (np.abs(prof[:, 1]) < half / 2) & (prof[:, 5] > 0)
     # a first look only seeds the fit: bridge wide gaps, accept half the length
@@ -815,23 +852,42 @@ def _examine(
     ok, fitted, kept = _kernels.refit_line(xs, ys, 2.5)
     if not ok:
         return None
-    pts = np.column_stack([xs[kept], ys[kept]])
-    line = (float(fitted[0]), float(fitted[1]), float(fitted[2]), float(fitted[3]))
-    if any(_on_rut(other, line, pts, max(3.0, 0.6 * other.width)) for other in known):
-        return None
-    first_y0, first_dy = y0, dy
     # the rut's width grows linearly towards the camera: fit it on the first look
-    first = np.arange(a, b)[loose[a:b]]
-    rows = first_y0 + first * first_dy  # image row of each first-look sample
-    slope, intercept = _fit_straight(rows, prof[first, 4]) if len(first) > 10 else (0.0, half / 2)
-    # pass 2, repeated: locate the trough of that width at every step along the line
-    # (matched filter, which also finds the width that fits), refit the line through
-    # the centres and the width model through the fitted widths, until it stays put
+    rows = y0 + steps * dy  # image row of each first-look sample
+    width_model = _fit_straight(rows, prof[steps, 4]) if len(steps) > 10 else (0.0, half / 2)
+    return _FirstLook(
+        line=(float(fitted[0]), float(fitted[1]), float(fitted[2]), float(fitted[3])),
+        points=np.column_stack([xs[kept], ys[kept]]),
+        width=float(np.median(prof[steps, 4])),
+        width_model=width_model,
+    )
+
+
+def _on_any(ruts: list, look: _FirstLook) -> bool:
+    """Whether the first look runs along one of ``ruts`` (a neighbouring accumulator
+    peak of a rut already found)."""
+    return any(_on_rut(rut, look.line, look.points, max(3.0, 0.6 * rut.width)) for rut in ruts)
+
+
+def _examine(
+    look: _FirstLook,
+    cfg: TrackConfig,
+    shape: tuple[int, int],
+    noise: float,
+    threshold: float,
+    n_wide: int = WIDE_PASSES,
+) -> Measuring:
+    """Measure the rut a first look found: locate the trough of the expected width at
+    every step along the line (matched filter, which also finds the width that fits),
+    refit the line through the centres and the width model through the fitted widths,
+    and repeat until it stays put. A generator of probes (see :func:`_run_batched`).
+    """
+    line = look.line
+    slope, intercept = look.width_model
+    cand = None
     for k in range(4):
         factors = WIDE_FACTORS if k < n_wide else NARROW_FACTORS
-        found = _measure(
-            grey, resp, line, slope, intercept, cfg, noise, threshold, factors, n_tiles
-        )
+        found = yield from _measure(line, slope, intercept, cfg, shape, noise, threshold, factors)
         if found is None:
             return None
         new_line, cand, rows, widths = found
@@ -845,9 +901,10 @@ def _examine(
     return cand
 
 
-def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors, n_tiles):
-    """The rut along ``line``: its extent, centres, contrast and width; None if too weak."""
-    h, w = grey.shape
+def _measure(line, slope, intercept, cfg, shape, noise, threshold, factors):
+    """The rut along ``line``: its extent, centres, contrast and width; None if too weak.
+    A generator yielding its one probe (see :func:`_run_batched`)."""
+    h, w = shape
     min_len = cfg.min_length * math.hypot(w, h)
     px, py, ldx, ldy = line
     phi = math.atan2(-ldx, ldy) % math.pi  # normal angle
@@ -856,17 +913,7 @@ def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors,
     if n < min_len or not _searchable(dy, cfg):
         return None
     expected = np.clip(slope * (y0 + np.arange(n) * dy) + intercept, 2.0, 0.15 * w)
-    prof = np.zeros((n, 6))
-    _kernels.match_trough(
-        grey,
-        resp,
-        *_line_path(x0, y0, dx, dy, n),
-        expected.astype(np.float64),
-        factors,
-        BOX_SAMPLES,
-        n_tiles,
-        prof,
-    )
+    prof = yield _Probe(*_line_path(x0, y0, dx, dy, n), expected.astype(np.float64), factors)
     ok, fitted, support, steps = _kernels.trough_extent(
         prof,
         x0,
@@ -900,7 +947,7 @@ def _measure(grey, resp, line, slope, intercept, cfg, noise, threshold, factors,
     return new_line, cand, (y0 + steps * dy)[order], width[steps][order]
 
 
-def _on_rut(rut: _Candidate, line: tuple, points: np.ndarray, tol: float) -> bool:
+def _on_rut(rut: _Candidate | _FirstLook, line: tuple, points: np.ndarray, tol: float) -> bool:
     """Whether ``line`` (through ``points``) runs along ``rut``: within 4° of it, and
     its points within ``tol`` of it (median); along a curved rut, its points near the
     rut's floor wherever they are."""
@@ -978,13 +1025,8 @@ def _bent(stretches: list[np.ndarray], height: int, min_bend: float) -> tuple | 
 
 
 def _track_far(
-    grey: np.ndarray,
-    resp: np.ndarray,
-    cand: _Candidate,
-    cfg: TrackConfig,
-    noise: float,
-    n_tiles: int,
-) -> _Candidate | None:
+    cand: _Candidate, cfg: TrackConfig, shape: tuple[int, int], noise: float
+) -> Measuring:
     """Re-trace the far part of a rut a short stretch at a time, letting it bend.
 
     A steered rut bends most near the horizon, where the straight measurement
@@ -992,9 +1034,10 @@ def _track_far(
     each next stretch of rows is tried with a range of bends from the rut's
     local direction (all in one matched-filter call), the one along which the
     trough holds best is kept, and the direction updated, until the trough
-    is lost. None when the traced rut does not bend away from the line.
+    is lost. None when the traced rut does not bend away from the line. A generator
+    of probes (see :func:`_run_batched`).
     """
-    h, w = grey.shape
+    h, w = shape
     diag = math.hypot(w, h)
     pts = cand.points[np.argsort(-cand.points[:, 1])]  # near end first
     if len(pts) < 40:
@@ -1023,10 +1066,7 @@ def _track_far(
         xs, ys = us.ravel(), np.broadcast_to(v_far + dv, us.shape).ravel()
         nxs, nys = (-1.0 / norm).ravel(), (du / norm).ravel()
         expected = np.clip(slope_w * ys + intercept_w, 2.0, 0.15 * w)
-        prof = np.zeros((len(xs), 6))
-        _kernels.match_trough(
-            grey, resp, xs, ys, nxs, nys, expected, NARROW_FACTORS, BOX_SAMPLES, n_tiles, prof
-        )
+        prof = yield _Probe(xs, ys, nxs, nys, expected, NARROW_FACTORS)
         depth = prof[:, 3] - prof[:, 2]
         good = (
             (depth > cfg.min_contrast * noise)
@@ -1178,18 +1218,43 @@ def _vanishing_points(
 def _candidates(
     grey: np.ndarray,
     resp: np.ndarray,
-    lines: list[tuple[float, float]],
+    looks: list[_FirstLook | None],
     cfg: TrackConfig,
     noise: float,
     threshold: float,
     n_tiles: int,
     n_wide: int,
 ) -> list[_Candidate]:
-    """The troughs along the accumulator's lines ``(phi, rho)``, one per rut, bent ones
-    traced to their far ends (strongest first)."""
+    """The troughs along the accumulator's lines, from their first looks: one per rut,
+    bent ones traced to their far ends (strongest first).
+
+    The lines are decided in order: one is dropped when its first look, or the rut it
+    measures, runs along a rut found before it. Lines are measured together (see
+    :func:`_run_batched`): the line to decide and every later one that is neither on a
+    rut found nor on the first look of an earlier undecided line (likely to be dropped
+    for the same rut: it waits for that rut to be decided). Measuring does not depend
+    on the order, so the ruts are the ones measuring one line at a time would give.
+    """
+    shape = grey.shape
     candidates: list[_Candidate] = []
-    for phi, rho in lines:
-        cand = _examine(grey, resp, phi, rho, cfg, noise, threshold, candidates, n_tiles, n_wide)
+    measured: dict[int, _Candidate | None] = {}
+    order = [i for i, look in enumerate(looks) if look is not None]
+    for pos, i in enumerate(order):
+        if _on_any(candidates, looks[i]):
+            continue
+        if i not in measured:
+            batch = [i]
+            for j in order[pos + 1 :]:
+                look = looks[j]
+                if not (
+                    j in measured
+                    or _on_any(candidates, look)
+                    or _on_any([looks[k] for k in order[pos:] if k < j], look)
+                ):
+                    batch.append(j)
+            tasks = [_examine(looks[j], cfg, shape, noise, threshold, n_wide) for j in batch]
+            measured.update(zip(batch, _run_batched(grey, resp, tasks, n_tiles), strict=True))
+        cand = measured[i]
         if cand is None:
             continue
         tol = max(3.0, 0.6 * cand.width)
@@ -1197,13 +1262,60 @@ def _candidates(
             continue
         candidates.append(cand)
     # the far ends of bent ruts, traced a stretch at a time
+    ranked = sorted(candidates, key=lambda c: -c.strength)
+    bent = _run_batched(grey, resp, [_track_far(c, cfg, shape, noise) for c in ranked], n_tiles)
     traced: list[_Candidate] = []
-    for cand in sorted(candidates, key=lambda c: -c.strength):
-        cand = _track_far(grey, resp, cand, cfg, noise, n_tiles) or cand
+    for cand, far in zip(ranked, bent, strict=True):
+        cand = far or cand
         tol = max(3.0, 0.6 * cand.width)
         if not any(_on_rut(other, cand.line, cand.points, tol) for other in traced):
             traced.append(cand)
     return traced
+
+
+def _run_batched(
+    grey: np.ndarray, resp: np.ndarray, tasks: list[Measuring], n_tiles: int
+) -> list[_Candidate | None]:
+    """Run measuring generators to their ends, answering each round's probes of one
+    factor set with one :func:`_kernels.match_trough` call.
+
+    One parallel region for all the lines instead of one per line: numba's workqueue
+    threads sleep between regions, and on a virtual machine waking the idle core takes
+    longer (0.1-1 ms) than a line's work, so one line at a time ran no faster than on
+    one thread. Each point's answer depends on that point alone: batching changes no
+    result.
+    """
+    results: list[_Candidate | None] = [None] * len(tasks)
+    answers: dict[int, np.ndarray | None] = dict.fromkeys(range(len(tasks)))
+    while answers:
+        asked: dict[int, _Probe] = {}
+        for i, answer in answers.items():
+            try:
+                asked[i] = tasks[i].send(answer)
+            except StopIteration as stop:
+                results[i] = stop.value
+        answers = {}
+        by_factors: dict[bytes, list[int]] = {}
+        for i, probe in asked.items():
+            by_factors.setdefault(probe.factors.tobytes(), []).append(i)
+        for members in by_factors.values():
+            probes = [asked[i] for i in members]
+            lengths = [len(p.xs) for p in probes]
+            prof = np.zeros((sum(lengths), 6))
+            _kernels.match_trough(
+                grey,
+                resp,
+                *(np.concatenate([getattr(p, f) for p in probes]) for f in _PATH_FIELDS),
+                probes[0].factors,
+                BOX_SAMPLES,
+                n_tiles,
+                prof,
+            )
+            answers.update(zip(members, np.split(prof, np.cumsum(lengths)[:-1]), strict=True))
+    return results
+
+
+_PATH_FIELDS = ("xs", "ys", "nxs", "nys", "widths")
 
 
 def _ripple_field(
@@ -1369,13 +1481,14 @@ def detect_tracks(
     votes = cv2.GaussianBlur(acc.sum(axis=0), (5, 5), 1.0)
     peaks = _kernels.accumulator_peaks(votes, 0.05 * float(votes.max() or 1.0), 3, 8, 24)
     lines = [(t * math.pi / n_theta, float(r - (n_rho - 1) // 2)) for t, r, _ in peaks]
-    candidates = _candidates(grey, resp, lines, cfg, noise, threshold, n_tiles, WIDE_PASSES)
+    looks = _first_looks(grey, resp, lines, cfg, noise, n_tiles)
+    candidates = _candidates(grey, resp, looks, cfg, noise, threshold, n_tiles, WIDE_PASSES)
     rms, sides, ripple_field = _ripple_field(grey, candidates, cfg)
     if ripple_field:
         # across a ripple field a trough widened twice spreads from a rut onto the
         # ripple troughs it crosses: there the width may grow in one pass only
         candidates = _candidates(
-            grey, resp, lines, cfg, noise, threshold, n_tiles, WIDE_PASSES_IN_RIPPLES
+            grey, resp, looks, cfg, noise, threshold, n_tiles, WIDE_PASSES_IN_RIPPLES
         )
         rms, sides, ripple_field = _ripple_field(grey, candidates, cfg)
     in_ripples = [side > cfg.max_side_trough_ratio for side in sides]
