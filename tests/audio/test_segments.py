@@ -766,6 +766,25 @@ def test_two_overlapping_motors_each_keep_their_own_edges(motors, sr, tmp_path):
     _assert_each_motor_has_its_segment_and_line(channel, motors)
 
 
+@pytest.mark.parametrize(
+    "motors",
+    [
+        [(150.0, 2.0, 20.0), (190.0, 4.0, 10.0), (190.0, 11.5, 17.0)],  # pausing 1.5 s
+        [(440.0, 2.0, 20.0), (190.0, 4.0, 10.0), (190.0, 11.5, 17.0)],
+        [(150.0, 3.0, 14.0), (190.0, 6.0, 10.0), (190.0, 11.0, 18.0)],  # 1 s, in the overlap
+        [(150.0, 3.0, 18.0), (150.0, 19.0, 21.0), (190.0, 4.0, 19.5)],
+        # every band of each holds a harmonic of the other: the 170 Hz one must not take
+        # the 120 Hz one's pause (its band dipped 2 dB for 0.6 s)
+        [(120.0, 2.0, 8.0), (120.0, 9.0, 20.0), (170.0, 3.0, 19.0)],
+    ],
+)
+def test_a_motor_pausing_while_another_runs_is_two_segments_and_two_lines(motors, tmp_path):
+    # the other motor's activity bridged the pause, and the tone finder's long windows
+    # joined the two pieces of the line: one segment and one line, 4.03-16.96 s
+    channel = _two_motors(tmp_path, motors, seconds=max(m[2] for m in motors) + 4.0)
+    _assert_each_motor_has_its_segment_and_line(channel, motors)
+
+
 def _assert_each_motor_has_its_segment_and_line(channel, motors):
     segments = [s for s in channel.segments if s.kind != "wind-like"]
     assert all(s.kind == "tonal" for s in segments), [(s.kind, s.start_s) for s in segments]

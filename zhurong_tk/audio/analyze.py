@@ -51,6 +51,7 @@ from zhurong_tk.audio.levels import (
 from zhurong_tk.audio.segments import (
     Segment,
     SegmentConfig,
+    masking_spans,
     segment,
     set_snr,
 )
@@ -822,9 +823,10 @@ def _refine_line_edges(lines: list[TonalLine], segments: list[Segment]) -> list[
     its pieces are joined across a few seconds of weak windows; the segments it explains
     have frame-accurate edges. Each tonal segment goes to one line of its frequency (the
     one whose own extent overlaps it most), and a line becomes one line per run of its
-    segments: a gap between two of them that no segment of any kind overlaps is a stretch
-    back at the background, where the tone had stopped (a gust masking it would be a
-    segment). The pieces keep the line's frequency, harmonics and levels.
+    segments: a gap between two of them that no segment overlaps (of any kind, but another
+    tone's) is a stretch back at the background, where the tone had stopped (a gust
+    masking it would be a segment). The pieces keep the line's frequency, harmonics and
+    levels.
     """
     owned: dict[int, list[Segment]] = {}
     for sg in segments:
@@ -839,13 +841,13 @@ def _refine_line_edges(lines: list[TonalLine], segments: list[Segment]) -> list[
                 key=lambda i: min(lines[i].end_s, sg.end_s) - max(lines[i].start_s, sg.start_s),
             )
             owned.setdefault(best, []).append(sg)
-    spans = sorted((sg.start_s, sg.end_s) for sg in segments)
     out: list[TonalLine] = []
     for i, line in enumerate(lines):
         held = sorted(owned.get(i, []), key=lambda sg: sg.start_s)
         if not held:
             out.append(line)
             continue
+        spans = masking_spans(segments, round(line.freq_hz, 3))
         runs = [[held[0].start_s, held[0].end_s]]
         for sg in held[1:]:
             lo, hi = runs[-1][1], sg.start_s

@@ -390,8 +390,9 @@ def _bridge_masked_tones(segments: list[Segment], lines: list[TonalLine]) -> lis
     the spectrum's common rise, and the tone's segment stopped for the gust's length
     (a 440 Hz tone through a +15 dB gust was two segments, 2.03-6.35 s and 13.68-17.97 s).
     The tone finder heard it throughout. Two segments of one line are joined when other
-    segments cover the gap between them and the line's track has no gap there longer than
-    twice its usual step; the masked stretches are kept as evidence (``masked_s``).
+    segments (:func:`masking_spans`) cover the gap between them and the line's track has
+    no gap there longer than twice its usual step; the masked stretches are kept as
+    evidence (``masked_s``).
     """
     by_hz = {round(line.freq_hz, 3): line for line in lines}
     tonal: dict[float, list[Segment]] = {}
@@ -407,7 +408,7 @@ def _bridge_masked_tones(segments: list[Segment], lines: list[TonalLine]) -> lis
         own.sort(key=lambda sg: sg.start_s)
         track = np.asarray(by_hz[hz].times_s, np.float64)
         step = float(np.median(np.diff(track))) if len(track) > 1 else np.inf
-        others = sorted((sg.start_s, sg.end_s) for sg in segments if all(sg is not o for o in own))
+        others = masking_spans([sg for sg in segments if all(sg is not o for o in own)], hz)
         run = [own[0]]
         for sg in [*own[1:], None]:
             gap = None if sg is None else (run[-1].end_s, sg.start_s)
@@ -496,6 +497,18 @@ def _span_at(
 ) -> tuple[float, float] | None:
     """The first of ``spans`` holding ``t`` (within ``slack``), or None."""
     return next((span for span in spans if span[0] - slack <= t <= span[1] + slack), None)
+
+
+def masking_spans(segments: list[Segment], line_hz: float) -> list[tuple[float, float]]:
+    """The sorted spans of the ``segments`` that may hide the tone of the line at
+    ``line_hz`` (rounded as segments name it): all but the tonal segments of other lines,
+    whose tones were read apart from it in their own bands (a motor pausing while another
+    runs is not masked by it)."""
+    return sorted(
+        (sg.start_s, sg.end_s)
+        for sg in segments
+        if not (sg.kind == "tonal" and sg.evidence.get("tonal_line_hz") not in (None, line_hz))
+    )
 
 
 def _masked(gap: tuple[float, float], spans: list[tuple[float, float]]) -> bool:
@@ -986,8 +999,6 @@ def _line_segments(
         if found is None:
             continue
         s, e, step_db, tone_hz, power, edges_from = found
-        a, b = np.searchsorted(times_s, [s, e])
-        b = max(b, a + 1)
         if background is None:
             background = band_background(all_db[quiet], config.background_percentile)[0]
         # a segment that held only a part of this tone gives way to it
@@ -1000,13 +1011,16 @@ def _line_segments(
                 and min(sg.end_s, e) - max(sg.start_s, s) > 0
             )
         ]
-        evidence = _line_evidence(
-            line, s, e, step_db, tone_hz, power[a:b], all_db[a:b] - background, all_centres,
-            flatness[a:b], impulses, segments, config,
-        )  # fmt: skip
-        if edges_from:
-            evidence["edges_from"] = edges_from
-        out.append(Segment(float(s), float(e), "tonal", evidence))
+        for rs, re_ in _sounding_runs(power, times_s, s, e, config.min_duration_s):
+            a, b = np.searchsorted(times_s, [rs, re_])
+            b = max(b, a + 1)
+            evidence = _line_evidence(
+                line, rs, re_, step_db, tone_hz, power[a:b], all_db[a:b] - background,
+                all_centres, flatness[a:b], impulses, segments, config,
+            )  # fmt: skip
+            if edges_from:
+                evidence["edges_from"] = edges_from
+            out.append(Segment(float(rs), float(re_), "tonal", evidence))
     return out
 
 
@@ -1209,6 +1223,65 @@ def _step_edges(
     return crossing(on, 1.0), crossing(off, -1.0), min(steps), min(clear_by)
 
 
+#: A tone's band back below half-way to its level without the tone for this long (s),
+#: between the tone's edges, is the tone pausing: a motor stopping and starting again
+#: while another runs (whose activity bridges the pause)
+PAUSE_MIN_S = 0.5
+#: Pauses are looked for only where the tone lifts its band this much (dB), and a pause
+#: lowers the band's median this much at least: a fainter tone's half-way level lies
+#: within the band's scatter, and another tone pausing in a band both share dips it less
+PAUSE_MIN_STEP_DB = 3.0
+#: Seconds either side of the tone's edges whose median level is the band's without it
+PAUSE_OUTSIDE_S = 1.0
+
+
+def _sounding_runs(
+    power: np.ndarray,
+    times_s: np.ndarray,
+    start_s: float,
+    end_s: float,
+    min_duration_s: float,
+) -> list[tuple[float, float]]:
+    """The runs of a tone's span ``[start_s, end_s]`` (its edges, read in its band) where
+    it sounds: the span split at each pause, where its band's ``power`` stays under
+    half-way between its level with the tone (the median over the span) and without it
+    (the median over :data:`PAUSE_OUTSIDE_S` beyond the edges, the lower side's) for
+    :data:`PAUSE_MIN_S` or more. Each pause's ends are placed between two frames; runs
+    shorter than ``min_duration_s`` are dropped. A pause must halve the band's power at
+    least (:data:`PAUSE_MIN_STEP_DB`).
+    """
+    a, b = (int(i) for i in np.searchsorted(times_s, [start_s, end_s]))
+    if b - a < 3:
+        return [(start_s, end_s)]
+    before = power[int(np.searchsorted(times_s, start_s - PAUSE_OUTSIDE_S)) : a]
+    after = power[b : int(np.searchsorted(times_s, end_s + PAUSE_OUTSIDE_S))]
+    levels = [float(np.median(side)) for side in (before, after) if len(side) >= 3]
+    p_in = float(np.median(power[a:b]))
+    if not levels or not p_in >= min(levels) * 10.0 ** (PAUSE_MIN_STEP_DB / 10.0):
+        return [(start_s, end_s)]
+    half = (p_in + min(levels)) / 2
+    below = np.concatenate([[0], (power[a:b] < half).astype(np.int8), [0]])
+    ends = np.flatnonzero(np.diff(below)) + a  # [first, past last) frame of each run below
+
+    def crossing(i: int) -> float:  # between frames i and i + 1, one each side of half
+        frac = (power[i] - half) / (power[i] - power[i + 1])
+        return float(times_s[i] + frac * (times_s[i + 1] - times_s[i]))
+
+    runs, start = [], start_s
+    for first, past in zip(ends[::2], ends[1::2], strict=True):
+        if first == a or past == b:
+            continue  # the edge's own ramp
+        lo, hi = crossing(first - 1), crossing(past - 1)
+        # halved at least: a tone whose band another tone shares, that other pausing,
+        # dips its band by less (170 Hz beside a 120 Hz one: by 2 dB, for 0.6 s)
+        dip = p_in / max(float(np.median(power[first:past])), 1e-30)
+        if hi - lo >= PAUSE_MIN_S and dip >= 10.0 ** (PAUSE_MIN_STEP_DB / 10.0):
+            runs.append((start, lo))
+            start = hi
+    runs.append((start, end_s))
+    return [(s, e) for s, e in runs if e - s >= min_duration_s]
+
+
 def _clear_step(found: tuple | None) -> bool:
     """Whether :func:`_step_edges` found steps that place a tone's edges: large, or
     faint but clear of the band's scatter around them."""
@@ -1319,15 +1392,17 @@ def _split_among_lines(
                     if any(min(e, pe) > max(s, ps) for ps, pe in pieces_of.get(hz, ())):
                         continue  # this tone's piece, found from another of its segments
                     pieces_of.setdefault(hz, []).append((s, e))
-                    a, b = np.searchsorted(times_s, [s, e])
-                    b = max(b, a + 1)
-                    evidence = _line_evidence(
-                        line, s, e, step_db, float(all_centres[k]), power[a:b],
-                        all_db[a:b] - background, all_centres, flatness[a:b], impulses,
-                        others, config,
-                    )  # fmt: skip
-                    evidence["edges_from"] = "tone band level, beside another tone"
-                    out.append(Segment(float(s), float(e), "tonal", evidence))
+                    runs = _sounding_runs(power, times_s, s, e, config.min_duration_s)
+                    for rs, re_ in runs:
+                        a, b = np.searchsorted(times_s, [rs, re_])
+                        b = max(b, a + 1)
+                        evidence = _line_evidence(
+                            line, rs, re_, step_db, float(all_centres[k]), power[a:b],
+                            all_db[a:b] - background, all_centres, flatness[a:b], impulses,
+                            others, config,
+                        )  # fmt: skip
+                        evidence["edges_from"] = "tone band level, beside another tone"
+                        out.append(Segment(float(rs), float(re_), "tonal", evidence))
                 continue
         out.append(sg)
     if not pieces_of:
