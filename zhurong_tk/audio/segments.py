@@ -1011,16 +1011,10 @@ def _line_segments(
                 and min(sg.end_s, e) - max(sg.start_s, s) > 0
             )
         ]
-        for rs, re_ in _sounding_runs(power, times_s, s, e, config.min_duration_s):
-            a, b = np.searchsorted(times_s, [rs, re_])
-            b = max(b, a + 1)
-            evidence = _line_evidence(
-                line, rs, re_, step_db, tone_hz, power[a:b], all_db[a:b] - background,
-                all_centres, flatness[a:b], impulses, segments, config,
-            )  # fmt: skip
-            if edges_from:
-                evidence["edges_from"] = edges_from
-            out.append(Segment(float(rs), float(re_), "tonal", evidence))
+        out += _tone_segments(
+            line, s, e, step_db, tone_hz, power, times_s, all_db, background, all_centres,
+            flatness, impulses, segments, config, edges_from,
+        )  # fmt: skip
     return out
 
 
@@ -1223,6 +1217,27 @@ def _step_edges(
     return crossing(on, 1.0), crossing(off, -1.0), min(steps), min(clear_by)
 
 
+def _tone_segments(
+    line, s, e, step_db, tone_hz, power, times_s, band_db, background, centres, flatness,
+    impulses, others, config, edges_from,
+) -> list[Segment]:  # fmt: skip
+    """A tone's tonal segments over its span ``[s, e]`` read in its band (``power``): one
+    per run where it sounds (:func:`_sounding_runs`), each with the tone's own evidence
+    (:func:`_line_evidence`, from every band's level ``band_db`` over its ``background``)."""
+    out = []
+    for rs, re_ in _sounding_runs(power, times_s, s, e, config.min_duration_s):
+        a, b = np.searchsorted(times_s, [rs, re_])
+        b = max(b, a + 1)
+        evidence = _line_evidence(
+            line, rs, re_, step_db, tone_hz, power[a:b], band_db[a:b] - background, centres,
+            flatness[a:b], impulses, others, config,
+        )  # fmt: skip
+        if edges_from:
+            evidence["edges_from"] = edges_from
+        out.append(Segment(float(rs), float(re_), "tonal", evidence))
+    return out
+
+
 #: A tone's band back below half-way to its level without the tone for this long (s),
 #: between the tone's edges, is the tone pausing: a motor stopping and starting again
 #: while another runs (whose activity bridges the pause)
@@ -1257,7 +1272,8 @@ def _sounding_runs(
     after = power[b : int(np.searchsorted(times_s, end_s + PAUSE_OUTSIDE_S))]
     levels = [float(np.median(side)) for side in (before, after) if len(side) >= 3]
     p_in = float(np.median(power[a:b]))
-    if not levels or not p_in >= min(levels) * 10.0 ** (PAUSE_MIN_STEP_DB / 10.0):
+    min_step = 10.0 ** (PAUSE_MIN_STEP_DB / 10.0)
+    if not levels or not p_in >= min(levels) * min_step:
         return [(start_s, end_s)]
     half = (p_in + min(levels)) / 2
     below = np.concatenate([[0], (power[a:b] < half).astype(np.int8), [0]])
@@ -1275,7 +1291,7 @@ def _sounding_runs(
         # halved at least: a tone whose band another tone shares, that other pausing,
         # dips its band by less (170 Hz beside a 120 Hz one: by 2 dB, for 0.6 s)
         dip = p_in / max(float(np.median(power[first:past])), 1e-30)
-        if hi - lo >= PAUSE_MIN_S and dip >= 10.0 ** (PAUSE_MIN_STEP_DB / 10.0):
+        if hi - lo >= PAUSE_MIN_S and dip >= min_step:
             runs.append((start, lo))
             start = hi
     runs.append((start, end_s))
@@ -1392,17 +1408,11 @@ def _split_among_lines(
                     if any(min(e, pe) > max(s, ps) for ps, pe in pieces_of.get(hz, ())):
                         continue  # this tone's piece, found from another of its segments
                     pieces_of.setdefault(hz, []).append((s, e))
-                    runs = _sounding_runs(power, times_s, s, e, config.min_duration_s)
-                    for rs, re_ in runs:
-                        a, b = np.searchsorted(times_s, [rs, re_])
-                        b = max(b, a + 1)
-                        evidence = _line_evidence(
-                            line, rs, re_, step_db, float(all_centres[k]), power[a:b],
-                            all_db[a:b] - background, all_centres, flatness[a:b], impulses,
-                            others, config,
-                        )  # fmt: skip
-                        evidence["edges_from"] = "tone band level, beside another tone"
-                        out.append(Segment(float(rs), float(re_), "tonal", evidence))
+                    out += _tone_segments(
+                        line, s, e, step_db, float(all_centres[k]), power, times_s, all_db,
+                        background, all_centres, flatness, impulses, others, config,
+                        "tone band level, beside another tone",
+                    )  # fmt: skip
                 continue
         out.append(sg)
     if not pieces_of:

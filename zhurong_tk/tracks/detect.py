@@ -1273,6 +1273,10 @@ def _candidates(
     return traced
 
 
+#: The fields of a :class:`_Probe` that :func:`_kernels.match_trough` takes per point
+_PATH_FIELDS = ("xs", "ys", "nxs", "nys", "widths")
+
+
 def _run_batched(
     grey: np.ndarray, resp: np.ndarray, tasks: list[Measuring], n_tiles: int
 ) -> list[_Candidate | None]:
@@ -1313,9 +1317,6 @@ def _run_batched(
             )
             answers.update(zip(members, np.split(prof, np.cumsum(lengths)[:-1]), strict=True))
     return results
-
-
-_PATH_FIELDS = ("xs", "ys", "nxs", "nys", "widths")
 
 
 def _ripple_field(
