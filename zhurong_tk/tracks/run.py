@@ -58,7 +58,11 @@ def overlay_image(image: np.ndarray, result: TrackResult) -> np.ndarray:
     h, w = canvas.shape[:2]
     f = min(1.0, OVERLAY_SIDE / max(h, w))
     if f < 1.0:
-        canvas = cv2.resize(canvas, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+        # area averaging where pixels are halved or more (texture would alias); above that,
+        # bilinear looks the same and is ~6x faster (cv2's area path is slow at odd ratios:
+        # 30-50 ms of a 1.6 s command for 2304 -> 2000 pixels)
+        interpolation = cv2.INTER_AREA if f <= 0.5 else cv2.INTER_LINEAR
+        canvas = cv2.resize(canvas, (round(w * f), round(h * f)), interpolation=interpolation)
     thick = max(1, round(max(canvas.shape[:2]) / 400))
     pair_of = {i: k for k, p in enumerate(result.pairs) for i in p["tracks"]}
     colours = [
