@@ -264,6 +264,8 @@ def segment(
     )
     shape, common = shape_and_common_rise(band_db, level_floor)
     silent = ~(band_db > SILENCE_DB).any(axis=1)  # digital silence: no band has power
+    # what a gust lifts every band by, per frame: no tone's step (see _step_edges)
+    common_db = np.where(silent, 0.0, np.maximum(common, 0.0))
     shape[silent] = np.nan
     common[silent] = np.nan
     floor, spread = band_background(shape[quiet], config.background_percentile)
@@ -327,7 +329,7 @@ def segment(
     tone_bands = None if tone_band_db is None else (tone_band_db, tone_band_centres_hz)
     segments = _split_among_lines(
         segments, tonal_lines, times_s, band_db, band_centres_hz, flatness, impulses, config,
-        quiet, tone_bands,
+        quiet, tone_bands, common_db,
     )  # fmt: skip
     segments += _line_segments(
         tonal_lines,
@@ -340,6 +342,7 @@ def segment(
         config,
         quiet,
         tone_bands=tone_bands,
+        common_db=common_db,
     )
 
     # wind-like: the whole spectrum rises together (gusts, a passing dust devil's roar)
@@ -424,6 +427,10 @@ def _bridge_masked_tones(segments: list[Segment], lines: list[TonalLine]) -> lis
     return [sg for sg in segments if id(sg) not in dropped] + joined
 
 
+#: ``edges_from`` of a tone's segment whose edges were read in its own band beside the other
+#: tones sounding with it (:func:`_split_among_lines`)
+BESIDE_ANOTHER = "tone band level, beside another tone"
+
 #: Frames averaged on either side of a step by :func:`_unmask_edges` (seconds)
 UNMASK_SIDE_S = 0.25
 
@@ -442,7 +449,10 @@ def _unmask_edges(segments, lines, times_s, all_db, all_centres, loudest) -> Non
     sounding with it, see :func:`_own_band`) as the largest clear step inside the gust,
     a second clear of its edges (its ramps step every band), over sides of
     :data:`UNMASK_SIDE_S`; the stretch the gust masked is kept as evidence
-    (``masked_s``). Edits ``segments`` in place.
+    (``masked_s``). A tone's segment read beside other tones (:data:`BESIDE_ANOTHER`)
+    already has its own edges, read past the gust's steps: the stretch of it a gust holds,
+    up to an edge inside the gust, is kept as masked the same way. Edits ``segments`` in
+    place.
     """
     gusts = [(sg.start_s, sg.end_s) for sg in segments if sg.kind == "wind-like"]
     if not gusts:
@@ -458,6 +468,9 @@ def _unmask_edges(segments, lines, times_s, all_db, all_centres, loudest) -> Non
             and min(line.end_s, sg.end_s) > max(line.start_s, sg.start_s)
         ]
         if sg.kind != "tonal" or len(own) != 1:
+            continue
+        if sg.evidence.get("edges_from") == BESIDE_ANOTHER:
+            _mark_gust_edges(sg, gusts)
             continue
         line = own[0]
         gust_at_start = _span_at(sg.start_s, gusts, slack)
@@ -490,6 +503,18 @@ def _unmask_edges(segments, lines, times_s, all_db, all_centres, loudest) -> Non
             sg.end_s = float(off_s)
         if masked:
             sg.evidence["masked_s"] = masked
+
+
+def _mark_gust_edges(sg: Segment, gusts: list[tuple[float, float]]) -> None:
+    """Keep as ``masked_s`` the stretch of ``sg`` within a gust up to its edge there."""
+    masked = []
+    for g0, g1 in gusts:
+        if g0 < sg.start_s < g1:
+            masked.append([round(sg.start_s, 3), round(min(g1, sg.end_s), 3)])
+        if g0 < sg.end_s < g1 and not g0 < sg.start_s:
+            masked.append([round(max(g0, sg.start_s), 3), round(sg.end_s, 3)])
+    if masked:
+        sg.evidence["masked_s"] = sorted(masked)
 
 
 def _span_at(
@@ -961,6 +986,7 @@ def _line_segments(
     config,
     quiet=slice(None),
     tone_bands=None,
+    common_db=None,
 ) -> list[Segment]:
     """Tonal segments of the lines no segment holds, their edges read in the band level.
 
@@ -993,7 +1019,9 @@ def _line_segments(
             continue
         if loudest is None:
             loudest = band_db.max(axis=1)
-        found = _beside_others(line, lines, times_s, all_db, all_centres, loudest, config)
+        found = _beside_others(
+            line, lines, times_s, all_db, all_centres, loudest, config, common_db
+        )
         if found is None:
             found = _alone(line, times_s, band_db, centres, tone_bands, loudest, config)
         if found is None:
@@ -1018,7 +1046,9 @@ def _line_segments(
     return out
 
 
-def _beside_others(line, lines, times_s, all_db, all_centres, loudest, config) -> tuple | None:
+def _beside_others(
+    line, lines, times_s, all_db, all_centres, loudest, config, common_db=None
+) -> tuple | None:
     """A tone's edges (and step, band centre, band power) read beside the other tones that
     sound while it does, as :func:`_split_among_lines` reads them; None when no other
     does, or its band shows no step. The band of its strongest harmonic may hold theirs:
@@ -1032,11 +1062,11 @@ def _beside_others(line, lines, times_s, all_db, all_centres, loudest, config) -
     # in the lines' own order, whichever of them is asked for: the first line read takes
     # the largest step of a band they share, and the others pass over it
     group = [o for o in lines if o is line or any(o is other for other in others)]
-    pieces = _pieces_of_lines(group, times_s, all_db, all_centres, loudest, config)
+    pieces = _pieces_of_lines(group, times_s, all_db, all_centres, loudest, config, common_db)
     if pieces is None:
         return None
     s, e, step_db, _, k, power = next(p for p in pieces if p[3] is line)
-    return s, e, step_db, float(all_centres[k]), power, "tone band level, beside another tone"
+    return s, e, step_db, float(all_centres[k]), power, BESIDE_ANOTHER
 
 
 def _sounding_with(line: TonalLine, lines: list[TonalLine]) -> list[TonalLine]:
@@ -1124,6 +1154,7 @@ def _step_edges(
     per_side: bool = False,
     side_s: float = STEP_SIDE_S,
     within: tuple = (None, None),
+    common_db: np.ndarray | None = None,
 ) -> tuple | None:
     """A tone's edges as the largest rise and fall of its band's ``power`` within
     ``blur_s`` of its line's blurred edges, each placed where the power crosses half-way
@@ -1134,7 +1165,12 @@ def _step_edges(
     within ``side_s`` of the times ``avoid_s`` (another tone's edges) are passed
     over when a clear step (:data:`STEP_CLEAR`) lies elsewhere near the edge. The levels
     either side of a step are means over ``side_s``; ``within``: the spans (start, end
-    seconds, or None) to look for the rise and the fall in instead.
+    seconds, or None) to look for the rise and the fall in instead. ``common_db``: the
+    spectrum's common rise per frame (:func:`shape_and_common_rise`): a rise counts only
+    beyond what it rises at the same place, and a fall beyond what it falls. A gust lifts
+    every band: its fall stepped a motor's band more than the motor stopping a second
+    before it (150 Hz beside a 190 Hz motor read 3.03-12.67 s for 3-12 s, in a gust over
+    7-13 s), and a tone well above the gust's wind is not stepped by it at all.
 
     Unlike :func:`_half_power_edges` the levels are local: another tone sounding in the
     band before or after this one's edge (a motor's harmonic, steady across it) does not
@@ -1151,6 +1187,15 @@ def _step_edges(
     left = (cum[i] - cum[np.maximum(i - m, 0)]) / np.minimum(i, m)
     right = (cum[np.minimum(i + m, n)] - cum[i]) / np.minimum(n - i, m)
     rise = right - left  # the step between frames i - 1 and i, for i in 1..n-1
+    up = down = rise  # the steps that count as rises and as falls
+    if common_db is not None:
+        cum = np.concatenate([[0.0], np.cumsum(common_db)])
+        left = (cum[i] - cum[np.maximum(i - m, 0)]) / np.minimum(i, m)
+        right = (cum[np.minimum(i + m, n)] - cum[i]) / np.minimum(n - i, m)
+        common_rise = right - left
+        # the common level's own scatter is no gust: a faint motor's step is under 1 dB
+        common_rise[np.abs(common_rise) < STEP_MIN_DB] = 0.0
+        up, down = rise - np.maximum(common_rise, 0.0), rise - np.minimum(common_rise, 0.0)
     away = np.ones(n - 1, bool)
     for t in avoid_s:  # another tone's edges
         lo, hi = np.searchsorted(times_s[1:], [t - side_s, t + side_s])
@@ -1170,7 +1215,7 @@ def _step_edges(
         lo, hi = max(lo, first), min(hi, last)
         if hi <= lo:
             return None
-        steps = sign * rise[lo:hi]
+        steps = up[lo:hi] if sign > 0 else -down[lo:hi]
         apart = np.where(away[lo:hi], steps, -np.inf)
         j = int(np.argmax(apart))
         if not apart[j] >= clear:
@@ -1205,12 +1250,12 @@ def _step_edges(
         lo, hi = np.searchsorted(times_s[1:], [times_s[j] - blur_s, times_s[j] + blur_s])
         near = rise[lo:hi]
         local = 1.4826 * float(np.median(np.abs(near - np.median(near))))
-        return sign * float(rise[j - 1]) / max(local, 1e-6)
+        return (float(up[j - 1]) if sign > 0 else -float(down[j - 1])) / max(local, 1e-6)
 
     on, off = best(start_s, 1.0), best(end_s, -1.0)
     if on is None or off is None or off <= on:
         return None
-    steps = (float(rise[on - 1]), -float(rise[off - 1]))
+    steps = (float(up[on - 1]), -float(down[off - 1]))
     clear_by = (clarity(on, 1.0), clarity(off, -1.0))
     if per_side:
         return crossing(on, 1.0), crossing(off, -1.0), steps, clear_by
@@ -1308,7 +1353,9 @@ def _clear(step_db: float, clear_by: float) -> bool:
     return step_db >= STEP_MIN_DB or (step_db >= STEP_FAINT_DB and clear_by >= STEP_LOCAL_CLEAR)
 
 
-def _pieces_of_lines(lines, times_s, all_db, all_centres, loudest, config) -> list | None:
+def _pieces_of_lines(
+    lines, times_s, all_db, all_centres, loudest, config, common_db=None
+) -> list | None:
     """Each of the overlapping ``lines``' edges, read by :func:`_step_edges` in its own band
     (:func:`_own_band`): ``(start_s, end_s, step_db, line, band, band power)`` each, or
     None when any of them shows no step.
@@ -1316,7 +1363,8 @@ def _pieces_of_lines(lines, times_s, all_db, all_centres, loudest, config) -> li
     A band another line sounds in steps at that line's edges too, and may step more there:
     the lines with a band of their own are read first, and a shared band's steps at
     another line's edges found so far give way to a clear step elsewhere (twice, so that
-    two lines sharing all their bands pass over each other's).
+    two lines sharing all their bands pass over each other's). ``common_db``: the
+    spectrum's common rise per frame, whose steps are a gust's (see :func:`_step_edges`).
     """
     bands = {}
     for line in lines:
@@ -1335,7 +1383,12 @@ def _pieces_of_lines(lines, times_s, all_db, all_centres, loudest, config) -> li
                 continue
             avoid = [t for o in order if o is not line for t in edges.get(id(o), ())[:2]]
             found = _step_edges(
-                power, times_s, line.start_s, line.end_s, avoid_s=avoid if shared else ()
+                power,
+                times_s,
+                line.start_s,
+                line.end_s,
+                avoid_s=avoid if shared else (),
+                common_db=common_db,
             )
             if not _clear_step(found):
                 return None
@@ -1346,7 +1399,17 @@ def _pieces_of_lines(lines, times_s, all_db, all_centres, loudest, config) -> li
 
 
 def _split_among_lines(
-    segments, lines, times_s, band_db, centres, flatness, impulses, config, quiet, tone_bands
+    segments,
+    lines,
+    times_s,
+    band_db,
+    centres,
+    flatness,
+    impulses,
+    config,
+    quiet,
+    tone_bands,
+    common_db=None,
 ) -> list[Segment]:
     """Split a tonal segment that two or more overlapping tones make into one per tone.
 
@@ -1388,7 +1451,7 @@ def _split_among_lines(
         if loudest is None:
             loudest = band_db.max(axis=1)
             background = band_background(all_db[quiet], config.background_percentile)[0]
-        pieces = _pieces_of_lines(present, times_s, all_db, all_centres, loudest, config)
+        pieces = _pieces_of_lines(present, times_s, all_db, all_centres, loudest, config, common_db)
         if pieces is not None:
             spans = sorted((s, e) for s, e, *_ in pieces)
             reach, covered = sg.start_s, True
@@ -1411,7 +1474,7 @@ def _split_among_lines(
                     out += _tone_segments(
                         line, s, e, step_db, float(all_centres[k]), power, times_s, all_db,
                         background, all_centres, flatness, impulses, others, config,
-                        "tone band level, beside another tone",
+                        BESIDE_ANOTHER,
                     )  # fmt: skip
                 continue
         out.append(sg)
@@ -1425,7 +1488,7 @@ def _split_among_lines(
         tones = [named] if named is not None else sg.evidence.get("tonal_lines_hz", [])
         return (
             sg.kind == "tonal"
-            and sg.evidence.get("edges_from") != "tone band level, beside another tone"
+            and sg.evidence.get("edges_from") != BESIDE_ANOTHER
             and len(tones) == 1
             and any(
                 ps - slack <= sg.start_s and sg.end_s <= pe + slack
