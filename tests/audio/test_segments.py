@@ -699,6 +699,46 @@ def test_a_steady_tone_above_the_tone_search_is_tonal_by_its_peaky_spectrum(
         assert found.evidence["peak_share"] > 0.9
 
 
+@pytest.mark.parametrize(
+    ("sr", "centre_hz", "width_hz", "kind"),
+    [
+        (16_000, 1000.0, 50.0, "broadband"),
+        (16_000, 1000.0, 100.0, "broadband"),
+        (24_000, 3000.0, 50.0, "broadband"),
+        (48_000, 3000.0, 100.0, "broadband"),
+        # a tone drifting ±15 Hz (five 16-kHz bins) every 5 s is still one
+        (16_000, 3000.0, 0.0, "tonal"),
+    ],
+)
+def test_a_band_of_noise_a_few_bins_wide_is_broadband_and_a_drifting_tone_tonal(
+    sr, centre_hz, width_hz, kind, tmp_path
+):
+    # a band of noise 50 or 100 Hz wide fills a peak's lobe (±3 bins) and leaves its skirts
+    # empty, as a tone does: it was labelled tonal (peak_share 0.86 for 100 Hz at 1 kHz)
+    from scipy import signal
+
+    rng = np.random.default_rng(6)
+    t = np.arange(20 * sr) / sr
+    wind = signal.sosfilt(signal.butter(2, 250, fs=sr, output="sos"), rng.standard_normal(len(t)))
+    fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(np.minimum(t - 6.0, 14.0 - t) / 0.05, 0.0, 1.0))
+    if width_hz:
+        edges = [centre_hz - width_hz / 2, centre_hz + width_hz / 2]
+        band = signal.butter(4, edges, "bandpass", fs=sr, output="sos")
+        sound = signal.sosfilt(band, rng.standard_normal(len(t)))
+    else:
+        sound = np.sin(2 * np.pi * centre_hz * t + 15.0 / 0.2 * np.sin(2 * np.pi * 0.2 * t))
+    x = 0.01 * wind / np.std(wind) + 0.0316 * sound / np.std(sound) * fade  # -30 dBFS
+    channel = _channel_of(tmp_path / "band.wav", x, sr)
+    (found,) = [s for s in channel.segments if s.kind != "wind-like"]
+    assert (found.start_s, found.end_s) == pytest.approx((6.0, 14.0), abs=0.25)
+    assert found.kind == kind, found.evidence
+    if kind == "tonal":
+        assert found.evidence["peak_share"] > 0.9
+        assert found.evidence["peak_hz"] == pytest.approx(centre_hz, abs=15.0)
+    else:
+        assert not channel.tonal_lines
+
+
 @pytest.mark.parametrize(("sr", "period_s"), [(16_000, 0.1), (16_000, 0.2), (48_000, 0.1)])
 def test_a_metronome_s_cadence_is_read_to_the_sample_not_the_hop(sr, period_s, tmp_path):
     # onsets were frame times (a 21-ms hop at 48 kHz): a perfect 10/s train read a median

@@ -805,11 +805,32 @@ class _Spectra:
             # a tone leaves its skirts empty (Hann's sidelobes lie 31 dB down and falling);
             # noise fills them as it fills the peak
             floor = float(np.mean(around)) * (lobe.stop - lobe.start) if len(around) else 0.0
-            if added[lobe].sum() >= 10.0 ** (PEAK_SKIRT_DB / 10.0) * floor:
+            if added[lobe].sum() >= 10.0 ** (PEAK_SKIRT_DB / 10.0) * floor and self._narrow(
+                a, b, i
+            ):
                 found += float(added[lobe][inside[lobe]].sum())
                 best = i if best is None else best
         peak_hz = None if best is None else self._interpolated_hz(added, best)
         return peak_hz, min(found / total, 1.0)
+
+    def _narrow(self, a: int, b: int, i: int) -> bool:
+        """Whether the peak near bin ``i`` of columns ``a:b`` is as narrow as a tone's: its
+        half-power width (the median over stretches of :data:`PEAK_BLOCK_S`, so that a
+        drifting tone is read where it stands) at most :data:`PEAK_MAX_WIDTH_BINS`. A band
+        of noise a few bins wide fills a peak's lobe and leaves its skirts empty too (50
+        and 100 Hz wide at 1 kHz, 16-kHz bins of 15.6 Hz, were labelled tonal)."""
+        step = float(np.median(np.diff(self.times))) if len(self.times) > 1 else PEAK_BLOCK_S
+        per = max(1, round(PEAK_BLOCK_S / max(step, 1e-9)))
+        w = PEAK_HALF_WIDTH
+        lo, hi = max(i - 2 * w, 0), min(i + 2 * w + 1, len(self.freqs))
+        widths = []
+        for start in range(a, max(b - per, a) + 1, per):
+            cols = self.psd[start : min(start + per, b), lo:hi]
+            added = np.maximum(cols.mean(axis=0, dtype=np.float64) - self.background[lo:hi], 0.0)
+            near = slice(max(i - w - lo, 0), i + w + 1 - lo)
+            m = near.start + int(np.argmax(added[near]))
+            widths.append(_half_power_width(added, m))
+        return bool(widths) and float(np.median(widths)) <= PEAK_MAX_WIDTH_BINS
 
     def _interpolated_hz(self, added: np.ndarray, i: int) -> float:
         # the vertex of a parabola through the log power of the peak bin and its neighbours
@@ -832,6 +853,31 @@ PEAK_SKIRT_BINS = 12
 #: How far a narrow peak stands above its skirts' power over the same width
 PEAK_SKIRT_DB = 10.0
 MAX_PEAKS = 8  # a whine's fundamental and harmonics
+#: Seconds of columns averaged to read a peak's width: enough frames that noise's fine
+#: structure averages out, short enough that a drifting tone stays in place
+PEAK_BLOCK_S = 0.5
+#: The widest peak (half-power width, bins) a tone makes: Hann's main lobe is 1.44 bins
+#: wide at half power, and a tone drifting half a bin in a stretch widens it to ~1.9. A
+#: band of noise up to about 1.7 bins wide cannot be told from a tone at this resolution.
+PEAK_MAX_WIDTH_BINS = 2.2
+
+
+def _half_power_width(power: np.ndarray, m: int) -> float:
+    """The width in bins (linearly interpolated) of the peak at bin ``m`` of ``power`` at
+    half its height; to the array's end where it does not fall that far."""
+    half = power[m] / 2.0
+    edges = []
+    for direction in (-1, 1):
+        k = m
+        while 0 <= k + direction < len(power) and power[k + direction] > half:
+            k += direction
+        nxt = k + direction
+        if not 0 <= nxt < len(power):
+            edges.append(float(k))
+            continue
+        frac = (power[k] - half) / max(power[k] - power[nxt], 1e-300)
+        edges.append(k + direction * frac)
+    return edges[1] - edges[0]
 
 
 def _label(
