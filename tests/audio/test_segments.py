@@ -865,6 +865,50 @@ def test_motors_overlapping_in_time_in_many_ways_keep_their_own_edges(motors, tm
     _assert_each_motor_has_its_segment_and_line(channel, motors)
 
 
+@pytest.mark.parametrize(
+    "motors",
+    [
+        # the higher motor's harmonics all fall on the lower one's: while both ran it was
+        # read as part of the lower one's comb, its line starting when the lower one
+        # stopped (200 Hz from 12.29 s for 8 s) and the lower one's taking both segments
+        # (100 Hz 3.02-17.98 s for 3-12 s)
+        [(100.0, 3.0, 12.0), (200.0, 8.0, 18.0)],
+        [(100.0, 3.0, 18.0), (200.0, 7.0, 12.0)],  # no 200 Hz line at all
+        [(100.0, 3.0, 12.0), (300.0, 8.0, 18.0)],
+        # the higher one running throughout was two lines, broken where the lower one ran
+        [(100.0, 7.0, 12.0), (200.0, 3.0, 18.0)],
+    ],
+)
+def test_a_motor_whose_harmonics_fall_on_another_s_keeps_its_own_line(motors, tmp_path):
+    channel = _two_motors(tmp_path, motors, seconds=22.0)
+    _assert_each_motor_has_its_segment_and_line(channel, motors)
+    (low, high) = sorted(channel.tonal_lines, key=lambda line: line.freq_hz)
+    assert low.coincides_with_hz is None
+    assert high.coincides_with_hz == pytest.approx(low.freq_hz, abs=0.01)
+
+
+def test_one_motor_with_many_harmonics_in_gusts_is_one_line(tmp_path):
+    # its harmonics fade and return unevenly as gusts mask the lower ones: no tone at a
+    # multiple of it may be read from that
+    from scipy import signal
+
+    sr, rng = 16_000, np.random.default_rng(4)
+    t = np.arange(22 * sr) / sr
+    wind = signal.sosfilt(signal.butter(2, 250, fs=sr, output="sos"), rng.standard_normal(len(t)))
+    gain = np.ones(len(t))
+    for start, end in [(5.0, 9.0), (13.0, 16.0)]:
+        ramp = np.clip(np.minimum(t - start, end - t) / 0.5, 0.0, 1.0)
+        gain *= 10.0 ** (15.0 * (0.5 - 0.5 * np.cos(np.pi * ramp)) / 20.0)
+    x = 0.01 * wind / np.std(wind) * gain
+    fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(np.minimum(t - 3.0, 19.0 - t) / 0.05, 0, 1))
+    for number in range(1, 7):
+        x += fade * 0.05 / number * np.sin(2 * np.pi * number * 110.0 * t)
+    channel = _channel_of(tmp_path / "motor.wav", x, sr)
+    (line,) = channel.tonal_lines
+    assert line.freq_hz == pytest.approx(110.0, abs=0.5)
+    assert line.coincides_with_hz is None
+
+
 def test_two_motors_one_after_the_other_are_two_segments(tmp_path):
     motors = [(100.0, 3.0, 10.0), (170.0, 12.0, 18.0)]
     channel = _two_motors(tmp_path, motors)

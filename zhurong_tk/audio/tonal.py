@@ -107,6 +107,9 @@ class TonalLine:
     times_s: np.ndarray
     freqs_hz: np.ndarray
     edges_from: str = "long_windows"  # or "segment": refined by the activity segment it explains
+    #: the lower line whose harmonics this one's fall on, read apart from it where this tone
+    #: starts or stops while that one sounds (see :func:`_coinciding_pieces`); else None
+    coincides_with_hz: float | None = None
 
     @property
     def freq_start_hz(self) -> float:
@@ -154,6 +157,9 @@ class TonalLine:
             "snr_db": round(self.snr_db, 2),
             "salience": round(self.salience, 2),
             "edges_from": self.edges_from,
+            "coincides_with_hz": (
+                None if self.coincides_with_hz is None else round(self.coincides_with_hz, 3)
+            ),
         }
 
 
@@ -690,6 +696,8 @@ class _Scale:
                     tr["lv"].append(levels)
                     tr["last"] = i
                     used.add(best)
+        if not self.follows_sweeps:
+            tracks += _coinciding_pieces(tracks, cfg.min_level_db)
         tracks = _merge_tracks(
             tracks,
             max_gap_s=max(8 * dt, 3.0),
@@ -736,11 +744,140 @@ class _Scale:
                     salience=float(np.median(tr["s"])),
                     times_s=t,
                     freqs_hz=f,
+                    coincides_with_hz=tr.get("coincides"),
                 )
             )
         out = _drop_explained(out, cfg.strong_level_db, 2 * self.bin_hz)
         out.sort(key=lambda line: (line.start_s, line.freq_hz))
         return out
+
+
+#: A tone whose harmonics all fall on a lower one's (200 Hz beside 100 Hz) is read as part of
+#: its comb while both sound. Where it starts or stops meanwhile, the comb's multiples of
+#: g step by this much (mean level above the background, dB) while its other harmonics,
+#: the lower tone's own, hold within :data:`COINCIDE_STEADY_DB`
+COINCIDE_STEP_DB = 10.0
+COINCIDE_STEADY_DB = 4.0
+#: Averaged spectra either side of such a step whose levels are compared
+COINCIDE_SIDE = 2
+
+
+def _coinciding_pieces(tracks: list[dict], floor_db: float) -> list[dict]:
+    """Tracks of the tones read as part of a lower tone's comb (see
+    :data:`COINCIDE_STEP_DB`): for each track whose harmonics 2g, 3g... (g = 2 or 3; g is
+    the lower tone's too) step together while the others hold, a track at g times its
+    frequency over the spectra on the step's high side where those harmonics stand
+    half-way up or more, with the levels of g, 2g... as its harmonics 1, 2, .... On the
+    low side they must lie under ``floor_db`` (the tone absent, not merely louder), on the
+    high side above it.
+
+    A 200 Hz motor starting while a 100 Hz one ran made no line until the 100 Hz one
+    stopped (12.29 s for 8 s), and the 100 Hz line took the 200 Hz one's segment to its end.
+
+    A track whose multiples of g are all heard throughout, and that a track at g times its
+    frequency meets at either end (within :data:`COINCIDE_MEET_S`, at the level its
+    multiples hold there, within :data:`COINCIDE_LEVEL_DB`), gives its whole span: the
+    higher tone sounded on under it (a 200 Hz motor running 3-18 s was two lines, broken
+    where a 100 Hz one ran 7-12 s).
+    """
+    side = COINCIDE_SIDE
+    pieces = []
+
+    def piece(tr: dict, run: range, g: int) -> dict:
+        return {
+            "t": [tr["t"][i] for i in run],
+            "f": [g * tr["f"][i] for i in run],
+            "s": [tr["s"][i] for i in run],
+            "lv": [list(tr["lv"][i][g - 1 :: g]) for i in run],
+            "last": tr["last"],
+            "coincides": float(np.median(tr["f"])),
+        }
+
+    for tr in tracks:
+        n = len(tr["t"])
+        if n < 2 * side + 1:
+            continue
+        n_h = min(len(lv) for lv in tr["lv"])
+        levels = np.maximum(np.array([lv[:n_h] for lv in tr["lv"]], np.float64), 0.0)
+        levels = np.nan_to_num(levels)
+        for g in (2, 3):
+            mine = np.arange(g - 1, n_h, g)
+            own = np.array([h for h in range(n_h) if (h + 1) % g])
+            if len(mine) < 2:
+                continue
+            if _met_by_higher(tr, tracks, g, levels[:, mine], floor_db):
+                pieces.append(piece(tr, range(n), g))
+                break
+            # its harmonic g is the lower tone's too: the step is its upper harmonics'
+            m, o = levels[:, mine[1:]].mean(axis=1), levels[:, own].mean(axis=1)
+            best = None
+            for k in range(side, n - side + 1):
+                dm = m[k : k + side].mean() - m[k - side : k].mean()
+                do = o[k : k + side].mean() - o[k - side : k].mean()
+                steps = abs(dm) >= COINCIDE_STEP_DB and abs(do) <= COINCIDE_STEADY_DB
+                if steps and (best is None or abs(dm) > abs(best[1])):
+                    best = (k, dm)
+            if best is None:
+                continue
+            k, dm = best
+            low, high = (slice(0, k), slice(k, n)) if dm > 0 else (slice(k, n), slice(0, k))
+            if np.median(levels[low][:, mine[1:]].max(axis=1)) >= floor_db:
+                continue  # its upper harmonics heard before it started: one tone's comb
+            if np.median(m[high]) < floor_db:
+                continue  # not heard after it started either
+            mid = (np.median(m[low]) + np.median(m[high])) / 2
+            # the run of spectra with the tone, from the step into its high side
+            first, last = (k, k) if dm > 0 else (k - 1, k - 1)
+            while first > 0 and m[first - 1] >= mid:
+                first -= 1
+            while last < n - 1 and m[last + 1] >= mid:
+                last += 1
+            run = range(first, last + 1)
+            if len(run) < 3:
+                continue
+            pieces.append(piece(tr, run, g))
+            break
+    return pieces
+
+
+#: How near a higher tone's track must end or start to a lower one's to have sounded on
+#: under it (seconds), and how close its levels must be to the lower one's multiples there
+#: (dB; the lower tone's own harmonic adds to the first)
+COINCIDE_MEET_S = 2.5
+COINCIDE_LEVEL_DB = 6.0
+
+
+def _met_by_higher(
+    tr: dict, tracks: list[dict], g: int, multiples: np.ndarray, floor_db: float
+) -> bool:
+    """Whether a track at ``g`` times ``tr``'s frequency meets ``tr`` at an end (see
+    :func:`_coinciding_pieces`), ``multiples`` being ``tr``'s levels at its harmonics g, 2g...
+    (spectra × harmonics): the harmonics the higher track hears (``floor_db``), two at
+    least, heard at those multiples in four spectra of five."""
+    f = g * float(np.median(tr["f"]))
+    side = COINCIDE_SIDE
+    for other in tracks:
+        if other is tr or len(other["t"]) < 3:
+            continue
+        if abs(float(np.median(other["f"])) - f) > max(2.0, 0.01 * f):
+            continue
+        n_o = min(len(lv) for lv in other["lv"])
+        k = min(n_o, multiples.shape[1])
+        if k < 2:
+            continue
+        theirs = np.nan_to_num(np.array([lv[:k] for lv in other["lv"]], np.float64))
+        heard = np.flatnonzero(np.median(theirs, axis=0) >= floor_db)
+        if len(heard) < 2 or np.any(np.percentile(multiples[:, heard], 20, axis=0) < floor_db):
+            continue
+        upper = heard[1:]  # the first is the lower tone's harmonic too
+        for gap, mine_at, theirs_at in (
+            (tr["t"][0] - other["t"][-1], multiples[:side], theirs[-side:]),
+            (other["t"][0] - tr["t"][-1], multiples[-side:], theirs[:side]),
+        ):
+            level_gap = abs(float(np.mean(mine_at[:, upper])) - float(np.mean(theirs_at[:, upper])))
+            if 0 < gap <= COINCIDE_MEET_S and level_gap <= COINCIDE_LEVEL_DB:
+                return True
+    return False
 
 
 def _merge_tracks(
@@ -786,6 +923,8 @@ def _merge_tracks(
             if gap <= strong_gap_s or crossed or not (loud(tr) and loud(prev)):
                 for key in ("t", "f", "s", "lv"):
                     prev[key] = prev[key] + tr[key]
+                if "coincides" in tr:  # read apart from a lower tone's comb over a part
+                    prev.setdefault("coincides", tr["coincides"])
                 break
         else:
             merged.append(dict(tr))
@@ -1040,12 +1179,13 @@ def _drop_explained(
     lines: list[TonalLine], strong_db: float, same_hz: float = 0.0
 ) -> list[TonalLine]:
     """Drop lines whose strong harmonics are all multiples of a more salient concurrent line
-    (or that lie within ``same_hz`` of it: one tone in coarse bins)."""
+    (or that lie within ``same_hz`` of it: one tone in coarse bins); a line read apart from a
+    lower one's comb (``coincides_with_hz``) is neither dropped nor drops others."""
     keep = []
     ranked = sorted(lines, key=lambda line: line.salience, reverse=True)
     for line in ranked:
         strong = [h.freq_hz for h in line.harmonics if h.level_db >= strong_db] or [line.freq_hz]
-        shadowed = any(
+        shadowed = line.coincides_with_hz is None and any(
             min(line.end_s, other.end_s) - max(line.start_s, other.start_s)
             > 0.5 * (line.end_s - line.start_s)
             and (
@@ -1054,6 +1194,8 @@ def _drop_explained(
                 or _related(line.freq_hz, other.freq_hz, same_hz / 2)
             )
             for other in keep
+            # a tone read apart from a lower one's comb explains none of that one
+            if other.coincides_with_hz is None
         )
         if not shadowed:
             keep.append(line)
