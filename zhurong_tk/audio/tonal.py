@@ -810,16 +810,17 @@ def _coinciding_pieces(tracks: list[dict], floor_db: float) -> list[dict]:
                 break
             # its harmonic g is the lower tone's too: the step is its upper harmonics'
             m, o = levels[:, mine[1:]].mean(axis=1), levels[:, own].mean(axis=1)
-            best = None
-            for k in range(side, n - side + 1):
-                dm = m[k : k + side].mean() - m[k - side : k].mean()
-                do = o[k : k + side].mean() - o[k - side : k].mean()
-                steps = abs(dm) >= COINCIDE_STEP_DB and abs(do) <= COINCIDE_STEADY_DB
-                if steps and (best is None or abs(dm) > abs(best[1])):
-                    best = (k, dm)
-            if best is None:
+            # the steps between spectra k - 1 and k, k = side..n - side: means of side each
+            dm, do = (_side_steps(v, side) for v in (m, o))
+            candidate = np.where(
+                (np.abs(dm) >= COINCIDE_STEP_DB) & (np.abs(do) <= COINCIDE_STEADY_DB),
+                np.abs(dm),
+                -1.0,
+            )
+            if not len(candidate) or candidate.max() < 0:
                 continue
-            k, dm = best
+            j = int(np.argmax(candidate))
+            k, dm = j + side, float(dm[j])
             low, high = (slice(0, k), slice(k, n)) if dm > 0 else (slice(k, n), slice(0, k))
             if np.median(levels[low][:, mine[1:]].max(axis=1)) >= floor_db:
                 continue  # its upper harmonics heard before it started: one tone's comb
@@ -838,6 +839,14 @@ def _coinciding_pieces(tracks: list[dict], floor_db: float) -> list[dict]:
             pieces.append(piece(tr, run, g))
             break
     return pieces
+
+
+def _side_steps(values: np.ndarray, side: int) -> np.ndarray:
+    """The mean of ``side`` values after each point minus that of ``side`` before it, for
+    the points ``side``..``len - side``."""
+    cum = np.concatenate([[0.0], np.cumsum(values)])
+    k = np.arange(side, len(values) - side + 1)
+    return ((cum[k + side] - cum[k]) - (cum[k] - cum[k - side])) / side
 
 
 #: How near a higher tone's track must end or start to a lower one's to have sounded on
