@@ -1228,17 +1228,19 @@ def _step_edges(
     hop = float(times_s[1] - times_s[0])
     m = max(2, round(side_s / hop))
     level = 10.0 * np.log10(np.maximum(power, 1e-30))
-    cum = np.concatenate([[0.0], np.cumsum(level)])
     i = np.arange(1, n)
-    left = (cum[i] - cum[np.maximum(i - m, 0)]) / np.minimum(i, m)
-    right = (cum[np.minimum(i + m, n)] - cum[i]) / np.minimum(n - i, m)
-    rise = right - left  # the step between frames i - 1 and i, for i in 1..n-1
-    up = down = rise  # the steps that count as rises and as falls
-    if common_db is not None:
-        cum = np.concatenate([[0.0], np.cumsum(common_db)])
+
+    def side_steps(values: np.ndarray) -> np.ndarray:
+        # the mean over m frames after each frame boundary minus the mean over m before
+        cum = np.concatenate([[0.0], np.cumsum(values)])
         left = (cum[i] - cum[np.maximum(i - m, 0)]) / np.minimum(i, m)
         right = (cum[np.minimum(i + m, n)] - cum[i]) / np.minimum(n - i, m)
-        common_rise = right - left
+        return right - left
+
+    rise = side_steps(level)  # the step between frames i - 1 and i, for i in 1..n-1
+    up = down = rise  # the steps that count as rises and as falls
+    if common_db is not None:
+        common_rise = side_steps(common_db)
         # the common level's own scatter is no gust: a faint motor's step is under 1 dB
         common_rise[np.abs(common_rise) < STEP_MIN_DB] = 0.0
         up, down = rise - np.maximum(common_rise, 0.0), rise - np.minimum(common_rise, 0.0)
