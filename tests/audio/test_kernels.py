@@ -281,6 +281,16 @@ def test_fir_decimate_matches_numpy(rng, first, step):
     np.testing.assert_allclose(out, full[first::step][:n_out], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("n", [1, 255, 256, 1000])
+def test_run_mean_squares_match_numpy(rng, n):
+    x = rng.normal(0, 3, n).astype(np.float32)
+    out = np.empty(-(-n // 256), np.float32)
+    _kernels.run_mean_squares(x, 256, out)
+    squares = x.astype(np.float64) ** 2
+    expected = [squares[i : i + 256].mean() for i in range(0, n, 256)]
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
 def test_sample_stats_match_numpy(rng):
     x = rng.normal(0, 0.5, 10_001).astype(np.float32)
     x[[3, 50, 900]] = [np.nan, np.inf, -np.inf]

@@ -623,6 +623,22 @@ def fir_decimate(x, taps_reversed, first, step, out):  # pragma: no cover - jitt
 
 
 @njit(cache=True, nogil=True, fastmath=_REASSOC)
+def run_mean_squares(x, run, out):  # pragma: no cover - jitted
+    """Mean square of ``x`` over consecutive runs of ``run`` samples (the last run may be
+    shorter), accumulated in float64.
+
+    x : (n,) float32; out : (ceil(n / run),) float32
+    """
+    n = x.shape[0]
+    for j in range(out.shape[0]):
+        part = x[j * run : min(n, (j + 1) * run)]
+        acc = 0.0
+        for m in range(part.shape[0]):
+            acc += np.float64(part[m]) * np.float64(part[m])
+        out[j] = acc / part.shape[0]
+
+
+@njit(cache=True, nogil=True, fastmath=_REASSOC)
 def sample_stats(x, clip_level, limit):  # pragma: no cover - jitted
     """One pass over a block: (non-finite count, count beyond ±``limit``, peak |x|,
     samples at or beyond ``clip_level``, sum and sum of squares in float64); samples

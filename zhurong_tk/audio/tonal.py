@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 import scipy.fft
+from numpy.lib.stride_tricks import sliding_window_view
 
 from zhurong_tk.audio import _kernels
 from zhurong_tk.audio.spectral import lowpass_taps, window_array
@@ -254,15 +255,23 @@ class TonalTracker:
             self._full_power = np.concatenate([self._full_power, self._run_power(full, len(x))])
         self._samples_in += len(block)
         self._buffer = np.concatenate([self._buffer, x])
+        end = self._buffer_start + len(self._buffer)
         for scale in self._scales:
-            while scale.next_start + scale.n <= self._buffer_start + len(self._buffer):
-                i = scale.next_start - self._buffer_start
-                # (a sum over the count: the float32 mean's own value, without np.mean's
-                # per-call overhead, which cost 5 % of the tone search)
-                full_power = (
-                    float(self._full_power[i : i + scale.n].sum() / scale.n) if self.q > 1 else None
+            count = (end - scale.next_start - scale.n) // scale.hop + 1
+            if count <= 0:
+                continue
+            i = scale.next_start - self._buffer_start
+            full_power = None
+            if self.q > 1:
+                # each window's mean square of the full band: its two half-window sums
+                halves = np.add.reduceat(
+                    self._full_power[i : i + (count + 1) * scale.hop],
+                    np.arange(0, (count + 1) * scale.hop, scale.hop),
+                    dtype=np.float64,
                 )
-                scale.analyse(self._buffer[i : i + scale.n], full_power)
+                full_power = (halves[:-1] + halves[1:]) / scale.n
+            # every window that fits, at once: one FFT call and one log10 for them all
+            scale.analyse(self._buffer[i : i + (count - 1) * scale.hop + scale.n], full_power)
         done = min(scale.next_start for scale in self._scales) - self._buffer_start
         if done > 0:
             self._buffer = self._buffer[done:]
@@ -285,12 +294,10 @@ class TonalTracker:
         """``n_kept`` values: the input's mean square over runs of ``ALIAS_RUN`` decimated
         samples (``ALIAS_RUN q`` input samples), each repeated over its run."""
         run = self.ALIAS_RUN * self.q
-        whole = len(full) // run
-        squares = np.square(full, dtype=np.float64)
-        means = list(squares[: whole * run].reshape(whole, run).mean(axis=1))
-        if len(full) > whole * run:
-            means.append(squares[whole * run :].mean())
-        return np.repeat(np.asarray(means, np.float32), self.ALIAS_RUN)[:n_kept]
+        # (numpy's float64 squares and mean cost a tenth of the tone search)
+        means = np.empty(-(-len(full) // run), np.float32)
+        _kernels.run_mean_squares(full, run, means)
+        return np.repeat(means, self.ALIAS_RUN)[:n_kept]
 
     def _decimate(self, x: np.ndarray) -> np.ndarray:
         """The filtered block at the stream positions that are multiples of ``q``."""
@@ -379,9 +386,13 @@ class _Scale:
         self._harmonic_bins = _kernels.harmonic_bins(
             self.f0_bins, config.max_harmonics, self.n_bins
         )
+        # the last AVERAGE - 1 periodograms (and mean squares) of the previous call
+        self._held = np.empty((0, self._n_spectrum))
+        self._held_full: list[float] = []
+        # those averaged for the spectrum being searched
         self._recent_full: list[float] = []
+        self._recent = np.empty((0, self._n_spectrum))
         self._whiten_scratch: np.ndarray | None = None
-        self._recent: list[np.ndarray] = []
         self._near_max: np.ndarray | None = None
         # the strong peaks (Hz) of the last spectrum searched; a sweep search is given the
         # long search (steady) and skips spectra whose strong peaks all lie on its peaks
@@ -391,50 +402,79 @@ class _Scale:
         self._frame = 0  # windows computed
         self.frames: list[tuple[float, list[tuple[float, float, list[float]]]]] = []
 
-    def analyse(self, frame: np.ndarray, full_power: float | None) -> None:
-        """Take the next window (``n`` decimated samples, one hop after the last) and, once
-        ``AVERAGE`` are in, search their mean periodogram. ``full_power``: the input's mean
-        square over the window, before decimation (None when it was not decimated)."""
-        self.next_start += self.hop
-        spec = scipy.fft.rfft(frame * self.window)[: self._n_spectrum]
-        power = (spec.real**2 + spec.imag**2).astype(np.float64)
-        self._recent.append(power)
-        if full_power is not None:
-            self._recent_full.append(full_power)
-        if len(self._recent) > self.AVERAGE:
-            self._recent.pop(0)
-            if self._recent_full:
-                self._recent_full.pop(0)
-        centre_s = (self._frame * self.hop + self.n / 2) / self.fs - self.delay_s
-        self._frame += 1
-        if len(self._recent) < self.AVERAGE or (self._frame - self.AVERAGE) % self.stride:
+    def analyse(self, samples: np.ndarray, full_power: np.ndarray | None) -> None:
+        """Take the next windows (``n`` decimated samples each, a hop apart, the first one
+        hop after the last taken; ``samples`` holds them all) and search the mean periodogram
+        of every ``AVERAGE`` consecutive ones. ``full_power``: the input's mean square over
+        each window, before decimation (None when it was not decimated)."""
+        count = (len(samples) - self.n) // self.hop + 1
+        frames = sliding_window_view(samples, self.n)[:: self.hop][:count]
+        spec = scipy.fft.rfft(frames * self.window, axis=-1)[:, : self._n_spectrum]
+        powers = (spec.real**2 + spec.imag**2).astype(np.float64)
+        self.next_start += count * self.hop
+        # the periodograms (and full-band mean squares) of this call after the last ones
+        # of the previous call, AVERAGE - 1 of them
+        held = len(self._held)
+        stack = np.concatenate([self._held, powers]) if held else powers
+        fulls = self._held_full + ([] if full_power is None else full_power.tolist())
+        first = self._frame
+        self._frame += count
+        self._held = stack[-(self.AVERAGE - 1) :].copy()
+        self._held_full = fulls[-(self.AVERAGE - 1) :]
+        # windows numbered from 1: the k-th completes an average once k >= AVERAGE, and is
+        # searched every stride-th time
+        numbers = np.arange(first + 1, first + count + 1)
+        searched = numbers[
+            (numbers >= self.AVERAGE) & ((numbers - self.AVERAGE) % self.stride == 0)
+        ]
+        if len(searched) == 0:
             return
-        # summed in place: np.mean would first copy the list into one new array
-        averaged = self._recent[0].copy()
-        for power_i in self._recent[1:]:
-            averaged += power_i
-        averaged /= len(self._recent)
-        # the averaged spectrum spans AVERAGE-1 hops more than one window: its centre
-        time_s = centre_s - (self.AVERAGE - 1) * self.hop / self.fs / 2
-        self.frames.append((time_s, self._candidates(averaged)))
+        rows = searched - first - 1 + held  # the last window of each average in the stack
+        # summed in order (as a running sum over the list was): bit for bit the same mean
+        last = rows[0]
+        picked = slice(last - (self.AVERAGE - 1), rows[-1] + 1 - (self.AVERAGE - 1), self.stride)
+        averaged = stack[picked].copy()
+        for back in range(self.AVERAGE - 2, -1, -1):
+            averaged += stack[last - back : rows[-1] + 1 - back : self.stride]
+        averaged /= self.AVERAGE
+        levels = self.levels_db(averaged)  # for all at once: a tenth of the search per spectrum
+        for number, row, spectrum, db in zip(
+            searched.tolist(), rows.tolist(), averaged, levels, strict=True
+        ):
+            lo = row - (self.AVERAGE - 1)
+            self._recent = stack[lo : row + 1]
+            self._recent_full = fulls[lo : row + 1]
+            centre_s = ((number - 1) * self.hop + self.n / 2) / self.fs - self.delay_s
+            # the averaged spectrum spans AVERAGE-1 hops more than one window: its centre
+            time_s = centre_s - (self.AVERAGE - 1) * self.hop / self.fs / 2
+            self.frames.append((time_s, self._candidates(spectrum, db)))
 
-    def whiten(self, power: np.ndarray) -> np.ndarray:
-        """Level above the local background in dB (background: clipped running mean of dB,
-        ~12 Hz either side; see :func:`~._kernels.whiten`)."""
-        db = 10.0 * np.log10(np.maximum(np.asarray(power, np.float64), 1e-30))
+    @staticmethod
+    def levels_db(power: np.ndarray) -> np.ndarray:
+        """Spectra (rows) in dB, at most 100 dB under each one's top."""
+        db = 10.0 * np.log10(np.maximum(power, 1e-30))
         # nothing counts 100 dB under the spectrum's top: a clean digital tone's rounding
         # spurs (~140 dB down) would stand out against an empty background
-        np.maximum(db, db.max() - 100.0, out=db)
+        np.maximum(db, db.max(axis=-1, keepdims=True) - 100.0, out=db)
+        return db
+
+    def whiten(self, db: np.ndarray) -> np.ndarray:
+        """Level above the local background in dB (background: clipped running mean of dB,
+        ~12 Hz either side; see :func:`~._kernels.whiten`) of a spectrum in dB
+        (:meth:`levels_db`)."""
         white = np.empty(len(db), np.float32)
         if self._whiten_scratch is None or self._whiten_scratch.shape[1] != len(db):
             self._whiten_scratch = np.empty((2, len(db)))
         _kernels.whiten(db, self._white_width, self._whiten_scratch, white)
         return white
 
-    def _candidates(self, power: np.ndarray) -> list[tuple[float, float, list[float]]]:
+    def _candidates(
+        self, power: np.ndarray, db: np.ndarray
+    ) -> list[tuple[float, float, list[float]]]:
+        """The tones read in one averaged spectrum (``power``; ``db``: its :meth:`levels_db`)."""
         cfg = self.config
         n = self.n_bins  # the band searched; the bins past it only steady the background
-        white = self.whiten(power)[:n]
+        white = self.whiten(db)[:n]
         if float(white.max()) < cfg.strong_level_db:
             self.strong_hz = np.empty(0)
             return []  # no harmonic can be strong: nothing to read (most windows of wind)
