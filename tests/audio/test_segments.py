@@ -639,6 +639,49 @@ def test_a_tonal_segment_s_evidence_is_the_tone_s_not_a_clank_train_s_over_it(tm
     assert motor_seg.evidence["impulses"] <= 1  # its own onset at most
 
 
+@pytest.mark.parametrize(
+    ("motor_level", "motor_s", "train_s", "period_s", "clank_level", "seed"),
+    [
+        (0.05, (1.0, 12.0), (3.0, 10.0), 0.25, 0.3, 5),  # the motor on before and after
+        (0.05, (1.0, 12.0), (3.0, 10.0), 0.25, 0.3, 6),
+        (0.02, (1.0, 12.0), (3.0, 10.0), 0.25, 0.3, 5),
+        (0.02, (4.0, 8.0), (2.0, 11.0), 0.25, 0.3, 5),  # all of it under the train
+        (0.05, (1.0, 6.0), (3.0, 10.0), 0.25, 0.3, 5),  # stopping under it
+        (0.05, (6.0, 12.0), (3.0, 10.0), 0.25, 0.3, 5),  # starting under it
+        (0.05, (1.0, 12.0), (3.0, 10.0), 0.12, 0.5, 5),  # a faster, louder train
+    ],
+)
+def test_a_motor_under_a_louder_clank_train_keeps_its_segment_and_line(
+    motor_level, motor_s, train_s, period_s, clank_level, seed, tmp_path
+):
+    # the train's run took every frame the motor shares with it: the motor's segment
+    # stopped where the clanks started (1.02-2.93 s for a motor sounding 1-12 s), or the
+    # train's segment held the motor's line and it had none; the train's ran on to 12.2 s
+    from scipy import signal
+
+    sr, rng = 16_000, np.random.default_rng(seed)
+    t = np.arange(14 * sr) / sr
+    wind = signal.sosfilt(signal.butter(2, 250, fs=sr, output="sos"), rng.standard_normal(len(t)))
+    a, b = motor_s
+    fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(np.minimum(t - a, b - t) / 0.05, 0.0, 1.0))
+    motor = sum(0.8**h * np.sin(2 * np.pi * 120.0 * h * t) for h in range(1, 6))
+    x = 0.01 * wind / np.std(wind) + motor_level * fade * motor
+    clanks = np.arange(train_s[0], train_s[1], period_s)
+    _add_clanks(x, t, clanks, clank_level)
+    channel = _channel_of(tmp_path / "motor_under_clanks.wav", x, sr)
+    kinds = sorted((s.kind, s.start_s, s.end_s) for s in channel.segments if s.kind != "wind-like")
+    assert [k[0] for k in kinds] == ["impulsive", "tonal"], kinds
+    (train,) = [s for s in channel.segments if s.kind == "impulsive"]
+    (motor_seg,) = [s for s in channel.segments if s.kind == "tonal"]
+    assert (motor_seg.start_s, motor_seg.end_s) == pytest.approx(motor_s, abs=0.25)
+    assert train.start_s == pytest.approx(clanks[0], abs=0.25)
+    assert train.end_s == pytest.approx(clanks[-1] + 0.15, abs=0.25)  # the last one rings
+    assert train.evidence["impulses"] == len(clanks)
+    (line,) = channel.tonal_lines
+    assert line.freq_hz == pytest.approx(120.0, abs=0.5)
+    assert (line.start_s, line.end_s) == pytest.approx(motor_s, abs=0.25)
+
+
 @pytest.mark.parametrize("level_dbfs", [-55.0, -60.0])
 def test_weak_friction_in_gusty_wind_adds_no_power_below_300_hz(level_dbfs, tmp_path):
     # the power a segment adds was each frame's excess over the band's 20th percentile: the

@@ -18,6 +18,7 @@ import bisect
 import dataclasses
 import itertools
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -324,8 +325,16 @@ def segment(
             joined.kind = first.kind
             first = joined
         segments.append(first)
-    del power
-    segments = _join_trains(segments, trains, impulses)
+
+    def relabel(s: float, e: float, excess=excess, power=power) -> Segment:
+        a, b = np.searchsorted(times_s, [s, e])
+        return _label(
+            s, e, excess[a:b], band_centres_hz, flatness[a:b], tonal_lines, impulses, config,
+            frame_s, power[a:b], bg_power, spectra,
+        )  # fmt: skip
+
+    segments = _join_trains(segments, trains, impulses, relabel, config.min_duration_s)
+    del power, relabel
     tone_bands = None if tone_band_db is None else (tone_band_db, tone_band_centres_hz)
     segments = _split_among_lines(
         segments, tonal_lines, times_s, band_db, band_centres_hz, flatness, impulses, config,
@@ -961,10 +970,19 @@ def _peaky(spectra, s, e, excited) -> tuple[float | None, float] | None:
 
 
 JOIN_INTERVAL_S = 1.5  # a train clanking at most this far apart is one segment
+#: A train's segment reaches at most this far past its last impulse (a clank rings for
+#: ~0.2 s), and :data:`TRAIN_LEAD_S` before its first (a frame holding the onset): the rest
+#: of its run is another sound (a motor under it).
+TRAIN_REACH_S = 0.3
+TRAIN_LEAD_S = 0.1
 
 
 def _join_trains(
-    segments: list[Segment], trains: list[ImpulseTrain], impulses: list[Impulse]
+    segments: list[Segment],
+    trains: list[ImpulseTrain],
+    impulses: list[Impulse],
+    relabel: Callable[[float, float], Segment] | None = None,
+    min_duration_s: float = 0.0,
 ) -> list[Segment]:
     """Replace the impulsive segments of one impulse train by a single train segment.
 
@@ -973,6 +991,12 @@ def _join_trains(
     except an impulse at the start of another kind of segment: that sound's onset. A slow
     train's clanks (seconds apart) stay segments of their own, each with the train's
     cadence: one segment would hold seconds of quiet, and other sounds in them.
+
+    The segment ends :data:`TRAIN_REACH_S` after the last impulse at most, and starts
+    :data:`TRAIN_LEAD_S` before the first: where its run goes on, another sound does (a
+    motor running on after the clanks lifted the run to 12.2 s past a train that stopped at
+    10 s). That rest, at least ``min_duration_s`` long, is labelled again by
+    ``relabel(start_s, end_s)``.
     """
     others = [sg for sg in segments if sg.kind != "impulsive"]
     out: list[Segment] = []
@@ -1001,8 +1025,10 @@ def _join_trains(
             if train.start_s <= imp.time_s <= train.end_s
             and not any(sg.start_s - 0.1 <= imp.time_s <= sg.end_s for sg in others)
         ]
-        start = min([*own, *(sg.start_s for sg in members)])
-        end = max([*own, *(sg.end_s for sg in members)])
+        run_start = min(sg.start_s for sg in members)
+        run_end = max(sg.end_s for sg in members)
+        start = min([*own, max(run_start, train.start_s - TRAIN_LEAD_S)])
+        end = max([*own, min(run_end, train.end_s + TRAIN_REACH_S)])
         evidence = {
             "peak_rise_db": max(sg.evidence["peak_rise_db"] for sg in members),
             "dominant_band_hz": members[0].evidence["dominant_band_hz"],
@@ -1016,6 +1042,10 @@ def _join_trains(
         for sg in members:
             segments.remove(sg)
         out.append(Segment(start, end, "impulsive", evidence))
+        if relabel is not None:
+            for s, e in [(run_start, start), (end, run_end)]:
+                if e - s >= max(min_duration_s, 1e-9):
+                    out.append(relabel(s, e))
     out.extend(segments)
     out.sort(key=lambda sg: sg.start_s)
     return out
@@ -1049,16 +1079,22 @@ def _line_segments(
     all_db, all_centres = tone_bands if tone_bands is not None else (band_db, centres)
     background = None  # each band's, read once a line needs it
     loudest = None
+    trains = [sg for sg in segments if sg.kind == "impulsive"]
     for line in lines:
         held = any(
             (
-                sg.kind != "wind-like"
+                # a clank train's segment holds no tone: a motor under it is a sound of its own
+                sg.kind not in ("wind-like", "impulsive")
                 and min(sg.end_s, line.end_s) - max(sg.start_s, line.start_s)
                 > 0.5 * (line.end_s - line.start_s)
             )
             # labelled by this very line: its edges are the level's, not the line's blurred
-            # ones (a 1.5-s tone's segment covers less than half its ~1-s-blurred line)
-            or sg.evidence.get("tonal_line_hz") == round(line.freq_hz, 3)
+            # ones (a 1.5-s tone's segment covers less than half its ~1-s-blurred line)...
+            or (
+                sg.evidence.get("tonal_line_hz") == round(line.freq_hz, 3)
+                # ...unless a louder train cut it short, the tone going on under it
+                and not _cut_by_train(sg, line, trains)
+            )
             for sg in segments
         )
         if held or not line.harmonics:
@@ -1090,6 +1126,24 @@ def _line_segments(
             flatness, impulses, segments, config, edges_from,
         )  # fmt: skip
     return out
+
+
+#: A tone's segment that ends (or starts) this close to where a clank train's starts (or
+#: ends), its line going on over the train for longer, was cut short by the train.
+TRAIN_CUT_S = 0.5
+
+
+def _cut_by_train(sg: Segment, line: TonalLine, trains: list[Segment]) -> bool:
+    """Whether ``line``'s segment ``sg`` stops where a train's segment starts, or starts
+    where one ends, while the line sounds on over the train: the train's run took the
+    frames the tone shares with it (a motor 1-12 s under clanks 3-10 s was a tonal segment
+    1.0-2.9 s)."""
+    for train in trains:
+        if abs(sg.end_s - train.start_s) <= TRAIN_CUT_S and line.end_s > sg.end_s + 1.0:
+            return True
+        if abs(sg.start_s - train.end_s) <= TRAIN_CUT_S and line.start_s < sg.start_s - 1.0:
+            return True
+    return False
 
 
 def _beside_others(
