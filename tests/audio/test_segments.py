@@ -649,6 +649,10 @@ def test_a_tonal_segment_s_evidence_is_the_tone_s_not_a_clank_train_s_over_it(tm
         (0.05, (1.0, 6.0), (3.0, 10.0), 0.25, 0.3, 5),  # stopping under it
         (0.05, (6.0, 12.0), (3.0, 10.0), 0.25, 0.3, 5),  # starting under it
         (0.05, (1.0, 12.0), (3.0, 10.0), 0.12, 0.5, 5),  # a faster, louder train
+        # its comb's teeth out-scored the motor's harmonics, one of them (600 Hz) on a tooth:
+        # the motor's line was broken in two around a 600 Hz line
+        (0.02, (1.0, 12.0), (3.0, 10.0), 0.12, 0.5, 5),
+        (0.02, (1.0, 12.0), (3.0, 10.0), 0.12, 0.5, 6),
     ],
 )
 def test_a_motor_under_a_louder_clank_train_keeps_its_segment_and_line(

@@ -327,7 +327,11 @@ def segment(
         segments.append(first)
 
     def relabel(s: float, e: float, excess=excess, power=power) -> Segment:
-        a, b = np.searchsorted(times_s, [s, e])
+        # read in the frames clear of the train's: a frame holding a clank took the label
+        # (a motor's frames before a train labelled by the 8 kHz band of the first clank)
+        a, b = np.searchsorted(times_s, [s + frame_s / 2, e - frame_s / 2])
+        if b <= a:
+            a, b = np.searchsorted(times_s, [s, e])
         return _label(
             s, e, excess[a:b], band_centres_hz, flatness[a:b], tonal_lines, impulses, config,
             frame_s, power[a:b], bg_power, spectra,

@@ -494,7 +494,16 @@ class _Scale:
         power = power[:n]
         salience = np.empty(len(self.f0_bins), np.float32)
         # through the knee: how far up a certain harmonic stands is no evidence (see _knee)
-        _kernels.harmonic_salience(_knee(white), self._harmonic_bins, self.weights, salience)
+        knee = _knee(white)
+        teeth = _Teeth(white, cfg.min_level_db)
+        if len(teeth.comb_teeth):
+            # A loud clank train's comb, its teeth tens of dB up, made every multiple of its
+            # rate out-score a motor's harmonics (12 candidates, none the motor's): the teeth
+            # are no candidate's harmonics (see _Teeth.tooth), and add no salience. Their
+            # main lobes go too (a Hann window's is 4 bins wide).
+            lobe = teeth.comb_teeth[:, None] + np.arange(-2, 3)
+            knee[np.clip(lobe, 0, len(knee) - 1)] = 0.0
+        _kernels.harmonic_salience(knee, self._harmonic_bins, self.weights, salience)
         order = np.empty(self.candidates, np.int64)
         order = order[: _kernels.salience_peaks(salience, cfg.min_level_db, order)]
         if len(order) == 0:
@@ -510,7 +519,6 @@ class _Scale:
             positions,
         )
         log_power = np.log(np.maximum(power, 1e-30))
-        teeth = _Teeth(white, cfg.min_level_db)
         # a dozen rows of eight values: plain Python lists beat numpy's per-call overhead here
         readings = []
         for level_row, position_row, score, grid_bins in zip(
@@ -1178,6 +1186,7 @@ class _Teeth:
             if self.comb is not None
             else np.zeros(len(peaks), bool)
         )
+        self.comb_teeth = self.peaks[on_comb]  # the comb's teeth (bins), when it is one
         # looked up per harmonic heard: a dict of plain values beats numpy's scalar access
         spacing_if_tooth = np.where(self.local, self.local_d, np.inf)
         self._at = {
