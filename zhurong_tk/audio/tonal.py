@@ -437,7 +437,7 @@ class _Scale:
         for back in range(self.AVERAGE - 2, -1, -1):
             averaged += stack[last - back : rows[-1] + 1 - back : self.stride]
         averaged /= self.AVERAGE
-        levels = self.levels_db(averaged)  # for all at once: a tenth of the search per spectrum
+        levels = self.levels_db(averaged)  # all at once: numpy calls per spectrum add up
         for number, row, spectrum, db in zip(
             searched.tolist(), rows.tolist(), averaged, levels, strict=True
         ):
