@@ -283,14 +283,19 @@ def segment(
     bg_power = _background_power(power, free, level_floor)
     spectra = None if spectrogram is None else _Spectra(spectrogram, times_s, free)
     del free
+
+    def label(s: float, e: float, a: int, b: int, excess=excess, power=power) -> Segment:
+        """The segment ``s``..``e`` (seconds) labelled from frames ``a``..``b``."""
+        return _label(
+            s, e, excess[a:b], band_centres_hz, flatness[a:b], tonal_lines, impulses, config,
+            frame_s, power[a:b], bg_power, spectra,
+        )  # fmt: skip
+
     # label every run on its own first, so a background blip next to an event is not
     # absorbed into it; then bridge short gaps between runs of the same kind
     labelled = []
     for s, e, a, b in _runs_to_spans(runs, times_s, frame_s, merge_gap_s=-1.0):
-        seg = _label(
-            s, e, excess[a:b], band_centres_hz, flatness[a:b], tonal_lines, impulses, config,
-            frame_s, power[a:b], bg_power, spectra,
-        )  # fmt: skip
+        seg = label(s, e, a, b)
         if seg.kind == "impulsive" or e - s >= config.min_duration_s:
             labelled.append([seg, a, b])
     # the groups first, each labelled once at the end (relabelling a growing group at every
@@ -308,37 +313,21 @@ def segment(
     segments = []
     for first, a, end_s, b, runs in groups:
         if runs > 1:
-            joined = _label(
-                first.start_s,
-                end_s,
-                excess[a:b],
-                band_centres_hz,
-                flatness[a:b],
-                tonal_lines,
-                impulses,
-                config,
-                frame_s,
-                power[a:b],
-                bg_power,
-                spectra,
-            )
+            joined = label(first.start_s, end_s, a, b)
             joined.kind = first.kind
             first = joined
         segments.append(first)
 
-    def relabel(s: float, e: float, excess=excess, power=power) -> Segment:
+    def relabel(s: float, e: float, label=label) -> Segment:
         # read in the frames clear of the train's: a frame holding a clank took the label
         # (a motor's frames before a train labelled by the 8 kHz band of the first clank)
         a, b = np.searchsorted(times_s, [s + frame_s / 2, e - frame_s / 2])
         if b <= a:
             a, b = np.searchsorted(times_s, [s, e])
-        return _label(
-            s, e, excess[a:b], band_centres_hz, flatness[a:b], tonal_lines, impulses, config,
-            frame_s, power[a:b], bg_power, spectra,
-        )  # fmt: skip
+        return label(s, e, int(a), int(b))
 
     segments = _join_trains(segments, trains, impulses, relabel, config.min_duration_s)
-    del power, relabel
+    del power, label, relabel
     tone_bands = None if tone_band_db is None else (tone_band_db, tone_band_centres_hz)
     segments = _split_among_lines(
         segments, tonal_lines, times_s, band_db, band_centres_hz, flatness, impulses, config,
