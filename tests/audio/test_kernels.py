@@ -466,3 +466,40 @@ def test_onset_envelope_matches_numpy_across_blocks(rng):
         scratch = np.empty(b - a, np.float32)
         parts.append(out[: _kernels.onset_envelope(x[a:b], step, state, scratch, out)])
     np.testing.assert_allclose(np.concatenate(parts), ref, rtol=1e-6)  # float32 squares
+
+
+def rises_reference(env, after, parts, min_ratio):
+    """The twin of envelope_rises: every step's rise from prefix sums, then each run's
+    largest."""
+    span = parts * after
+    c = np.concatenate([[0.0], np.cumsum(env, dtype=np.float64)])
+    j = np.arange(span, len(env) - after + 1)
+    ahead = (c[j + after] - c[j]) / after
+    behind = np.maximum((c[j] - c[j - span]) / span, np.finfo(np.float32).tiny)
+    ratio = ahead / behind
+    out = []
+    rising = ratio >= min_ratio
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], rising.astype(int), [0]])))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        k = a + int(np.argmax(ratio[a:b]))
+        out.append((j[k], ratio[k], ahead[k]))
+    return out
+
+
+@pytest.mark.parametrize("capacity", [1, 2, 1000])
+def test_envelope_rises_match_numpy(rng, capacity):
+    # noise with sharp attacks (one after digital silence) found run by run, across resumes
+    env = rng.exponential(1e-6, 3000)
+    env[1000:1200] = 0.0
+    for at in (400, 1200, 1210, 2500):
+        env[at : at + 40] += 1e-3 * np.exp(-np.arange(40) / 10.0)
+    ref = rises_reference(env, 6, 5, 10.0**0.8)
+    at, ratio, mean = np.empty(capacity, np.int64), np.empty(capacity), np.empty(capacity)
+    found, start = [], 0
+    while start < len(env):
+        count, start = _kernels.envelope_rises(env, 6, 5, 10.0**0.8, start, at, ratio, mean)
+        found += list(zip(at[:count], ratio[:count], mean[:count], strict=True))
+    assert [f[0] for f in found] == [r[0] for r in ref]
+    # three attacks, the one 10 steps into another's ring no rise over it
+    assert [int(f[0]) for f in found] == [400, 1200, 2500]
+    np.testing.assert_allclose([f[1:] for f in found], [r[1:] for r in ref], rtol=1e-5)

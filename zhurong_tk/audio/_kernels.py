@@ -638,6 +638,75 @@ def run_mean_squares(x, run, out):  # pragma: no cover - jitted
         out[j] = acc / part.shape[0]
 
 
+@njit(cache=True, nogil=True)
+def envelope_rises(env, after, parts, min_ratio, start, at_out, ratio_out, mean_out):
+    """Sharp rises of the onset envelope, one per run, at the run's largest.
+
+    The rise at step ``j`` is the mean of ``env[j : j + after]`` over the mean of the
+    ``parts · after`` steps before ``j``; a run is consecutive steps rising at least
+    ``min_ratio`` (a silent stretch before counts as the smallest normal float32). Steps
+    ``j`` from ``max(start, parts · after)`` to ``len(env) - after`` are scanned, and each
+    run's ``j``, rise and after-mean are written until the outputs are full. Returns
+    ``(runs written, step to resume from)``: ``len(env)`` when the scan is through, else the
+    first step of the run that did not fit.
+
+    Every window sum is a sum of ``after``-step sums, each added up afresh (no running
+    subtraction: after a loud clank a running sum's rounding residue would outweigh the
+    silence that follows it), a chunk of steps at a time so that the loops vectorise.
+    """
+    n = env.shape[0]
+    span = parts * after
+    j = max(start, span)
+    last = n - after  # the last step with a whole window after it
+    count = 0
+    run_start = -1
+    best_j = 0
+    best_ratio = 0.0
+    best_mean = 0.0
+    tiny = np.float32(1.1754944e-38)
+    chunk = 4096
+    # float32 (twice the lanes): sums of positive terms lose no more than their rounding
+    sums = np.empty(chunk + span, np.float32)  # [i]: env over the after-window from j0 - span + i
+    ratio = np.empty(chunk, np.float32)
+    inv_after, inv_span = np.float32(1.0 / after), np.float32(1.0 / span)
+    while j <= last:
+        j0 = j
+        m = min(chunk, last + 1 - j0)
+        for i in range(m + span):
+            sums[i] = np.float32(0.0)
+        for k in range(after):
+            base = j0 - span + k
+            for i in range(m + span):
+                sums[i] += env[base + i]
+        for i in range(m):
+            ratio[i] = np.float32(0.0)
+        for p in range(1, parts + 1):
+            for i in range(m):
+                ratio[i] += sums[span + i - p * after]
+        for i in range(m):
+            ratio[i] = (sums[span + i] * inv_after) / max(ratio[i] * inv_span, tiny)
+        for i in range(m):
+            if ratio[i] >= min_ratio:
+                if run_start < 0:
+                    run_start = j0 + i
+                    best_ratio = 0.0
+                if ratio[i] > best_ratio:
+                    best_j, best_ratio, best_mean = j0 + i, ratio[i], sums[span + i] * inv_after
+            elif run_start >= 0:
+                if count == at_out.shape[0]:
+                    return count, run_start
+                at_out[count], ratio_out[count], mean_out[count] = best_j, best_ratio, best_mean
+                count += 1
+                run_start = -1
+        j = j0 + m
+    if run_start >= 0:
+        if count == at_out.shape[0]:
+            return count, run_start
+        at_out[count], ratio_out[count], mean_out[count] = best_j, best_ratio, best_mean
+        count += 1
+    return count, n
+
+
 @njit(cache=True, nogil=True, fastmath=_REASSOC)
 def sample_stats(x, clip_level, limit):  # pragma: no cover - jitted
     """One pass over a block: (non-finite count, count beyond ±``limit``, peak |x|,

@@ -32,8 +32,10 @@ from zhurong_tk.audio.impulses import (
     ONSET_RANGE_DB,
     Impulse,
     ImpulseTrain,
+    attack_levels,
     detect_impulses,
     envelope_step,
+    fill_in_onsets,
     impulse_trains,
     refine_onsets,
 )
@@ -662,20 +664,26 @@ class _Channel:
         octave_db = 10.0 * np.log10(np.maximum(needed[:, 2:], np.float32(1e-30)))
         del needed
         strength = np.concatenate(self._onset).astype(np.float64) if self._onset else np.empty(0)
+        frame_dbfs = to_db(frame_rms**2)
         impulses = detect_impulses(
             strength,
             times,
-            to_db(frame_rms**2),
+            frame_dbfs,
             hop_s=hop_s,
             onset_offset_s=-stft.n_fft / 4 / stft.sr,
         )
-        impulses = refine_onsets(
+        envelope, step_s = self.envelope.array()[:, 0], self._env_step / stft.sr
+        impulses = refine_onsets(impulses, envelope, step_s=step_s, search_s=1.5 * hop_s)
+        impulses = fill_in_onsets(
             impulses,
-            self.envelope.array()[:, 0],
-            step_s=self._env_step / stft.sr,
-            search_s=1.5 * hop_s,
+            envelope,
+            step_s,
+            strength,
+            times,
+            frame_dbfs,
+            hop_s=hop_s,
+            onset_offset_s=-stft.n_fft / 4 / stft.sr,
         )
-        self.envelope.close()
         repairs = np.asarray(self.repairs, np.float64).reshape(-1, 2) / stft.sr
         near = near_spans([imp.time_s for imp in impulses], repairs, stft.n_fft / stft.sr)
         if near.any():
@@ -686,7 +694,11 @@ class _Channel:
                 " of the impulses"
             )
             impulses = [imp for imp, at in zip(impulses, near, strict=True) if not at]
-        trains = impulse_trains(impulses)
+        onsets = np.array([imp.time_s for imp in impulses], np.float64)
+        trains = impulse_trains(impulses, loudness=attack_levels(onsets, envelope, step_s))
+        del envelope
+        self.envelope.close()
+        lines = _off_train_combs(lines, trains)
         centres = np.array([b.centre_hz for b in self.band_sets["octave"]])
         wide = np.array([b.bins(stft.sr / stft.n_fft) >= 4 for b in self.band_sets["octave"]], bool)
         # the pooled columns in the PSD's units, scaled in place (no second image in memory)
@@ -813,6 +825,35 @@ def _set_aside_repairs(segments: list[Segment], spans_s: np.ndarray, margin_s: f
             seg.evidence["zero_filled_s"] = round(repaired, 3)
         kept.append(seg)
     return kept
+
+
+#: A lone tone on a train's comb: within this of a multiple of its rate (Hz, and a share of
+#: the frequency: the rate, read from the onsets' span, is good to ~2e-4 over a few seconds)
+COMB_TOOTH_HZ = (0.5, 2.5e-4)
+
+
+def _off_train_combs(lines: list[TonalLine], trains: list[ImpulseTrain]) -> list[TonalLine]:
+    """The lines without those that are one tooth of a clank train's comb.
+
+    A regular train's spectrum is a comb at multiples of its rate; the tone search sets
+    combs aside (``tonal._Teeth``) when it resolves their teeth, but at 16-25 clanks a
+    second, teeth 16-25 Hz apart, one tooth near a ring's mode (1984 Hz = 124 × 16) stood
+    out as a lone tone, and the train's segment was called tonal. A line goes when it has
+    no harmonic but its fundamental, lies on a multiple of a train's rate, and sounds only
+    while the train does (a long window, ~1 s, either side).
+    """
+    out = []
+    for line in lines:
+        on_comb = len(line.harmonics) <= 1 and any(
+            train.start_s - 1.0 <= line.start_s
+            and line.end_s <= train.end_s + 1.0
+            and abs(line.freq_hz - round(line.freq_hz / train.rate_hz) * train.rate_hz)
+            <= COMB_TOOTH_HZ[0] + COMB_TOOTH_HZ[1] * line.freq_hz
+            for train in trains
+        )
+        if not on_comb:
+            out.append(line)
+    return out
 
 
 def _refine_line_edges(lines: list[TonalLine], segments: list[Segment]) -> list[TonalLine]:

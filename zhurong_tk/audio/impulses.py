@@ -193,9 +193,180 @@ def refine_onsets(
     return out
 
 
+#: A rise in the onset envelope: the mean over RISE_AFTER_S at least MIN_RISE_DB over the
+#: mean of the RISE_PARTS · RISE_AFTER_S before it. Ten milliseconds before: a motor's
+#: 120 Hz waveform, read in windows shorter than its period, rose 8 dB every cycle
+RISE_AFTER_S = 0.002
+RISE_PARTS = 5
+MIN_RISE_DB = 8.0
+#: Of rises closer than this, the larger (a clank's ring can rise twice as its modes beat)
+RISE_SEPARATION_S = 0.015
+
+
+def envelope_rises(
+    envelope: np.ndarray, step_s: float, *, min_rise_db: float = MIN_RISE_DB
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sharp rises of the onset envelope: attacks, resolved to a step.
+
+    Parameters
+    ----------
+    envelope : numpy.ndarray
+        The high-passed energy in steps of ``step_s`` (as for :func:`refine_onsets`); may be
+        a memory map: it is read once, in order.
+    step_s : float
+        Envelope step in seconds.
+    min_rise_db : float
+        How far the level over the next ``RISE_AFTER_S`` must stand over the level of the
+        ``RISE_PARTS`` times as long before.
+
+    Returns
+    -------
+    times_s, rise_db, level_db : numpy.ndarray
+        Each rise's time (the middle of the step it starts in), its size, and the level it
+        rose to (dB of the envelope's mean per step), rises closer than
+        ``RISE_SEPARATION_S`` merged into the larger.
+    """
+    after = max(2, round(RISE_AFTER_S / step_s))
+    ratio_min = 10.0 ** (min_rise_db / 10.0)
+    at, ratio, mean = np.empty(4096, np.int64), np.empty(4096), np.empty(4096)
+    found = [(np.empty(0, np.int64), np.empty(0), np.empty(0))]
+    start = 0
+    while start < len(envelope):
+        count, start = _kernels.envelope_rises(
+            envelope, after, RISE_PARTS, ratio_min, start, at, ratio, mean
+        )
+        found.append((at[:count].copy(), ratio[:count].copy(), mean[:count].copy()))
+    steps, ratios, means = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    keep: list[int] = []
+    sep = RISE_SEPARATION_S / step_s
+    for k in range(len(steps)):
+        if keep and steps[k] - steps[keep[-1]] <= sep:
+            if ratios[k] > ratios[keep[-1]]:
+                keep[-1] = k
+            continue
+        keep.append(k)
+    steps, ratios, means = steps[keep], ratios[keep], means[keep]
+    return (
+        (steps + 0.5) * step_s,
+        10.0 * np.log10(ratios),
+        10.0 * np.log10(np.maximum(means, 1e-300)),
+    )
+
+
+def attack_levels(times_s: np.ndarray, envelope: np.ndarray, step_s: float) -> np.ndarray:
+    """Level of the onset envelope over ``RISE_AFTER_S`` from each of ``times_s`` (dB of its
+    mean per step): how loud an attack is in the high-passed signal, where a clank stands
+    well clear of wind that its broadband level is buried in."""
+    after = max(2, round(RISE_AFTER_S / step_s))
+    out = np.full(len(times_s), -300.0)
+    for k, t in enumerate(times_s):
+        j = min(max(int(t / step_s), 0), max(len(envelope) - after, 0))
+        part = np.asarray(envelope[j : j + after], np.float64)
+        if len(part) and part.mean() > 0:
+            out[k] = 10.0 * np.log10(part.mean())
+    return out
+
+
+def fill_in_onsets(
+    impulses: list[Impulse],
+    envelope: np.ndarray,
+    step_s: float,
+    strength: np.ndarray,
+    times_s: np.ndarray,
+    levels_dbfs: np.ndarray,
+    *,
+    hop_s: float,
+    onset_offset_s: float,
+    reach_s: float = 1.5,
+    below_db: float = 10.0,
+    seed_s: float = 0.003,
+    same_s: float = 0.010,
+    max_cv: float = 0.3,
+) -> list[Impulse]:
+    """Onsets the frames missed, found as rises of the envelope beside those they caught.
+
+    A frame holds several clanks of a fast train (four frames of 85 ms at 48 kHz, three
+    of 256 ms at 16 kHz, overlap each instant), and its flux counts only what changed since
+    the frame before: at 16 clanks a second 5 of 40 were found. Each impulse that opens
+    with a rise of the envelope (within ``seed_s``) vouches for rises within ``reach_s`` of
+    it that reach no more than ``below_db`` under its own level, and each rise taken
+    vouches in turn, at the level of the impulse the chain began at (one pass forwards, one
+    back). A rise within ``same_s`` of an impulse is that impulse. The onsets added are
+    kept only where they make a regular train with the others (intervals' CV at most
+    ``max_cv``): a clank train's cadence.
+
+    The cadence is what tells a train from wind. Real wind below ~200 Hz has few degrees
+    of freedom in a few milliseconds, even differenced: 40 s of it rose 8-12 dB 500 times,
+    as much as the clanks of a fast train over the ring before (11-25 dB); chained from
+    its frame onsets, 154 of its rises were taken. The bursts of a clipped video
+    soundtrack, 6 ms long at irregular 20-100 ms gaps, made a "train" at 36 a second.
+    Neither kept any.
+
+    Parameters
+    ----------
+    impulses : list of Impulse
+        Onsets found on frames, their times refined (:func:`refine_onsets`).
+    envelope : numpy.ndarray
+        The onset envelope (:func:`refine_onsets`), its rises read by :func:`envelope_rises`.
+    step_s : float
+        Its step in seconds.
+    strength, times_s, levels_dbfs : numpy.ndarray
+        The frames' onset strength, centre times and levels, as for
+        :func:`detect_impulses`; an onset found here takes those of its frame.
+    hop_s, onset_offset_s : float
+        As for :func:`detect_impulses`.
+    reach_s, below_db, seed_s, same_s, max_cv : float
+        As above; ``reach_s`` is :func:`impulse_trains`' largest gap within a train.
+
+    Returns
+    -------
+    list of Impulse
+        ``impulses`` and the onsets added, in time order.
+    """
+    rise_t, _, rise_level = envelope_rises(envelope, step_s)
+    known = np.array(sorted(imp.time_s for imp in impulses), np.float64)
+    if len(rise_t) == 0 or len(known) == 0:
+        return impulses
+    near = np.clip(np.searchsorted(known, rise_t), 1, len(known)) - 1
+    gap = np.minimum(
+        np.abs(rise_t - known[near]), np.abs(rise_t - known[np.minimum(near + 1, len(known) - 1)])
+    )
+    seed = gap <= seed_s
+    taken = np.zeros(len(rise_t), bool)
+    for order in (range(len(rise_t)), range(len(rise_t) - 1, -1, -1)):
+        ref, last = -np.inf, -np.inf
+        for k in order:
+            if abs(rise_t[k] - last) > reach_s:
+                ref = -np.inf  # the chain broke
+            if seed[k]:
+                ref, last = max(ref, rise_level[k]), rise_t[k]
+            elif ref > -np.inf and rise_level[k] >= ref - below_db:
+                taken[k], last = True, rise_t[k]
+    added = []
+    for k in np.flatnonzero(taken & (gap > same_s)):
+        frame = round((rise_t[k] + onset_offset_s - times_s[0]) / hop_s)
+        i = int(np.clip(frame, 0, len(times_s) - 1))
+        added.append(
+            Impulse(
+                time_s=float(rise_t[k]),
+                strength=float(strength[i]),
+                level_dbfs=float(np.max(levels_dbfs[i : i + 3])),
+            )
+        )
+    if not added:
+        return impulses
+    together = sorted(impulses + added, key=lambda imp: imp.time_s)
+    loudness = attack_levels(np.array([imp.time_s for imp in together]), envelope, step_s)
+    trains = impulse_trains(together, loudness=loudness)
+    regular = [t for t in trains if t.regularity_cv <= max_cv]
+    added = [imp for imp in added if any(t.start_s <= imp.time_s <= t.end_s for t in regular)]
+    return sorted(impulses + added, key=lambda imp: imp.time_s)
+
+
 def impulse_trains(
     impulses: list[Impulse],
     *,
+    loudness: np.ndarray | None = None,
     max_gap_s: float = 1.5,
     min_count: int = 3,
     slow_max_gap_s: float = 4.0,
@@ -211,9 +382,20 @@ def impulse_trains(
     one another at gaps up to ``slow_max_gap_s``, each interval within 25 % of
     their median (a slow drive's clanks, every 2-3 s; isolated onsets that far
     apart are regular only by design).
+
+    With ``loudness`` (each impulse's :func:`attack_levels`), a run whose intervals are
+    irregular is read again from its loud impulses alone: those above a gap of
+    ``LOUDNESS_GAP_DB`` in its attack levels. Where they make regular trains, those are
+    its trains, and the rest are grouped apart. In real Mars wind the frames find a
+    weak onset every half second (8-12 dB rises of its envelope): a 4-per-second clank
+    train 20 dB over the wind joined them in one run of 76 with a CV of 0.78.
     """
     times = np.array([imp.time_s for imp in impulses], np.float64)
     groups = [_trimmed(times, g) for g in _runs(times, np.arange(len(times)), max_gap_s)]
+    if loudness is not None:
+        groups = [
+            part for g in groups for part in _loud_core(times, loudness, g, max_gap_s, min_count)
+        ]
     dense = [g for g in groups if len(g) >= min_count]
     used = np.zeros(len(times), bool)
     for g in dense:
@@ -224,6 +406,44 @@ def impulse_trains(
         slow += [g for g in _regular_runs(times, free) if len(g) >= slow_min_count]
     found = sorted(dense + slow, key=lambda g: times[g[0]])
     return [_train(times[g]) for g in found]
+
+
+#: A gap this wide in a run's sorted attack levels parts its loud impulses from the rest
+LOUDNESS_GAP_DB = 6.0
+#: Intervals regular enough for a clank train's cadence (their CV)
+REGULAR_CV = 0.3
+
+
+def _cv(times: np.ndarray) -> float:
+    intervals = np.diff(times)
+    return float(np.std(intervals) / np.mean(intervals)) if len(intervals) else 0.0
+
+
+def _loud_core(
+    times: np.ndarray, loudness: np.ndarray, group: np.ndarray, max_gap_s: float, min_count: int
+) -> list[np.ndarray]:
+    """``group`` as is when regular; else the regular trains of its loud impulses, and
+    the rest. "Loud" is above a gap of ``LOUDNESS_GAP_DB`` in the run's sorted attack
+    levels, each such gap tried from the top until one gives a regular train."""
+    if len(group) < min_count or _cv(times[group]) <= REGULAR_CV:
+        return [group]
+    level = loudness[group]
+    ranked = np.sort(level)[::-1]
+    for k in np.flatnonzero(ranked[:-1] - ranked[1:] >= LOUDNESS_GAP_DB):
+        if k + 1 < min_count:
+            continue
+        loud = group[level >= ranked[k]]
+        # the loud ones split at time gaps only: the quiet ones between are no break
+        breaks = np.flatnonzero(np.diff(times[loud]) > max_gap_s) + 1
+        cores = [_trimmed(times, h) for h in np.split(loud, breaks)]
+        cores = [h for h in cores if len(h) >= min_count and _cv(times[h]) <= REGULAR_CV]
+        if cores:
+            taken = np.zeros(len(times), bool)
+            for h in cores:
+                taken[h] = True
+            rest = group[~taken[group]]
+            return cores + [_trimmed(times, g) for g in _runs(times, rest, max_gap_s)]
+    return [group]
 
 
 def _runs(times: np.ndarray, index: np.ndarray, max_gap_s: float) -> list[np.ndarray]:
