@@ -283,6 +283,10 @@ def test_a_clank_train_in_real_mars_wind_is_read_apart_from_the_wind_s_onsets(
     )
     assert train.count == 40
     assert train.regularity_cv < 0.02
+    # its segment carries its cadence (the wind's "train" before it took the run both lay in)
+    (clanks,) = [s for s in channel.segments if abs(s.evidence.get("rate_hz", 0) - rate_hz) < 0.05]
+    assert clanks.start_s == pytest.approx(times[0], abs=0.25)
+    assert clanks.end_s == pytest.approx(times[-1] + 0.15, abs=0.25)
 
 
 def _write(path, x, sr):

@@ -993,7 +993,10 @@ def _join_trains(
     """
     others = [sg for sg in segments if sg.kind != "impulsive"]
     out: list[Segment] = []
-    for train in trains:
+    # the most regular first, and a rest relabelled goes back to the pool: real wind's weak,
+    # irregular onsets made a "train" just before a clank train, took the run both lay in,
+    # and left the clanks' own train none
+    for train in sorted(trains, key=lambda t: t.regularity_cv):
         members = [
             sg
             for sg in segments
@@ -1038,7 +1041,7 @@ def _join_trains(
         if relabel is not None:
             for s, e in [(run_start, start), (end, run_end)]:
                 if e - s >= max(min_duration_s, 1e-9):
-                    out.append(relabel(s, e))
+                    segments.append(relabel(s, e))
     out.extend(segments)
     out.sort(key=lambda sg: sg.start_s)
     return out
