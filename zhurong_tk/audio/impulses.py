@@ -13,7 +13,9 @@ from zhurong_tk.audio import _kernels
 @dataclasses.dataclass
 class Impulse:
     time_s: float
-    strength: float  # onset strength (dB of positive band-level increase, summed)
+    # onset strength (dB of positive band-level increase, summed); for an onset the envelope
+    # found beside those of the frames (fill_in_onsets), its frame's
+    strength: float
     level_dbfs: float  # short-term level of the frame after the onset
 
 
