@@ -269,6 +269,15 @@ def attack_levels(times_s: np.ndarray, envelope: np.ndarray, step_s: float) -> n
     return out
 
 
+#: Intervals regular enough for a clank train's cadence (their CV)
+REGULAR_CV = 0.3
+
+
+def _cv(times: np.ndarray) -> float:
+    intervals = np.diff(times)
+    return float(np.std(intervals) / np.mean(intervals)) if len(intervals) else 0.0
+
+
 def fill_in_onsets(
     impulses: list[Impulse],
     envelope: np.ndarray,
@@ -283,7 +292,7 @@ def fill_in_onsets(
     below_db: float = 10.0,
     seed_s: float = 0.003,
     same_s: float = 0.010,
-    max_cv: float = 0.3,
+    max_cv: float = REGULAR_CV,
 ) -> list[Impulse]:
     """Onsets the frames missed, found as rises of the envelope beside those they caught.
 
@@ -412,13 +421,6 @@ def impulse_trains(
 
 #: A gap this wide in a run's sorted attack levels parts its loud impulses from the rest
 LOUDNESS_GAP_DB = 6.0
-#: Intervals regular enough for a clank train's cadence (their CV)
-REGULAR_CV = 0.3
-
-
-def _cv(times: np.ndarray) -> float:
-    intervals = np.diff(times)
-    return float(np.std(intervals) / np.mean(intervals)) if len(intervals) else 0.0
 
 
 def _loud_core(
@@ -501,5 +503,5 @@ def _train(times: np.ndarray) -> ImpulseTrain:
         count=len(times),
         rate_hz=float((len(times) - 1) / (times[-1] - times[0])),
         median_interval_s=float(np.median(intervals)),
-        regularity_cv=float(np.std(intervals) / np.mean(intervals)),
+        regularity_cv=_cv(times),
     )
