@@ -4,7 +4,8 @@ import sys
 
 import pytest
 
-from zhurong_tk._memory import MALLOC_ENVIRON, keep_freed_memory
+from zhurong_tk import _memory
+from zhurong_tk._memory import MALLOC_ENVIRON, hand_back_freed_memory, keep_freed_memory
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
@@ -14,6 +15,26 @@ def test_malloc_settings_apply_unless_the_environment_gives_its_own(monkeypatch)
     assert keep_freed_memory() is True
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
     assert keep_freed_memory() is False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_freed_memory_is_handed_back_only_in_a_process_that_keeps_it(monkeypatch):
+    """A host that imported the library keeps its allocator untouched; a process with our
+    settings (applied, or given to a batch worker in its environment) trims after a pass."""
+    monkeypatch.setattr(_memory, "_applied", False)
+    for name in MALLOC_ENVIRON:
+        monkeypatch.delenv(name, raising=False)
+    assert hand_back_freed_memory() is False
+    for name, value in MALLOC_ENVIRON.items():
+        monkeypatch.setenv(name, str(value))
+    assert hand_back_freed_memory() is True
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")  # the user's own settings
+    assert hand_back_freed_memory() is False
+    assert keep_freed_memory() is False  # theirs win
+    for name in MALLOC_ENVIRON:
+        monkeypatch.delenv(name)
+    assert keep_freed_memory() is True
+    assert hand_back_freed_memory() is True
 
 
 @pytest.mark.parametrize("skip", [False, True])

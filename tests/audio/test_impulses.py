@@ -3,6 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from zhurong_tk.audio import impulses
+from zhurong_tk.audio.framestore import FrameStore
 from zhurong_tk.audio.impulses import Impulse, envelope_rises, fill_in_onsets, impulse_trains
 
 STEP_S = 1.0 / 3000.0
@@ -42,6 +44,26 @@ def test_rises_are_placed_within_a_step(rng):
     assert rise_db[1] == pytest.approx(12.8, abs=0.2)
     assert rise_db[0] > 40.0 and rise_db[2] > 30.0  # over the noise floor, 1e-8
     assert level_db[2] == pytest.approx(level_db[0] - 10.0, abs=1.0)
+
+
+def test_rises_read_in_pieces_from_a_stored_envelope_are_those_of_the_whole(
+    rng, tmp_path, monkeypatch
+):
+    """The analysis keeps its envelope on disk and reads it a piece at a time (no map of the
+    whole file in memory); the pieces' borders fall inside attacks and rings here."""
+    attacks = [(t, 1e-3) for t in 0.1 + 0.0371 * np.arange(50)]
+    env = _envelope(2.0, attacks, rng).astype(np.float32)
+    whole = envelope_rises(env, STEP_S)
+    assert len(whole[0]) == 50
+    with FrameStore(1, folder=tmp_path) as store:
+        store.append(env[:, None])
+        stored = store.column(0)
+        assert len(stored) == len(env)
+        np.testing.assert_array_equal(stored[100:250], env[100:250])
+        for piece in (97, 1000, 1 << 20):
+            monkeypatch.setattr(impulses, "PIECE_STEPS", piece)
+            for got, want in zip(envelope_rises(stored, STEP_S), whole, strict=True):
+                np.testing.assert_array_equal(got, want)
 
 
 def test_a_clank_vouches_for_its_train_and_the_train_for_its_far_end(rng):

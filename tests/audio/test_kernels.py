@@ -497,9 +497,37 @@ def test_envelope_rises_match_numpy(rng, capacity):
     at, ratio, mean = np.empty(capacity, np.int64), np.empty(capacity), np.empty(capacity)
     found, start = [], 0
     while start < len(env):
-        count, start = _kernels.envelope_rises(env, 6, 5, 10.0**0.8, start, at, ratio, mean)
+        count, start = _kernels.envelope_rises(
+            env, 6, 5, 10.0**0.8, start, at, ratio, mean, True
+        )
         found += list(zip(at[:count], ratio[:count], mean[:count], strict=True))
     assert [f[0] for f in found] == [r[0] for r in ref]
     # three attacks, the one 10 steps into another's ring no rise over it
     assert [int(f[0]) for f in found] == [400, 1200, 2500]
     np.testing.assert_allclose([f[1:] for f in found], [r[1:] for r in ref], rtol=1e-5)
+
+
+@pytest.mark.parametrize("piece", [45, 205, 1210])
+def test_envelope_rises_in_pieces_match_one_scan(rng, piece):
+    """Pieces (each with the 30 steps before its first scanned one) find the same rises: a
+    run still rising at a piece's end (the attack at 1200 ends the 1210-step piece) is left
+    to the next piece, not cut."""
+    env = rng.exponential(1e-6, 3000)
+    for at in (400, 1200, 1210, 2500):
+        env[at : at + 40] += 1e-3 * np.exp(-np.arange(40) / 10.0)
+    ref = rises_reference(env, 6, 5, 10.0**0.8)
+    at, ratio, mean = np.empty(100, np.int64), np.empty(100), np.empty(100)
+    found, start = [], 0
+    while True:
+        lo = max(0, start - 30)
+        hi = min(len(env), lo + piece)
+        count, resume = _kernels.envelope_rises(
+            env[lo:hi], 6, 5, 10.0**0.8, start - lo, at, ratio, mean, hi == len(env)
+        )
+        found += [(lo + a, r) for a, r in zip(at[:count], ratio[:count], strict=True)]
+        if hi == len(env) and resume >= hi - lo:
+            break
+        assert lo + resume > start or count
+        start = lo + resume
+    assert [f[0] for f in found] == [r[0] for r in ref] == [400, 1200, 2500]
+    np.testing.assert_allclose([f[1] for f in found], [r[1] for r in ref], rtol=1e-5)

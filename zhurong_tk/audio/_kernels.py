@@ -639,16 +639,18 @@ def run_mean_squares(x, run, out):  # pragma: no cover - jitted
 
 
 @njit(cache=True, nogil=True)
-def envelope_rises(env, after, parts, min_ratio, start, at_out, ratio_out, mean_out):
+def envelope_rises(env, after, parts, min_ratio, start, at_out, ratio_out, mean_out, final):
     """Sharp rises of the onset envelope, one per run, at the run's largest.
 
     The rise at step ``j`` is the mean of ``env[j : j + after]`` over the mean of the
     ``parts · after`` steps before ``j``; a run is consecutive steps rising at least
     ``min_ratio`` (a silent stretch before counts as the smallest normal float32). Steps
     ``j`` from ``max(start, parts · after)`` to ``len(env) - after`` are scanned, and each
-    run's ``j``, rise and after-mean are written until the outputs are full. Returns
-    ``(runs written, step to resume from)``: ``len(env)`` when the scan is through, else the
-    first step of the run that did not fit.
+    run's ``j``, rise and after-mean are written until the outputs are full. ``final``:
+    ``env`` runs to the end of the envelope; else it is a piece, and a run still rising at
+    its end is left to the next piece. Returns ``(runs written, step to resume from)``: the
+    first step of the run that did not fit or was left, else ``len(env)`` when the scan is
+    through (``final``) or the step after the last scanned.
 
     Every window sum is a sum of ``after``-step sums, each added up afresh (no running
     subtraction: after a loud clank a running sum's rounding residue would outweigh the
@@ -700,11 +702,11 @@ def envelope_rises(env, after, parts, min_ratio, start, at_out, ratio_out, mean_
                 run_start = -1
         j = j0 + m
     if run_start >= 0:
-        if count == at_out.shape[0]:
+        if count == at_out.shape[0] or not final:
             return count, run_start
         at_out[count], ratio_out[count], mean_out[count] = best_j, best_ratio, best_mean
         count += 1
-    return count, n
+    return count, (n if final else j)
 
 
 @njit(cache=True, nogil=True, fastmath=_REASSOC)

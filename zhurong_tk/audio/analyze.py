@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from zhurong_tk._memory import hand_back_freed_memory
 from zhurong_tk.audio import _kernels
 from zhurong_tk.audio import bands as bands_mod
 from zhurong_tk.audio import features as features_mod
@@ -672,7 +673,7 @@ class _Channel:
             hop_s=hop_s,
             onset_offset_s=-stft.n_fft / 4 / stft.sr,
         )
-        envelope, step_s = self.envelope.array()[:, 0], self._env_step / stft.sr
+        envelope, step_s = self.envelope.column(0), self._env_step / stft.sr
         impulses = refine_onsets(impulses, envelope, step_s=step_s, search_s=1.5 * hop_s)
         impulses = fill_in_onsets(
             impulses,
@@ -1408,6 +1409,7 @@ def analyze_to_folder(
                 result.warnings += [f"{bandpass_name}: {w}" for w in notes]
                 out.adopt(bandpass_name)
                 exported.append(bandpass_name)
+            hand_back_freed_memory()  # the pass's freed blocks, before the figures' peak
             names = write_outputs(
                 result,
                 out,

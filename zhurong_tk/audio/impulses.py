@@ -205,6 +205,10 @@ MIN_RISE_DB = 8.0
 RISE_SEPARATION_S = 0.015
 
 
+#: Envelope steps scanned at a time (4 MB of float32)
+PIECE_STEPS = 1 << 20
+
+
 def envelope_rises(
     envelope: np.ndarray, step_s: float, *, min_rise_db: float = MIN_RISE_DB
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -213,8 +217,10 @@ def envelope_rises(
     Parameters
     ----------
     envelope : numpy.ndarray
-        The high-passed energy in steps of ``step_s`` (as for :func:`refine_onsets`); may be
-        a memory map: it is read once, in order.
+        The high-passed energy in steps of ``step_s`` (as for :func:`refine_onsets`): an
+        array, or anything with ``len()`` whose slices are arrays (a stored column, see
+        :meth:`~zhurong_tk.audio.framestore.FrameStore.column`), read once, in order, a
+        piece of ``PIECE_STEPS`` at a time.
     step_s : float
         Envelope step in seconds.
     min_rise_db : float
@@ -229,15 +235,28 @@ def envelope_rises(
         ``RISE_SEPARATION_S`` merged into the larger.
     """
     after = max(2, round(RISE_AFTER_S / step_s))
+    span = RISE_PARTS * after
     ratio_min = 10.0 ** (min_rise_db / 10.0)
     at, ratio, mean = np.empty(4096, np.int64), np.empty(4096), np.empty(4096)
     found = [(np.empty(0, np.int64), np.empty(0), np.empty(0))]
-    start = 0
-    while start < len(envelope):
-        count, start = _kernels.envelope_rises(
-            envelope, after, RISE_PARTS, ratio_min, start, at, ratio, mean
+    n, piece_steps = len(envelope), PIECE_STEPS
+    start = 0  # the next step to scan
+    while True:
+        # a piece at a time, with the span before its first step: memory stays at one
+        # piece (a stored envelope is read, not mapped)
+        lo = max(0, start - span)
+        hi = min(n, lo + max(piece_steps, 2 * (span + after)))
+        final = hi == n
+        piece = np.ascontiguousarray(envelope[lo:hi], np.float32)
+        count, resume = _kernels.envelope_rises(
+            piece, after, RISE_PARTS, ratio_min, start - lo, at, ratio, mean, final
         )
-        found.append((at[:count].copy(), ratio[:count].copy(), mean[:count].copy()))
+        found.append((at[:count] + lo, ratio[:count].copy(), mean[:count].copy()))
+        if final and resume >= len(piece):
+            break
+        if count == 0 and lo + resume <= start:
+            piece_steps *= 2  # one run rising through a whole piece: take a longer piece
+        start = lo + resume
     steps, ratios, means = (np.concatenate(parts) for parts in zip(*found, strict=True))
     keep: list[int] = []
     sep = RISE_SEPARATION_S / step_s
