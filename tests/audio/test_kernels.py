@@ -497,9 +497,7 @@ def test_envelope_rises_match_numpy(rng, capacity):
     at, ratio, mean = np.empty(capacity, np.int64), np.empty(capacity), np.empty(capacity)
     found, start = [], 0
     while start < len(env):
-        count, start = _kernels.envelope_rises(
-            env, 6, 5, 10.0**0.8, start, at, ratio, mean, True
-        )
+        count, start = _kernels.envelope_rises(env, 6, 5, 10.0**0.8, start, at, ratio, mean, True)
         found += list(zip(at[:count], ratio[:count], mean[:count], strict=True))
     assert [f[0] for f in found] == [r[0] for r in ref]
     # three attacks, the one 10 steps into another's ring no rise over it
