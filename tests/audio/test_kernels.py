@@ -529,3 +529,79 @@ def test_envelope_rises_in_pieces_match_one_scan(rng, piece):
         start = lo + resume
     assert [f[0] for f in found] == [r[0] for r in ref] == [400, 1200, 2500]
     np.testing.assert_allclose([f[1] for f in found], [r[1] for r in ref], rtol=1e-5)
+
+
+def teeth_reference(white, floor, comb_db=3.0, tooth_db=10.0, spacings=8):
+    """The twin of comb_teeth in numpy: peaks, comb spacing (None), per peak the spacing
+    where it is a local tooth (else inf) and whether it is on the comb."""
+    inner = white[1:-1]
+    peaks = np.flatnonzero((inner >= floor) & (inner >= white[:-2]) & (inner > white[2:])) + 1
+
+    def about(centres, d, least, needed):
+        if len(centres) == 0:
+            return np.zeros(0, bool)
+        n = len(white)
+        offsets = np.array([-1, 1, -2, 2, -3, 3, -4, 4], np.float64)
+        k = np.floor(centres[:, None] + offsets * d[:, None] + 0.5).astype(np.int64)
+        inside = (k >= 2) & (k <= n - 3)
+        look = inside & (np.cumsum(inside, axis=1) <= 4)
+        k = np.clip(k, 2, n - 3)
+        at = k - 1 + np.argmax(np.stack([white[k - 1], white[k], white[k + 1]], axis=-1), -1)
+        level = white[at]
+        heard = look & (level >= least) & (level >= white[at - 1]) & (level >= white[at + 1])
+        loudest = np.where(heard, level, -np.inf).max(axis=1)
+        return (heard.sum(axis=1) >= needed) & (white[centres] < loudest + tooth_db)
+
+    comb = None
+    gaps = np.diff(peaks)
+    gaps = gaps[gaps >= 2]
+    if len(gaps) >= spacings:
+        values = np.unique(gaps)
+        support = [int(np.count_nonzero(np.abs(gaps - v) <= 1)) for v in values]
+        best = int(np.argmax(support))
+        if support[best] >= spacings:
+            spacing = float(np.median(gaps[np.abs(gaps - values[best]) <= 1]))
+            comb = spacing if spacing >= 2.5 else None
+    p = peaks.astype(np.float64)
+    inf = np.full(2, np.inf)
+    left = np.concatenate([inf[:1], np.diff(p)])
+    right = np.concatenate([np.diff(p), inf[:1]])
+    left_far = np.concatenate([inf, p[2:] - p[:-2]])[: len(p)]
+    right_far = np.concatenate([p[2:] - p[:-2], inf])[-len(p) :] if len(p) else left
+    local_d = np.minimum(
+        np.where(left < 2.5, left_far, left), np.where(right < 2.5, right_far, right)
+    )
+    finite = np.isfinite(local_d)
+    local = np.zeros(len(p), bool)
+    local[finite] = about(peaks[finite], local_d[finite], floor, 4)
+    on_comb = about(peaks, np.full(len(p), comb), comb_db, 3) if comb is not None else local & False
+    return peaks, comb, np.where(local, local_d, np.inf), on_comb
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_comb_teeth_match_numpy(seed):
+    """Noise (peaks up to ~12 dB), a clank train's comb (every 7.3 bins, some teeth weak or
+    missing, into the band's top), a tone's harmonics and lone peaks by the band's edges."""
+    rng = np.random.default_rng(seed)
+    white = rng.normal(0.0, 3.0, 1500).astype(np.float32)
+    if seed % 3:
+        teeth = np.arange(40.0 + seed, 1500, 7.3)
+        white[np.round(teeth).astype(int)] += rng.uniform(0.0, 25.0, len(teeth)).astype(np.float32)
+    white[[3, 1496]] = 30.0
+    if seed % 2:
+        white[[200, 400, 600, 800]] += np.float32(35.0)
+    peaks, comb, spacing, on_comb = teeth_reference(white, 8.0)
+    out_peaks = np.empty(len(white), np.int64)
+    out_spacing, out_comb = np.empty(len(white)), np.empty(len(white), np.bool_)
+    count, got_comb = _kernels.comb_teeth(
+        white, 8.0, 3.0, 10.0, 8, out_peaks, out_spacing, out_comb
+    )
+    np.testing.assert_array_equal(out_peaks[:count], peaks)
+    assert (None if got_comb < 0 else got_comb) == comb
+    np.testing.assert_array_equal(out_spacing[:count], spacing)
+    np.testing.assert_array_equal(out_comb[:count], on_comb)
+    if seed % 3:  # the comb is read, and most of its teeth are on it, or local teeth
+        assert comb == pytest.approx(7.3, abs=0.5) and on_comb.sum() > 50
+        assert np.isfinite(spacing).sum() >= 10
+    else:
+        assert comb is None and not on_comb.any()

@@ -320,6 +320,104 @@ def whiten(db, width, scratch, white):  # pragma: no cover - jitted
 
 
 @njit(cache=True, nogil=True)
+def _teeth_about(white, centre, d, least, needed, tooth_db):  # pragma: no cover - jitted
+    """Whether ``needed`` of the four points ±d, ±2d about the peak at bin ``centre`` (the
+    first four inside the band, from ±3d, ±4d where it ends) hold a peak at least ``least``
+    up (within a bin), and the centre stands less than ``tooth_db`` above the loudest."""
+    n = white.shape[0]
+    least = np.float32(least)  # as numpy compares a float32 array with a Python float
+    inside = 0
+    heard = 0
+    loudest = np.float32(-np.inf)
+    for step in range(1, 5):
+        for sign in (-1.0, 1.0):
+            k = int(np.floor(centre + sign * step * d + 0.5))
+            if k < 2 or k > n - 3:
+                continue
+            inside += 1
+            if inside > 4:
+                continue
+            at = k - 1  # the first of the largest of the three about k
+            if white[k] > white[at]:
+                at = k
+            if white[k + 1] > white[at]:
+                at = k + 1
+            level = white[at]
+            if level >= least and level >= white[at - 1] and level >= white[at + 1]:
+                heard += 1
+                loudest = max(loudest, level)
+    return heard >= needed and white[centre] < np.float32(loudest + np.float32(tooth_db))
+
+
+@njit(cache=True, nogil=True)
+def comb_teeth(
+    white, floor, comb_teeth_db, tooth_db, comb_spacings, peaks, spacing, on_comb
+):  # pragma: no cover - jitted
+    """The heard peaks of a whitened spectrum and which of them are a comb's teeth (the
+    reading of ``tonal._Teeth``, whose docstring has the rules).
+
+    Writes the peaks' bins (local maxima at or above ``floor``, ascending) to ``peaks``;
+    to ``spacing`` the distance to the nearest peaks beyond the main lobe where the four
+    about it at that distance are heard, else inf; to ``on_comb`` whether it is a tooth of
+    the spectrum's comb. Returns ``(peaks found, the comb's spacing in bins or -1.0)``: a
+    comb is a spacing of at least 2.5 bins shared (within a bin) by ``comb_spacings`` or
+    more pairs of neighbouring peaks 2 or more bins apart. The outputs hold ``len(white)``.
+    """
+    n = white.shape[0]
+    m = 0
+    floor32 = np.float32(floor)
+    for i in range(1, n - 1):
+        v = white[i]
+        if v >= floor32 and v >= white[i - 1] and v > white[i + 1]:
+            peaks[m] = i
+            m += 1
+    # the comb's spacing: the gap value most gaps lie within a bin of (the smallest of ties)
+    gaps = np.empty(max(m - 1, 0), np.int64)
+    g = 0
+    for i in range(1, m):
+        gap = peaks[i] - peaks[i - 1]
+        if gap >= 2:
+            gaps[g] = gap
+            g += 1
+    comb = -1.0
+    if g >= comb_spacings:
+        gaps = np.sort(gaps[:g])
+        best_value, best_support = gaps[0], -1
+        for i in range(g):
+            if i > 0 and gaps[i] == gaps[i - 1]:
+                continue
+            support = 0
+            for j in range(g):
+                if abs(gaps[j] - gaps[i]) <= 1:
+                    support += 1
+            if support > best_support:
+                best_value, best_support = gaps[i], support
+        if best_support >= comb_spacings:
+            near = np.empty(best_support, np.int64)
+            c = 0
+            for j in range(g):
+                if abs(gaps[j] - best_value) <= 1:
+                    near[c] = gaps[j]
+                    c += 1
+            median = np.median(near)
+            if median >= 2.5:
+                comb = median
+    for i in range(m):
+        # the nearest heard peak on each side beyond the main lobe (2 bins off is within it)
+        left = np.inf if i < 1 else np.float64(peaks[i] - peaks[i - 1])
+        if left < 2.5:
+            left = np.inf if i < 2 else np.float64(peaks[i] - peaks[i - 2])
+        right = np.inf if i + 1 >= m else np.float64(peaks[i + 1] - peaks[i])
+        if right < 2.5:
+            right = np.inf if i + 2 >= m else np.float64(peaks[i + 2] - peaks[i])
+        d = min(left, right)
+        local = d < np.inf and _teeth_about(white, peaks[i], d, floor, 4, tooth_db)
+        spacing[i] = d if local else np.inf
+        on_comb[i] = comb > 0.0 and _teeth_about(white, peaks[i], comb, comb_teeth_db, 3, tooth_db)
+    return m, comb
+
+
+@njit(cache=True, nogil=True)
 def salience_peaks(salience, min_level, order):  # pragma: no cover - jitted
     """The strongest local maxima of a salience curve, strongest first.
 

@@ -1118,25 +1118,6 @@ COMB_TEETH_DB = 3.0
 COMB_SPACINGS = 8
 
 
-def _comb_spacing(peaks: np.ndarray) -> float | None:
-    """The spacing (bins) shared by at least :data:`COMB_SPACINGS` pairs of neighbouring
-    heard peaks, at least 2.5 bins (resolved), or None: the spectrum is no comb.
-
-    A tone's harmonics make at most ``max_harmonics - 1`` such pairs; a clank train's
-    comb, dozens."""
-    gaps = np.diff(peaks)
-    gaps = gaps[gaps >= 2]
-    if len(gaps) < COMB_SPACINGS:
-        return None
-    values = np.unique(gaps)
-    support = [int(np.count_nonzero(np.abs(gaps - v) <= 1)) for v in values]
-    best = int(np.argmax(support))
-    if support[best] < COMB_SPACINGS:
-        return None
-    spacing = float(np.median(gaps[np.abs(gaps - values[best]) <= 1]))
-    return spacing if spacing >= 2.5 else None
-
-
 class _Teeth:
     """Which heard peaks of one whitened spectrum are teeth of a comb finer than a
     candidate's harmonics, read once per spectrum (a candidate asks :meth:`tooth` for each
@@ -1146,8 +1127,11 @@ class _Teeth:
     clank's ringing: any multiple of the rate finds its "harmonics" on the teeth (a 10 Hz
     train made lines at 220-330 Hz whose fundamentals were never heard). A tooth has peaks
     at ±d and ±2d about it (further along one side where the band ends), and stands less
-    than :data:`COMB_TOOTH_DB` above the loudest of them. In a spectrum that is a comb
-    (:func:`_comb_spacing`) d is its spacing, and three of the four teeth, counted from
+    than :data:`COMB_TOOTH_DB` above the loudest of them. In a spectrum that is a comb (at
+    least :data:`COMB_SPACINGS` pairs of neighbouring heard peaks share one spacing, at
+    least 2.5 bins, within a bin: a tone's harmonics make at most ``max_harmonics - 1``
+    such pairs, a clank train's comb dozens) d is its spacing, and three of the four teeth,
+    counted from
     :data:`COMB_TEETH_DB`, make a tooth. Elsewhere d is the distance to the nearest heard
     peak beyond this one's main lobe, and all four teeth must be heard: two tones at 120
     and 180 Hz put their harmonics at 120, 180, 240 and 360 Hz, and 240 Hz is not a tooth
@@ -1162,39 +1146,25 @@ class _Teeth:
     """
 
     def __init__(self, white: np.ndarray, floor: float) -> None:
-        self.peaks = _peaks(white, floor)
-        self.comb = _comb_spacing(self.peaks)
-        peaks = self.peaks.astype(np.float64)
-        # the nearest heard peak on each side beyond the main lobe (peaks are >= 2 bins apart:
-        # one 2 bins off is within it, and the next one out counts)
-        none = np.full(2, np.inf)
-        next_one, next_but_one = np.diff(peaks), peaks[2:] - peaks[:-2]
-        left = np.concatenate([none[:1], next_one])
-        right = np.concatenate([next_one, none[:1]])
-        left_far = np.concatenate([none, next_but_one])[: len(peaks)]
-        right_far = np.concatenate([next_but_one, none])[-len(peaks) :] if len(peaks) else left
-        self.local_d = np.minimum(
-            np.where(left < 2.5, left_far, left), np.where(right < 2.5, right_far, right)
+        # one kernel: as numpy calls on a few hundred peaks it cost ~0.6 ms a spectrum, a
+        # fifth of the tone search on an hour of egress
+        peaks = np.empty(len(white), np.int64)
+        spacing = np.empty(len(white))
+        on_comb = np.empty(len(white), np.bool_)
+        count, comb = _kernels.comb_teeth(
+            white, floor, COMB_TEETH_DB, COMB_TOOTH_DB, COMB_SPACINGS, peaks, spacing, on_comb
         )
-        finite = np.isfinite(self.local_d)
-        self.local = np.zeros(len(peaks), bool)
-        self.local[finite] = _teeth_about(
-            white, self.peaks[finite], self.local_d[finite], floor, needed=4
-        )
-        on_comb = (
-            _teeth_about(white, self.peaks, np.full(len(peaks), self.comb), COMB_TEETH_DB, needed=3)
-            if self.comb is not None
-            else np.zeros(len(peaks), bool)
-        )
-        self.comb_teeth = self.peaks[on_comb]  # the comb's teeth (bins), when it is one
+        self.peaks = peaks[:count]
+        self.comb = None if comb < 0 else float(comb)
+        self.comb_teeth = self.peaks[on_comb[:count]]  # the comb's teeth (bins), when it is one
         # looked up per harmonic heard: a dict of plain values beats numpy's scalar access
-        spacing_if_tooth = np.where(self.local, self.local_d, np.inf)
-        self._at = {
-            k: (d, tooth)
-            for k, d, tooth in zip(
-                self.peaks.tolist(), spacing_if_tooth.tolist(), on_comb.tolist(), strict=True
+        self._at = dict(
+            zip(
+                self.peaks.tolist(),
+                zip(spacing[:count].tolist(), on_comb[:count].tolist(), strict=True),
+                strict=True,
             )
-        }
+        )
 
     def tooth(self, position: float, spacing: float) -> bool:
         """Whether the heard peak at ``position`` (bins) is a tooth of a comb finer than
@@ -1208,29 +1178,6 @@ class _Teeth:
         if self.comb is not None and self.comb <= spacing / 2 + 1.0:
             return on_comb
         return local_d <= spacing / 2 + 1.0
-
-
-def _teeth_about(
-    white: np.ndarray, centres: np.ndarray, d: np.ndarray, least: float, *, needed: int
-) -> np.ndarray:
-    """For each peak at ``centres`` (bins): whether ``needed`` of the four points ±d, ±2d
-    about it (the first four within the band, from ±3d, ±4d where it ends) hold a peak at
-    least ``least`` dB up (within a bin), and it stands less than :data:`COMB_TOOTH_DB`
-    above the loudest of them."""
-    if len(centres) == 0:
-        return np.zeros(0, bool)
-    n = len(white)
-    offsets = np.array([-1, 1, -2, 2, -3, 3, -4, 4], np.float64)
-    k = np.floor(centres[:, None] + offsets * d[:, None] + 0.5).astype(np.int64)
-    inside = (k >= 2) & (k <= n - 3)
-    look = inside & (np.cumsum(inside, axis=1) <= 4)
-    k = np.clip(k, 2, n - 3)
-    trio = np.stack([white[k - 1], white[k], white[k + 1]], axis=-1)
-    at = k - 1 + np.argmax(trio, axis=-1)
-    level = white[at]
-    heard = look & (level >= least) & (level >= white[at - 1]) & (level >= white[at + 1])
-    loudest = np.where(heard, level, -np.inf).max(axis=1)
-    return (heard.sum(axis=1) >= needed) & (white[centres] < loudest + COMB_TOOTH_DB)
 
 
 def _drop_explained(
