@@ -46,13 +46,10 @@ class FrameStore:
         at one block however long the table."""
         if not self._fh.closed:
             self._fh.flush()
-        row_bytes = 4 * self.n_columns
         with open(self.path, "rb") as fh:
             for start in range(0, self.rows, rows_per_chunk):
                 count = min(rows_per_chunk, self.rows - start)
-                fh.seek(start * row_bytes)
-                block = np.fromfile(fh, dtype=np.float32, count=count * self.n_columns)
-                yield start, block.reshape(count, self.n_columns)
+                yield start, _read_rows(fh, start, count, self.n_columns)
 
     def columns(self, indices) -> np.ndarray:
         """The listed columns of every row, ``(rows, len(indices))`` float32, read in chunks."""
@@ -102,14 +99,18 @@ class StoredColumn:
         start, stop, step = key.indices(self.rows)
         if step != 1:
             raise ValueError("a StoredColumn is read in contiguous slices")
-        count = max(0, stop - start)
-        rows = np.empty((count, self.n_columns), np.float32)
-        if count:
-            with open(self.path, "rb", buffering=0) as fh:
-                fh.seek(4 * self.n_columns * start)
-                if fh.readinto(memoryview(rows).cast("B")) != rows.nbytes:
-                    raise OSError(f"{self.path}: the frame table ends early")
+        with open(self.path, "rb") as fh:
+            rows = _read_rows(fh, start, max(0, stop - start), self.n_columns)
         return rows.reshape(-1) if self.n_columns == 1 else rows[:, self.index].copy()
+
+
+def _read_rows(fh, start: int, count: int, n_columns: int) -> np.ndarray:
+    """Rows ``start`` to ``start + count`` of a frame table's open file, ``(count, n_columns)``."""
+    fh.seek(4 * n_columns * start)
+    block = np.fromfile(fh, dtype=np.float32, count=count * n_columns)
+    if len(block) != count * n_columns:
+        raise OSError(f"{fh.name}: the frame table ends early")
+    return block.reshape(count, n_columns)
 
 
 def _remove(fh, path: Path) -> None:
