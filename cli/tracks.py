@@ -102,6 +102,7 @@ def detect_command(
 
     import numba
 
+    from zhurong_tk._numba_setup import skip_blas_probe
     from zhurong_tk.tracks import TrackConfig
     from zhurong_tk.tracks.run import detect_to_folder
 
@@ -111,6 +112,7 @@ def detect_command(
     n_threads = threads or numba.config.NUMBA_NUM_THREADS or os.cpu_count() or 1
     numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
     config = TrackConfig(work_side=work_side)
+    skip_blas_probe()  # the kernels use no BLAS: numba need not import scipy.linalg
 
     def work(path: str, folder: Path) -> dict:
         _, doc = detect_to_folder(

@@ -1,7 +1,9 @@
-"""Run every numba kernel once on tiny inputs, so that their compiled code is cached."""
+"""Run every numba kernel once on tiny inputs, so that their compiled code is cached;
+compile the package's Python bytecode where the install has none."""
 
 from __future__ import annotations
 
+import compileall
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -25,6 +27,27 @@ def compile_kernels(families: Iterable[str] = FAMILIES) -> Iterator[tuple[str, f
         started = time.perf_counter()
         {"tracks": _run_tracks, "audio": _run_audio}[name]()
         yield name, time.perf_counter() - started
+
+
+def compile_bytecode() -> bool:
+    """Write the package's missing or stale ``.pyc`` files, as ``pip install`` does.
+
+    An editable install under ``PYTHONDONTWRITEBYTECODE`` (set on some servers and
+    containers) has none, and every command compiled its modules from source: ~0.1 s of
+    a 1.5 s ``tracks detect`` on the reference machine. Python reads them even with
+    that variable set. A read-only install is left as it is.
+
+    Returns
+    -------
+    bool
+        Whether every module compiled (``False`` where a folder is read-only).
+    """
+    import zhurong_tk
+    import zhurong_tk.cli
+
+    folders = dict.fromkeys([*zhurong_tk.__path__, *zhurong_tk.cli.__path__])
+    # quiet=2: a read-only folder is not an error of the warm-up's
+    return all(compileall.compile_dir(folder, quiet=2) for folder in folders)
 
 
 def _run_tracks() -> None:
