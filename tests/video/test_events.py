@@ -100,6 +100,28 @@ def test_hover_and_dust_from_columns_match_the_construction():
     )
 
 
+def test_a_pan_to_brighter_ground_before_a_cut_is_not_dust():
+    # seen in a generated variable-rate EDL video: a pan's motion blur halved sharpness
+    # for 6 frames, the ground it came to was brighter and a little softer, and a cut
+    # followed 0.5 s later: 0.8 s of "dust" (min_dust_s does not apply up to a cut)
+    times = np.arange(300) / 30
+    sharp = np.full(300, 48.0)
+    bright = np.full(300, 121.0)
+    contrast = np.full(300, 20.0)
+    sharp[130:136] = 12.0  # the pan's blur
+    sharp[136:152] = 29.0  # 0.6 of the sharpness before
+    bright[130:152] = 140.0
+    contrast[130:152] = 29.0
+    scene_start = np.where(np.arange(300) >= 152, 152, 0)
+    assert dust_phases(times, sharp, bright, contrast, scene_start) == []
+    # dust as short, up to the cut, with sharpness collapsed throughout: still dust
+    sharp[136:152] = 12.0
+    (dust,) = dust_phases(times, sharp, bright, contrast, scene_start)
+    assert dust["kind"] == "dust"
+    assert dust["start_s"] == pytest.approx(130 / 30, abs=0.05)
+    assert dust["end_s"] == pytest.approx(152 / 30, abs=0.05)
+
+
 def test_edl_config_is_checked():
     with pytest.raises(ParameterError):
         EdlConfig(hover_ratio=1.5)
@@ -238,3 +260,21 @@ def test_synth_drive_truth_is_consistent():
     assert boxes[0] is None and boxes[-1] is not None
     assert boxes[motion["end_frame"]] == boxes[-1]  # parked
     assert boxes[motion["start_frame"] + 10] is not None
+
+
+def test_a_plume_over_soft_ground_is_dust_when_it_also_flattens_the_picture():
+    # seen in a generated EDL video: ground with little fine detail (its sharpness partly
+    # noise) lost only 0.42 of it under the plume, which brightened it by 60 grey levels
+    # and took 0.6 of its contrast
+    times = np.arange(360) / 30
+    sharp = np.full(360, 12.0)
+    bright = np.full(360, 120.0)
+    contrast = np.full(360, 22.0)
+    sharp[295:] = 7.0
+    bright[295:] = 180.0
+    contrast[295:] = 9.0
+    (dust,) = dust_phases(times, sharp, bright, contrast, np.zeros(360, np.int64))
+    assert dust["start_s"] == pytest.approx(295 / 30, abs=0.05)
+    assert dust["end_s"] == pytest.approx(12.0, abs=0.05)
+    # as bright and as soft, contrast kept: brighter, smoother ground, not dust
+    assert dust_phases(times, sharp, bright, np.full(360, 22.0), np.zeros(360, np.int64)) == []

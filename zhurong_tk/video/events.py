@@ -232,6 +232,17 @@ def dust_phases(
             brightness[j] - rb >= cfg.dust_brightness_rise or log_contrast[j] - rc < contrast_drop
         )
 
+    def collapses(j: int, low: float, rb: float, rc: float) -> bool:
+        # sharpness halved; or, where the picture had little fine detail (its sharpness
+        # partly the sensor's noise, which no veil takes away), down by a third while the
+        # picture both brightens and loses contrast: a plume over soft ground (0.58 of
+        # the sharpness, +60 grey levels, 0.4 of the contrast) was missed
+        return low < sharp_drop or (
+            low < slide
+            and brightness[j] - rb >= cfg.dust_brightness_rise
+            and log_contrast[j] - rc < contrast_drop
+        )
+
     confirm = max(cfg.min_frames, _frames_for(cfg.confirm_s, times))
     events: list[dict[str, Any]] = []
     i = 0
@@ -248,7 +259,7 @@ def dust_phases(
         j, misses, collapsed = i, 0, False
         while j < n and scene_start[j] == scene_start[i]:
             low = log_sharp[j] - rs
-            collapsed |= low < sharp_drop and j - i < confirm
+            collapsed |= j - i < confirm and collapses(j, low, rb, rc)
             if veiled(j, rb, rc) or low < sharp_drop:
                 misses = 0
             else:
@@ -258,8 +269,14 @@ def dust_phases(
             j += 1
         end = j - misses
         reaches_end = end >= n or (end < n and scene_start[min(end, n - 1)] != scene_start[i])
-        long_enough = end - i >= min_frames or (reaches_end and end - i >= cfg.min_frames)
-        if not (collapsed and long_enough):
+        full_length = end - i >= min_frames
+        long_enough = full_length or (reaches_end and end - i >= cfg.min_frames)
+        # shorter, cut off by the video's or the shot's end: sharpness must stay collapsed
+        # through it, not dip once. A pan's motion blur dips it for a few frames, and the
+        # ground it pans to can be brighter: that read as 0.8 s of dust up to the next cut
+        if not (collapsed and long_enough) or not (
+            full_length or np.median(log_sharp[i:end]) - rs < sharp_drop
+        ):
             i += 1
             continue
         first = _knee(
