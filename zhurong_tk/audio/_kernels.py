@@ -184,13 +184,18 @@ def level_histogram_update(bits, log2_scale, db_min, db_step, frame_step, hist):
 
 
 @njit(cache=True, nogil=True)
-def harmonic_levels(white, log_power, f0_bins, n_harmonics, levels, positions):  # pragma: no cover
+def harmonic_levels(  # pragma: no cover - jitted
+    white, log_power, f0_bins, n_harmonics, levels, positions, peak_beside
+):
     """Level above background and sub-bin position of each harmonic of each candidate.
 
     white : (n_bins,) float32 — dB above the local background
     log_power : (n_bins,) float64 — natural log of the power (for parabolic interpolation)
     levels, positions : (n_candidates, n_harmonics) float64 outputs; NaN past the band's top;
     a position NaN where the bin read is no peak of the power (on another tone's skirt)
+    peak_beside : bool — where the bin highest above the background (of the three nearest
+    the harmonic) is no peak of the power, read the power's peak among the three instead
+    when it stands within 1.5 dB as high above the background
     """
     n_bins = white.shape[0]
     for c in range(f0_bins.shape[0]):
@@ -205,10 +210,24 @@ def harmonic_levels(white, log_power, f0_bins, n_harmonics, levels, positions): 
                 best = k
             if white[k + 1] > white[best]:
                 best = k + 1
-            levels[c, h - 1] = white[best]
             a = log_power[best - 1]
             b = log_power[best]
             d = log_power[best + 1]
+            if b < a or b < d:
+                # the bin highest above the background is on a slope of the power: a tone
+                # between two bins, over a background falling faster than its peak (a
+                # motor's harmonic on wind's steep low-frequency edge), peaks next door
+                top = k - 1
+                if log_power[k] > log_power[top]:
+                    top = k
+                if log_power[k + 1] > log_power[top]:
+                    top = k + 1
+                if peak_beside and top != best and white[top] >= white[best] - 1.5:
+                    best = top
+                    a = log_power[best - 1]
+                    b = log_power[best]
+                    d = log_power[best + 1]
+            levels[c, h - 1] = white[best]
             if b < a or b < d:
                 positions[c, h - 1] = np.nan
                 continue

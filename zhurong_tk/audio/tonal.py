@@ -517,6 +517,7 @@ class _Scale:
             cfg.max_harmonics,
             levels,
             positions,
+            False,
         )
         log_power = np.log(np.maximum(power, 1e-30))
         # a dozen rows of eight values: plain Python lists beat numpy's per-call overhead here
@@ -579,10 +580,16 @@ class _Scale:
         num = sum(lv[n - 1] * n * position_row[n - 1] for n in heard)
         f0 = num / sum(lv[n - 1] * n * n for n in heard) * bin_hz
         # read again where this fundamental puts its harmonics: the candidate's grid
-        # point is up to a quarter bin off, so its 4th harmonic is a bin off its peak
+        # point is up to a quarter bin off, so its 4th harmonic is a bin off its peak.
+        # A harmonic between two bins on a steep background (wind's low-frequency edge)
+        # is read at its power's peak beside the bin highest above the background: it is
+        # heard, where it was not (a motor's 2nd harmonic, 3 dB under its fundamental,
+        # was missing), while the fundamental stays the one the first reading gave
         again = np.empty((2, cfg.max_harmonics))
         f0_bin = np.array([f0 / bin_hz])
-        _kernels.harmonic_levels(white, log_power, f0_bin, cfg.max_harmonics, again[:1], again[1:])
+        _kernels.harmonic_levels(
+            white, log_power, f0_bin, cfg.max_harmonics, again[:1], again[1:], True
+        )
         level_again, position_again = again[0].tolist(), again[1].tolist()
         lv_again = [v for v in level_again if v == v]
         more = self._heard(white, lv_again, position_again, teeth, f0 / bin_hz)
