@@ -213,7 +213,7 @@ def harmonic_levels(  # pragma: no cover - jitted
             a = log_power[best - 1]
             b = log_power[best]
             d = log_power[best + 1]
-            if b < a or b < d:
+            if peak_beside and (b < a or b < d):
                 # the bin highest above the background is on a slope of the power: a tone
                 # between two bins, over a background falling faster than its peak (a
                 # motor's harmonic on wind's steep low-frequency edge), peaks next door
@@ -222,7 +222,7 @@ def harmonic_levels(  # pragma: no cover - jitted
                     top = k
                 if log_power[k + 1] > log_power[top]:
                     top = k + 1
-                if peak_beside and top != best and white[top] >= white[best] - 1.5:
+                if top != best and white[top] >= white[best] - 1.5:
                     best = top
                     a = log_power[best - 1]
                     b = log_power[best]

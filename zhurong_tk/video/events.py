@@ -274,9 +274,8 @@ def dust_phases(
         # shorter, cut off by the video's or the shot's end: sharpness must stay collapsed
         # through it, not dip once. A pan's motion blur dips it for a few frames, and the
         # ground it pans to can be brighter: that read as 0.8 s of dust up to the next cut
-        if not (collapsed and long_enough) or not (
-            full_length or np.median(log_sharp[i:end]) - rs < sharp_drop
-        ):
+        held = full_length or (long_enough and np.median(log_sharp[i:end]) - rs < sharp_drop)
+        if not (collapsed and long_enough and held):
             i += 1
             continue
         first = _knee(
