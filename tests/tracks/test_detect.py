@@ -74,8 +74,8 @@ def test_ruts_found_with_their_angles_and_vanishing_point(scored_set):
     s = scored_set
     recall = s["tp"] / s["ruts"]
     precision = s["tp"] / s["detections"]
-    # issue 5 asks 0.9 / 0.9; measured 0.933 / 0.982 on this set (0.89-0.93 and
-    # 0.96-0.98 over four seeded sets)
+    # issue 5 asks 0.9 / 0.9; measured 0.925 / 0.974 on this set (0.90-0.95 and
+    # 0.97-1.0 over four seeded sets)
     assert recall >= 0.9, recall
     assert precision >= 0.95, precision
     assert s["off_image"] == 0  # endpoints and polylines lie on the image
@@ -867,6 +867,35 @@ def test_a_straight_rut_s_far_end_does_not_hook_onto_a_rock_or_its_neighbour(see
     found = detect_tracks(synth_tracks.encode_like_release(scene)).to_dict()
     assert found["tracks"] and not any(t["curved"] for t in found["tracks"])
     assert match_ruts(scene, found["tracks"])["true_positives"] == len(found["tracks"])
+
+
+def test_one_stretch_traced_onto_a_rock_beyond_a_straight_rut_is_no_bend():
+    # the first scene of `zhurong-tk demo --seed 12`: the measurement of the left rut stops
+    # at a rock lying on it, and the trace on from there took one short stretch along
+    # the rock's edge for a bend (reported steered, 8.6 px off the rut)
+    scene = synth_tracks.track_scene(seed=12, n_ruts=2)
+    found = detect_tracks(synth_tracks.encode_like_release(scene)).to_dict()
+    assert match_ruts(scene, found["tracks"])["true_positives"] == 2
+    assert len(found["tracks"]) == 2 and not any(t["curved"] for t in found["tracks"])
+
+
+def test_a_rut_s_width_never_narrows_towards_the_camera():
+    rows = np.arange(100.0, 300.0)
+    assert detect_module._width_model(rows, 0.1 * rows - 4.0) == pytest.approx((0.1, -4.0))
+    # wider far away than near: the matched filter locked onto something broader near the
+    # horizon; the search keeps to the median width rather than widen towards it
+    falling = 40.0 - 0.1 * rows
+    assert detect_module._width_model(rows, falling) == (0.0, float(np.median(falling)))
+
+
+@pytest.mark.parametrize(("seed", "index"), [(0, 35), (2, 37), (2, 45), (3, 45)])
+def test_every_rut_of_scenes_whose_first_look_fitted_a_narrowing_width(seed, index):
+    # one rut of each was lost: its first look's widths fell towards the camera, the
+    # search widened towards the far end and the line turned off the rut
+    scene = dict(synth_tracks.scene_set(50, seed=seed))[index]
+    found = detect_tracks(synth_tracks.encode_like_release(scene)).to_dict()
+    m = match_ruts(scene, found["tracks"])
+    assert m["true_positives"] == m["ruts"] == m["detections"]
 
 
 def _soil(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

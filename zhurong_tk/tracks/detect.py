@@ -788,6 +788,18 @@ def _fit_straight(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return slope, y_mean - slope * x_mean
 
 
+def _width_model(rows: np.ndarray, widths: np.ndarray) -> tuple[float, float]:
+    """``(slope, intercept)`` of a rut's width against the image row. A rut widens
+    towards the camera, down the image: where the widths fitted fall instead (the
+    matched filter locked onto something wider near the horizon) the model is flat at
+    their median, lest the search widen towards the far end and turn the line onto the
+    horizon's dark band."""
+    slope, intercept = _fit_straight(rows, widths)
+    if slope < 0.0:
+        return 0.0, float(np.median(widths))
+    return slope, intercept
+
+
 def _distance_to_line(points: np.ndarray, line: tuple[float, float, float, float]) -> np.ndarray:
     px, py, dx, dy = line
     return np.abs((points[:, 0] - px) * dy - (points[:, 1] - py) * dx)
@@ -854,7 +866,7 @@ def _floor_of(
         return None
     # the rut's width grows linearly towards the camera: fit it on the first look
     rows = y0 + steps * dy  # image row of each first-look sample
-    width_model = _fit_straight(rows, prof[steps, 4]) if len(steps) > 10 else (0.0, half / 2)
+    width_model = _width_model(rows, prof[steps, 4]) if len(steps) > 10 else (0.0, half / 2)
     return _FirstLook(
         line=(float(fitted[0]), float(fitted[1]), float(fitted[2]), float(fitted[3])),
         points=np.column_stack([xs[kept], ys[kept]]),
@@ -894,7 +906,7 @@ def _examine(
         moved = np.max(_distance_to_line(cand.points[[0, -1]], line))
         line = new_line
         if len(rows) > 10:
-            slope, intercept = _fit_straight(rows, widths)
+            slope, intercept = _width_model(rows, widths)
         cand.width_model = (float(slope), float(intercept))
         if moved < 1.0:
             break
@@ -1087,8 +1099,8 @@ def _track_far(
         if float(found[:, 1].min()) > v_far - 1.0:
             break  # no farther
         kept.append(found)
-    if len(kept) < 2:
-        return None
+    if len(kept) < 3:
+        return None  # one stretch beyond the line is no bend: a hook onto a rock's edge
     min_bend = max(3.0, 0.01 * diag)
     curve = _bent(kept, h, min_bend)
     if curve is not None and len(kept) >= 3:
