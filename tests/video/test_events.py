@@ -15,7 +15,7 @@ from zhurong_tk.io.outputs import OutputDir
 from zhurong_tk.synth import video as synth_video
 from zhurong_tk.video import FrameSelection, extract_frames
 from zhurong_tk.video.detect import Cut
-from zhurong_tk.video.events import EdlConfig, dust_phases, edl_events, hover_phases
+from zhurong_tk.video.events import EdlConfig, dust_phases, edl_events, hover_phases, pan_ends
 from zhurong_tk.video.motion import motion_segments
 from zhurong_tk.video.sheet import contact_sheet
 
@@ -120,6 +120,52 @@ def test_a_pan_to_brighter_ground_before_a_cut_is_not_dust():
     assert dust["kind"] == "dust"
     assert dust["start_s"] == pytest.approx(130 / 30, abs=0.05)
     assert dust["end_s"] == pytest.approx(152 / 30, abs=0.05)
+
+
+def test_pans_that_move_the_view_onto_new_ground():
+    shift = np.full(40, 0.5)
+    confidence = np.full(40, 0.95)
+    shift[5:11] = 25.0  # 150 px of a 320-px frame: new ground from frame 11
+    shift[20:23] = 20.0  # 60 px: the same ground, moved a little
+    shift[30:36] = 40.0
+    confidence[30:36] = 0.2  # a cut or noise, not a shift
+    assert pan_ends(shift, confidence, 320) == [11]
+    shift[36:] = 30.0  # a pan running to the end
+    assert pan_ends(shift, confidence, 320) == [11, 40]
+    assert pan_ends(np.full(40, 5.0), np.ones(40), 320) == []  # jitter under 2 % a frame
+
+
+def test_after_a_pan_onto_softer_brighter_ground_dust_is_judged_against_that_ground():
+    # generated EDL video, seed 54: a 6-frame pan (25 px a frame, 320-px frames) came to
+    # ground brighter by 10 grey levels at half the sharpness, 0.5 s before a cut: 0.7 s
+    # of "dust" against the picture before the pan
+    n = 300
+    times = np.arange(n) / 30
+    signals = {
+        "index": np.arange(n),
+        "sharpness": np.full(n, 42.0),
+        "brightness": np.full(n, 131.0),
+        "contrast": np.full(n, 20.0),
+        "motion": np.full(n, 4.0),
+        "shift_px": np.full(n, 0.7),
+        "shift_confidence": np.full(n, 0.95),
+    }
+    signals["shift_px"][130:136] = 24.5
+    signals["sharpness"][130:136] = np.linspace(41, 26, 6)
+    signals["sharpness"][136:151] = np.linspace(25, 19, 15)
+    signals["brightness"][130:151] = 141.0
+    signals["contrast"][130:151] = 14.0
+    cut = Cut(frame=151, time_s=151 / 30, change=13.6, hash_distance=20, ratio=10.0)
+    without_width = edl_events(times, signals, [cut], [])
+    assert [e["kind"] for e in without_width if e["kind"] == "dust"] == ["dust"]
+    events = edl_events(times, signals, [cut], [], frame_width=320)
+    assert not [e for e in events if e["kind"] in ("dust", "recovery")]
+    # dust rising over the ground the pan came to is still dust
+    signals["sharpness"][200:300] = 8.0
+    signals["brightness"][200:300] = 170.0
+    events = edl_events(times, signals, [], [], frame_width=320)
+    (dust,) = [e for e in events if e["kind"] == "dust"]
+    assert dust["start_s"] == pytest.approx(200 / 30, abs=0.1)
 
 
 def test_edl_config_is_checked():

@@ -67,6 +67,10 @@ class EdlConfig:
         Dust has settled when sharpness is back above this fraction of the reference.
     motion_lag_s : float
         Lag of the motion signal (see :class:`~zhurong_tk.video.signals.SignalTracker`).
+    pan_view_fraction : float
+        A pan (consecutive frames each shifted confidently by 2 % of the frame's width
+        or more) that moves the view this fraction of the width or farther shows new
+        ground: dust is judged against the picture after it, as after a cut.
     """
 
     hover_ratio: float = 0.25
@@ -83,6 +87,7 @@ class EdlConfig:
     reference_gap_s: float = 0.5
     recovery_sharpness_ratio: float = 0.85
     motion_lag_s: float = 0.2
+    pan_view_fraction: float = 0.25
 
     def __post_init__(self) -> None:
         if not 0 < self.hover_ratio < 1 or not 0 < self.dust_sharpness_ratio < 1:
@@ -377,6 +382,32 @@ def hover_phases(
     return events, moving
 
 
+def pan_ends(
+    shift_px: np.ndarray, confidence: np.ndarray, frame_width: int, config: EdlConfig | None = None
+) -> list[int]:
+    """Positions of the first frames after pans that moved the view onto new ground.
+
+    A pan is a run of consecutive frames each shifted from the one before by 2 % of
+    ``frame_width`` or more with a phase-correlation confidence of 0.5 or more (a cut
+    or noise gives a low one); it moves the view when its shifts add up to
+    ``pan_view_fraction`` of the width.
+    """
+    cfg = config or EdlConfig()
+    panning = (np.asarray(shift_px) >= 0.02 * frame_width) & (np.asarray(confidence) >= 0.5)
+    ends: list[int] = []
+    run = 0.0
+    for k, (moving, shift) in enumerate(zip(panning, shift_px, strict=True)):
+        if moving:
+            run += float(shift)
+            continue
+        if run >= cfg.pan_view_fraction * frame_width:
+            ends.append(k)
+        run = 0.0
+    if run >= cfg.pan_view_fraction * frame_width:
+        ends.append(len(panning))
+    return ends
+
+
 def edl_events(
     times: np.ndarray,
     signals: dict[str, np.ndarray],
@@ -385,6 +416,7 @@ def edl_events(
     config: EdlConfig | None = None,
     *,
     cut_ratio: float = 3.0,
+    frame_width: int | None = None,
 ) -> list[dict[str, Any]]:
     """All EDL events of a video, sorted by time.
 
@@ -400,6 +432,10 @@ def edl_events(
     config : EdlConfig, optional
     cut_ratio : float
         The cut detector's ratio threshold (scales the confidence of abrupt changes).
+    frame_width : int, optional
+        The frames' width in the pixels of ``signals["shift_px"]``: with the columns
+        ``shift_px`` and ``shift_confidence``, pans onto new ground are found
+        (see :func:`pan_ends`).
 
     Returns
     -------
@@ -419,8 +455,13 @@ def edl_events(
     for cut in cuts:
         pos = int(np.searchsorted(index, cut.frame))
         scene_start[pos:] = pos
+    # the view starts anew after each cut and each pan onto new ground
+    view_start = scene_start.copy()
+    if frame_width and "shift_px" in signals:
+        for pos in pan_ends(signals["shift_px"], signals["shift_confidence"], frame_width, cfg):
+            view_start[pos:] = np.maximum(view_start[pos:], pos)
     dust = dust_phases(
-        times, signals["sharpness"], signals["brightness"], signals["contrast"], scene_start, cfg
+        times, signals["sharpness"], signals["brightness"], signals["contrast"], view_start, cfg
     )
     excluded = np.zeros(n, dtype=bool)
     for event in dust:

@@ -445,7 +445,8 @@ def _extract(
     events: list[dict[str, Any]] = []
     if selection.events == "edl" and len(times):
         columns = {n: log.column(n) for n in ("index", "sharpness", "brightness", "contrast")}
-        columns["motion"] = log.column("motion")
+        for name in ("motion", "shift_px", "shift_confidence"):
+            columns[name] = log.column(name)
         events = edl_events(
             times,
             columns,
@@ -453,6 +454,7 @@ def _extract(
             detector.flashes,
             selection.edl,
             cut_ratio=selection.cut.ratio,
+            frame_width=info.width,
         )
     if motion is not None and len(motion_times):
         events += _motion_events(
