@@ -324,3 +324,12 @@ def test_a_plume_over_soft_ground_is_dust_when_it_also_flattens_the_picture():
     assert dust["end_s"] == pytest.approx(12.0, abs=0.05)
     # as bright and as soft, contrast kept: brighter, smoother ground, not dust
     assert dust_phases(times, sharp, bright, np.full(360, 22.0), np.zeros(360, np.int64)) == []
+
+
+def test_a_generated_descent_with_a_pan_onto_softer_ground_before_a_cut(tmp_path):
+    # seed 54: see the test above; the command passes the frames' width for the pans
+    scene = synth_video.edl_scene(duration_s=12, fps=30, seed=54)
+    path = synth_video.write(tmp_path / "edl_54.mp4", scene)
+    index = extract_frames(path, OutputDir(tmp_path / "out"), EDL)
+    dust = _one(index["events"], "dust")
+    assert dust["start_s"] == pytest.approx(scene["dust"]["start_s"], abs=0.5)
