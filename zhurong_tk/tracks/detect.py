@@ -1103,7 +1103,7 @@ def _track_far(
         return None  # one stretch beyond the line is no bend: a hook onto a rock's edge
     min_bend = max(3.0, 0.01 * diag)
     curve = _bent(kept, h, min_bend)
-    if curve is not None and len(kept) >= 3:
+    if curve is not None:
         # a last stretch that strays from the curve of the rest is a hook onto a rock's
         # edge or the neighbouring rut near the vanishing point, not the rut bending: on
         # the generated scenes it strays 8-89 px on straight ruts, 0.6-9 px on steered

@@ -393,18 +393,17 @@ def pan_ends(
     ``pan_view_fraction`` of the width.
     """
     cfg = config or EdlConfig()
-    panning = (np.asarray(shift_px) >= 0.02 * frame_width) & (np.asarray(confidence) >= 0.5)
+    shift_px = np.asarray(shift_px, dtype=np.float64)
+    panning = (shift_px >= 0.02 * frame_width) & (np.asarray(confidence) >= 0.5)
     ends: list[int] = []
     run = 0.0
-    for k, (moving, shift) in enumerate(zip(panning, shift_px, strict=True)):
+    for k, moving in enumerate([*panning, False]):  # a still frame after the last ends a run
         if moving:
-            run += float(shift)
+            run += float(shift_px[k])
             continue
         if run >= cfg.pan_view_fraction * frame_width:
             ends.append(k)
         run = 0.0
-    if run >= cfg.pan_view_fraction * frame_width:
-        ends.append(len(panning))
     return ends
 
 

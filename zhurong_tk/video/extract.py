@@ -444,9 +444,13 @@ def _extract(
     times = log.column("time_s")
     events: list[dict[str, Any]] = []
     if selection.events == "edl" and len(times):
-        columns = {n: log.column(n) for n in ("index", "sharpness", "brightness", "contrast")}
-        for name in ("motion", "shift_px", "shift_confidence"):
-            columns[name] = log.column(name)
+        columns = {
+            name: log.column(name)
+            for name in (
+                "index", "sharpness", "brightness", "contrast", "motion", "shift_px",
+                "shift_confidence",
+            )
+        }  # fmt: skip
         events = edl_events(
             times,
             columns,
