@@ -68,6 +68,9 @@ WIDE_PASSES = 2
 #: The same where the image shows a ripple field: on 60 generated ripple scenes 95 of 120
 #: ruts found with 2, 101 with 1, 99 with 0.
 WIDE_PASSES_IN_RIPPLES = 1
+#: Side-trough ratio of any candidate from which the image counts as rippled: there the
+#: troughs found stay in the soil's level (a ripple field's troughs are its dips).
+RIPPLED_SIDES = 0.15
 
 
 @dataclasses.dataclass(frozen=True)
@@ -526,13 +529,21 @@ def _noise_level(grey: np.ndarray) -> float:
     return float(np.median(np.abs(lap[::3, ::3])) / (0.6745 * math.sqrt(20)) + 1e-4)
 
 
-def texture_level(grey: np.ndarray, resp: np.ndarray, n_lines: int = 12, n_tiles: int = 2) -> float:
+def texture_level(
+    grey: np.ndarray,
+    resp: np.ndarray,
+    n_lines: int = 12,
+    n_tiles: int = 2,
+    troughs: np.ndarray | None = None,
+) -> float:
     """How dark a "trough" the matched filter finds in this soil where there is none.
 
     The filter always finds its best trough; on mottled soil that is a dip of
     the mottling. Its median depth along fixed lines across the image (steep
     lines from the bottom edge, where ruts would be, at several widths) is the
-    reference a rut's depth is compared with.
+    reference a rut's depth is compared with. Where ``troughs`` (a mask the size
+    of ``grey``) is given, the steps whose trough lies on it are left out: a
+    scene crossed by several ruts would otherwise raise the level with them.
     """
     h, w = grey.shape
     n = int(min(h - 1, 0.8 * h)) // 2  # every other pixel: a median needs no more
@@ -550,13 +561,29 @@ def texture_level(grey: np.ndarray, resp: np.ndarray, n_lines: int = 12, n_tiles
         grey, resp, xs, ys, nxs, nys, np.concatenate(widths), WIDE_FACTORS, BOX_SAMPLES,
         n_tiles, out,
     )  # fmt: skip
+    inside_all = out[:, 5] > 0
+    if troughs is not None:
+        cx = np.clip(np.rint(xs + out[:, 1] * nxs), 0, w - 1).astype(np.intp)
+        cy = np.clip(np.rint(ys + out[:, 1] * nys), 0, h - 1).astype(np.intp)
+        soil = inside_all & (troughs[cy, cx] == 0)
     depths = []
-    for line in out.reshape(n_lines, n, 6):
-        inside = line[:, 5] > 0
+    for k, line in enumerate(out.reshape(n_lines, n, 6)):
+        inside = inside_all[k * n : (k + 1) * n]
+        if troughs is not None and soil[k * n : (k + 1) * n].sum() >= 10:
+            inside = soil[k * n : (k + 1) * n]
         if inside.any():
             depths.append(float(np.median((line[:, 3] - line[:, 2])[inside])))
     # lines along a rut would raise it: the lower third of the lines is soil alone
     return float(np.percentile(depths, 30)) + 1e-4 if depths else 1e-3
+
+
+def _trough_mask(candidates: list, shape: tuple[int, int]) -> np.ndarray:
+    """The candidates' troughs drawn, each along its floor as wide as it is."""
+    mask = np.zeros(shape, np.uint8)
+    for cand in candidates:
+        floor = np.rint(cand.points).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(mask, [floor], False, 1, thickness=max(3, round(cand.width)))
+    return mask
 
 
 def valley_maps(grey: np.ndarray, n_tiles: int = 2) -> tuple[np.ndarray, np.ndarray, float]:
@@ -1486,7 +1513,6 @@ def detect_tracks(
     noise = _noise_level(grey)
     n_tiles = max(1, int(n_threads))
     resp, theta, threshold = valley_maps(grey, n_tiles)
-    texture = texture_level(grey, resp, n_tiles=n_tiles)
     n_theta = 180
     n_rho = 2 * math.ceil(diag) + 1
     acc = np.zeros((n_tiles, n_theta, n_rho), np.float32)
@@ -1506,6 +1532,15 @@ def detect_tracks(
         rms, sides, ripple_field = _ripple_field(grey, candidates, cfg)
     in_ripples = [side > cfg.max_side_trough_ratio for side in sides]
     parallel = _parallel_to_ripples(candidates, ripple_field, diag)
+    # the soil's dips, away from the troughs found (a ripple field's troughs are its dips)
+    texture = texture_level(
+        grey,
+        resp,
+        n_tiles=n_tiles,
+        troughs=None
+        if max(sides, default=0.0) > RIPPLED_SIDES
+        else _trough_mask(candidates, (h, w)),
+    )
     # the vanishing point from the straight candidates only (a bent line has no direction)
     # and not from a ripple field's (they converge too, to the ripples' own point)
     straight = [
