@@ -561,18 +561,17 @@ def texture_level(
         grey, resp, xs, ys, nxs, nys, np.concatenate(widths), WIDE_FACTORS, BOX_SAMPLES,
         n_tiles, out,
     )  # fmt: skip
-    inside_all = out[:, 5] > 0
+    inside = (out[:, 5] > 0).reshape(n_lines, n)
+    soil = inside
     if troughs is not None:
         cx = np.clip(np.rint(xs + out[:, 1] * nxs), 0, w - 1).astype(np.intp)
         cy = np.clip(np.rint(ys + out[:, 1] * nys), 0, h - 1).astype(np.intp)
-        soil = inside_all & (troughs[cy, cx] == 0)
+        soil = inside & (troughs[cy, cx] == 0).reshape(n_lines, n)
     depths = []
-    for k, line in enumerate(out.reshape(n_lines, n, 6)):
-        inside = inside_all[k * n : (k + 1) * n]
-        if troughs is not None and soil[k * n : (k + 1) * n].sum() >= 10:
-            inside = soil[k * n : (k + 1) * n]
-        if inside.any():
-            depths.append(float(np.median((line[:, 3] - line[:, 2])[inside])))
+    for line, in_line, on_soil in zip(out.reshape(n_lines, n, 6), inside, soil, strict=True):
+        steps = on_soil if on_soil.sum() >= 10 else in_line
+        if steps.any():
+            depths.append(float(np.median((line[:, 3] - line[:, 2])[steps])))
     # lines along a rut would raise it: the lower third of the lines is soil alone
     return float(np.percentile(depths, 30)) + 1e-4 if depths else 1e-3
 
