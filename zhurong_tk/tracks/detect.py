@@ -1532,14 +1532,9 @@ def detect_tracks(
     in_ripples = [side > cfg.max_side_trough_ratio for side in sides]
     parallel = _parallel_to_ripples(candidates, ripple_field, diag)
     # the soil's dips, away from the troughs found (a ripple field's troughs are its dips)
-    texture = texture_level(
-        grey,
-        resp,
-        n_tiles=n_tiles,
-        troughs=None
-        if max(sides, default=0.0) > RIPPLED_SIDES
-        else _trough_mask(candidates, (h, w)),
-    )
+    rippled = max(sides, default=0.0) > RIPPLED_SIDES
+    troughs = None if rippled else _trough_mask(candidates, (h, w))
+    texture = texture_level(grey, resp, n_tiles=n_tiles, troughs=troughs)
     # the vanishing point from the straight candidates only (a bent line has no direction)
     # and not from a ripple field's (they converge too, to the ripples' own point)
     straight = [
