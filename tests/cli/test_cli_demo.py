@@ -11,10 +11,15 @@ from zhurong_tk.cli.main import cli
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "out"
-    result = CliRunner().invoke(
-        cli, ["demo", "--out", str(out), "--no-samples"], catch_exceptions=False
-    )
+    # one full run serves every test here: samples looked for and absent, results as JSON
+    # (the table is read in the run with the samples below)
+    base = tmp_path_factory.mktemp("demo")
+    out = base / "out"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(samples.ENV_VAR, str(base / "no-samples-here"))
+        result = CliRunner().invoke(
+            cli, ["demo", "--out", str(out), "--format", "json"], catch_exceptions=False
+        )
     return out, result
 
 
@@ -42,8 +47,7 @@ def test_demo_checks_pass_against_the_truth(demo_run):
     assert (index["inputs"], index["done"], index["failed"]) == (12, 10, 2)
     assert (out / "batch" / "overview.jpg").is_file()
     assert all(c["ok"] for c in report["checks"])
-    assert "checks against the truth passed" in result.stdout
-    assert "Public samples: not present" not in result.stdout  # --no-samples says nothing of them
+    assert json.loads(result.stdout) == report  # --format json prints the report itself
 
 
 @pytest.mark.slow
@@ -58,15 +62,25 @@ def test_demo_refuses_to_replace_results(demo_run):
     )
 
 
-@pytest.mark.slow
-def test_demo_without_samples_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv(samples.ENV_VAR, str(tmp_path / "no-samples-here"))
-    result = CliRunner().invoke(
-        cli, ["demo", "--out", str(tmp_path / "o"), "--format", "json"], catch_exceptions=False
-    )
-    assert result.exit_code == 0
-    doc = json.loads(result.stdout)
-    assert doc["samples"] is None and doc["ok"] is True
+def _summary_lines(samples_found, *, samples_wanted):
+    from zhurong_tk.cli.demo import _print_summary
+    from zhurong_tk.demo import Check
+
+    result = {"checks": [Check("x.wav", "duration_s", 1.0, 1.0, 0.01, True)], "elapsed_s": 1.0}
+    result["samples"] = samples_found
+    runner = CliRunner()
+    with runner.isolation() as (stdout, *_):
+        _print_summary(result, "o", samples_wanted=samples_wanted)
+        return stdout.getvalue().decode().splitlines()
+
+
+def test_demo_says_when_the_samples_it_looked_for_are_absent_and_not_otherwise():
+    absent = _summary_lines(None, samples_wanted=True)
+    assert absent[0] == "Synthetic media: 1 of 1 checks against the truth passed"
+    assert absent[2].startswith("Public samples: not present (set ZHURONG_TK_SAMPLES")
+    skipped = _summary_lines(None, samples_wanted=False)  # --no-samples says nothing of them
+    assert not any("Public samples" in line for line in skipped)
+    assert skipped[-1] == "Report: o/report.json (1.0 s)"
 
 
 @pytest.mark.slow
@@ -78,4 +92,5 @@ def test_demo_with_the_public_samples(samples_root, tmp_path):
     assert report["samples"]["root"] == str(samples_root)
     assert report["samples"]["failures"] == []
     assert report["samples"]["by_kind"]["audio"] == 5
+    assert "checks against the truth passed" in result.stdout
     assert f"Public samples in {samples_root}" in result.stdout
