@@ -912,6 +912,18 @@ def test_ruts_of_scenes_crossed_by_several_ruts_are_not_measured_against_themsel
     assert m["true_positives"] == m["detections"] == ruts_found
 
 
+@pytest.mark.parametrize(("seed", "index"), [(8, 19), (10, 1)])
+def test_a_straight_rut_is_not_bent_towards_a_horizon_below_the_ground_seen(seed, index):
+    # the far end of each scene's right-hand rut was traced onto a rock's shadow or edge;
+    # the curve through it put the horizon 50-80 px (of 336) below the far end of the
+    # other rut, which runs to the top edge: the rut was reported bent, 4-5° off
+    scene = dict(synth_tracks.scene_set(50, seed=seed))[index]
+    result = detect_tracks(synth_tracks.encode_like_release(scene))
+    m = match_ruts(scene, result.to_dict()["tracks"])
+    assert m["true_positives"] == m["detections"] == m["ruts"] == 2
+    assert not any(t.curved for t in result.tracks)
+
+
 def test_texture_level_leaves_out_the_troughs_it_is_given():
     rng = np.random.default_rng(3)
     h, w = 336, 448
