@@ -72,6 +72,10 @@ WIDE_PASSES_IN_RIPPLES = 1
 #: troughs found stay in the soil's level (a ripple field's troughs are its dips).
 RIPPLED_SIDES = 0.15
 
+#: A traced last stretch with the curve's horizon row within this much (× the working
+#: height) above it is a hook, whatever the curve through it (see :func:`_track_far`)
+HOOK_ROWS = 0.05
+
 
 @dataclasses.dataclass(frozen=True)
 class CameraModel:
@@ -1133,9 +1137,18 @@ def _track_far(
         # a last stretch that strays from the curve of the rest is a hook onto a rock's
         # edge or the neighbouring rut near the vanishing point, not the rut bending: on
         # the generated scenes it strays 8-89 px on straight ruts, 0.6-9 px on steered
-        # ones (which lose only their last stretch)
+        # ones (which lose only their last stretch). Unless the whole curve passes through
+        # it (within 2 px) with its horizon well above it: a steered rut seen far enough
+        # bends most in its last stretch, which the nearly straight rest cannot foretell
+        # (strays of 7-88 px). A hook's curve puts the horizon just above the hook
+        # (2-12 px of 336), its bend all in the last rows.
         rest, _ = _fit_curve(np.concatenate(kept[:-1]), h)
-        if np.max(np.abs(_curve_x(rest, kept[-1][:, 1]) - kept[-1][:, 0])) > min_bend:
+        last = kept[-1]
+        late_bend = (
+            float(last[:, 1].min()) - curve[0] >= HOOK_ROWS * h
+            and np.max(np.abs(_curve_x(curve, last[:, 1]) - last[:, 0])) <= 2.0
+        )
+        if np.max(np.abs(_curve_x(rest, last[:, 1]) - last[:, 0])) > min_bend and not late_bend:
             kept.pop()
             curve = _bent(kept, h, min_bend)
     if curve is None:
