@@ -937,6 +937,19 @@ def test_a_rut_that_bends_most_in_its_last_stretch_is_reported_bent(seed, index)
     assert far_left.curved
 
 
+def test_a_rut_showing_its_tread_is_no_ripple_trough_whatever_a_lone_trough_says():
+    # scene 12:31: one straight rut, its tread plain. A short trough near the top corner
+    # (troughs on both sides of it) counted as a ripple field of one trough, and the rut,
+    # meeting its line above the image, as parallel to it on the ground: dropped
+    scene = dict(synth_tracks.scene_set(50, seed=12))[31]
+    result = detect_tracks(synth_tracks.encode_like_release(scene))
+    m = match_ruts(scene, result.to_dict()["tracks"])
+    assert m["true_positives"] == m["detections"] == m["ruts"] == 1
+    rut, track = scene["ruts"][0], result.tracks[0]
+    truth = synth_tracks.tread_period_px(scene, rut, track.x1, track.y1)
+    assert track.tread_period_px == pytest.approx(truth, rel=0.1)  # at its near end
+
+
 def test_texture_level_leaves_out_the_troughs_it_is_given():
     rng = np.random.default_rng(3)
     h, w = 336, 448

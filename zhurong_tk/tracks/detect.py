@@ -1608,8 +1608,11 @@ def detect_tracks(
         track.texture_ratio = cand.contrast / texture
         track.side_trough_ratio = sides[i]
         track.vanishing_point_index = g if g >= 0 else None
+        # a trough showing the tread is a rut, whatever a lone ripple-like trough says of
+        # its direction (ripple troughs: tread strength 0.38 at most on 60 empty ripple
+        # scenes; one crossing the ripples at a slant, 0.65 and no rut)
         if (
-            not parallel[i]
+            (not parallel[i] or track.tread_strength >= TREAD_REPORTED)
             and track.confidence >= cfg.min_confidence
             and _looks_like_a_rut(track, cfg, scale, cand.curve is not None)
         ):
