@@ -75,6 +75,15 @@ RIPPLED_SIDES = 0.15
 #: A traced last stretch with the curve's horizon row within this much (× the working
 #: height) above it is a hook, whatever the curve through it (see :func:`_track_far`)
 HOOK_ROWS = 0.05
+#: A steered rut's curve (:func:`_curve_x`) puts the horizon at its row ``v_h``, and the
+#: ground seen lies below the horizon. A bend whose ``v_h`` lies this far (× the working
+#: height) below the far end of another rut is a far end traced onto a rock's shadow or
+#: edge: on sets 0-11 of the generated scenes, steered ruts' curves put ``v_h`` at most
+#: 10 px (of 336) below, such bends of straight ruts 19-56 px
+HORIZON_MARGIN = 0.045
+#: ... plus this much per pixel between the two far ends: the camera's roll tilts the
+#: horizon (tan 8°)
+HORIZON_TILT = 0.14
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1317,25 +1326,15 @@ def _candidates(
     bent = _run_batched(grey, resp, [_track_far(c, cfg, shape, noise) for c in ranked], n_tiles)
     traced: list[_Candidate] = []
     for cand, far in zip(ranked, bent, strict=True):
-        others = [c for c in candidates if c is not cand]
-        if far is not None and _below_ground_seen(far, others, shape):
+        if far is not None and _below_ground_seen(
+            far, [c for c in candidates if c is not cand], shape
+        ):
             far = None  # the straight measurement stands
         cand = far or cand
         tol = max(3.0, 0.6 * cand.width)
         if not any(_on_rut(other, cand.line, cand.points, tol) for other in traced):
             traced.append(cand)
     return traced
-
-
-#: A steered rut's curve (:func:`_curve_x`) puts the horizon at its row ``v_h``, and the
-#: ground seen lies below the horizon. A bend whose ``v_h`` lies this far (× the working
-#: height) below the far end of another rut is a far end traced onto a rock's shadow or
-#: edge: on sets 0-11 of the generated scenes, steered ruts' curves put ``v_h`` at most
-#: 10 px (of 336) below, such bends of straight ruts 19-56 px
-HORIZON_MARGIN = 0.045
-#: ... plus this much per pixel between the two far ends: the camera's roll tilts the
-#: horizon (tan 8°)
-HORIZON_TILT = 0.14
 
 
 def _below_ground_seen(bent: _Candidate, others: list[_Candidate], shape: tuple[int, int]) -> bool:
