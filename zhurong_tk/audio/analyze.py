@@ -66,6 +66,7 @@ from zhurong_tk.audio.spectral import (
     stft_block,
 )
 from zhurong_tk.audio.tonal import TonalConfig, TonalLine, TonalTracker
+from zhurong_tk.audio.tone_edges import tone_segments_again
 from zhurong_tk.errors import ParameterError
 from zhurong_tk.io.audio import AudioInfo, AudioReader
 from zhurong_tk.io.pds4 import SignalRequest
@@ -393,7 +394,10 @@ class _Channel:
         self.pool = SpectrogramPool(
             stft, expected_frames=expected_frames, max_columns=params.max_columns
         )
-        self.tonal = TonalTracker(stft.sr, params.tonal, duration_s=duration_s)
+        # the tone search's decimated signal, on disk (~80 MB an hour): each tone's edges are
+        # read again in its own harmonics' bins at the end (see tone_edges)
+        self.decimated = FrameStore(1)
+        self.tonal = TonalTracker(stft.sr, params.tonal, duration_s=duration_s, keep=self.decimated)
         self.band_lo = np.concatenate([[b.bin_lo for b in bs] for bs in band_sets.values()]).astype(
             np.int64
         )
@@ -721,6 +725,19 @@ class _Channel:
             spectrogram=spectrogram,  # a steady tone above the tone search is peaky in it
         )
         segs = _set_aside_repairs(segs, repairs, stft.n_fft / stft.sr)
+        decimated = self.decimated.column(0)
+        segs = tone_segments_again(
+            segs,
+            lines,
+            lambda first, past: decimated[first:past],
+            fs=self.tonal.fs,
+            delay_s=self.tonal.delay_s,
+            top_hz=self.tonal.top,
+            duration_s=duration_s,
+            min_duration_s=params.segments.min_duration_s,
+            merge_gap_s=params.segments.merge_gap_s,
+        )
+        self.decimated.close()
         lines = _refine_line_edges(lines, segs)
         if len(octave_db):
             set_snr(
@@ -1120,6 +1137,7 @@ class AudioAnalyzer:
             state.finish_stages(quietly=True)
             state.store.close()
             state.envelope.close()
+            state.decimated.close()
 
 
 def analyze(

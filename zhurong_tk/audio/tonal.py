@@ -21,6 +21,7 @@ import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
 from zhurong_tk.audio import _kernels
+from zhurong_tk.audio.framestore import FrameStore
 from zhurong_tk.audio.spectral import lowpass_taps, window_array
 from zhurong_tk.errors import ParameterError
 
@@ -185,14 +186,24 @@ class TonalTracker:
         spectra of the configured window gets shorter windows (down to 256 samples of
         the decimated signal; coarser bins, so low fundamentals are resolved less well),
         and no sweep search.
+    keep : FrameStore, optional
+        A one-column table the decimated signal is appended to (rate :attr:`fs`; sample
+        ``k`` holds the sound of ``k / fs - delay_s`` seconds): on disk, for a second
+        look at the tones' edges (:mod:`~zhurong_tk.audio.tone_edges`).
     """
 
     SWEEP_FACTOR = 4  # the sweep search's windows are this many times shorter
 
     def __init__(
-        self, sr: float, config: TonalConfig | None = None, *, duration_s: float | None = None
+        self,
+        sr: float,
+        config: TonalConfig | None = None,
+        *,
+        duration_s: float | None = None,
+        keep: FrameStore | None = None,
     ) -> None:
         self.config = config = config or TonalConfig()
+        self.keep = keep
         if not 0 < config.f0_min_hz < config.f0_max_hz:
             raise ParameterError(
                 f"need 0 < f0_min_hz < f0_max_hz, got {config.f0_min_hz}, {config.f0_max_hz}"
@@ -254,6 +265,8 @@ class TonalTracker:
             x = self._decimate(x)
             self._full_power = np.concatenate([self._full_power, self._run_power(full, len(x))])
         self._samples_in += len(block)
+        if self.keep is not None:
+            self.keep.append(x[:, None])
         self._buffer = np.concatenate([self._buffer, x])
         end = self._buffer_start + len(self._buffer)
         for scale in self._scales:
