@@ -66,7 +66,7 @@ from zhurong_tk.audio.spectral import (
     stft_block,
 )
 from zhurong_tk.audio.tonal import TonalConfig, TonalLine, TonalTracker
-from zhurong_tk.audio.tone_edges import tone_segments_again
+from zhurong_tk.audio.tone_edges import segments_by_line, tone_segments_again
 from zhurong_tk.errors import ParameterError
 from zhurong_tk.io.audio import AudioInfo, AudioReader
 from zhurong_tk.io.pds4 import SignalRequest
@@ -887,19 +887,9 @@ def _refine_line_edges(lines: list[TonalLine], segments: list[Segment]) -> list[
     masking it would be a segment). The pieces keep the line's frequency, harmonics and
     levels.
     """
-    owned: dict[int, list[Segment]] = {}
-    for sg in segments:
-        if sg.kind != "tonal":
-            continue
-        hz = sg.evidence.get("tonal_line_hz")
-        matching = [i for i, line in enumerate(lines) if round(line.freq_hz, 3) == hz]
-        if matching:
-            # overlap with the line's own extent; negative: minus the distance to it
-            best = max(
-                matching,
-                key=lambda i: min(lines[i].end_s, sg.end_s) - max(lines[i].start_s, sg.start_s),
-            )
-            owned.setdefault(best, []).append(sg)
+    owned = {
+        i: [segments[k] for k in held] for i, held in segments_by_line(lines, segments).items()
+    }
     out: list[TonalLine] = []
     for i, line in enumerate(lines):
         held = sorted(owned.get(i, []), key=lambda sg: sg.start_s)

@@ -127,9 +127,10 @@ def _crossing(times: np.ndarray, power: np.ndarray, i: int, half: float) -> floa
     return float(times[i] + frac * (times[i + 1] - times[i]))
 
 
-def _owned(lines: list[TonalLine], segments: list[Segment]) -> dict[int, list[int]]:
-    """Each tonal segment's index under the line it names (of those at its frequency, the
-    one whose own extent overlaps it most), as :func:`~.analyze._refine_line_edges` does."""
+def segments_by_line(lines: list[TonalLine], segments: list[Segment]) -> dict[int, list[int]]:
+    """The indices of the tonal segments under the index of the line each names: of the
+    lines at its frequency (``evidence["tonal_line_hz"]``), the one whose own extent
+    overlaps it most (negative overlap: minus the distance to it)."""
     owned: dict[int, list[int]] = {}
     for k, sg in enumerate(segments):
         if sg.kind != "tonal":
@@ -185,15 +186,15 @@ def tone_segments_again(
         level inside if higher; edges where they cross half-way in power), when the tone
         lifts them by :data:`CLEAR_DB`; runs closer than ``merge_gap_s`` or a pause
         (:data:`~.segments.PAUSE_MIN_S`) are one. Looked at within :data:`REACH_S` of the
-        edges only, a stretch between counts as sounding where a segment of the line held it. Their evidence is
-        their original's, with ``edges_from`` :data:`NARROWBAND`.
+        edges only, a stretch between counts as sounding where a segment of the line held
+        it. Their evidence is their original's, with ``edges_from`` :data:`NARROWBAND`.
     """
     n = 1 << max(4, round(np.log2(WINDOW_S * fs)))
     hop = max(1, round(HOP_S * fs))
     bin_hz = fs / n
     replaced: set[int] = set()
     added: list[Segment] = []
-    for i, held in _owned(lines, segments).items():
+    for i, held in segments_by_line(lines, segments).items():
         line = lines[i]
         own = sorted((segments[k] for k in held), key=lambda sg: sg.start_s)
         numbers = [k for k in _unshared(line, lines, bin_hz) if k * line.freq_hz < top_hz]
