@@ -88,3 +88,44 @@ def test_a_motor_at_the_wind_s_level_is_one_segment_with_its_edges(
     assert tonal[0].evidence["edges_from"] == "tone's own bins"
     line = next(ln for ln in channel.tonal_lines if abs(ln.freq_hz - f0_hz) < 0.5)
     assert (line.start_s, line.end_s) == (tonal[0].start_s, tonal[0].end_s)
+
+
+@pytest.mark.slow
+def test_random_scenes_segments_and_fundamentals_match_the_truth(tmp_path):
+    # synth.random_scene: 2-5 events in wind at fair levels, 16-100 kHz. Over seeds 0-399
+    # segments matched 0.968 of the truth (0.931 before the second look), precision 0.960
+    # (0.917); here a sample of them, every event matched on both edges (±0.25 s)
+    truths = hits = found_events = tones = tones_read = 0
+    for seed in range(16):
+        scene = synth_audio.random_scene(seed)
+        path = synth_audio.write(
+            tmp_path / f"random_{seed}.flac", scene, sr=scene["samplerate"], truth=False
+        )
+        result = analyze(path)
+        channel = result.channels[0]
+        close_analysis(result)
+        found = [s for s in channel.segments if s.kind != "wind-like"]
+        found_events += len(found)
+        used: set[int] = set()
+        for seg in scene["segments"]:
+            truths += 1
+            for i, f in enumerate(found):
+                if (
+                    i not in used
+                    and abs(f.start_s - seg["start_s"]) <= 0.25
+                    and abs(f.end_s - seg["end_s"]) <= 0.25
+                ):
+                    used.add(i)
+                    hits += 1
+                    assert f.kind == seg["kind"], (seed, seg)
+                    break
+            if seg["kind"] == "tonal":
+                tones += 1
+                mean_hz = (seg["f0_hz"] + seg["f1_hz"]) / 2
+                tones_read += any(
+                    abs(line.freq_hz - mean_hz) <= 0.5 + abs(seg["f1_hz"] - seg["f0_hz"]) / 2
+                    for line in channel.tonal_lines
+                    if line.end_s > seg["start_s"] and line.start_s < seg["end_s"]
+                )
+    assert hits / truths >= 0.9 and hits / found_events >= 0.9, (hits, truths, found_events)
+    assert tones_read == tones

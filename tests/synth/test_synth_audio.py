@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -120,3 +121,25 @@ def test_scene_parameters_are_checked(kwargs, message):
 def test_sample_rate_is_checked():
     with pytest.raises(ParameterError, match=r"sr must be 8000\.\.192000 Hz, got 4000"):
         next(synth_audio.render(synth_audio.egress_scene(), sr=4000))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_scenes_are_seeded_events_one_after_another(seed):
+    scene = synth_audio.random_scene(seed)
+    assert synth_audio.random_scene(seed) == scene
+    assert scene["samplerate"] in synth_audio.RANDOM_RATES
+    assert -50 <= scene["wind"]["level_dbfs"] <= -30
+    segments = scene["segments"]
+    assert 1 <= len(segments) <= 5
+    # each ends before the next starts, with wind between, and within the recording
+    for a, b in itertools.pairwise(segments):
+        assert b["start_s"] - a["end_s"] >= 1.4
+    assert segments[0]["start_s"] >= 1.5 and segments[-1]["end_s"] <= scene["duration_s"] - 1.4
+    for seg in segments:
+        if seg["kind"] == "impulsive":
+            times = [i["time_s"] for i in scene["impulses"]]
+            times = [t for t in times if seg["start_s"] - 1e-3 <= t <= seg["end_s"]]
+            assert len(times) == seg["n_impulses"] >= 3
+            assert np.diff(times) == pytest.approx(seg["period_s"], abs=2e-4)
+        if seg["kind"] == "tonal":
+            assert 40 <= seg["f0_hz"] <= 600 and abs(seg["f1_hz"] - seg["f0_hz"]) <= 3
