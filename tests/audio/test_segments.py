@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.audio.truth import matched_events
 from zhurong_tk.audio import analyze, close_analysis
 from zhurong_tk.synth import audio as synth_audio
 
@@ -43,19 +44,11 @@ def test_segments_match_the_truth_within_a_quarter_second(analysed):
     for scene, channel in analysed:
         found = [s for s in channel.segments if s.kind != "wind-like"]
         found_events += len(found)
-        used: set[int] = set()
-        for seg in scene["segments"]:
+        for seg, f in zip(scene["segments"], matched_events(scene["segments"], found), strict=True):
             truths += 1
-            for i, f in enumerate(found):
-                if (
-                    i not in used
-                    and abs(f.start_s - seg["start_s"]) <= 0.25
-                    and abs(f.end_s - seg["end_s"]) <= 0.25
-                ):
-                    used.add(i)
-                    hits += 1
-                    assert f.kind == seg["kind"]
-                    break
+            if f is not None:
+                hits += 1
+                assert f.kind == seg["kind"]
     recall, precision = hits / truths, hits / found_events
     assert recall >= 0.9 and precision >= 0.9, (recall, precision)
 

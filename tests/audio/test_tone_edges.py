@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.audio.truth import matched_events
 from zhurong_tk.audio import analyze, close_analysis
 from zhurong_tk.audio.spectral import window_array
 from zhurong_tk.audio.tone_edges import harmonic_power
@@ -106,19 +107,11 @@ def test_random_scenes_segments_and_fundamentals_match_the_truth(tmp_path):
         close_analysis(result)
         found = [s for s in channel.segments if s.kind != "wind-like"]
         found_events += len(found)
-        used: set[int] = set()
-        for seg in scene["segments"]:
+        for seg, f in zip(scene["segments"], matched_events(scene["segments"], found), strict=True):
             truths += 1
-            for i, f in enumerate(found):
-                if (
-                    i not in used
-                    and abs(f.start_s - seg["start_s"]) <= 0.25
-                    and abs(f.end_s - seg["end_s"]) <= 0.25
-                ):
-                    used.add(i)
-                    hits += 1
-                    assert f.kind == seg["kind"], (seed, seg)
-                    break
+            if f is not None:
+                hits += 1
+                assert f.kind == seg["kind"], (seed, seg)
             if seg["kind"] == "tonal":
                 tones += 1
                 mean_hz = (seg["f0_hz"] + seg["f1_hz"]) / 2
