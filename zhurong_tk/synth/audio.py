@@ -170,16 +170,11 @@ def random_scene(seed: int) -> dict[str, Any]:
     a clank train (0.15-1 s apart, clanks 5-30 dB over the wind's level); 1.5-5 s of wind
     between them. The scene is :func:`egress_scene`'s format, with ``"samplerate"`` to
     render it at. The events are fair: each lifts the spectrum somewhere clearly; none
-    overlap (an open case of its own).
+    overlap (see :func:`layered_scene` for events that do).
     """
     rng = np.random.default_rng(seed)
     sr = int(rng.choice(RANDOM_RATES))
-    wind = {
-        "level_dbfs": float(rng.uniform(-50, -30)),
-        "cutoff_hz": float(rng.uniform(150, 400)),
-        "gust_depth_db": float(rng.uniform(2, 10)),
-        "gust_period_s": float(rng.uniform(2, 8)),
-    }
+    wind = _random_wind(rng)
     t = float(rng.uniform(1.5, 4.0))
     segments: list[dict[str, Any]] = []
     impulses: list[dict[str, Any]] = []
@@ -188,59 +183,21 @@ def random_scene(seed: int) -> dict[str, Any]:
         if kind == "tonal":
             seconds = float(rng.uniform(1.5, 10))
             f0 = float(np.exp(rng.uniform(np.log(40), np.log(600))))
-            f1 = f0 + (float(rng.uniform(-3, 3)) if rng.random() < 0.3 else 0.0)
-            count = int(rng.integers(1, 6))
-            levels = [0.0] + [float(-3 * i - rng.uniform(0, 3)) for i in range(1, count)]
-            level = max(
-                _wind_band_dbfs(wind, f0 / np.sqrt(2), f0 * np.sqrt(2), sr) + rng.uniform(3, 18),
-                wind["level_dbfs"] - 25 + rng.uniform(0, 10),
-            )
-            segments.append(
-                {
-                    "kind": "tonal",
-                    "start_s": round(t, 3),
-                    "end_s": round(t + seconds, 3),
-                    "f0_hz": round(f0, 2),
-                    "f1_hz": round(f1, 2),
-                    "harmonics": list(range(1, count + 1)),
-                    "harmonic_levels_db": levels,
-                    "level_dbfs": float(level),
-                }
-            )
-            t += seconds
+            under_db = _wind_band_dbfs(wind, f0 / np.sqrt(2), f0 * np.sqrt(2), sr)
+            event = _random_tone(rng, t, seconds, f0, under_db, wind["level_dbfs"])
         elif kind == "broadband":
             seconds = float(rng.uniform(1.5, 8))
             lo = float(np.exp(rng.uniform(np.log(200), np.log(2000))))
-            hi = min(lo * float(rng.uniform(2, 10)), 0.44 * sr)
-            segments.append(
-                {
-                    "kind": "broadband",
-                    "start_s": round(t, 3),
-                    "end_s": round(t + seconds, 3),
-                    "band_hz": [lo, hi],
-                    "level_dbfs": wind["level_dbfs"] + float(rng.uniform(-12, 8)),
-                }
-            )
-            t += seconds
+            event = _random_friction(rng, t, seconds, lo, sr, wind["level_dbfs"])
         else:
             seconds = float(rng.uniform(2, 8))
-            period = float(rng.uniform(0.15, 1.0))
-            level = wind["level_dbfs"] + float(rng.uniform(5, 30))
-            times = [round(float(x), 4) for x in np.arange(t + 0.1, t + seconds - 0.05, period)]
-            if len(times) < 3:
+            event, times = _random_train(rng, t, seconds, wind["level_dbfs"])
+            if event is None:
                 continue
-            impulses += [{"time_s": x, "level_dbfs": level} for x in times]
-            segments.append(
-                {
-                    "kind": "impulsive",
-                    "start_s": round(times[0], 3),
-                    "end_s": round(times[-1] + 0.15, 3),
-                    "period_s": period,
-                    "n_impulses": len(times),
-                    "level_dbfs": level,
-                }
-            )
-            t = times[-1] + 0.15
+            impulses += [{"time_s": x, "level_dbfs": event["level_dbfs"]} for x in times]
+            seconds = times[-1] + 0.15 - t
+        segments.append(event)
+        t += seconds
         t += float(rng.uniform(1.5, 5))
     return {
         "schema": SCENE_SCHEMA,
@@ -251,6 +208,150 @@ def random_scene(seed: int) -> dict[str, Any]:
         "segments": segments,
         "impulses": impulses,
     }
+
+
+def layered_scene(seed: int) -> dict[str, Any]:
+    """A random egress-like recording whose events overlap: 2-3 pairs, one after another.
+
+    Each pair is a long event (a motor's tone or friction, 6-12 s) and another of a
+    different kind sounding with it for 2-5 s, inside it or running on past its end
+    (as the rover's motors hum while its wheels grind and its pinion clanks). Over a tone,
+    friction lies in a band from 1.5 times the tone's top harmonic up, and clanks ring
+    at 1.9-4.7 kHz; over friction, a tone lies under the band or 3-18 dB above it in its
+    own octave. Every edge of a pair is at least 1 s from the pair's other edges, so each
+    event can be told by its edges. Levels, wind and rates as in :func:`random_scene`;
+    the same format.
+    """
+    rng = np.random.default_rng([seed, 7])
+    sr = int(rng.choice(RANDOM_RATES))
+    wind = _random_wind(rng)
+    wind_db = wind["level_dbfs"]
+    t = float(rng.uniform(1.5, 4.0))
+    segments: list[dict[str, Any]] = []
+    impulses: list[dict[str, Any]] = []
+    for _ in range(int(rng.integers(2, 4))):
+        host_kind = str(rng.choice(["tonal", "broadband"]))
+        host_s = float(rng.uniform(6, 12))
+        guest_s = float(rng.uniform(2.0, min(5.0, host_s - 3.0)))
+        if rng.random() < 0.7:  # inside the host, 1 s clear of its edges
+            guest_t = t + float(rng.uniform(1.0, host_s - 1.0 - guest_s))
+        else:  # from inside the host to past its end
+            guest_t = t + host_s - guest_s + float(rng.uniform(1.0, guest_s - 1.0))
+        if host_kind == "tonal":
+            f0 = float(np.exp(rng.uniform(np.log(40), np.log(300))))
+            under_db = _wind_band_dbfs(wind, f0 / np.sqrt(2), f0 * np.sqrt(2), sr)
+            host = _random_tone(rng, t, host_s, f0, under_db, wind_db)
+            guest_kind = str(rng.choice(["broadband", "impulsive"]))
+            top_hz = max(host["f0_hz"], host["f1_hz"]) * host["harmonics"][-1]
+            lo_min = max(200.0, 1.5 * top_hz)
+        else:
+            lo = float(np.exp(rng.uniform(np.log(300), np.log(2000))))
+            host = _random_friction(rng, t, host_s, lo, sr, wind_db)
+            guest_kind = str(rng.choice(["tonal", "impulsive"]))
+        if guest_kind == "broadband":
+            lo = float(np.exp(rng.uniform(np.log(lo_min), np.log(max(2 * lo_min, 2000)))))
+            guest = _random_friction(rng, guest_t, guest_s, lo, sr, wind_db)
+        elif guest_kind == "tonal":
+            f0 = float(np.exp(rng.uniform(np.log(40), np.log(600))))
+            under_db = max(
+                _wind_band_dbfs(wind, f0 / np.sqrt(2), f0 * np.sqrt(2), sr),
+                _friction_band_dbfs(host, f0 / np.sqrt(2), f0 * np.sqrt(2)),
+            )
+            guest = _random_tone(rng, guest_t, guest_s, f0, under_db, wind_db)
+        else:
+            over_db = wind_db if host_kind == "tonal" else max(wind_db, host["level_dbfs"])
+            guest, times = _random_train(rng, guest_t, guest_s, over_db)
+            if guest is None:
+                continue
+            impulses += [{"time_s": x, "level_dbfs": guest["level_dbfs"]} for x in times]
+        pair = sorted([host, guest], key=lambda event: event["start_s"])
+        edges = sorted(e[k] for e in pair for k in ("start_s", "end_s"))
+        if min(np.diff(edges)) < 1.0:
+            continue  # a train cut to its clanks can end near the host's end
+        segments += pair
+        t = edges[-1] + float(rng.uniform(1.5, 5))
+    return {
+        "schema": SCENE_SCHEMA,
+        "duration_s": round(t + float(rng.uniform(1.5, 4)), 3),
+        "seed": int(seed),
+        "samplerate": sr,
+        "wind": wind,
+        "segments": segments,
+        "impulses": impulses,
+    }
+
+
+def _random_wind(rng: np.random.Generator) -> dict[str, float]:
+    return {
+        "level_dbfs": float(rng.uniform(-50, -30)),
+        "cutoff_hz": float(rng.uniform(150, 400)),
+        "gust_depth_db": float(rng.uniform(2, 10)),
+        "gust_period_s": float(rng.uniform(2, 8)),
+    }
+
+
+def _random_tone(
+    rng: np.random.Generator, t: float, seconds: float, f0: float, under_db: float, wind_db: float
+) -> dict[str, Any]:
+    """A motor's tone at ``f0`` from ``t``, 3-18 dB over ``under_db`` (what else sounds in
+    its octave), and no quieter than 25 dB under the wind."""
+    f1 = f0 + (float(rng.uniform(-3, 3)) if rng.random() < 0.3 else 0.0)
+    count = int(rng.integers(1, 6))
+    levels = [0.0] + [float(-3 * i - rng.uniform(0, 3)) for i in range(1, count)]
+    level = max(under_db + rng.uniform(3, 18), wind_db - 25 + rng.uniform(0, 10))
+    return {
+        "kind": "tonal",
+        "start_s": round(t, 3),
+        "end_s": round(t + seconds, 3),
+        "f0_hz": round(f0, 2),
+        "f1_hz": round(f1, 2),
+        "harmonics": list(range(1, count + 1)),
+        "harmonic_levels_db": levels,
+        "level_dbfs": float(level),
+    }
+
+
+def _random_friction(
+    rng: np.random.Generator, t: float, seconds: float, lo: float, sr: int, wind_db: float
+) -> dict[str, Any]:
+    """Friction from ``t``: noise from ``lo`` up 1-3 octaves, 12 dB under to 8 dB over
+    the wind's level."""
+    hi = min(lo * float(rng.uniform(2, 10)), 0.44 * sr)
+    return {
+        "kind": "broadband",
+        "start_s": round(t, 3),
+        "end_s": round(t + seconds, 3),
+        "band_hz": [lo, hi],
+        "level_dbfs": wind_db + float(rng.uniform(-12, 8)),
+    }
+
+
+def _random_train(
+    rng: np.random.Generator, t: float, seconds: float, over_db: float
+) -> tuple[dict[str, Any] | None, list[float]]:
+    """A clank train from ``t`` over about ``seconds``, clanks 5-30 dB over ``over_db``;
+    None when fewer than three clanks fit."""
+    period = float(rng.uniform(0.15, 1.0))
+    level = over_db + float(rng.uniform(5, 30))
+    times = [round(float(x), 4) for x in np.arange(t + 0.1, t + seconds - 0.05, period)]
+    if len(times) < 3:
+        return None, times
+    event = {
+        "kind": "impulsive",
+        "start_s": round(times[0], 3),
+        "end_s": round(times[-1] + 0.15, 3),
+        "period_s": period,
+        "n_impulses": len(times),
+        "level_dbfs": level,
+    }
+    return event, times
+
+
+def _friction_band_dbfs(friction: dict[str, Any], lo_hz: float, hi_hz: float) -> float:
+    """Friction's level in ``lo_hz..hi_hz`` (dBFS): its share of its flat band."""
+    lo, hi = friction["band_hz"]
+    share = max(0.0, min(hi, hi_hz) - max(lo, lo_hz)) / (hi - lo)
+    return float(friction["level_dbfs"] + 10.0 * np.log10(share + 1e-30))
 
 
 def _wind_band_dbfs(wind: dict[str, Any], lo_hz: float, hi_hz: float, sr: int) -> float:
