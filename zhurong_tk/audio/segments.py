@@ -277,7 +277,7 @@ def segment(
     keep = (z >= config.off_z) & (excess >= config.off_db)
     segments = []
     runs = banded_hysteresis_runs(start, keep)
-    del z, start, keep
+    del start, keep
     # each band's mean power without the events: what an event's power is added to
     free = _event_free_rows(runs, silent, quiet)
     bg_power = _background_power(power, free, level_floor)
@@ -327,7 +327,18 @@ def segment(
         return label(s, e, int(a), int(b))
 
     segments = _join_trains(segments, trains, impulses, relabel, config.min_duration_s)
-    del power, label, relabel
+    # what sounds beside the tones and under the clanks, read with them left out
+    clanks = [
+        imp
+        for imp in impulses
+        if any(train.start_s - 0.05 <= imp.time_s <= train.end_s + 0.05 for train in trains)
+    ]
+    hidden = _known_sounds(tonal_lines, clanks, times_s, frame_s, band_centres_hz)
+    segments = _layer_residuals(
+        segments, excess, z, hidden, power, bg_power, band_centres_hz, flatness, times_s,
+        frame_s, tonal_lines, config, spectra,
+    )  # fmt: skip
+    del power, label, relabel, z, hidden
     tone_bands = None if tone_band_db is None else (tone_band_db, tone_band_centres_hz)
     segments = _split_among_lines(
         segments, tonal_lines, times_s, band_db, band_centres_hz, flatness, impulses, config,
@@ -385,6 +396,152 @@ def segment(
     _unmask_edges(segments, tonal_lines, times_s, all_db, all_centres, band_db.max(axis=1))
     segments.sort(key=lambda sg: sg.start_s)
     return segments
+
+
+#: A residual run (see :func:`_layer_residuals`) is a sound of its own from this long.
+RESIDUAL_MIN_S = 0.5
+#: ... and is read so only where a tone sounds or a train clanks this long in it.
+KNOWN_MIN_S = 0.3
+#: A clank's frames: from a window before its onset to the end of its ring.
+CLANK_RING_S = 0.25
+#: A tone's bands are left out this far beyond its line's ends (its edges' blur).
+LINE_MARGIN_S = 0.5
+
+
+def _known_sounds(
+    lines: list[TonalLine],
+    impulses: list[Impulse],
+    times_s: np.ndarray,
+    frame_s: float,
+    centres: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the tones and the clanks explain: ``(bands, frames)`` flags, frames × bands
+    where a tonal line's harmonics lie (every multiple of its fundamental up to two past
+    its highest harmonic heard, over the line's span), and the frames holding one of the
+    ``impulses`` (a train's clanks)."""
+    bands = np.zeros((len(times_s), len(centres)), bool)
+    lo_edges, hi_edges = centres / np.sqrt(2), centres * np.sqrt(2)
+    for line in lines:
+        if not line.harmonics:
+            continue
+        a, b = np.searchsorted(times_s, [line.start_s - LINE_MARGIN_S, line.end_s + LINE_MARGIN_S])
+        f_lo = min(line.freq_start_hz, line.freq_end_hz, line.freq_hz)
+        f_hi = max(line.freq_start_hz, line.freq_end_hz, line.freq_hz)
+        for n in range(1, max(h.number for h in line.harmonics) + 3):
+            bands[a:b] |= (lo_edges <= n * f_hi) & (hi_edges >= n * f_lo)
+    frames = np.zeros(len(times_s), bool)
+    for imp in impulses:
+        a, b = np.searchsorted(
+            times_s, [imp.time_s - frame_s, imp.time_s + CLANK_RING_S + frame_s / 2]
+        )
+        frames[a:b] = True
+    return bands, frames
+
+
+def _layer_residuals(
+    segments, excess, z, hidden, power, bg_power, centres, flatness, times_s, frame_s, lines,
+    config, spectra=None,
+) -> list[Segment]:  # fmt: skip
+    """Friction sounding with a tone or a clank train, as a segment of its own.
+
+    An activity run is one span of frames, labelled by one kind: friction inside a
+    motor's run was part of the tonal segment, a clank train split the friction it lay
+    in into three pieces, and a motor inside friction took the friction's run for its
+    label. Here the activity is read again with the known sounds left out (``hidden``,
+    :func:`_known_sounds`): the bands of the tones' harmonics, and the clanks' frames,
+    which may keep a run going but not start one. A residual run that is broadband
+    friction of at least :data:`RESIDUAL_MIN_S` becomes its segment: it replaces the
+    broadband pieces it holds, and a tonal segment with its edges whose tone sounds only
+    in a part of it (that tone gets its own segment later, see :func:`_line_segments`);
+    a run some broadband segment already has is left alone.
+    """
+    bands, clank_frames = hidden
+    active = (z >= config.off_z) & (excess >= config.off_db)
+    start = (z >= config.on_z) & (excess >= config.on_db) & ~bands
+    start[clank_frames] = False
+    # frames where a tone sounds or a train clanks: elsewhere the first reading stands
+    known = bands.any(axis=1) | clank_frames
+    hop_s = float(np.median(np.diff(times_s))) if len(times_s) > 1 else frame_s
+
+    def masked_label(s: float, e: float, a: int, b: int) -> Segment:
+        part = bands[a:b]
+        return _label(
+            s, e, np.where(part, 0.0, excess[a:b]), centres, flatness[a:b], [], [], config,
+            frame_s, np.where(part, bg_power[None, :], power[a:b]), bg_power, spectra,
+        )  # fmt: skip
+
+    # each residual run labelled, then those of one kind grouped across short gaps, as the
+    # first reading's are
+    groups: list[list] = []
+    for s, e, a, b in _runs_to_spans(
+        banded_hysteresis_runs(start, keep := active & ~bands), times_s, frame_s, -1.0
+    ):
+        if e - s < config.min_duration_s:
+            continue
+        kind = masked_label(s, e, a, b).kind
+        if groups and groups[-1][4] == kind and s - groups[-1][1] <= config.merge_gap_s:
+            groups[-1][1], groups[-1][3] = e, b
+        else:
+            groups.append([s, e, a, b, kind])
+    del keep
+    slack = EDGE_SLACK_S
+    for s, e, a, b, kind in groups:
+        if kind != "broadband" or e - s < RESIDUAL_MIN_S:
+            continue
+        if np.count_nonzero(known[a:b]) * hop_s < KNOWN_MIN_S:
+            continue
+        found = masked_label(s, e, a, b)
+        found.kind = "broadband"
+        found.evidence["beside_other_sounds"] = True
+        if any(
+            sg.kind == "broadband" and abs(sg.start_s - s) <= slack and abs(sg.end_s - e) <= slack
+            for sg in segments
+        ):
+            continue
+        others = [(s, e)] + [(ln.start_s, ln.end_s) for ln in lines if ln.harmonics]
+        kept = []
+        for sg in segments:
+            shared = min(sg.end_s, e) - max(sg.start_s, s)
+            same_span = abs(sg.start_s - s) <= slack and abs(sg.end_s - e) <= slack
+            if sg.kind == "broadband" and shared >= 0.5 * (sg.end_s - sg.start_s):
+                continue  # a piece of this friction, or it with another sound
+            if sg.kind == "tonal" and same_span and _tone_inside(sg, lines, s, e):
+                continue  # the friction's run, labelled by a tone sounding in a part of it
+            if (
+                sg.kind == "wind-like"
+                and not sg.evidence.get("whole_spectrum")
+                and shared > 0
+                and _covered(sg.start_s, sg.end_s, others)
+            ):
+                continue  # its run, labelled by the power a tone adds low
+            kept.append(sg)
+        segments = [*kept, found]
+    segments.sort(key=lambda sg: sg.start_s)
+    return segments
+
+
+#: Edges this close are one edge (the issue's ±0.25 s).
+EDGE_SLACK_S = 0.25
+
+
+def _covered(s: float, e: float, spans: list[tuple[float, float]]) -> bool:
+    """Whether the union of ``spans`` covers ``s``..``e`` within :data:`EDGE_SLACK_S`."""
+    reach = s + EDGE_SLACK_S
+    for a, b in sorted(spans):
+        if a > reach:
+            break
+        reach = max(reach, b + EDGE_SLACK_S)
+    return reach >= e
+
+
+def _tone_inside(sg: Segment, lines: list[TonalLine], s: float, e: float) -> bool:
+    """Whether the tone that labelled ``sg`` (its line, or its spectral peak) sounds in a
+    part of ``s``..``e`` only: a line of that frequency ends more than a second inside."""
+    hz = sg.evidence.get("tonal_line_hz", sg.evidence.get("peak_hz"))
+    if hz is None:
+        return False
+    near = [ln for ln in lines if abs(ln.freq_hz - hz) <= max(1.0, 0.02 * hz)]
+    return bool(near) and all(ln.start_s > s + 1.0 or ln.end_s < e - 1.0 for ln in near)
 
 
 def _bridge_masked_tones(segments: list[Segment], lines: list[TonalLine]) -> list[Segment]:
@@ -1079,8 +1236,9 @@ def _line_segments(
     for line in lines:
         held = any(
             (
-                # a clank train's segment holds no tone: a motor under it is a sound of its own
-                sg.kind not in ("wind-like", "impulsive")
+                # only a tonal segment holds a tone: a motor under clanks or friction is a
+                # sound of its own
+                sg.kind == "tonal"
                 and min(sg.end_s, line.end_s) - max(sg.start_s, line.start_s)
                 > 0.5 * (line.end_s - line.start_s)
             )

@@ -263,11 +263,12 @@ def layered_scene(seed: int) -> dict[str, Any]:
             guest, times = _random_train(rng, guest_t, guest_s, over_db)
             if guest is None:
                 continue
-            impulses += [{"time_s": x, "level_dbfs": guest["level_dbfs"]} for x in times]
         pair = sorted([host, guest], key=lambda event: event["start_s"])
         edges = sorted(e[k] for e in pair for k in ("start_s", "end_s"))
         if min(np.diff(edges)) < 1.0:
             continue  # a train cut to its clanks can end near the host's end
+        if guest["kind"] == "impulsive":
+            impulses += [{"time_s": x, "level_dbfs": guest["level_dbfs"]} for x in times]
         segments += pair
         t = edges[-1] + float(rng.uniform(1.5, 5))
     return {

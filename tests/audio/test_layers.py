@@ -1,0 +1,78 @@
+"""Events that sound together: each is a segment with its own edges (segments.py's layers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.audio.truth import matched_events
+from zhurong_tk.audio import analyze, close_analysis
+from zhurong_tk.synth import audio as synth_audio
+
+WIND = {"level_dbfs": -40.0, "cutoff_hz": 250.0, "gust_depth_db": 6.0, "gust_period_s": 4.0}
+
+
+def _tone(start_s, end_s, f0_hz, level_dbfs=-32.0):
+    return {
+        "kind": "tonal",
+        "start_s": start_s,
+        "end_s": end_s,
+        "f0_hz": f0_hz,
+        "f1_hz": f0_hz,
+        "harmonics": [1, 2, 3],
+        "harmonic_levels_db": [0.0, -4.0, -8.0],
+        "level_dbfs": level_dbfs,
+    }
+
+
+def _friction(start_s, end_s, lo_hz, hi_hz, level_dbfs=-38.0):
+    return {
+        "kind": "broadband",
+        "start_s": start_s,
+        "end_s": end_s,
+        "band_hz": [lo_hz, hi_hz],
+        "level_dbfs": level_dbfs,
+    }
+
+
+def _found(folder, events, sr):
+    scene = {
+        "schema": synth_audio.SCENE_SCHEMA,
+        "duration_s": 18.0,
+        "seed": 3,
+        "wind": WIND,
+        "segments": events,
+        "impulses": [],
+    }
+    path = synth_audio.write(folder / "layers.flac", scene, sr=sr, truth=False)
+    result = analyze(path)
+    segments = [s for s in result.channels[0].segments if s.kind != "wind-like"]
+    close_analysis(result)
+    return segments
+
+
+@pytest.mark.parametrize("sr", [24_000, 48_000])
+@pytest.mark.parametrize(
+    "events",
+    [
+        # wheels grinding while the motors hum: the friction was part of the motor's run,
+        # which the tone's power below 300 Hz labelled wind-like (no broadband segment)
+        pytest.param([_tone(3.0, 15.0, 118.0), _friction(6.0, 11.0, 800, 4000)], id="inside"),
+        pytest.param([_tone(3.0, 12.0, 96.0), _friction(9.0, 15.0, 700, 5000)], id="past_end"),
+        # a motor inside friction: the friction's run took the tone for its label
+        pytest.param(
+            [_friction(2.0, 13.0, 1000, 6000), _tone(5.0, 9.0, 180.0, -36.0)], id="motor_inside"
+        ),
+    ],
+)
+def test_a_tone_and_friction_sounding_together_are_two_segments_with_their_own_edges(
+    events, sr, tmp_path
+):
+    found = _found(tmp_path, events, sr)
+    matches = matched_events(events, found)
+    assert all(matches), (events, [(s.start_s, s.end_s, s.kind) for s in found])
+    assert [m.kind for m in matches] == [e["kind"] for e in events]
+    # nothing else: the friction's run is not reported again
+    assert len(found) == len(events)
+    friction = matches[[e["kind"] for e in events].index("broadband")]
+    if events[0]["kind"] == "tonal":
+        assert friction.evidence["beside_other_sounds"] is True
