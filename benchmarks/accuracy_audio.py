@@ -17,6 +17,7 @@ kind of event sounding over part of it).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 from multiprocessing import Pool
@@ -83,12 +84,16 @@ def main() -> None:
     parser.add_argument(
         "--layered", action="store_true", help="scenes of overlapping events (layered_scene)"
     )
+    parser.add_argument("--json", help="also write each scene's events and segments found here")
     args = parser.parse_args()
     first, past = (int(v) for v in args.seeds.split(":"))
     with Pool(args.workers) as pool:
         generator = "layered_scene" if args.layered else "random_scene"
         tasks = [(seed, generator) for seed in range(first, past)]
         scores = sorted(pool.map(score, tasks), key=lambda s: s["seed"])
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(scores, fh)
     rows = [row for s in scores for row in s["rows"]]
     found = sum(len(s["found"]) for s in scores)
     hits = sum(row["hit"] for row in rows)

@@ -34,14 +34,28 @@ def _friction(start_s, end_s, lo_hz, hi_hz, level_dbfs=-38.0):
     }
 
 
-def _found(folder, events, sr):
+def _train(first_s, period_s, count, level_dbfs=-22.0):
+    """A clank train's event and its clanks."""
+    times = [round(first_s + i * period_s, 4) for i in range(count)]
+    event = {
+        "kind": "impulsive",
+        "start_s": times[0],
+        "end_s": round(times[-1] + 0.15, 3),
+        "period_s": period_s,
+        "n_impulses": count,
+        "level_dbfs": level_dbfs,
+    }
+    return event, [{"time_s": t, "level_dbfs": level_dbfs} for t in times]
+
+
+def _found(folder, events, sr, clanks=()):
     scene = {
         "schema": synth_audio.SCENE_SCHEMA,
         "duration_s": 18.0,
         "seed": 3,
         "wind": WIND,
         "segments": events,
-        "impulses": [],
+        "impulses": list(clanks),
     }
     path = synth_audio.write(folder / "layers.flac", scene, sr=sr, truth=False)
     result = analyze(path)
@@ -76,3 +90,30 @@ def test_a_tone_and_friction_sounding_together_are_two_segments_with_their_own_e
     friction = matches[[e["kind"] for e in events].index("broadband")]
     if events[0]["kind"] == "tonal":
         assert friction.evidence["beside_other_sounds"] is True
+
+
+@pytest.mark.parametrize("sr", [24_000, 48_000])
+@pytest.mark.parametrize(
+    ("host", "period_s"),
+    [
+        (_tone(3.0, 15.0, 118.0), 0.45),
+        (_tone(3.0, 15.0, 64.0), 0.2),
+        (_friction(2.0, 14.0, 500, 4000), 0.45),
+        (_friction(2.0, 14.0, 500, 4000), 0.7),
+    ],
+    ids=["motor", "low_motor_fast_train", "friction", "friction_slow_train"],
+)
+def test_a_clank_train_over_a_motor_or_friction_is_a_segment_of_its_own(
+    host, period_s, sr, tmp_path
+):
+    # the pinion clanking on the ramp's rack while the motors hum or the wheels grind: the
+    # train lay in the other sound's run and had no segment (or only its first clanks'),
+    # and it split friction into three pieces
+    train, clanks = _train(6.0, period_s, round(4.0 / period_s))
+    events = [host, train]
+    found = _found(tmp_path, events, sr, clanks)
+    matches = matched_events(events, found)
+    assert all(matches), (events, [(s.start_s, s.end_s, s.kind) for s in found])
+    assert [m.kind for m in matches] == [host["kind"], "impulsive"]
+    assert len(found) == 2
+    assert matches[1].evidence["median_interval_s"] == pytest.approx(period_s, abs=0.01)

@@ -338,6 +338,7 @@ def segment(
         segments, excess, z, hidden, power, bg_power, band_centres_hz, flatness, times_s,
         frame_s, tonal_lines, config, spectra,
     )  # fmt: skip
+    segments = _layer_trains(segments, trains, impulses, relabel)
     del power, label, relabel, z, hidden
     tone_bands = None if tone_band_db is None else (tone_band_db, tone_band_centres_hz)
     segments = _split_among_lines(
@@ -460,7 +461,11 @@ def _layer_residuals(
     start = (z >= config.on_z) & (excess >= config.on_db) & ~bands
     start[clank_frames] = False
     # frames where a tone sounds or a train clanks: elsewhere the first reading stands
-    known = bands.any(axis=1) | clank_frames
+    known = clank_frames.copy()
+    for line in lines:
+        if line.harmonics:
+            a, b = np.searchsorted(times_s, [line.start_s, line.end_s])
+            known[a:b] = True
     hop_s = float(np.median(np.diff(times_s))) if len(times_s) > 1 else frame_s
 
     def masked_label(s: float, e: float, a: int, b: int) -> Segment:
@@ -491,6 +496,8 @@ def _layer_residuals(
         if np.count_nonzero(known[a:b]) * hop_s < KNOWN_MIN_S:
             continue
         found = masked_label(s, e, a, b)
+        if "low_power_share" not in found.evidence:
+            continue  # no band's mean power rises clearly: the wind's scatter
         found.kind = "broadband"
         found.evidence["beside_other_sounds"] = True
         if any(
@@ -516,6 +523,65 @@ def _layer_residuals(
                 continue  # its run, labelled by the power a tone adds low
             kept.append(sg)
         segments = [*kept, found]
+    segments.sort(key=lambda sg: sg.start_s)
+    return segments
+
+
+#: A clank train lying over another sound is a segment of its own when this regular (std
+#: over mean of its intervals): wind's weak onsets come irregularly
+LAYER_TRAIN_CV = 0.25
+#: A train's segment ends this long after its last onset (a clank rings for ~0.2 s).
+TRAIN_END_S = 0.2
+
+
+def _layer_trains(
+    segments: list[Segment],
+    trains: list[ImpulseTrain],
+    impulses: list[Impulse],
+    relabel: Callable[[float, float], Segment],
+) -> list[Segment]:
+    """A clank train over a motor or friction, as a segment of its own.
+
+    :func:`_join_trains` gives a train the run it lies in; a train clanking over a
+    motor's hum or wheels' grinding lies in that sound's run, which is labelled by that
+    sound (or split into pieces around the clanks), and the train had no segment, or
+    one of its first clanks only. A regular train (see :data:`LAYER_TRAIN_CV`) over a
+    tonal or broadband segment spans its clanks, from the first onset to
+    :data:`TRAIN_END_S` past the last, and replaces the impulsive segments within it.
+    """
+    slack = EDGE_SLACK_S
+    for train in trains:
+        if (
+            train.count < 3
+            or train.median_interval_s > JOIN_INTERVAL_S
+            or train.regularity_cv > LAYER_TRAIN_CV
+        ):
+            continue
+        s, e = train.start_s, train.end_s + TRAIN_END_S
+        if not any(
+            sg.kind in ("tonal", "broadband") and min(sg.end_s, e) - max(sg.start_s, s) > 0.5
+            for sg in segments
+        ):
+            continue  # alone, its run gave it its segment
+        mine = [
+            sg
+            for sg in segments
+            if sg.kind == "impulsive" and sg.start_s < e + slack and sg.end_s > s - slack
+        ]
+        if any(abs(sg.start_s - s) <= slack and abs(sg.end_s - e) <= slack for sg in mine):
+            continue
+        if any(sg.start_s < s - slack or sg.end_s > e + slack for sg in mine):
+            continue  # a longer train's segment holds it
+        found = relabel(s, e)
+        found.kind = "impulsive"
+        found.evidence.update(
+            impulses=sum(s - 0.05 <= imp.time_s <= e for imp in impulses),
+            rate_hz=round(train.rate_hz, 3),
+            median_interval_s=round(train.median_interval_s, 4),
+            regularity_cv=round(train.regularity_cv, 4),
+            beside_other_sounds=True,
+        )
+        segments = [sg for sg in segments if not any(sg is m for m in mine)] + [found]
     segments.sort(key=lambda sg: sg.start_s)
     return segments
 

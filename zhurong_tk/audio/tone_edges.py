@@ -29,6 +29,10 @@ WINDOW_S = 0.2
 HOP_S = 0.01
 #: Seconds looked at either side of each edge: the segments' edges were off by up to ~3 s
 REACH_S = 3.0
+#: ... and between two such stretches up to this far apart: a fast clank train over a motor
+#: took the frames of the motor's run, the motor's segments ended on both sides of it, and
+#: the stretch between went unread (a 64-Hz motor 3-15 s was two segments around a 4-s train)
+FILL_S = 30.0
 #: The level without the tone is read this far (s) outside its outermost edges, the level
 #: with it this far inside: the edges found so far are off by up to about a second
 OUT_GAP_S = 1.0
@@ -92,11 +96,12 @@ def harmonic_power(
 
 
 def _spans(points: list[float], reach: float, end_s: float) -> list[tuple[float, float]]:
-    """The union of ``[p - reach, p + reach]`` over ``points``, within ``0..end_s``."""
+    """The union of ``[p - reach, p + reach]`` over ``points``, within ``0..end_s``; a
+    stretch of up to :data:`FILL_S` between two of them is looked at too."""
     spans: list[list[float]] = []
     for p in sorted(points):
         lo, hi = max(0.0, p - reach), min(end_s, p + reach)
-        if spans and lo <= spans[-1][1] + reach:  # a short stretch between: looked at too
+        if spans and lo <= spans[-1][1] + FILL_S:
             spans[-1][1] = max(spans[-1][1], hi)
         elif hi > lo:
             spans.append([lo, hi])
