@@ -336,7 +336,7 @@ def segment(
     hidden = _known_sounds(tonal_lines, clanks, times_s, frame_s, band_centres_hz)
     segments = _layer_residuals(
         segments, excess, z, hidden, power, bg_power, band_centres_hz, flatness, times_s,
-        frame_s, tonal_lines, config, spectra,
+        frame_s, tonal_lines, config,
     )  # fmt: skip
     segments = _layer_trains(segments, trains, impulses, relabel)
     del power, label, relabel, z, hidden
@@ -403,6 +403,9 @@ def segment(
 RESIDUAL_MIN_S = 0.5
 #: ... and is read so only where a tone sounds or a train clanks this long in it.
 KNOWN_MIN_S = 0.3
+#: Residual runs this close where a tone sounds between them are one (its bands, left out,
+#: may have held the friction's power there).
+TONE_GAP_S = 1.0
 #: A clank's frames: from a window before its onset to the end of its ring.
 CLANK_RING_S = 0.25
 #: A tone's bands are left out this far beyond its line's ends (its edges' blur).
@@ -441,7 +444,7 @@ def _known_sounds(
 
 def _layer_residuals(
     segments, excess, z, hidden, power, bg_power, centres, flatness, times_s, frame_s, lines,
-    config, spectra=None,
+    config,
 ) -> list[Segment]:  # fmt: skip
     """Friction sounding with a tone or a clank train, as a segment of its own.
 
@@ -472,7 +475,7 @@ def _layer_residuals(
         part = bands[a:b]
         return _label(
             s, e, np.where(part, 0.0, excess[a:b]), centres, flatness[a:b], [], [], config,
-            frame_s, np.where(part, bg_power[None, :], power[a:b]), bg_power, spectra,
+            frame_s, np.where(part, bg_power[None, :], power[a:b]), bg_power, None,
         )  # fmt: skip
 
     # each residual run labelled, then those of one kind grouped across short gaps, as the
@@ -484,7 +487,15 @@ def _layer_residuals(
         if e - s < config.min_duration_s:
             continue
         kind = masked_label(s, e, a, b).kind
-        if groups and groups[-1][4] == kind and s - groups[-1][1] <= config.merge_gap_s:
+        # a gap where a tone sounds may be where its bands held the friction's power
+        if (
+            groups
+            and groups[-1][4] == kind
+            and (
+                s - groups[-1][1] <= config.merge_gap_s
+                or (s - groups[-1][1] <= TONE_GAP_S and known[groups[-1][3] : a].all())
+            )
+        ):
             groups[-1][1], groups[-1][3] = e, b
         else:
             groups.append([s, e, a, b, kind])
@@ -501,7 +512,13 @@ def _layer_residuals(
         found.kind = "broadband"
         found.evidence["beside_other_sounds"] = True
         if any(
-            sg.kind == "broadband" and abs(sg.start_s - s) <= slack and abs(sg.end_s - e) <= slack
+            abs(sg.start_s - s) <= slack
+            and abs(sg.end_s - e) <= slack
+            and (
+                sg.kind == "broadband"
+                # a tone's own run: what it leaves in the bands of harmonics not heard
+                or (sg.kind == "tonal" and not _tone_inside(sg, lines, s, e))
+            )
             for sg in segments
         ):
             continue
@@ -514,6 +531,8 @@ def _layer_residuals(
                 continue  # a piece of this friction, or it with another sound
             if sg.kind == "tonal" and same_span and _tone_inside(sg, lines, s, e):
                 continue  # the friction's run, labelled by a tone sounding in a part of it
+            if sg.kind == "tonal" and shared > 0 and _edge_from(sg, lines, s, e):
+                continue  # the tone's run, with the friction's end (or start): read again
             if (
                 sg.kind == "wind-like"
                 and not sg.evidence.get("whole_spectrum")
@@ -598,6 +617,23 @@ def _covered(s: float, e: float, spans: list[tuple[float, float]]) -> bool:
             break
         reach = max(reach, b + EDGE_SLACK_S)
     return reach >= e
+
+
+def _edge_from(sg: Segment, lines: list[TonalLine], s: float, e: float) -> bool:
+    """Whether ``sg``, a tone's segment, took one of its edges from the friction ``s``..``e``
+    its run went on with: that edge is the friction's (within :data:`EDGE_SLACK_S`), the
+    other lies over a second outside the friction, and the tone's line stops (or starts)
+    more than a second short of the shared edge. Its line gets its own segment."""
+    hz = sg.evidence.get("tonal_line_hz")
+    near = [ln for ln in lines if hz is not None and abs(ln.freq_hz - hz) <= max(1.0, 0.02 * hz)]
+    if not near:
+        return False
+    slack = EDGE_SLACK_S
+    if abs(sg.end_s - e) <= slack and sg.start_s < s - 1.0:
+        return all(ln.end_s < sg.end_s - 1.0 for ln in near)
+    if abs(sg.start_s - s) <= slack and sg.end_s > e + 1.0:
+        return all(ln.start_s > sg.start_s + 1.0 for ln in near)
+    return False
 
 
 def _tone_inside(sg: Segment, lines: list[TonalLine], s: float, e: float) -> bool:
