@@ -619,13 +619,19 @@ def _covered(s: float, e: float, spans: list[tuple[float, float]]) -> bool:
     return reach >= e
 
 
+def _lines_at(hz: float | None, lines: list[TonalLine]) -> list[TonalLine]:
+    """The lines within 2 % (at least 1 Hz) of ``hz``; none for None."""
+    if hz is None:
+        return []
+    return [ln for ln in lines if abs(ln.freq_hz - hz) <= max(1.0, 0.02 * hz)]
+
+
 def _edge_from(sg: Segment, lines: list[TonalLine], s: float, e: float) -> bool:
     """Whether ``sg``, a tone's segment, took one of its edges from the friction ``s``..``e``
     its run went on with: that edge is the friction's (within :data:`EDGE_SLACK_S`), the
     other lies over a second outside the friction, and the tone's line stops (or starts)
     more than a second short of the shared edge. Its line gets its own segment."""
-    hz = sg.evidence.get("tonal_line_hz")
-    near = [ln for ln in lines if hz is not None and abs(ln.freq_hz - hz) <= max(1.0, 0.02 * hz)]
+    near = _lines_at(sg.evidence.get("tonal_line_hz"), lines)
     if not near:
         return False
     slack = EDGE_SLACK_S
@@ -639,10 +645,7 @@ def _edge_from(sg: Segment, lines: list[TonalLine], s: float, e: float) -> bool:
 def _tone_inside(sg: Segment, lines: list[TonalLine], s: float, e: float) -> bool:
     """Whether the tone that labelled ``sg`` (its line, or its spectral peak) sounds in a
     part of ``s``..``e`` only: a line of that frequency ends more than a second inside."""
-    hz = sg.evidence.get("tonal_line_hz", sg.evidence.get("peak_hz"))
-    if hz is None:
-        return False
-    near = [ln for ln in lines if abs(ln.freq_hz - hz) <= max(1.0, 0.02 * hz)]
+    near = _lines_at(sg.evidence.get("tonal_line_hz", sg.evidence.get("peak_hz")), lines)
     return bool(near) and all(ln.start_s > s + 1.0 or ln.end_s < e - 1.0 for ln in near)
 
 

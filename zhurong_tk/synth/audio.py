@@ -199,15 +199,7 @@ def random_scene(seed: int) -> dict[str, Any]:
         segments.append(event)
         t += seconds
         t += float(rng.uniform(1.5, 5))
-    return {
-        "schema": SCENE_SCHEMA,
-        "duration_s": round(t + float(rng.uniform(1.5, 4)), 3),
-        "seed": int(seed),
-        "samplerate": sr,
-        "wind": wind,
-        "segments": segments,
-        "impulses": impulses,
-    }
+    return _scene(rng, seed, sr, wind, segments, impulses, end_s=t)
 
 
 def layered_scene(seed: int) -> dict[str, Any]:
@@ -271,9 +263,14 @@ def layered_scene(seed: int) -> dict[str, Any]:
             impulses += [{"time_s": x, "level_dbfs": guest["level_dbfs"]} for x in times]
         segments += pair
         t = edges[-1] + float(rng.uniform(1.5, 5))
+    return _scene(rng, seed, sr, wind, segments, impulses, end_s=t)
+
+
+def _scene(rng, seed, sr, wind, segments, impulses, *, end_s) -> dict[str, Any]:
+    """A random scene's truth: its events, ending 1.5-4 s of wind after ``end_s``."""
     return {
         "schema": SCENE_SCHEMA,
-        "duration_s": round(t + float(rng.uniform(1.5, 4)), 3),
+        "duration_s": round(end_s + float(rng.uniform(1.5, 4)), 3),
         "seed": int(seed),
         "samplerate": sr,
         "wind": wind,
