@@ -418,16 +418,20 @@ def _known_sounds(
     times_s: np.ndarray,
     frame_s: float,
     centres: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """What the tones and the clanks explain: ``(bands, frames)`` flags, frames × bands
-    where a tonal line's harmonics lie (every multiple of its fundamental up to two past
-    its highest harmonic heard, over the line's span), and the frames holding one of the
-    ``impulses`` (a train's clanks)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the tones and the clanks explain: ``(bands, clank_frames, known)`` flags,
+    frames × bands where a tonal line's harmonics lie (every multiple of its fundamental up
+    to two past its highest harmonic heard, over the line's span and
+    :data:`LINE_MARGIN_S` beyond), the frames holding one of the ``impulses`` (a train's
+    clanks), and the frames where a line sounds or a clank rings."""
     bands = np.zeros((len(times_s), len(centres)), bool)
+    known = np.zeros(len(times_s), bool)
     lo_edges, hi_edges = centres / np.sqrt(2), centres * np.sqrt(2)
     for line in lines:
         if not line.harmonics:
             continue
+        a, b = np.searchsorted(times_s, [line.start_s, line.end_s])
+        known[a:b] = True
         a, b = np.searchsorted(times_s, [line.start_s - LINE_MARGIN_S, line.end_s + LINE_MARGIN_S])
         f_lo = min(line.freq_start_hz, line.freq_end_hz, line.freq_hz)
         f_hi = max(line.freq_start_hz, line.freq_end_hz, line.freq_hz)
@@ -439,7 +443,7 @@ def _known_sounds(
             times_s, [imp.time_s - frame_s, imp.time_s + CLANK_RING_S + frame_s / 2]
         )
         frames[a:b] = True
-    return bands, frames
+    return bands, frames, known | frames
 
 
 def _layer_residuals(
@@ -453,22 +457,21 @@ def _layer_residuals(
     in into three pieces, and a motor inside friction took the friction's run for its
     label. Here the activity is read again with the known sounds left out (``hidden``,
     :func:`_known_sounds`): the bands of the tones' harmonics, and the clanks' frames,
-    which may keep a run going but not start one. A residual run that is broadband
-    friction of at least :data:`RESIDUAL_MIN_S` becomes its segment: it replaces the
-    broadband pieces it holds, and a tonal segment with its edges whose tone sounds only
-    in a part of it (that tone gets its own segment later, see :func:`_line_segments`);
-    a run some broadband segment already has is left alone.
+    which may keep a run going but not start one. Residual runs of one kind are joined
+    across :data:`TONE_GAP_S` where a tone sounds. A residual run that is broadband
+    friction of at least :data:`RESIDUAL_MIN_S`, adds power of its own and sounds with a
+    tone or a train for :data:`KNOWN_MIN_S` becomes its segment. It replaces the
+    broadband pieces it holds mostly; a tonal segment with its edges whose tone sounds
+    only in a part of it, or one that took one edge from it (:func:`_edge_from`) (that
+    tone gets its own segment later, see :func:`_line_segments`); and a wind-like run it
+    and the tones cover. A run a broadband segment already has, or a tone's own run, is
+    left alone.
     """
-    bands, clank_frames = hidden
+    # known: frames where a tone sounds or a train clanks; elsewhere the first reading stands
+    bands, clank_frames, known = hidden
     active = (z >= config.off_z) & (excess >= config.off_db)
     start = (z >= config.on_z) & (excess >= config.on_db) & ~bands
     start[clank_frames] = False
-    # frames where a tone sounds or a train clanks: elsewhere the first reading stands
-    known = clank_frames.copy()
-    for line in lines:
-        if line.harmonics:
-            a, b = np.searchsorted(times_s, [line.start_s, line.end_s])
-            known[a:b] = True
     hop_s = float(np.median(np.diff(times_s))) if len(times_s) > 1 else frame_s
 
     def masked_label(s: float, e: float, a: int, b: int) -> Segment:
