@@ -119,11 +119,40 @@ def test_a_clank_train_over_a_motor_or_friction_is_a_segment_of_its_own(
     assert matches[1].evidence["median_interval_s"] == pytest.approx(period_s, abs=0.01)
 
 
+@pytest.mark.parametrize(
+    "seed",
+    [
+        # a 54-Hz motor with a louder clank train inside: the motor's run, labelled
+        # broadband by the clanks, stayed beside the motor's and the train's segments
+        14,
+        # a pure 149-Hz motor with friction running on past its end: its run, labelled by
+        # the tone's spectral peak and not by its line, kept the friction's end
+        20,
+        # a 173-Hz motor with friction inside: its run, labelled broadband, stayed
+        40,
+        # a motor with a train running on past its end, and three pairs
+        100,
+        125,
+    ],
+)
+def test_a_layered_scene_gives_each_event_one_segment(seed, tmp_path):
+    scene = synth_audio.layered_scene(seed)
+    path = synth_audio.write(tmp_path / "layered.flac", scene, sr=scene["samplerate"], truth=False)
+    result = analyze(path)
+    found = [s for s in result.channels[0].segments if s.kind != "wind-like"]
+    close_analysis(result)
+    matches = matched_events(scene["segments"], found)
+    spans = [(s.start_s, s.end_s, s.kind) for s in found]
+    assert [m and m.kind for m in matches] == [e["kind"] for e in scene["segments"]], spans
+    assert len(found) == len(scene["segments"]), spans
+
+
 @pytest.mark.slow
 def test_layered_scenes_segments_match_the_truth(tmp_path):
     # synth.layered_scene: 2-3 pairs of events sounding together in gusty wind. Over seeds
-    # 0-199 segments matched 0.901 of the truth (0.510 before the layers), precision 0.866
-    # (0.672); on these 16 seeds 61 of 66 events with 70 segments (37 with 54 before)
+    # 0-199 segments matched 0.918 of the truth (0.510 before the layers, 0.901 before a
+    # tone's run stopped standing beside its segment), precision 0.913 (0.672, 0.866); on
+    # these 16 seeds 62 of 66 events with 67 segments (61 with 70 before, 37 with 54)
     truths = hits = found_events = 0
     for seed in range(16):
         scene = synth_audio.layered_scene(seed)
@@ -137,4 +166,4 @@ def test_layered_scenes_segments_match_the_truth(tmp_path):
         for seg, f in zip(scene["segments"], matched_events(scene["segments"], found), strict=True):
             truths += 1
             hits += f is not None and f.kind == seg["kind"]
-    assert hits / truths >= 0.85 and hits / found_events >= 0.8, (hits, truths, found_events)
+    assert hits / truths >= 0.9 and hits / found_events >= 0.9, (hits, truths, found_events)

@@ -334,11 +334,12 @@ def segment(
         if any(train.start_s - 0.05 <= imp.time_s <= train.end_s + 0.05 for train in trains)
     ]
     hidden = _known_sounds(tonal_lines, clanks, times_s, frame_s, band_centres_hz)
-    segments = _layer_residuals(
+    segments, friction = _layer_residuals(
         segments, excess, z, hidden, power, bg_power, band_centres_hz, flatness, times_s,
         frame_s, tonal_lines, config,
     )  # fmt: skip
     segments = _layer_trains(segments, trains, impulses, relabel)
+    segments = _without_explained(segments, tonal_lines, friction)
     del power, label, relabel, z, hidden
     tone_bands = None if tone_band_db is None else (tone_band_db, tone_band_centres_hz)
     segments = _split_among_lines(
@@ -449,8 +450,9 @@ def _known_sounds(
 def _layer_residuals(
     segments, excess, z, hidden, power, bg_power, centres, flatness, times_s, frame_s, lines,
     config,
-) -> list[Segment]:  # fmt: skip
-    """Friction sounding with a tone or a clank train, as a segment of its own.
+) -> tuple[list[Segment], list[tuple[float, float]]]:  # fmt: skip
+    """Friction sounding with a tone or a clank train, as a segment of its own; and the
+    spans of all the friction heard so (the runs that pass the tests below).
 
     An activity run is one span of frames, labelled by one kind: friction inside a
     motor's run was part of the tonal segment, a clank train split the friction it lay
@@ -504,6 +506,7 @@ def _layer_residuals(
             groups.append([s, e, a, b, kind])
     del keep
     slack = EDGE_SLACK_S
+    heard: list[tuple[float, float]] = []
     for s, e, a, b, kind in groups:
         if kind != "broadband" or e - s < RESIDUAL_MIN_S:
             continue
@@ -512,6 +515,7 @@ def _layer_residuals(
         found = masked_label(s, e, a, b)
         if "low_power_share" not in found.evidence:
             continue  # no band's mean power rises clearly: the wind's scatter
+        heard.append((s, e))
         found.kind = "broadband"
         found.evidence["beside_other_sounds"] = True
         if any(
@@ -546,7 +550,7 @@ def _layer_residuals(
             kept.append(sg)
         segments = [*kept, found]
     segments.sort(key=lambda sg: sg.start_s)
-    return segments
+    return segments, heard
 
 
 #: A clank train lying over another sound is a segment of its own when this regular (std
@@ -606,6 +610,47 @@ def _layer_trains(
         segments = [sg for sg in segments if not any(sg is m for m in mine)] + [found]
     segments.sort(key=lambda sg: sg.start_s)
     return segments
+
+
+def _without_explained(
+    segments: list[Segment], lines: list[TonalLine], friction: list[tuple[float, float]]
+) -> list[Segment]:
+    """Drop the first reading's broadband segments that the sounds read apart in them
+    explain.
+
+    A motor's run with a clank train or friction in part of it was labelled broadband by
+    the clanks' or the friction's power, and kept that label once they had segments of
+    their own (:func:`_layer_trains`, :func:`_layer_residuals`): a broadband segment over
+    the motor's whole span, beside its tonal one. Such a segment goes when the sounds
+    found apart in it (segments ``beside_other_sounds``) and the tonal lines cover it, and
+    the second reading heard no ``friction`` of its own there (a run other than those
+    segments' overlapping it by :data:`RESIDUAL_MIN_S`): wheels grinding all through the
+    motor's run stay.
+    """
+    slack = EDGE_SLACK_S
+    apart = [sg for sg in segments if sg.evidence.get("beside_other_sounds")]
+    tones = [(ln.start_s, ln.end_s) for ln in lines if ln.harmonics]
+    kept = []
+    for sg in segments:
+        inner = [
+            o for o in apart if o is not sg and min(o.end_s, sg.end_s) > max(o.start_s, sg.start_s)
+        ]
+        explained = (
+            sg.kind == "broadband"
+            and not sg.evidence.get("beside_other_sounds")
+            and inner
+            and _covered(sg.start_s, sg.end_s, tones + [(o.start_s, o.end_s) for o in inner])
+            and not any(
+                min(e, sg.end_s) - max(s, sg.start_s) >= RESIDUAL_MIN_S
+                and not any(
+                    abs(o.start_s - s) <= slack and abs(o.end_s - e) <= slack for o in inner
+                )
+                for s, e in friction
+            )
+        )
+        if not explained:
+            kept.append(sg)
+    return kept
 
 
 #: Edges this close are one edge (the issue's ±0.25 s).
@@ -888,6 +933,15 @@ def _sounds_in(line: TonalLine, centre: float, reach: float = np.sqrt(2)) -> boo
     """Whether the line or one of its harmonics lies within ``reach`` of ``centre`` (Hz)."""
     return any(
         centre / reach <= f <= centre * reach
+        for f in [line.freq_hz, *(h.freq_hz for h in line.harmonics)]
+    )
+
+
+def _harmonic_at(line: TonalLine, hz: float) -> bool:
+    """Whether the line or one of its harmonics lies at ``hz``, a peak of the pooled
+    spectrogram (within 3 %, or 6 Hz: half its bin at 48 kHz)."""
+    return any(
+        abs(f - hz) <= max(0.03 * hz, 6.0)
         for f in [line.freq_hz, *(h.freq_hz for h in line.harmonics)]
     )
 
@@ -1212,6 +1266,11 @@ def _label(
     elif (narrow := _peaky(spectra, s, e, excited)) is not None and narrow[1] >= PEAK_SHARE:
         evidence["peak_hz"] = round(narrow[0], 1)
         kind = "tonal"
+        # the peak is a harmonic of a line sounding here (friction or clanks held the dominant
+        # band): the segment is that tone's, and its edges are read again in its own bins
+        held = [(line, ov) for line, ov in overlap if _harmonic_at(line, narrow[0])]
+        if held:
+            evidence["tonal_line_hz"] = round(max(held, key=lambda item: item[1])[0].freq_hz, 3)
     elif (len(excited) and excited.max() < config.wind_max_hz) or (
         low_share is not None and low_share >= WIND_SHARE
     ):
