@@ -130,6 +130,12 @@ def test_a_clank_train_over_a_motor_or_friction_is_a_segment_of_its_own(
         20,
         # a 173-Hz motor with friction inside: its run, labelled broadband, stayed
         40,
+        # a 341-Hz motor inside 330-1120 Hz friction: the tone's bands hid the friction
+        # in them, its two ends alone were too short, and it had no segment
+        29,
+        # a train inside a motor: from its first clank on, the run was tonal by the clanks'
+        # ringing mode (1.85 kHz), beside the motor's segment
+        45,
         # a motor with a train running on past its end, and three pairs
         100,
         125,

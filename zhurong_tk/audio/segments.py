@@ -491,7 +491,9 @@ def _layer_residuals(
     ):
         if e - s < config.min_duration_s:
             continue
-        kind = masked_label(s, e, a, b).kind
+        found = masked_label(s, e, a, b)
+        kind = found.kind
+        dominant = int(np.argmin(np.abs(centres - (found.evidence["dominant_band_hz"] or 0.0))))
         # a gap where a tone sounds may be where its bands held the friction's power
         if (
             groups
@@ -499,15 +501,19 @@ def _layer_residuals(
             and (
                 s - groups[-1][1] <= config.merge_gap_s
                 or (s - groups[-1][1] <= TONE_GAP_S and known[groups[-1][3] : a].all())
+                or (
+                    kind == "broadband"
+                    and _hidden_between(groups[-1], a, dominant, hidden, active, hop_s)
+                )
             )
         ):
             groups[-1][1], groups[-1][3] = e, b
         else:
-            groups.append([s, e, a, b, kind])
+            groups.append([s, e, a, b, kind, dominant])
     del keep
     slack = EDGE_SLACK_S
     heard: list[tuple[float, float]] = []
-    for s, e, a, b, kind in groups:
+    for s, e, a, b, kind, _ in groups:
         if kind != "broadband" or e - s < RESIDUAL_MIN_S:
             continue
         if np.count_nonzero(known[a:b]) * hop_s < KNOWN_MIN_S:
@@ -551,6 +557,37 @@ def _layer_residuals(
         segments = [*kept, found]
     segments.sort(key=lambda sg: sg.start_s)
     return segments, heard
+
+
+def _hidden_between(
+    group: list, a: int, dominant: int, hidden: tuple, active: np.ndarray, hop_s: float
+) -> bool:
+    """Whether friction read before a tone and after it (``group``, and the run from frame
+    ``a`` whose strongest band is ``dominant``) went on under it: a tone sounds from
+    within :data:`TONE_GAP_S` + :data:`LINE_MARGIN_S` of the one to as near the other (a
+    loud tone's onset lowered the friction's band against the whole spectrum's rise), its
+    bands hide both runs' strongest bands, and some band stays active all through.
+
+    A motor's harmonics inside friction's band (a 341-Hz motor in 330-1120 Hz friction)
+    left the friction's two ends, each alone, too short and too far from the tone to
+    count: the friction had no segment, and the tone's took only its own span.
+    """
+    bands, _, known = hidden
+    gap = slice(group[3], a)
+    sounding = np.flatnonzero(known[gap])
+    if len(sounding) == 0:
+        return False
+    first, last = int(sounding[0]), int(sounding[-1])
+    reach = (TONE_GAP_S + LINE_MARGIN_S) / hop_s
+    under = slice(group[3] + first, group[3] + last + 1)
+    return bool(
+        first <= reach
+        and (a - group[3] - 1 - last) <= reach
+        and known[under].all()
+        and bands[under, group[5]].all()
+        and bands[under, dominant].all()
+        and active[gap].any(axis=1).all()
+    )
 
 
 #: A clank train lying over another sound is a segment of its own when this regular (std
@@ -621,11 +658,12 @@ def _without_explained(
     A motor's run with a clank train or friction in part of it was labelled broadband by
     the clanks' or the friction's power, and kept that label once they had segments of
     their own (:func:`_layer_trains`, :func:`_layer_residuals`): a broadband segment over
-    the motor's whole span, beside its tonal one. Such a segment goes when the sounds
-    found apart in it (segments ``beside_other_sounds``) and the tonal lines cover it, and
-    the second reading heard no ``friction`` of its own there (a run other than those
-    segments' overlapping it by :data:`RESIDUAL_MIN_S`): wheels grinding all through the
-    motor's run stay.
+    the motor's whole span, beside its tonal one; or, from a clank onwards, tonal by the
+    clanks' ringing mode (a narrow peak no tonal line holds). Such a segment goes when
+    the sounds found apart in it (segments ``beside_other_sounds``) and the tonal lines
+    cover it, and the second reading heard no ``friction`` of its own there (a run other
+    than those segments' overlapping it by :data:`RESIDUAL_MIN_S`): wheels grinding all
+    through the motor's run stay.
     """
     slack = EDGE_SLACK_S
     apart = [sg for sg in segments if sg.evidence.get("beside_other_sounds")]
@@ -636,7 +674,8 @@ def _without_explained(
             o for o in apart if o is not sg and min(o.end_s, sg.end_s) > max(o.start_s, sg.start_s)
         ]
         explained = (
-            sg.kind == "broadband"
+            # a tonal one without a line: labelled by a narrow peak, a clank's ring
+            (sg.kind == "broadband" or (sg.kind == "tonal" and "tonal_line_hz" not in sg.evidence))
             and not sg.evidence.get("beside_other_sounds")
             and inner
             and _covered(sg.start_s, sg.end_s, tones + [(o.start_s, o.end_s) for o in inner])
