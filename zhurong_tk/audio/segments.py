@@ -1310,8 +1310,12 @@ def _label(
         held = [(line, ov) for line, ov in overlap if _harmonic_at(line, narrow[0])]
         if held:
             evidence["tonal_line_hz"] = round(max(held, key=lambda item: item[1])[0].freq_hz, 3)
-    elif (len(excited) and excited.max() < config.wind_max_hz) or (
-        low_share is not None and low_share >= WIND_SHARE
+    elif (
+        (len(excited) and excited.max() < config.wind_max_hz)
+        or (low_share is not None and low_share >= WIND_SHARE)
+        # no band's mean power rises clearly: bands lifted against the spectrum's shape by
+        # a gust's swing, no sound of their own (a gust's 125 Hz and 8 kHz read as friction)
+        or (low_share is None and power is not None and len(power))
     ):
         kind = "wind-like"
     else:
