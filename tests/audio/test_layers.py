@@ -64,6 +64,19 @@ def _found(folder, events, sr, clanks=()):
     return segments
 
 
+def _layered(folder, seed):
+    """A :func:`~zhurong_tk.synth.audio.layered_scene` and the segments found in it (FLAC),
+    wind-like ones left out."""
+    scene = synth_audio.layered_scene(seed)
+    path = synth_audio.write(
+        folder / f"layered_{seed}.flac", scene, sr=scene["samplerate"], truth=False
+    )
+    result = analyze(path)
+    found = [s for s in result.channels[0].segments if s.kind != "wind-like"]
+    close_analysis(result)
+    return scene, found
+
+
 @pytest.mark.parametrize("sr", [24_000, 48_000])
 @pytest.mark.parametrize(
     "events",
@@ -142,11 +155,7 @@ def test_a_clank_train_over_a_motor_or_friction_is_a_segment_of_its_own(
     ],
 )
 def test_a_layered_scene_gives_each_event_one_segment(seed, tmp_path):
-    scene = synth_audio.layered_scene(seed)
-    path = synth_audio.write(tmp_path / "layered.flac", scene, sr=scene["samplerate"], truth=False)
-    result = analyze(path)
-    found = [s for s in result.channels[0].segments if s.kind != "wind-like"]
-    close_analysis(result)
+    scene, found = _layered(tmp_path, seed)
     matches = matched_events(scene["segments"], found)
     spans = [(s.start_s, s.end_s, s.kind) for s in found]
     assert [m and m.kind for m in matches] == [e["kind"] for e in scene["segments"]], spans
@@ -161,13 +170,7 @@ def test_layered_scenes_segments_match_the_truth(tmp_path):
     # these 16 seeds 62 of 66 events with 65 segments (61 with 70 before, 37 with 54)
     truths = hits = found_events = 0
     for seed in range(16):
-        scene = synth_audio.layered_scene(seed)
-        path = synth_audio.write(
-            tmp_path / f"layered_{seed}.flac", scene, sr=scene["samplerate"], truth=False
-        )
-        result = analyze(path)
-        found = [s for s in result.channels[0].segments if s.kind != "wind-like"]
-        close_analysis(result)
+        scene, found = _layered(tmp_path, seed)
         found_events += len(found)
         for seg, f in zip(scene["segments"], matched_events(scene["segments"], found), strict=True):
             truths += 1
@@ -179,11 +182,7 @@ def test_layered_scenes_segments_match_the_truth(tmp_path):
 def test_the_winds_scatter_between_events_is_no_friction(seed, tmp_path):
     # a gust's stretch whose bands rose against the spectrum's shape while none rose in mean
     # power (8 kHz and 125 Hz excited) was labelled broadband: friction where there was none
-    scene = synth_audio.layered_scene(seed)
-    path = synth_audio.write(tmp_path / "layered.flac", scene, sr=scene["samplerate"], truth=False)
-    result = analyze(path)
-    found = [s for s in result.channels[0].segments if s.kind != "wind-like"]
-    close_analysis(result)
+    scene, found = _layered(tmp_path, seed)
     alone = [
         (s.start_s, s.end_s, s.kind)
         for s in found

@@ -503,7 +503,9 @@ def _layer_residuals(
                 or (s - groups[-1][1] <= TONE_GAP_S and known[groups[-1][3] : a].all())
                 or (
                     kind == "broadband"
-                    and _hidden_between(groups[-1], a, dominant, hidden, active, hop_s)
+                    and _hidden_between(
+                        groups[-1][3], groups[-1][5], a, dominant, hidden, active, hop_s
+                    )
                 )
             )
         ):
@@ -560,10 +562,17 @@ def _layer_residuals(
 
 
 def _hidden_between(
-    group: list, a: int, dominant: int, hidden: tuple, active: np.ndarray, hop_s: float
+    b: int,
+    before: int,
+    a: int,
+    after: int,
+    hidden: tuple,
+    active: np.ndarray,
+    hop_s: float,
 ) -> bool:
-    """Whether friction read before a tone and after it (``group``, and the run from frame
-    ``a`` whose strongest band is ``dominant``) went on under it: a tone sounds from
+    """Whether friction read before a tone and after it (runs ending at frame ``b`` and
+    starting at frame ``a``, their strongest bands ``before`` and ``after``) went on under
+    it: a tone sounds from
     within :data:`TONE_GAP_S` + :data:`LINE_MARGIN_S` of the one to as near the other (a
     loud tone's onset lowered the friction's band against the whole spectrum's rise), its
     bands hide both runs' strongest bands, and some band stays active all through.
@@ -573,20 +582,19 @@ def _hidden_between(
     count: the friction had no segment, and the tone's took only its own span.
     """
     bands, _, known = hidden
-    gap = slice(group[3], a)
-    sounding = np.flatnonzero(known[gap])
+    sounding = np.flatnonzero(known[b:a])
     if len(sounding) == 0:
         return False
-    first, last = int(sounding[0]), int(sounding[-1])
+    first, last = b + int(sounding[0]), b + int(sounding[-1])
     reach = (TONE_GAP_S + LINE_MARGIN_S) / hop_s
-    under = slice(group[3] + first, group[3] + last + 1)
+    under = slice(first, last + 1)
     return bool(
-        first <= reach
-        and (a - group[3] - 1 - last) <= reach
+        first - b <= reach
+        and a - 1 - last <= reach
         and known[under].all()
-        and bands[under, group[5]].all()
-        and bands[under, dominant].all()
-        and active[gap].any(axis=1).all()
+        and bands[under, before].all()
+        and bands[under, after].all()
+        and active[b:a].any(axis=1).all()
     )
 
 
