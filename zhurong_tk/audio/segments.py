@@ -572,10 +572,10 @@ def _hidden_between(
 ) -> bool:
     """Whether friction read before a tone and after it (runs ending at frame ``b`` and
     starting at frame ``a``, their strongest bands ``before`` and ``after``) went on under
-    it: a tone sounds from
-    within :data:`TONE_GAP_S` + :data:`LINE_MARGIN_S` of the one to as near the other (a
-    loud tone's onset lowered the friction's band against the whole spectrum's rise), its
-    bands hide both runs' strongest bands, and some band stays active all through.
+    it: a tone sounds from within :data:`TONE_GAP_S` + :data:`LINE_MARGIN_S` of the one to
+    as near the other (a loud tone's onset lowered the friction's band against the whole
+    spectrum's rise), its bands hide both runs' strongest bands, and some band stays
+    active all through.
 
     A motor's harmonics inside friction's band (a 341-Hz motor in 330-1120 Hz friction)
     left the friction's two ends, each alone, too short and too far from the tone to
@@ -660,8 +660,8 @@ def _layer_trains(
 def _without_explained(
     segments: list[Segment], lines: list[TonalLine], friction: list[tuple[float, float]]
 ) -> list[Segment]:
-    """Drop the first reading's broadband segments that the sounds read apart in them
-    explain.
+    """Drop the first reading's broadband segments (and tonal ones without a line) that the
+    sounds read apart in them explain.
 
     A motor's run with a clank train or friction in part of it was labelled broadband by
     the clanks' or the friction's power, and kept that label once they had segments of
